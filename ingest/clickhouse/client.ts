@@ -1,0 +1,39 @@
+/** The ClickHouse connection and what the server can do (version-dependent SQL lives on `features`). */
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { Config } from '../config.ts';
+
+export interface ServerFeatures {
+  version: string;
+  major: number;
+  minor: number;
+  /** table TTL (ClickHouse ≥ 19.6); without it retention drops old partitions */
+  ttl: boolean;
+}
+
+export function createClickHouse(config: Config['clickhouse']): ClickHouseClient {
+  return createClient({
+    url: config.url,
+    username: config.user,
+    password: config.password,
+    request_timeout: config.requestTimeoutMs,
+    application: 'tokenwatch',
+    // Explicit settings only; nothing that ClickHouse 18.16 does not know.
+    clickhouse_settings: {},
+    compression: { request: false, response: false },
+    keep_alive: { enabled: true },
+    // Failures surface as rejected promises and are logged by tokenwatch with their context.
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+}
+
+export function featuresOf(version: string): ServerFeatures {
+  const [major = 0, minor = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
+  return { version, major, minor, ttl: major > 19 || (major === 19 && minor >= 6) };
+}
+
+export async function detectFeatures(client: ClickHouseClient): Promise<ServerFeatures> {
+  const rs = await client.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' });
+  const [row] = await rs.json<{ version: string }>();
+  if (row === undefined) throw new Error('ClickHouse did not answer SELECT version()');
+  return featuresOf(row.version);
+}

@@ -1,0 +1,111 @@
+/**
+ * `tokenwatch migrate` (also run at start-up): applies the migrations not yet recorded in
+ * schema_migrations, in order. Statements are idempotent, so two instances starting at once are safe.
+ */
+import { createHash } from 'node:crypto';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import type { ServerFeatures } from './client.ts';
+import {
+  MIGRATIONS,
+  MIGRATIONS_TABLE_SQL,
+  type Migration,
+  RETAINED_TABLES,
+  type SchemaOptions,
+} from './schema.ts';
+import { quoteString } from './sql.ts';
+
+export interface MigrationReport {
+  applied: { version: number; name: string }[];
+  alreadyApplied: number;
+  latest: number;
+}
+
+const checksum = (statements: string[]) =>
+  createHash('sha256').update(statements.join(';\n')).digest('hex').slice(0, 16);
+
+export async function appliedVersions(
+  client: ClickHouseClient,
+  o: SchemaOptions,
+): Promise<Map<number, string>> {
+  const rs = await client.query({
+    query: `SELECT version, any(checksum) AS checksum FROM ${o.database}.schema_migrations GROUP BY version`,
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ version: number; checksum: string }>();
+  return new Map(rows.map((r) => [Number(r.version), r.checksum]));
+}
+
+export async function migrate(
+  client: ClickHouseClient,
+  o: SchemaOptions,
+  features: ServerFeatures,
+  log: Logger,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<MigrationReport> {
+  const on = o.cluster === '' ? '' : ` ON CLUSTER ${o.cluster}`;
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${o.database}${on}` });
+  await client.command({ query: MIGRATIONS_TABLE_SQL(o) });
+  const done = await appliedVersions(client, o);
+  const report: MigrationReport = { applied: [], alreadyApplied: 0, latest: 0 };
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    const statements = m.statements(o, features);
+    const sum = checksum(statements);
+    report.latest = m.version;
+    const recorded = done.get(m.version);
+    if (recorded !== undefined) {
+      report.alreadyApplied++;
+      if (recorded !== sum) {
+        log.debug(
+          { version: m.version, name: m.name },
+          'migration was applied with other settings (retention, server version); not re-applied',
+        );
+      }
+      continue;
+    }
+    log.info({ version: m.version, name: m.name, server: features.version }, 'applying migration');
+    for (const query of statements) {
+      try {
+        await client.command({ query });
+      } catch (err) {
+        throw new Error(
+          `migration ${m.version} (${m.name}) failed on ClickHouse ${features.version}: ${(err as Error).message}\nSQL:\n${query}`,
+        );
+      }
+    }
+    await client.insert({
+      table: `${o.database}.schema_migrations`,
+      values: [
+        { version: m.version, name: m.name, checksum: sum, applied_at: Math.floor(Date.now() / 1000) },
+      ],
+      format: 'JSONEachRow',
+    });
+    report.applied.push({ version: m.version, name: m.name });
+  }
+  if (features.ttl) await reconcileTtl(client, o, log);
+  return report;
+}
+
+/** On servers with TTL: keep each table's TTL equal to the configured retention (only altered when it differs). */
+async function reconcileTtl(client: ClickHouseClient, o: SchemaOptions, log: Logger) {
+  for (const { table, timeColumn } of RETAINED_TABLES) {
+    const rs = await client.query({
+      query: `SELECT create_table_query FROM system.tables WHERE database = ${quoteString(o.database)} AND name = ${quoteString(table)}`,
+      format: 'JSONEachRow',
+    });
+    const [row] = await rs.json<{ create_table_query: string }>();
+    if (row === undefined || row.create_table_query.includes(`toIntervalDay(${o.retentionDays})`)) continue;
+    log.info({ table, retentionDays: o.retentionDays }, 'changing table TTL to the configured retention');
+    const on = o.cluster === '' ? '' : ` ON CLUSTER ${o.cluster}`;
+    await client.command({
+      query: `ALTER TABLE ${o.database}.${table}${on} MODIFY TTL ${timeColumn} + INTERVAL ${o.retentionDays} DAY`,
+      clickhouse_settings: { materialize_ttl_after_modify: 0 },
+    });
+  }
+}
+
+/** True when every known migration is recorded (readiness). */
+export async function isSchemaCurrent(client: ClickHouseClient, o: SchemaOptions): Promise<boolean> {
+  const done = await appliedVersions(client, o);
+  return MIGRATIONS.every((m) => done.has(m.version));
+}

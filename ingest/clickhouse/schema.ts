@@ -1,0 +1,157 @@
+/**
+ * The ClickHouse schema as versioned migrations. Each migration renders to idempotent statements
+ * for the server it runs on (18.16 and current ClickHouse) and for single-server or cluster mode.
+ */
+import type { ServerFeatures } from './client.ts';
+
+export interface SchemaOptions {
+  database: string;
+  /** empty: single server; otherwise ON CLUSTER with Replicated* engines */
+  cluster: string;
+  retentionDays: number;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: (o: SchemaOptions, f: ServerFeatures) => string[];
+}
+
+/** Tables whose rows expire after the retention period, with the column the period counts from. */
+export const RETAINED_TABLES: readonly { table: string; timeColumn: string }[] = [
+  { table: 'events', timeColumn: 'time' },
+  { table: 'events_by_token', timeColumn: 'time' },
+  { table: 'dead_letters', timeColumn: 'received_at' },
+];
+
+export const onCluster = (o: SchemaOptions) => (o.cluster === '' ? '' : ` ON CLUSTER ${o.cluster}`);
+
+/** `ReplacingMergeTree()` or its replicated twin in cluster mode. */
+export function engine(o: SchemaOptions, kind: 'ReplacingMergeTree' | 'MergeTree', table: string): string {
+  if (o.cluster === '') return `${kind}()`;
+  return `Replicated${kind}('/clickhouse/tables/{shard}/${o.database}/${table}', '{replica}')`;
+}
+
+export function ttlClause(o: SchemaOptions, f: ServerFeatures, timeColumn: string): string {
+  return f.ttl ? `\nTTL ${timeColumn} + INTERVAL ${o.retentionDays} DAY` : '';
+}
+
+const retention = (table: string) => RETAINED_TABLES.find((t) => t.table === table)!.timeColumn;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events',
+    statements: (o, f) => [
+      `CREATE TABLE IF NOT EXISTS ${o.database}.events${onCluster(o)}
+(
+  event_id String,
+  type Enum8('verification' = 1, 'refresh' = 2, 'issuance' = 3, 'revocation' = 4),
+  time DateTime,
+  time_ms UInt64,
+  received_at DateTime,
+  received_ms UInt64,
+  tenant String,
+  source String,
+  subject String,
+  client_id String,
+  session_id String,
+  ip String,
+  user_agent String,
+  device_id String,
+  outcome String,
+  reason String,
+  jti String,
+  iss String,
+  aud Array(String),
+  kid String,
+  alg String,
+  iat UInt64,
+  exp UInt64,
+  family_id String,
+  token_id String,
+  new_token_id String,
+  access_jti String,
+  country String,
+  region String,
+  city String,
+  lat Float64,
+  lon Float64,
+  geo_radius_km UInt32,
+  extra String
+)
+ENGINE = ${engine(o, 'ReplacingMergeTree', 'events')}
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (tenant, subject, time, event_id)${ttlClause(o, f, retention('events'))}`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'events_by_token',
+    statements: (o, f) => [
+      `CREATE TABLE IF NOT EXISTS ${o.database}.events_by_token${onCluster(o)}
+(
+  tenant String,
+  token_kind Enum8('jti' = 1, 'family' = 2, 'refresh_token' = 3, 'session' = 4),
+  token String,
+  time DateTime,
+  time_ms UInt64,
+  event_id String,
+  subject String,
+  type Enum8('verification' = 1, 'refresh' = 2, 'issuance' = 3, 'revocation' = 4)
+)
+ENGINE = ${engine(o, 'ReplacingMergeTree', 'events_by_token')}
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (tenant, token_kind, token, time, event_id)${ttlClause(o, f, retention('events_by_token'))}`,
+      // One row per token id an event mentions: per-token lookups without scanning every subject.
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${o.database}.events_by_token_mv${onCluster(o)}
+TO ${o.database}.events_by_token
+AS SELECT
+  tenant,
+  CAST(pair.1 AS Enum8('jti' = 1, 'family' = 2, 'refresh_token' = 3, 'session' = 4)) AS token_kind,
+  pair.2 AS token,
+  time, time_ms, event_id, subject, type
+FROM ${o.database}.events
+ARRAY JOIN arrayFilter(p -> p.2 != '', [('jti', jti), ('jti', access_jti), ('family', family_id),
+  ('refresh_token', token_id), ('refresh_token', new_token_id), ('session', session_id)]) AS pair`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'dead_letters',
+    statements: (o, f) => [
+      `CREATE TABLE IF NOT EXISTS ${o.database}.dead_letters${onCluster(o)}
+(
+  letter_id String,
+  received_at DateTime,
+  received_ms UInt64,
+  door Enum8('http' = 1, 'kafka' = 2),
+  tenant String,
+  origin String,
+  event_index Int32,
+  event_id String,
+  code String,
+  message String,
+  field String,
+  payload String,
+  payload_bytes UInt32,
+  truncated UInt8
+)
+ENGINE = ${engine(o, 'ReplacingMergeTree', 'dead_letters')}
+PARTITION BY toYYYYMMDD(received_at)
+ORDER BY (code, letter_id)${ttlClause(o, f, retention('dead_letters'))}`,
+    ],
+  },
+];
+
+export const MIGRATIONS_TABLE_SQL = (
+  o: SchemaOptions,
+) => `CREATE TABLE IF NOT EXISTS ${o.database}.schema_migrations${onCluster(o)}
+(
+  version UInt32,
+  name String,
+  checksum String,
+  applied_at DateTime
+)
+ENGINE = ${engine(o, 'ReplacingMergeTree', 'schema_migrations')}
+ORDER BY version`;

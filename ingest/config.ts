@@ -1,0 +1,196 @@
+/**
+ * The one place configuration is read: environment variables → a typed, validated Config.
+ * Every option is documented in README.md ("Configuration") with its default.
+ */
+
+export interface ApiKey {
+  tenant: string;
+  key: string;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  /** fastify trustProxy: which proxies' X-Forwarded-For to believe for the client address */
+  trustProxy: boolean | string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  apiKeys: ApiKey[];
+  clickhouse: {
+    url: string;
+    user: string;
+    password: string;
+    database: string;
+    /** empty: single server; otherwise DDL runs ON CLUSTER with replicated engines */
+    cluster: string;
+    retentionDays: number;
+    migrateOnStart: boolean;
+    requestTimeoutMs: number;
+  };
+  kafka: {
+    /** empty: single-process mode (HTTP events go straight to the pipeline) */
+    brokers: string[];
+    clientId: string;
+    groupId: string;
+    topics: string[];
+    publishTopic: string;
+    deadLetterTopic: string;
+    topicPartitions: number;
+  };
+  batch: {
+    maxRows: number;
+    maxWaitMs: number;
+    bufferMaxRows: number;
+    retryMaxBackoffMs: number;
+  };
+  limits: {
+    httpBodyBytes: number;
+    httpAckTimeoutMs: number;
+    eventBytes: number;
+    maxEventAgeSeconds: number;
+    maxFutureSkewSeconds: number;
+    deadLetterPayloadBytes: number;
+  };
+}
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_TOKENWATCH_CONFIG';
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function parseTrustProxy(raw: string): boolean | string {
+  if (raw === 'true') return true;
+  if (raw === 'false' || raw === '') return false;
+  return raw; // a comma-separated list of addresses/CIDRs, as fastify takes it
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback: string): string => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? fallback : v.trim();
+  };
+  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = str(name, String(fallback)).toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name}=${JSON.stringify(env[name])} must be true or false`);
+    return fallback;
+  };
+  const list = (name: string, fallback: string): string[] =>
+    str(name, fallback)
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+
+  const logLevel = str('TOKENWATCH_LOG_LEVEL', 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`TOKENWATCH_LOG_LEVEL=${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const apiKeys: ApiKey[] = [];
+  for (const entry of list('TOKENWATCH_API_KEYS', '')) {
+    const sep = entry.indexOf(':');
+    const tenant = entry.slice(0, sep);
+    const key = entry.slice(sep + 1);
+    if (sep <= 0 || key.length < 16) {
+      problems.push(
+        'TOKENWATCH_API_KEYS entries must be tenant:key with a key of at least 16 characters ' +
+          `(got an entry for ${JSON.stringify(sep > 0 ? tenant : '(no tenant)')})`,
+      );
+      continue;
+    }
+    apiKeys.push({ tenant, key });
+  }
+
+  const chUrl = str('TOKENWATCH_CLICKHOUSE_URL', 'http://127.0.0.1:8123');
+  if (!/^https?:\/\/[^/]+/.test(chUrl)) {
+    problems.push(`TOKENWATCH_CLICKHOUSE_URL=${JSON.stringify(chUrl)} must be an http(s) URL`);
+  }
+  const database = str('TOKENWATCH_CLICKHOUSE_DATABASE', 'tokenwatch');
+  const cluster = str('TOKENWATCH_CLICKHOUSE_CLUSTER', '');
+  for (const [name, value] of [
+    ['TOKENWATCH_CLICKHOUSE_DATABASE', database],
+    ['TOKENWATCH_CLICKHOUSE_CLUSTER', cluster],
+  ] as const) {
+    if (value !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) {
+      problems.push(`${name}=${JSON.stringify(value)} must be a plain identifier (letters, digits, _)`);
+    }
+  }
+
+  const brokers = list('TOKENWATCH_KAFKA_BROKERS', '');
+  for (const b of brokers) {
+    if (!/^[^\s:]+:\d{1,5}$/.test(b))
+      problems.push(`TOKENWATCH_KAFKA_BROKERS entry ${JSON.stringify(b)} must be host:port`);
+  }
+  const topics = list('TOKENWATCH_KAFKA_TOPICS', 'tokenwatch.events');
+  if (topics.length === 0) problems.push('TOKENWATCH_KAFKA_TOPICS must name at least one topic');
+
+  const config: Config = {
+    host: str('TOKENWATCH_HOST', '0.0.0.0'),
+    port: int('TOKENWATCH_PORT', 8080, 0, 65535),
+    trustProxy: parseTrustProxy(str('TOKENWATCH_TRUST_PROXY', 'false')),
+    logLevel,
+    apiKeys,
+    clickhouse: {
+      url: chUrl,
+      user: str('TOKENWATCH_CLICKHOUSE_USER', 'default'),
+      password: env['TOKENWATCH_CLICKHOUSE_PASSWORD'] ?? '',
+      database,
+      cluster,
+      retentionDays: int('TOKENWATCH_RETENTION_DAYS', 90, 1, 36500),
+      migrateOnStart: bool('TOKENWATCH_MIGRATE_ON_START', true),
+      requestTimeoutMs: int('TOKENWATCH_CLICKHOUSE_TIMEOUT_MS', 30_000, 100),
+    },
+    kafka: {
+      brokers,
+      clientId: str('TOKENWATCH_KAFKA_CLIENT_ID', 'tokenwatch'),
+      groupId: str('TOKENWATCH_KAFKA_GROUP_ID', 'tokenwatch-ingest'),
+      topics,
+      publishTopic: str('TOKENWATCH_KAFKA_PUBLISH_TOPIC', topics[0] ?? 'tokenwatch.events'),
+      deadLetterTopic: str('TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC', 'tokenwatch.events.dlq'),
+      topicPartitions: int('TOKENWATCH_KAFKA_TOPIC_PARTITIONS', 6, 1, 10_000),
+    },
+    batch: {
+      maxRows: int('TOKENWATCH_BATCH_MAX_ROWS', 10_000, 1, 1_000_000),
+      maxWaitMs: int('TOKENWATCH_BATCH_MAX_WAIT_MS', 1000, 1, 600_000),
+      bufferMaxRows: int('TOKENWATCH_BUFFER_MAX_ROWS', 100_000, 1, 10_000_000),
+      retryMaxBackoffMs: int('TOKENWATCH_INSERT_RETRY_MAX_BACKOFF_MS', 10_000, 10, 600_000),
+    },
+    limits: {
+      httpBodyBytes: int('TOKENWATCH_HTTP_BODY_LIMIT_BYTES', 16 * 1024 * 1024, 1024),
+      httpAckTimeoutMs: int('TOKENWATCH_HTTP_ACK_TIMEOUT_MS', 10_000, 100),
+      eventBytes: int('TOKENWATCH_EVENT_MAX_BYTES', 16 * 1024, 256),
+      maxEventAgeSeconds: int('TOKENWATCH_MAX_EVENT_AGE_SECONDS', 7 * 24 * 3600, 1),
+      maxFutureSkewSeconds: int('TOKENWATCH_MAX_FUTURE_SKEW_SECONDS', 300, 0),
+      deadLetterPayloadBytes: int('TOKENWATCH_DEAD_LETTER_PAYLOAD_BYTES', 4096, 64, 1024 * 1024),
+    },
+  };
+  if (config.batch.bufferMaxRows < config.batch.maxRows) {
+    problems.push(
+      `TOKENWATCH_BUFFER_MAX_ROWS (${config.batch.bufferMaxRows}) must be at least TOKENWATCH_BATCH_MAX_ROWS (${config.batch.maxRows})`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,105 @@
+/**
+ * Where the HTTP door sends what it validated. Without Kafka (single process) events go straight to
+ * the batcher; with Kafka they are published on the events topic so every consumer sees one stream.
+ * Either way `accept` resolves only once the events are durable (stored, or acknowledged by Kafka).
+ */
+import type { Producer } from '../kafka/client.ts';
+import type { DeadLetterTopic } from '../kafka/dead-letter-topic.ts';
+import { type Batcher, BufferFullError } from '../pipeline/batcher.ts';
+import type { DeadLetterRow } from '../pipeline/rows.ts';
+import type { Stage } from '../pipeline/stage.ts';
+import { type NormalizedEvent, toContractEvent } from '../pipeline/validate.ts';
+
+export interface Intake {
+  accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[], receivedMs: number): Promise<void>;
+}
+
+export class UnavailableError extends Error {
+  readonly code = 'ERR_TOKENWATCH_UNAVAILABLE';
+}
+
+export class DirectIntake implements Intake {
+  private readonly stage: Stage;
+  private readonly batcher: Batcher;
+  private readonly ackTimeoutMs: number;
+
+  constructor(stage: Stage, batcher: Batcher, ackTimeoutMs: number) {
+    this.stage = stage;
+    this.batcher = batcher;
+    this.ackTimeoutMs = ackTimeoutMs;
+  }
+
+  /** Resolves once stored; after ackTimeoutMs answers Unavailable (the rows stay queued and are stored later). */
+  async accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[], receivedMs: number): Promise<void> {
+    const stored = this.batcher.submit(
+      events.map((e) => this.stage.enrich(e, receivedMs)),
+      deadLetters,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new UnavailableError(
+              `ClickHouse has not stored the events within ${this.ackTimeoutMs} ms (TOKENWATCH_HTTP_ACK_TIMEOUT_MS)`,
+            ),
+          ),
+        this.ackTimeoutMs,
+      );
+    });
+    stored.catch(() => undefined);
+    try {
+      await Promise.race([stored, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Kafka's default message.max.bytes is 1 MiB per record batch; stay under it per send. */
+const MAX_SEND_BYTES = 768 * 1024;
+
+export class KafkaIntake implements Intake {
+  private readonly producer: Producer;
+  private readonly topic: string;
+  private readonly batcher: Batcher;
+  private readonly deadLetterTopic: DeadLetterTopic;
+
+  constructor(producer: Producer, topic: string, batcher: Batcher, deadLetterTopic: DeadLetterTopic) {
+    this.producer = producer;
+    this.topic = topic;
+    this.batcher = batcher;
+    this.deadLetterTopic = deadLetterTopic;
+  }
+
+  async accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[]): Promise<void> {
+    const stored = this.batcher.trySubmit([], deadLetters);
+    if (stored === undefined) throw new BufferFullError(this.batcher.bufferedRows);
+    const sends: Promise<unknown>[] = [];
+    let chunk: { key: string; value: string }[] = [];
+    let bytes = 0;
+    for (const e of events) {
+      const value = JSON.stringify(toContractEvent(e));
+      if (bytes + value.length > MAX_SEND_BYTES && chunk.length > 0) {
+        sends.push(this.#send(chunk));
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push({ key: `${e.tenant}:${e.subject}`, value });
+      bytes += value.length;
+    }
+    if (chunk.length > 0) sends.push(this.#send(chunk));
+    await Promise.all([...sends, stored]);
+    await this.deadLetterTopic.publish(deadLetters);
+  }
+
+  async #send(messages: { key: string; value: string }[]) {
+    try {
+      await this.producer.send({ topic: this.topic, acks: -1, messages });
+    } catch (err) {
+      throw new UnavailableError(
+        `could not publish events to Kafka topic ${this.topic}: ${(err as Error).message}`,
+      );
+    }
+  }
+}

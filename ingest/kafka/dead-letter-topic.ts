@@ -1,0 +1,33 @@
+/** Publishes dead letters on the dead-letter topic (after they are stored in ClickHouse). */
+import type { Logger } from 'pino';
+import type { DeadLetterRow } from '../pipeline/rows.ts';
+import type { Producer } from './client.ts';
+
+export class DeadLetterTopic {
+  private readonly producer: Producer;
+  private readonly topic: string;
+  private readonly log: Logger;
+
+  constructor(producer: Producer, topic: string, log: Logger) {
+    this.producer = producer;
+    this.topic = topic;
+    this.log = log;
+  }
+
+  /** Best effort: the ClickHouse dead_letters table is the record; a failed publish is logged. */
+  async publish(rows: DeadLetterRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.producer.send({
+        topic: this.topic,
+        acks: -1,
+        messages: rows.map((r) => ({ key: r.tenant, value: JSON.stringify(r) })),
+      });
+    } catch (err) {
+      this.log.error(
+        { err: (err as Error).message, topic: this.topic, count: rows.length },
+        'could not publish dead letters (they are stored in ClickHouse)',
+      );
+    }
+  }
+}

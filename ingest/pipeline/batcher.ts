@@ -1,0 +1,232 @@
+/**
+ * batch → insert: collects rows from both doors and writes them to the sink in batches, flushing on
+ * size (maxRows) or time (maxWaitMs). A submit resolves only once its rows are stored, so callers
+ * acknowledge (Kafka offsets, HTTP 200) after ClickHouse did. Failed inserts are retried with
+ * capped exponential backoff and jitter, forever until `close` gives up; the buffer is bounded
+ * (bufferMaxRows) and callers wait for room (Kafka) or answer 503 (HTTP) when it is full.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.ts';
+import type { DeadLetterRow, EventRow } from './rows.ts';
+
+export interface RowSink {
+  insertEvents(rows: EventRow[]): Promise<void>;
+  insertDeadLetters(rows: DeadLetterRow[]): Promise<void>;
+}
+
+export interface BatcherOptions {
+  maxRows: number;
+  maxWaitMs: number;
+  bufferMaxRows: number;
+  retryMaxBackoffMs: number;
+}
+
+interface Submission {
+  events: EventRow[];
+  deadLetters: DeadLetterRow[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class BufferFullError extends Error {
+  readonly code = 'ERR_TOKENWATCH_BUFFER_FULL';
+  readonly bufferedRows: number;
+
+  constructor(bufferedRows: number) {
+    super(`the insert buffer is full (${bufferedRows} rows waiting for ClickHouse); retry later`);
+    this.bufferedRows = bufferedRows;
+  }
+}
+
+export class BatcherClosedError extends Error {
+  readonly code = 'ERR_TOKENWATCH_BATCHER_CLOSED';
+  constructor(reason: string) {
+    super(`rows were not stored: ${reason}`);
+  }
+}
+
+const rowsOf = (s: Pick<Submission, 'events' | 'deadLetters'>) => s.events.length + s.deadLetters.length;
+
+export class Batcher {
+  #queue: Submission[] = [];
+  /** rows queued and not yet taken into an insert */
+  #queuedRows = 0;
+  /** rows queued or being inserted */
+  #bufferedRows = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+  #closing = false;
+  #giveUp = false;
+  #roomWaiters: (() => void)[] = [];
+
+  private readonly sink: RowSink;
+  private readonly opts: BatcherOptions;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+
+  constructor(sink: RowSink, opts: BatcherOptions, metrics: Metrics, log: Logger) {
+    this.sink = sink;
+    this.opts = opts;
+    this.metrics = metrics;
+    this.log = log;
+  }
+
+  get bufferedRows(): number {
+    return this.#bufferedRows;
+  }
+
+  hasRoomFor(rows: number): boolean {
+    // An oversized submission is let in when the buffer is empty, so it cannot wait forever.
+    return this.#bufferedRows === 0 || this.#bufferedRows + rows <= this.opts.bufferMaxRows;
+  }
+
+  /** Resolves when `rows` fit in the buffer; calls `tick` about every second meanwhile (Kafka heartbeats). */
+  async waitForRoom(rows: number, tick?: () => Promise<void>): Promise<void> {
+    while (!this.hasRoomFor(rows)) {
+      if (this.#closing) throw new BatcherClosedError('shutting down');
+      await Promise.race([new Promise<void>((r) => this.#roomWaiters.push(r)), sleep(1000)]);
+      await tick?.();
+    }
+  }
+
+  /** Queues rows and resolves once they are stored. Rejects with BufferFullError when there is no room. */
+  submit(events: EventRow[], deadLetters: DeadLetterRow[] = []): Promise<void> {
+    if (this.#closing) return Promise.reject(new BatcherClosedError('shutting down'));
+    return this.trySubmit(events, deadLetters) ?? Promise.reject(new BufferFullError(this.#bufferedRows));
+  }
+
+  /** Like submit, but answers undefined (queuing nothing) when there is no room. */
+  trySubmit(events: EventRow[], deadLetters: DeadLetterRow[] = []): Promise<void> | undefined {
+    const rows = events.length + deadLetters.length;
+    if (rows === 0) return Promise.resolve();
+    if (this.#closing) return Promise.reject(new BatcherClosedError('shutting down'));
+    if (!this.hasRoomFor(rows)) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ events, deadLetters, resolve, reject });
+      this.#queuedRows += rows;
+      this.#bufferedRows += rows;
+      this.metrics.bufferRows.set(this.#bufferedRows);
+      if (this.#queuedRows >= this.opts.maxRows) this.#kick();
+      else this.#timer ??= setTimeout(() => this.#kick(), this.opts.maxWaitMs);
+    });
+  }
+
+  /** Writes everything queued now. */
+  async flush(): Promise<void> {
+    while (this.#queue.length > 0 || this.#flushing) {
+      this.#kick(true);
+      await this.#flushing;
+    }
+  }
+
+  /**
+   * Stops taking rows and flushes. Inserts keep being retried until `deadlineMs`; what is still
+   * unstored then is rejected (Kafka offsets stay uncommitted, so those events are read again).
+   */
+  async close(deadlineMs = 30_000): Promise<void> {
+    this.#closing = true;
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+    const timer = setTimeout(() => {
+      this.#giveUp = true;
+    }, deadlineMs);
+    try {
+      await this.flush();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #kick(force = false) {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#flushing) return;
+    if (this.#queue.length === 0) return;
+    this.#flushing = this.#drain(force).finally(() => {
+      this.#flushing = undefined;
+      // Rows that arrived during the insert: flush now if a full batch is waiting, else on time.
+      if (this.#queue.length > 0) {
+        if (this.#closing || this.#queuedRows >= this.opts.maxRows) this.#kick(true);
+        else this.#timer ??= setTimeout(() => this.#kick(), this.opts.maxWaitMs);
+      }
+    });
+  }
+
+  /** Inserts one batch, then more while a full batch is waiting (or everything, when forced). */
+  async #drain(force: boolean) {
+    do {
+      await this.#insertWithRetry(this.#takeBatch());
+    } while (this.#queue.length > 0 && (force || this.#closing || this.#queuedRows >= this.opts.maxRows));
+  }
+
+  #takeBatch(): Submission[] {
+    const batch: Submission[] = [];
+    let rows = 0;
+    while (
+      this.#queue.length > 0 &&
+      (batch.length === 0 || rows + rowsOf(this.#queue[0]!) <= this.opts.maxRows)
+    ) {
+      const s = this.#queue.shift()!;
+      rows += rowsOf(s);
+      this.#queuedRows -= rowsOf(s);
+      batch.push(s);
+    }
+    return batch;
+  }
+
+  async #insertWithRetry(batch: Submission[]) {
+    const events = batch.flatMap((s) => s.events);
+    const deadLetters = batch.flatMap((s) => s.deadLetters);
+    let backoff = 100;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        // Dead letters first: an event batch is never acknowledged while its rejects are unstored.
+        if (deadLetters.length > 0) await this.sink.insertDeadLetters(deadLetters);
+        if (events.length > 0) await this.sink.insertEvents(events);
+        this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
+        this.metrics.batchRows.observe(events.length + deadLetters.length);
+        if (attempt > 1)
+          this.log.info(
+            { attempt, rows: events.length + deadLetters.length },
+            'insert succeeded after retries',
+          );
+        break;
+      } catch (err) {
+        this.metrics.insertFailures.inc();
+        if (this.#giveUp) {
+          this.#release(
+            batch,
+            new BatcherClosedError(`ClickHouse insert failed at shutdown: ${(err as Error).message}`),
+          );
+          return;
+        }
+        const delay = Math.round(backoff / 2 + (Math.random() * backoff) / 2);
+        this.log.warn(
+          {
+            attempt,
+            rows: events.length + deadLetters.length,
+            retryInMs: delay,
+            err: (err as Error).message,
+          },
+          'ClickHouse insert failed; retrying (rows stay buffered, Kafka offsets stay uncommitted)',
+        );
+        await sleep(delay);
+        backoff = Math.min(backoff * 2, this.opts.retryMaxBackoffMs);
+      }
+    }
+    this.#release(batch);
+  }
+
+  #release(batch: Submission[], err?: Error) {
+    for (const s of batch) {
+      this.#bufferedRows -= rowsOf(s);
+      if (err) s.reject(err);
+      else s.resolve();
+    }
+    this.metrics.bufferRows.set(this.#bufferedRows);
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * validate → normalize: turns one untrusted event (text or parsed value) into a NormalizedEvent,
+ * or into an EventError that says what was wrong and where. Pure; never throws on bad input.
+ */
+import { FormatRegistry, type TObject } from '@sinclair/typebox';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import { EVENT_SCHEMAS, EVENT_TYPES, type EventType, KNOWN_FIELDS } from '../contract/event-v1.ts';
+import { parseIp } from './ip.ts';
+import { containsRawToken, findRawToken } from './raw-token.ts';
+
+/** Why an event was rejected; also the `class` label of the rejects metric. */
+export type RejectCode =
+  | 'malformed_json'
+  | 'not_an_object'
+  | 'oversized'
+  | 'unknown_type'
+  | 'missing_field'
+  | 'invalid_field'
+  | 'invalid_time'
+  | 'time_out_of_range'
+  | 'invalid_ip'
+  | 'raw_token'
+  | 'tenant_mismatch'
+  | 'inconsistent_outcome';
+
+export interface EventError {
+  code: RejectCode;
+  message: string;
+  /** JSON pointer of the offending field, where there is one */
+  field?: string;
+}
+
+export interface NormalizedEvent {
+  event_id: string;
+  type: EventType;
+  /** epoch milliseconds */
+  time: number;
+  tenant: string;
+  source: string;
+  subject: string;
+  ip: string;
+  /** every other contract field that was present, as sent */
+  fields: Record<string, string | number | string[]>;
+  /** fields the contract does not know, kept out of the typed columns */
+  extra: Record<string, unknown>;
+}
+
+export type ValidationResult = { ok: true; event: NormalizedEvent } | { ok: false; error: EventError };
+
+export interface ValidationOptions {
+  eventBytes: number;
+  maxEventAgeSeconds: number;
+  maxFutureSkewSeconds: number;
+}
+
+export interface ValidationContext {
+  nowMs: number;
+  /** the tenant the sender is authenticated as (HTTP API key); events naming another tenant are refused */
+  tenant?: string;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+FormatRegistry.Set('date-time', (value) => RFC3339.test(value));
+
+const CHECKS = Object.fromEntries(
+  EVENT_TYPES.map((t) => [t, TypeCompiler.Compile(EVENT_SCHEMAS[t] as TObject)]),
+) as Record<EventType, TypeCheck<TObject>>;
+
+const TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+const FIELDS_HANDLED_APART = new Set(['event_id', 'type', 'time', 'tenant', 'source', 'subject', 'ip']);
+
+const fail = (code: RejectCode, message: string, field?: string): ValidationResult => ({
+  ok: false,
+  error: field === undefined ? { code, message } : { code, message, field },
+});
+
+/** Parses a time given as RFC 3339 text or epoch milliseconds; undefined when it is neither. */
+export function parseEventTime(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string' || !RFC3339.test(value)) return undefined;
+  const ms = Date.parse(value.replace(' ', 'T'));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** Validates one event given as JSON text (an NDJSON line or a Kafka message value). */
+export function validateEventText(
+  text: string,
+  opts: ValidationOptions,
+  ctx: ValidationContext,
+): ValidationResult {
+  if (Buffer.byteLength(text) > opts.eventBytes) return oversized(opts);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return fail('malformed_json', `not valid JSON: ${(err as Error).message}`);
+  }
+  // A raw token is found in the text itself, unless escapes could hide one: then walk the values.
+  if (containsRawToken(text)) return rawTokenError(findRawToken(value));
+  return validateEventValue(value, opts, ctx, text.includes('\\u'));
+}
+
+/** Validates one event already parsed from a larger document (a JSON array element), with its text. */
+export function validateEventParsed(
+  value: unknown,
+  text: string,
+  opts: ValidationOptions,
+  ctx: ValidationContext,
+): ValidationResult {
+  if (Buffer.byteLength(text) > opts.eventBytes) return oversized(opts);
+  return validateEventValue(value, opts, ctx);
+}
+
+function oversized(opts: ValidationOptions): ValidationResult {
+  return fail('oversized', `event is larger than ${opts.eventBytes} bytes (TOKENWATCH_EVENT_MAX_BYTES)`);
+}
+
+function rawTokenError(field: string | undefined): ValidationResult {
+  return fail(
+    'raw_token',
+    'a field looks like a raw JWT; events must carry token ids and claims, never the token itself',
+    field,
+  );
+}
+
+/** Validates one already-parsed event. `scanForTokens`: walk every string for raw tokens. */
+export function validateEventValue(
+  value: unknown,
+  opts: ValidationOptions,
+  ctx: ValidationContext,
+  scanForTokens = true,
+): ValidationResult {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return fail(
+      'not_an_object',
+      `an event must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
+  }
+  const obj = value as Record<string, unknown>;
+  if (scanForTokens) {
+    const hit = findRawToken(obj);
+    if (hit !== undefined) return rawTokenError(hit);
+  }
+  const type = obj['type'];
+  if (typeof type !== 'string' || !TYPE_SET.has(type)) {
+    return fail(
+      'unknown_type',
+      `type must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(type) ?? 'nothing'}`,
+      '/type',
+    );
+  }
+  const check = CHECKS[type as EventType];
+  if (!check.Check(obj)) {
+    const first = check.Errors(obj).First();
+    const field = first?.path || '/';
+    if (field === '/time') return invalidTime(obj['time']);
+    if (first === undefined || first.value === undefined) {
+      return fail('missing_field', `${field} is required for ${type} events`, field);
+    }
+    return fail(
+      'invalid_field',
+      `${field}: ${describeError(EVENT_SCHEMAS[type as EventType], field, first.message, first.value)}`,
+      field,
+    );
+  }
+
+  const time = parseEventTime(obj['time']);
+  if (time === undefined) return invalidTime(obj['time']);
+  if (
+    time < ctx.nowMs - opts.maxEventAgeSeconds * 1000 ||
+    time > ctx.nowMs + opts.maxFutureSkewSeconds * 1000
+  ) {
+    return fail(
+      'time_out_of_range',
+      `time ${new Date(time).toISOString()} is outside the accepted window (${opts.maxEventAgeSeconds}s in the past, ` +
+        `${opts.maxFutureSkewSeconds}s in the future; TOKENWATCH_MAX_EVENT_AGE_SECONDS / TOKENWATCH_MAX_FUTURE_SKEW_SECONDS)`,
+      '/time',
+    );
+  }
+
+  const tenant = (obj['tenant'] as string | undefined) ?? ctx.tenant ?? 'default';
+  if (ctx.tenant !== undefined && tenant !== ctx.tenant) {
+    return fail(
+      'tenant_mismatch',
+      `event names tenant ${JSON.stringify(tenant)} but the API key belongs to ${JSON.stringify(ctx.tenant)}`,
+      '/tenant',
+    );
+  }
+
+  let ip = '';
+  if (typeof obj['ip'] === 'string' && obj['ip'] !== '') {
+    const parsed = parseIp(obj['ip']);
+    if (parsed === undefined)
+      return fail('invalid_ip', `ip ${JSON.stringify(obj['ip'])} is not an IPv4 or IPv6 address`, '/ip');
+    ip = parsed.address;
+  }
+
+  const outcome = obj['outcome'];
+  const reason = obj['reason'];
+  if (type === 'verification' && (outcome === 'accepted') !== (reason === 'ok')) {
+    return fail(
+      'inconsistent_outcome',
+      `verification outcome ${JSON.stringify(outcome)} does not go with reason ${JSON.stringify(reason)} (accepted ⇔ ok)`,
+      '/reason',
+    );
+  }
+  if (type === 'refresh' && (outcome === 'rotated') !== (reason === 'ok')) {
+    return fail(
+      'inconsistent_outcome',
+      `refresh outcome ${JSON.stringify(outcome)} does not go with reason ${JSON.stringify(reason)} (rotated ⇔ ok)`,
+      '/reason',
+    );
+  }
+
+  const fields: NormalizedEvent['fields'] = {};
+  const extra: Record<string, unknown> = {};
+  for (const key of Object.keys(obj)) {
+    if (FIELDS_HANDLED_APART.has(key)) continue;
+    if (KNOWN_FIELDS.has(key)) fields[key] = obj[key] as string | number | string[];
+    else extra[key] = obj[key];
+  }
+  return {
+    ok: true,
+    event: {
+      event_id: obj['event_id'] as string,
+      type: type as EventType,
+      time,
+      tenant,
+      source: (obj['source'] as string | undefined) ?? '',
+      subject: (obj['subject'] as string | undefined) ?? '',
+      ip,
+      fields,
+      extra,
+    },
+  };
+}
+
+function invalidTime(value: unknown): ValidationResult {
+  return fail(
+    'invalid_time',
+    `time must be an RFC 3339 date-time or epoch milliseconds; got ${shorten(value)}`,
+    '/time',
+  );
+}
+
+function shorten(value: unknown): string {
+  const shown = JSON.stringify(value) ?? String(value);
+  return shown.length > 80 ? `${shown.slice(0, 80)}…` : shown;
+}
+
+/** Turns TypeBox's message into one that names what is allowed (the literals of an enum-like union). */
+function describeError(schema: TObject, field: string, message: string, value: unknown): string {
+  const property = schema.properties[field.slice(1)] as { anyOf?: { const?: unknown }[] } | undefined;
+  const allowed = property?.anyOf?.map((s) => s.const).filter((c) => c !== undefined);
+  if (allowed !== undefined && allowed.length > 0) {
+    return `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}; got ${shorten(value)}`;
+  }
+  return `${message}; got ${shorten(value)}`;
+}
+
+/** The contract form of a normalized event (what the HTTP door publishes to Kafka). */
+export function toContractEvent(event: NormalizedEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    ...event.extra,
+    event_id: event.event_id,
+    type: event.type,
+    time: event.time,
+    tenant: event.tenant,
+    ...event.fields,
+  };
+  if (event.source !== '') out['source'] = event.source;
+  if (event.subject !== '') out['subject'] = event.subject;
+  if (event.ip !== '') out['ip'] = event.ip;
+  return out;
+}

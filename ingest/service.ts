@@ -1,0 +1,198 @@
+/**
+ * The ingest service: wires sources → validation/enrichment → sinks.
+ *   Kafka consumer group ─┐
+ *                         ├─> Stage (validate, normalize, geo) ─> Batcher ─> ClickHouse
+ *   POST /v1/events ──────┘      (with Kafka, HTTP events are published to the topic instead)
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import Fastify, { LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { createClickHouse, detectFeatures, type ServerFeatures } from './clickhouse/client.ts';
+import { isSchemaCurrent, migrate } from './clickhouse/migrate.ts';
+import { dropExpiredPartitions } from './clickhouse/retention.ts';
+import type { SchemaOptions } from './clickhouse/schema.ts';
+import { ClickHouseSink } from './clickhouse/sink.ts';
+import type { Config } from './config.ts';
+import { ApiKeys } from './http/api-keys.ts';
+import { eventsRoute } from './http/events-route.ts';
+import { DirectIntake, type Intake, KafkaIntake } from './http/intake.ts';
+import { opsRoutes, type ReadinessCheck } from './http/ops-routes.ts';
+import { createKafka, createProducer, ensureTopics, type Producer } from './kafka/client.ts';
+import { DeadLetterTopic } from './kafka/dead-letter-topic.ts';
+import { KafkaSource } from './kafka/source.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { Batcher } from './pipeline/batcher.ts';
+import { Stage } from './pipeline/stage.ts';
+
+export interface Service {
+  /** http://host:port the service listens on */
+  url: string;
+  metrics: Metrics;
+  batcher: Batcher;
+  clickhouse: ClickHouseClient;
+  features: ServerFeatures;
+  /** graceful shutdown: stop taking events, store what was taken, commit, disconnect */
+  close(): Promise<void>;
+}
+
+export const schemaOptions = (config: Config): SchemaOptions => ({
+  database: config.clickhouse.database,
+  cluster: config.clickhouse.cluster,
+  retentionDays: config.clickhouse.retentionDays,
+});
+
+/** Waits for ClickHouse to answer (it may start after us, as in docker compose), logging progress. */
+export async function connectClickHouse(config: Config, log: Logger, timeoutMs = 120_000) {
+  const client = createClickHouse(config.clickhouse);
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { client, features: await detectFeatures(client) };
+    } catch (err) {
+      if (Date.now() > deadline) {
+        await client.close();
+        throw new Error(
+          `ClickHouse at ${config.clickhouse.url} did not answer within ${timeoutMs / 1000} s: ${(err as Error).message}. Check TOKENWATCH_CLICKHOUSE_URL (and run \`npm run stack\` for a local one).`,
+        );
+      }
+      if (attempt === 1 || attempt % 10 === 0)
+        log.warn({ url: config.clickhouse.url, err: (err as Error).message }, 'waiting for ClickHouse');
+      await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 3000)));
+    }
+  }
+}
+
+export async function startService(config: Config, log: Logger): Promise<Service> {
+  const metrics = createMetrics();
+  const { client, features } = await connectClickHouse(config, log);
+  const schema = schemaOptions(config);
+  if (config.clickhouse.migrateOnStart) {
+    const report = await migrate(client, schema, features, log);
+    log.info(
+      { server: features.version, applied: report.applied.length, latest: report.latest },
+      'schema is current',
+    );
+  }
+  let schemaCurrent = await isSchemaCurrent(client, schema);
+  if (!schemaCurrent) log.warn('schema is not current: run `tokenwatch migrate` (not ready until then)');
+
+  const stage = new Stage(config.limits, metrics);
+  const batcher = new Batcher(
+    new ClickHouseSink(client, schema.database, metrics),
+    config.batch,
+    metrics,
+    log.child({ component: 'batcher' }),
+  );
+
+  let producer: Producer | undefined;
+  let source: KafkaSource | undefined;
+  let intake: Intake = new DirectIntake(stage, batcher, config.limits.httpAckTimeoutMs);
+  const checks: ReadinessCheck[] = [
+    { name: 'clickhouse', check: async () => (await client.ping()).success },
+    { name: 'migrations', check: async () => (schemaCurrent ||= await isSchemaCurrent(client, schema)) },
+  ];
+
+  if (config.kafka.brokers.length > 0) {
+    const kafka = createKafka(config.kafka, log.child({ component: 'kafka' }));
+    await ensureTopics(
+      kafka,
+      [...new Set([...config.kafka.topics, config.kafka.publishTopic, config.kafka.deadLetterTopic])],
+      config.kafka.topicPartitions,
+    );
+    producer = createProducer(kafka);
+    let producerConnected = false;
+    producer.on(producer.events.CONNECT, () => {
+      producerConnected = true;
+    });
+    producer.on(producer.events.DISCONNECT, () => {
+      producerConnected = false;
+    });
+    await producer.connect();
+    const deadLetterTopic = new DeadLetterTopic(producer, config.kafka.deadLetterTopic, log);
+    intake = new KafkaIntake(producer, config.kafka.publishTopic, batcher, deadLetterTopic);
+    source = new KafkaSource(
+      kafka,
+      config.kafka,
+      stage,
+      batcher,
+      deadLetterTopic,
+      metrics,
+      log.child({ component: 'kafka-source' }),
+    );
+    await source.start();
+    const consumer = source;
+    checks.push({ name: 'kafka', check: () => producerConnected && consumer.ready });
+  } else {
+    log.info(
+      'TOKENWATCH_KAFKA_BROKERS is empty: single-process mode (HTTP events go straight to ClickHouse)',
+    );
+  }
+
+  const apiKeys = new ApiKeys(config.apiKeys);
+  if (apiKeys.size === 0)
+    log.warn('TOKENWATCH_API_KEYS is empty: POST /v1/events refuses every request (no anonymous writes)');
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err, url: request.url }, 'request failed');
+      return reply
+        .code(status)
+        .send({ error: 'internal_error', message: 'internal error; see the service log' });
+    }
+    request.log.debug({ err: err.message, url: request.url, status }, 'request refused');
+    return reply.code(status).send({ error: err.code ?? 'bad_request', message: err.message });
+  });
+  await app.register(opsRoutes, { registry: metrics.registry, checks });
+  await app.register(eventsRoute, {
+    stage,
+    intake,
+    apiKeys,
+    metrics,
+    bodyLimit: config.limits.httpBodyBytes,
+  });
+  const address = await app.listen({ host: config.host, port: config.port });
+
+  const retention = features.ttl
+    ? undefined
+    : setInterval(() => {
+        dropExpiredPartitions(client, schema, features, log).catch((err: Error) =>
+          log.error({ err: err.message }, 'retention: dropping expired partitions failed'),
+        );
+      }, 3_600_000);
+  retention?.unref();
+  if (!features.ttl) await dropExpiredPartitions(client, schema, features, log);
+
+  log.info(
+    {
+      address,
+      kafka: config.kafka.brokers.length > 0 ? config.kafka.brokers : 'off',
+      clickhouse: config.clickhouse.url,
+      server: features.version,
+    },
+    'tokenwatch ingest is running',
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(retention);
+      log.info('shutting down: closing HTTP, storing buffered events, committing offsets');
+      await app.close();
+      const flushed = batcher.close();
+      await source?.stopFetching();
+      await flushed.catch((err: Error) =>
+        log.error({ err: err.message }, 'some buffered rows were not stored'),
+      );
+      await source?.disconnect();
+      await producer?.disconnect();
+      await client.close();
+      log.info('shut down cleanly');
+    })());
+
+  return { url: address, metrics, batcher, clickhouse: client, features, close };
+}
