@@ -59,6 +59,7 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number): Readable 
         done(
           httpError(
             413,
+            'body_too_large',
             `decompressed body is larger than ${limit} bytes (TOKENWATCH_HTTP_BODY_LIMIT_BYTES)`,
           ),
         );
@@ -73,7 +74,9 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number): Readable 
   payload.on('data', (chunk: Buffer) => {
     out.receivedEncodedLength += chunk.length;
   });
-  gunzip.on('error', (err) => out.destroy(httpError(400, 'invalid_gzip', `invalid gzip body: ${err.message}`)));
+  gunzip.on('error', (err) =>
+    out.destroy(httpError(400, 'invalid_gzip', `invalid gzip body: ${err.message}`)),
+  );
   (payload as Readable).pipe(gunzip).pipe(out);
   return out;
 }

@@ -1,0 +1,57 @@
+/**
+ * Starts a real ClickHouse and a real single-node Kafka (KRaft) on free loopback ports, with data in
+ * a temporary folder, for the integration tests; stops them and removes the folder afterwards.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { TestProject } from 'vitest/node';
+import { startClickHouse, stopClickHouse } from '../../infra/clickhouse-server.ts';
+import { startKafka, stopKafka } from '../../infra/kafka-server.ts';
+import { freePort } from '../../infra/process.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    clickhouseUrl: string;
+    clickhouseDir: string;
+    clickhouseHttpPort: number;
+    clickhouseTcpPort: number;
+    kafkaBrokers: string;
+    kafkaVersion: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const kafkaVersion = process.env['TOKENWATCH_TEST_KAFKA_VERSION'] ?? '3.9.2';
+  const dir = mkdtempSync(`${tmpdir()}/tokenwatch-test-`);
+  const [httpPort, tcpPort, kafkaPort, controllerPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const started = Date.now();
+  const [ch, kafka] = await Promise.all([
+    startClickHouse({ dir: `${dir}/clickhouse`, httpPort, tcpPort }),
+    startKafka({
+      dir: `${dir}/kafka`,
+      port: kafkaPort,
+      controllerPort,
+      version: kafkaVersion,
+      partitions: 6,
+    }),
+  ]);
+  console.error(
+    `[test stack] ClickHouse ${ch.url}, Kafka ${kafkaVersion} ${kafka.brokers} in ${Date.now() - started} ms (${dir})`,
+  );
+  project.provide('clickhouseUrl', ch.url);
+  project.provide('clickhouseDir', `${dir}/clickhouse`);
+  project.provide('clickhouseHttpPort', httpPort);
+  project.provide('clickhouseTcpPort', tcpPort);
+  project.provide('kafkaBrokers', kafka.brokers);
+  project.provide('kafkaVersion', kafkaVersion);
+
+  return async () => {
+    await Promise.all([stopClickHouse(`${dir}/clickhouse`), stopKafka(`${dir}/kafka`)]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
