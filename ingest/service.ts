@@ -136,6 +136,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
   });
+  // While shutting down, answers close their connection so keep-alive clients do not hold the exit.
+  let shuttingDown = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = err.statusCode ?? 500;
     if (status >= 500) {
@@ -182,7 +187,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     (closing ??= (async () => {
       clearInterval(retention);
       log.info('shutting down: closing HTTP, storing buffered events, committing offsets');
-      await app.close();
+      shuttingDown = true;
+      const httpClosed = app.close();
+      // Store what is buffered now, so requests waiting for their rows are answered at once.
+      batcher.flush().catch(() => undefined);
+      await httpClosed;
       const flushed = batcher.close();
       await source?.stopFetching();
       await flushed.catch((err: Error) =>

@@ -35,7 +35,7 @@ const common = {
   time: Type.Union(
     [
       Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339 date-time' }),
-      Type.Integer({ minimum: 0, description: 'epoch milliseconds' }),
+      Type.Integer({ minimum: 0, maximum: 8.64e15, description: 'epoch milliseconds' }),
     ],
     { description: 'when the producer saw it' },
   ),

@@ -179,7 +179,7 @@ export class Batcher {
   async #insertWithRetry(batch: Submission[]) {
     const events = batch.flatMap((s) => s.events);
     const deadLetters = batch.flatMap((s) => s.deadLetters);
-    let backoff = 100;
+    let backoff = Math.min(100, this.opts.retryMaxBackoffMs);
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {

@@ -117,16 +117,21 @@ export interface DeadLetterInput {
   receivedMs: number;
 }
 
+/** The longest prefix of `text` that fits in `maxBytes` of UTF-8, cut on a character boundary. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text);
+  let end = maxBytes;
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString('utf8');
+}
+
 const EVENT_ID = /"event_id"\s*:\s*"([^"\\]{1,128})"/;
 
 export function toDeadLetterRow(d: DeadLetterInput, maxPayloadBytes: number): DeadLetterRow {
   const redacted = redactRawTokens(d.payload);
   const bytes = Buffer.byteLength(d.payload);
   const truncated = Buffer.byteLength(redacted) > maxPayloadBytes;
-  // Truncate on a character boundary, then redact again in case the cut split a token pattern away.
-  const payload = truncated
-    ? redactRawTokens(Buffer.from(redacted).subarray(0, maxPayloadBytes).toString('utf8'))
-    : redacted;
+  const payload = truncated ? truncateUtf8(redacted, maxPayloadBytes) : redacted;
   return {
     letter_id: d.letterId ?? randomUUID(),
     received_at: Math.floor(d.receivedMs / 1000),

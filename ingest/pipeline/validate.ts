@@ -61,6 +61,9 @@ export interface ValidationContext {
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
+/** The largest time a JavaScript Date holds (year 275760). */
+const MAX_TIME_MS = 8.64e15;
+
 FormatRegistry.Set('date-time', (value) => RFC3339.test(value));
 
 const CHECKS = Object.fromEntries(
@@ -77,8 +80,23 @@ const fail = (code: RejectCode, message: string, field?: string): ValidationResu
 
 /** Parses a time given as RFC 3339 text or epoch milliseconds; undefined when it is neither. */
 export function parseEventTime(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  if (typeof value !== 'string' || !RFC3339.test(value)) return undefined;
+  if (typeof value === 'number')
+    return Number.isSafeInteger(value) && value >= 0 && value <= MAX_TIME_MS ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const m = RFC3339.exec(value);
+  if (m === null) return undefined;
+  // Date.parse rolls impossible dates over (Feb 30 → Mar 2); refuse them instead.
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59)
+    return undefined;
   const ms = Date.parse(value.replace(' ', 'T'));
   return Number.isNaN(ms) ? undefined : ms;
 }
@@ -96,8 +114,11 @@ export function validateEventText(
   } catch (err) {
     return fail('malformed_json', `not valid JSON: ${(err as Error).message}`);
   }
-  // A raw token is found in the text itself, unless escapes could hide one: then walk the values.
-  if (containsRawToken(text)) return rawTokenError(findRawToken(value));
+  // A raw token shows in the text itself, unless escapes could hide one: then walk the values.
+  if (containsRawToken(text)) {
+    const field = findRawToken(value);
+    if (field !== undefined) return rawTokenError(field);
+  }
   return validateEventValue(value, opts, ctx, text.includes('\\u'));
 }
 
@@ -154,7 +175,7 @@ export function validateEventValue(
   if (!check.Check(obj)) {
     const first = check.Errors(obj).First();
     const field = first?.path || '/';
-    if (field === '/time') return invalidTime(obj['time']);
+    if (field === '/time' && obj['time'] !== undefined) return invalidTime(obj['time']);
     if (first === undefined || first.value === undefined) {
       return fail('missing_field', `${field} is required for ${type} events`, field);
     }
@@ -218,7 +239,14 @@ export function validateEventValue(
   for (const key of Object.keys(obj)) {
     if (FIELDS_HANDLED_APART.has(key)) continue;
     if (KNOWN_FIELDS.has(key)) fields[key] = obj[key] as string | number | string[];
-    else extra[key] = obj[key];
+    // defineProperty: a field named __proto__ is kept as data, not taken as the prototype.
+    else
+      Object.defineProperty(extra, key, {
+        value: obj[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return {
     ok: true,

@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+import { type Config, ConfigError, loadConfig } from '../../ingest/config.ts';
+
+const KEY = '0123456789abcdef';
+
+/** The ConfigError loadConfig throws for `env`; fails the test when it does not throw one. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig defaults', () => {
+  it('has the documented default for every option', () => {
+    const expected: Config = {
+      host: '0.0.0.0',
+      port: 8080,
+      trustProxy: false,
+      logLevel: 'info',
+      apiKeys: [],
+      clickhouse: {
+        url: 'http://127.0.0.1:8123',
+        user: 'default',
+        password: '',
+        database: 'tokenwatch',
+        cluster: '',
+        retentionDays: 90,
+        migrateOnStart: true,
+        requestTimeoutMs: 30_000,
+      },
+      kafka: {
+        brokers: [],
+        clientId: 'tokenwatch',
+        groupId: 'tokenwatch-ingest',
+        topics: ['tokenwatch.events'],
+        publishTopic: 'tokenwatch.events',
+        deadLetterTopic: 'tokenwatch.events.dlq',
+        topicPartitions: 6,
+      },
+      batch: { maxRows: 10_000, maxWaitMs: 1000, bufferMaxRows: 100_000, retryMaxBackoffMs: 10_000 },
+      limits: {
+        httpBodyBytes: 16 * 1024 * 1024,
+        httpAckTimeoutMs: 10_000,
+        eventBytes: 16 * 1024,
+        maxEventAgeSeconds: 604_800,
+        maxFutureSkewSeconds: 300,
+        deadLetterPayloadBytes: 4096,
+      },
+    };
+    expect(loadConfig({})).toStrictEqual(expected);
+  });
+
+  it('treats empty and blank values as unset', () => {
+    expect(
+      loadConfig({
+        TOKENWATCH_PORT: '',
+        TOKENWATCH_HOST: '   ',
+        TOKENWATCH_MIGRATE_ON_START: ' ',
+        TOKENWATCH_TRUST_PROXY: '',
+      }),
+    ).toStrictEqual(loadConfig({}));
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(loadConfig({ TOKENWATCH_NOPE: 'x', PORT: '1' })).toStrictEqual(loadConfig({}));
+  });
+});
+
+describe('loadConfig parsing', () => {
+  it('reads every TOKENWATCH_* variable', () => {
+    const config = loadConfig({
+      TOKENWATCH_HOST: ' 127.0.0.1 ',
+      TOKENWATCH_PORT: '9090',
+      TOKENWATCH_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
+      TOKENWATCH_LOG_LEVEL: 'debug',
+      TOKENWATCH_API_KEYS: ` acme:${KEY} , beta:key:with:colons:1 ,`,
+      TOKENWATCH_CLICKHOUSE_URL: 'https://ch.example:8443/',
+      TOKENWATCH_CLICKHOUSE_USER: 'ingest',
+      TOKENWATCH_CLICKHOUSE_PASSWORD: ' p@ss ',
+      TOKENWATCH_CLICKHOUSE_DATABASE: 'tw_prod',
+      TOKENWATCH_CLICKHOUSE_CLUSTER: 'main_cluster',
+      TOKENWATCH_RETENTION_DAYS: '30',
+      TOKENWATCH_MIGRATE_ON_START: 'off',
+      TOKENWATCH_CLICKHOUSE_TIMEOUT_MS: '5000',
+      TOKENWATCH_KAFKA_BROKERS: 'k1:9092, k2.example:19092',
+      TOKENWATCH_KAFKA_CLIENT_ID: 'tw-1',
+      TOKENWATCH_KAFKA_GROUP_ID: 'tw-group',
+      TOKENWATCH_KAFKA_TOPICS: 'a.events, b.events',
+      TOKENWATCH_KAFKA_PUBLISH_TOPIC: 'http.events',
+      TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC: 'dlq',
+      TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '12',
+      TOKENWATCH_BATCH_MAX_ROWS: '500',
+      TOKENWATCH_BATCH_MAX_WAIT_MS: '250',
+      TOKENWATCH_BUFFER_MAX_ROWS: '500',
+      TOKENWATCH_INSERT_RETRY_MAX_BACKOFF_MS: '2000',
+      TOKENWATCH_HTTP_BODY_LIMIT_BYTES: '1048576',
+      TOKENWATCH_HTTP_ACK_TIMEOUT_MS: '3000',
+      TOKENWATCH_EVENT_MAX_BYTES: '8192',
+      TOKENWATCH_MAX_EVENT_AGE_SECONDS: '3600',
+      TOKENWATCH_MAX_FUTURE_SKEW_SECONDS: '0',
+      TOKENWATCH_DEAD_LETTER_PAYLOAD_BYTES: '1024',
+    });
+    expect(config).toStrictEqual({
+      host: '127.0.0.1',
+      port: 9090,
+      trustProxy: '10.0.0.0/8, 127.0.0.1',
+      logLevel: 'debug',
+      apiKeys: [
+        { tenant: 'acme', key: KEY },
+        { tenant: 'beta', key: 'key:with:colons:1' },
+      ],
+      clickhouse: {
+        url: 'https://ch.example:8443/',
+        user: 'ingest',
+        password: ' p@ss ',
+        database: 'tw_prod',
+        cluster: 'main_cluster',
+        retentionDays: 30,
+        migrateOnStart: false,
+        requestTimeoutMs: 5000,
+      },
+      kafka: {
+        brokers: ['k1:9092', 'k2.example:19092'],
+        clientId: 'tw-1',
+        groupId: 'tw-group',
+        topics: ['a.events', 'b.events'],
+        publishTopic: 'http.events',
+        deadLetterTopic: 'dlq',
+        topicPartitions: 12,
+      },
+      batch: { maxRows: 500, maxWaitMs: 250, bufferMaxRows: 500, retryMaxBackoffMs: 2000 },
+      limits: {
+        httpBodyBytes: 1_048_576,
+        httpAckTimeoutMs: 3000,
+        eventBytes: 8192,
+        maxEventAgeSeconds: 3600,
+        maxFutureSkewSeconds: 0,
+        deadLetterPayloadBytes: 1024,
+      },
+    } satisfies Config);
+  });
+
+  it('publishes to the first consumed topic by default', () => {
+    expect(loadConfig({ TOKENWATCH_KAFKA_TOPICS: 'x.events,y.events' }).kafka.publishTopic).toBe('x.events');
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['loopback', 'loopback'],
+    ['10.0.0.1', '10.0.0.1'],
+  ])('TOKENWATCH_TRUST_PROXY=%s → %j', (raw, expected) => {
+    expect(loadConfig({ TOKENWATCH_TRUST_PROXY: raw }).trustProxy).toBe(expected);
+  });
+
+  it.each([
+    ['1', true],
+    ['TRUE', true],
+    ['yes', true],
+    [' on ', true],
+    ['0', false],
+    ['False', false],
+    ['no', false],
+    ['off', false],
+  ])('TOKENWATCH_MIGRATE_ON_START=%j → %s', (raw, expected) => {
+    expect(loadConfig({ TOKENWATCH_MIGRATE_ON_START: raw }).clickhouse.migrateOnStart).toBe(expected);
+  });
+
+  it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])(
+    'TOKENWATCH_LOG_LEVEL=%s',
+    (level) => {
+      expect(loadConfig({ TOKENWATCH_LOG_LEVEL: level }).logLevel).toBe(level);
+    },
+  );
+
+  it('accepts the bounds of integer ranges', () => {
+    const config = loadConfig({
+      TOKENWATCH_PORT: '0',
+      TOKENWATCH_RETENTION_DAYS: '36500',
+      TOKENWATCH_BATCH_MAX_ROWS: '1',
+      TOKENWATCH_BUFFER_MAX_ROWS: '1',
+      TOKENWATCH_INSERT_RETRY_MAX_BACKOFF_MS: '10',
+      TOKENWATCH_EVENT_MAX_BYTES: '256',
+      TOKENWATCH_DEAD_LETTER_PAYLOAD_BYTES: '64',
+    });
+    expect([
+      config.port,
+      config.clickhouse.retentionDays,
+      config.batch.maxRows,
+      config.batch.bufferMaxRows,
+      config.batch.retryMaxBackoffMs,
+      config.limits.eventBytes,
+      config.limits.deadLetterPayloadBytes,
+    ]).toStrictEqual([0, 36500, 1, 1, 10, 256, 64]);
+  });
+});
+
+describe('loadConfig errors', () => {
+  it('throws one ConfigError listing every problem', () => {
+    const err = configError({
+      TOKENWATCH_PORT: '70000',
+      TOKENWATCH_LOG_LEVEL: 'loud',
+      TOKENWATCH_API_KEYS: `acme:short,${KEY},ok:${KEY}`,
+      TOKENWATCH_CLICKHOUSE_URL: 'ftp://ch',
+      TOKENWATCH_CLICKHOUSE_DATABASE: 'my-db',
+      TOKENWATCH_CLICKHOUSE_CLUSTER: 'prod cluster',
+      TOKENWATCH_KAFKA_BROKERS: 'k1:9092,bad broker,k2',
+      TOKENWATCH_KAFKA_TOPICS: ' , ',
+      TOKENWATCH_MIGRATE_ON_START: 'maybe',
+      TOKENWATCH_RETENTION_DAYS: '1.5',
+      TOKENWATCH_BATCH_MAX_ROWS: '500',
+      TOKENWATCH_BUFFER_MAX_ROWS: '100',
+    });
+    const problems = [
+      'TOKENWATCH_LOG_LEVEL="loud" must be one of fatal, error, warn, info, debug, trace, silent',
+      'TOKENWATCH_API_KEYS entries must be tenant:key with a key of at least 16 characters (got an entry for "acme")',
+      'TOKENWATCH_API_KEYS entries must be tenant:key with a key of at least 16 characters (got an entry for "(no tenant)")',
+      'TOKENWATCH_CLICKHOUSE_URL="ftp://ch" must be an http(s) URL',
+      'TOKENWATCH_CLICKHOUSE_DATABASE="my-db" must be a plain identifier (letters, digits, _)',
+      'TOKENWATCH_CLICKHOUSE_CLUSTER="prod cluster" must be a plain identifier (letters, digits, _)',
+      'TOKENWATCH_KAFKA_BROKERS entry "bad broker" must be host:port',
+      'TOKENWATCH_KAFKA_BROKERS entry "k2" must be host:port',
+      'TOKENWATCH_KAFKA_TOPICS must name at least one topic',
+      'TOKENWATCH_PORT="70000" must be an integer from 0 to 65535',
+      'TOKENWATCH_RETENTION_DAYS="1.5" must be an integer from 1 to 36500',
+      'TOKENWATCH_MIGRATE_ON_START="maybe" must be true or false',
+      'TOKENWATCH_BUFFER_MAX_ROWS (100) must be at least TOKENWATCH_BATCH_MAX_ROWS (500)',
+    ];
+    expect(err.problems).toStrictEqual(problems);
+    expect(err.code).toBe('ERR_TOKENWATCH_CONFIG');
+    expect(err.name).toBe('ConfigError');
+    expect(err.message).toBe(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  });
+
+  it('does not put API key material in the error', () => {
+    const err = configError({ TOKENWATCH_API_KEYS: 'acme:secret-short' });
+    expect(err.message).not.toContain('secret-short');
+  });
+
+  it.each([
+    ['TOKENWATCH_PORT', '-1', 'must be an integer from 0 to 65535'],
+    ['TOKENWATCH_PORT', 'http', 'must be an integer from 0 to 65535'],
+    ['TOKENWATCH_PORT', '80.5', 'must be an integer from 0 to 65535'],
+    ['TOKENWATCH_RETENTION_DAYS', '0', 'must be an integer from 1 to 36500'],
+    ['TOKENWATCH_CLICKHOUSE_TIMEOUT_MS', '99', `must be an integer from 100 to ${Number.MAX_SAFE_INTEGER}`],
+    ['TOKENWATCH_KAFKA_TOPIC_PARTITIONS', '0', 'must be an integer from 1 to 10000'],
+    ['TOKENWATCH_BATCH_MAX_WAIT_MS', '600001', 'must be an integer from 1 to 600000'],
+    ['TOKENWATCH_INSERT_RETRY_MAX_BACKOFF_MS', '9', 'must be an integer from 10 to 600000'],
+    [
+      'TOKENWATCH_HTTP_BODY_LIMIT_BYTES',
+      '1023',
+      `must be an integer from 1024 to ${Number.MAX_SAFE_INTEGER}`,
+    ],
+    ['TOKENWATCH_EVENT_MAX_BYTES', '255', `must be an integer from 256 to ${Number.MAX_SAFE_INTEGER}`],
+    ['TOKENWATCH_MAX_EVENT_AGE_SECONDS', '0', `must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`],
+    ['TOKENWATCH_MAX_FUTURE_SKEW_SECONDS', '-5', `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`],
+    ['TOKENWATCH_DEAD_LETTER_PAYLOAD_BYTES', '1048577', 'must be an integer from 64 to 1048576'],
+  ])('%s=%j is refused', (name, raw, rule) => {
+    expect(configError({ [name]: raw }).problems).toStrictEqual([`${name}=${JSON.stringify(raw)} ${rule}`]);
+  });
+
+  it('checks the buffer against the default batch size', () => {
+    expect(configError({ TOKENWATCH_BUFFER_MAX_ROWS: '9999' }).problems).toStrictEqual([
+      'TOKENWATCH_BUFFER_MAX_ROWS (9999) must be at least TOKENWATCH_BATCH_MAX_ROWS (10000)',
+    ]);
+  });
+
+  it.each(['http://', 'localhost:8123', 'HTTP://x'])('refuses TOKENWATCH_CLICKHOUSE_URL=%s', (url) => {
+    expect(configError({ TOKENWATCH_CLICKHOUSE_URL: url }).problems).toStrictEqual([
+      `TOKENWATCH_CLICKHOUSE_URL=${JSON.stringify(url)} must be an http(s) URL`,
+    ]);
+  });
+
+  it.each([':0123456789abcdef', 'acme:', 'acme'])('refuses the API key entry %j', (entry) => {
+    expect(configError({ TOKENWATCH_API_KEYS: entry }).problems).toHaveLength(1);
+  });
+
+  it.each(['1db', 'db.name', 'db;drop'])('refuses the database name %j', (name) => {
+    expect(configError({ TOKENWATCH_CLICKHOUSE_DATABASE: name }).problems).toStrictEqual([
+      `TOKENWATCH_CLICKHOUSE_DATABASE=${JSON.stringify(name)} must be a plain identifier (letters, digits, _)`,
+    ]);
+  });
+});

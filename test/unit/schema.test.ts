@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { featuresOf, type ServerFeatures } from '../../ingest/clickhouse/client.ts';
+import {
+  engine,
+  MIGRATIONS,
+  MIGRATIONS_TABLE_SQL,
+  onCluster,
+  RETAINED_TABLES,
+  type SchemaOptions,
+  ttlClause,
+} from '../../ingest/clickhouse/schema.ts';
+
+const SINGLE: SchemaOptions = { database: 'tw', cluster: '', retentionDays: 90 };
+const CLUSTER: SchemaOptions = { database: 'tw', cluster: 'prod', retentionDays: 30 };
+const OLD = featuresOf('18.16.1');
+const CURRENT = featuresOf('24.8.1.1');
+
+const render = (o: SchemaOptions, f: ServerFeatures) => MIGRATIONS.flatMap((m) => m.statements(o, f));
+
+describe('featuresOf', () => {
+  it.each([
+    ['18.16.1', 18, 16, false],
+    ['19.5.4.22', 19, 5, false],
+    ['19.6.1', 19, 6, true],
+    ['19.17.4.11', 19, 17, true],
+    ['20.1', 20, 1, true],
+    ['24.8.1.1', 24, 8, true],
+  ])('%s → %d.%d, ttl %s', (version, major, minor, ttl) => {
+    expect(featuresOf(version)).toStrictEqual({ version, major, minor, ttl });
+  });
+});
+
+describe('schema helpers', () => {
+  it('onCluster', () => {
+    expect(onCluster(SINGLE)).toBe('');
+    expect(onCluster(CLUSTER)).toBe(' ON CLUSTER prod');
+  });
+
+  it('engine', () => {
+    expect(engine(SINGLE, 'ReplacingMergeTree', 'events')).toBe('ReplacingMergeTree()');
+    expect(engine(SINGLE, 'MergeTree', 'events')).toBe('MergeTree()');
+    expect(engine(CLUSTER, 'ReplacingMergeTree', 'events')).toBe(
+      "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tw/events', '{replica}')",
+    );
+    expect(engine(CLUSTER, 'MergeTree', 'x')).toBe(
+      "ReplicatedMergeTree('/clickhouse/tables/{shard}/tw/x', '{replica}')",
+    );
+  });
+
+  it('ttlClause', () => {
+    expect(ttlClause(SINGLE, CURRENT, 'time')).toBe('\nTTL time + INTERVAL 90 DAY');
+    expect(ttlClause(CLUSTER, CURRENT, 'received_at')).toBe('\nTTL received_at + INTERVAL 30 DAY');
+    expect(ttlClause(SINGLE, OLD, 'time')).toBe('');
+  });
+});
+
+describe('MIGRATIONS', () => {
+  it('are numbered 1.. in order with their names', () => {
+    expect(MIGRATIONS.map((m) => [m.version, m.name])).toStrictEqual([
+      [1, 'events'],
+      [2, 'events_by_token'],
+      [3, 'dead_letters'],
+    ]);
+  });
+
+  it('single server, current ClickHouse: plain engines, no ON CLUSTER, TTL on every retained table', () => {
+    const statements = render(SINGLE, CURRENT);
+    expect(statements.map((s) => s.split('\n')[0])).toStrictEqual([
+      'CREATE TABLE IF NOT EXISTS tw.events',
+      'CREATE TABLE IF NOT EXISTS tw.events_by_token',
+      'CREATE MATERIALIZED VIEW IF NOT EXISTS tw.events_by_token_mv',
+      'CREATE TABLE IF NOT EXISTS tw.dead_letters',
+    ]);
+    for (const s of statements) {
+      expect(s).not.toContain('ON CLUSTER');
+      expect(s).not.toContain('Replicated');
+    }
+    const [events, byToken, view, deadLetters] = statements;
+    expect(events).toContain('\nENGINE = ReplacingMergeTree()\nPARTITION BY toYYYYMMDD(time)\n');
+    expect(events).toMatch(/\nORDER BY \(tenant, subject, time, event_id\)\nTTL time \+ INTERVAL 90 DAY$/);
+    expect(byToken).toMatch(
+      /\nORDER BY \(tenant, token_kind, token, time, event_id\)\nTTL time \+ INTERVAL 90 DAY$/,
+    );
+    expect(deadLetters).toContain('\nPARTITION BY toYYYYMMDD(received_at)\n');
+    expect(deadLetters).toMatch(/\nORDER BY \(code, letter_id\)\nTTL received_at \+ INTERVAL 90 DAY$/);
+    expect(view).toContain('\nTO tw.events_by_token\n');
+    expect(view).toContain('\nFROM tw.events\n');
+    expect(view).not.toContain('TTL');
+    expect(view).not.toContain('ENGINE');
+  });
+
+  it('single server, ClickHouse 18.16: no TTL anywhere', () => {
+    const [events, byToken, , deadLetters] = render(SINGLE, OLD);
+    expect(events).toMatch(/\nORDER BY \(tenant, subject, time, event_id\)$/);
+    expect(byToken).toMatch(/\nORDER BY \(tenant, token_kind, token, time, event_id\)$/);
+    expect(deadLetters).toMatch(/\nORDER BY \(code, letter_id\)$/);
+    for (const s of render(SINGLE, OLD)) expect(s).not.toContain('TTL');
+  });
+
+  it('cluster: ON CLUSTER on every statement and replicated engines with a per-table path', () => {
+    const statements = render(CLUSTER, CURRENT);
+    expect(statements.map((s) => s.split('\n')[0])).toStrictEqual([
+      'CREATE TABLE IF NOT EXISTS tw.events ON CLUSTER prod',
+      'CREATE TABLE IF NOT EXISTS tw.events_by_token ON CLUSTER prod',
+      'CREATE MATERIALIZED VIEW IF NOT EXISTS tw.events_by_token_mv ON CLUSTER prod',
+      'CREATE TABLE IF NOT EXISTS tw.dead_letters ON CLUSTER prod',
+    ]);
+    const [events, byToken, , deadLetters] = statements;
+    expect(events).toContain(
+      "\nENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tw/events', '{replica}')\n",
+    );
+    expect(byToken).toContain(
+      "\nENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tw/events_by_token', '{replica}')\n",
+    );
+    expect(deadLetters).toContain(
+      "\nENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tw/dead_letters', '{replica}')\n",
+    );
+    expect(events).toMatch(/\nTTL time \+ INTERVAL 30 DAY$/);
+  });
+
+  it('cluster on 18.16: replicated, without TTL', () => {
+    const statements = render(CLUSTER, OLD);
+    expect(statements.every((s) => s.split('\n')[0]!.endsWith(' ON CLUSTER prod'))).toBe(true);
+    expect(statements.some((s) => s.includes('TTL'))).toBe(false);
+  });
+
+  it('gives every retained table a TTL on its time column', () => {
+    const statements = render({ ...SINGLE, retentionDays: 7 }, CURRENT);
+    for (const { table, timeColumn } of RETAINED_TABLES) {
+      const create = statements.find((s) => s.startsWith(`CREATE TABLE IF NOT EXISTS tw.${table}\n`));
+      expect(create, table).toMatch(new RegExp(`\\nTTL ${timeColumn} \\+ INTERVAL 7 DAY$`));
+    }
+  });
+
+  it('every event column is declared in the events table', () => {
+    const [events] = render(SINGLE, CURRENT);
+    const columns = [...events!.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]);
+    expect(columns).toStrictEqual([
+      'event_id',
+      'type',
+      'time',
+      'time_ms',
+      'received_at',
+      'received_ms',
+      'tenant',
+      'source',
+      'subject',
+      'client_id',
+      'session_id',
+      'ip',
+      'user_agent',
+      'device_id',
+      'outcome',
+      'reason',
+      'jti',
+      'iss',
+      'aud',
+      'kid',
+      'alg',
+      'iat',
+      'exp',
+      'family_id',
+      'token_id',
+      'new_token_id',
+      'access_jti',
+      'country',
+      'region',
+      'city',
+      'lat',
+      'lon',
+      'geo_radius_km',
+      'extra',
+    ]);
+  });
+});
+
+describe('MIGRATIONS_TABLE_SQL', () => {
+  it('single server', () => {
+    expect(MIGRATIONS_TABLE_SQL(SINGLE)).toBe(
+      'CREATE TABLE IF NOT EXISTS tw.schema_migrations\n(\n  version UInt32,\n  name String,\n  checksum String,\n' +
+        '  applied_at DateTime\n)\nENGINE = ReplacingMergeTree()\nORDER BY version',
+    );
+  });
+
+  it('cluster', () => {
+    const sql = MIGRATIONS_TABLE_SQL(CLUSTER);
+    expect(sql.split('\n')[0]).toBe('CREATE TABLE IF NOT EXISTS tw.schema_migrations ON CLUSTER prod');
+    expect(sql).toContain(
+      "\nENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tw/schema_migrations', '{replica}')\n",
+    );
+  });
+});
