@@ -35,6 +35,7 @@ export interface Config {
     publishTopic: string;
     deadLetterTopic: string;
     topicPartitions: number;
+    sessionTimeoutMs: number;
   };
   batch: {
     maxRows: number;
@@ -170,6 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
       publishTopic: str('TOKENWATCH_KAFKA_PUBLISH_TOPIC', topics[0] ?? 'tokenwatch.events'),
       deadLetterTopic: str('TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC', 'tokenwatch.events.dlq'),
       topicPartitions: int('TOKENWATCH_KAFKA_TOPIC_PARTITIONS', 6, 1, 10_000),
+      sessionTimeoutMs: int('TOKENWATCH_KAFKA_SESSION_TIMEOUT_MS', 10_000, 6000, 300_000),
     },
     batch: {
       maxRows: int('TOKENWATCH_BATCH_MAX_ROWS', 10_000, 1, 1_000_000),

@@ -3,7 +3,7 @@
  * the batcher; with Kafka they are published on the events topic so every consumer sees one stream.
  * Either way `accept` resolves only once the events are durable (stored, or acknowledged by Kafka).
  */
-import type { Producer } from '../kafka/client.ts';
+import { type OutgoingMessage, type Producer, sendChunked } from '../kafka/client.ts';
 import type { DeadLetterTopic } from '../kafka/dead-letter-topic.ts';
 import { type Batcher, BufferFullError } from '../pipeline/batcher.ts';
 import type { DeadLetterRow } from '../pipeline/rows.ts';
@@ -56,9 +56,6 @@ export class DirectIntake implements Intake {
   }
 }
 
-/** Kafka's default message.max.bytes is 1 MiB per record batch; stay under it per send. */
-const MAX_SEND_BYTES = 768 * 1024;
-
 export class KafkaIntake implements Intake {
   private readonly producer: Producer;
   private readonly topic: string;
@@ -75,27 +72,17 @@ export class KafkaIntake implements Intake {
   async accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[]): Promise<void> {
     const stored = this.batcher.trySubmit([], deadLetters);
     if (stored === undefined) throw new BufferFullError(this.batcher.bufferedRows);
-    const sends: Promise<unknown>[] = [];
-    let chunk: { key: string; value: string }[] = [];
-    let bytes = 0;
-    for (const e of events) {
-      const value = JSON.stringify(toContractEvent(e));
-      if (bytes + value.length > MAX_SEND_BYTES && chunk.length > 0) {
-        sends.push(this.#send(chunk));
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push({ key: `${e.tenant}:${e.subject}`, value });
-      bytes += value.length;
-    }
-    if (chunk.length > 0) sends.push(this.#send(chunk));
-    await Promise.all([...sends, stored]);
+    const messages = events.map((e) => ({
+      key: `${e.tenant}:${e.subject}`,
+      value: JSON.stringify(toContractEvent(e)),
+    }));
+    await Promise.all([this.#publish(messages), stored]);
     await this.deadLetterTopic.publish(deadLetters);
   }
 
-  async #send(messages: { key: string; value: string }[]) {
+  async #publish(messages: OutgoingMessage[]) {
     try {
-      await this.producer.send({ topic: this.topic, acks: -1, messages });
+      await sendChunked(this.producer, this.topic, messages);
     } catch (err) {
       throw new UnavailableError(
         `could not publish events to Kafka topic ${this.topic}: ${(err as Error).message}`,

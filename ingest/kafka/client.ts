@@ -59,13 +59,45 @@ export function createProducer(kafka: Kafka): Producer {
   return kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
 }
 
-export function createConsumer(kafka: Kafka, groupId: string): Consumer {
+/** A group member; it heartbeats while it waits for buffer room, so a short session timeout is safe. */
+export function createConsumer(kafka: Kafka, groupId: string, sessionTimeoutMs: number): Consumer {
   return kafka.consumer({
     groupId,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3000,
+    sessionTimeout: sessionTimeoutMs,
+    heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
     maxBytesPerPartition: 4 * 1024 * 1024,
     maxBytes: 32 * 1024 * 1024,
     maxWaitTimeInMs: 250,
   });
+}
+
+export interface OutgoingMessage {
+  key: string;
+  value: string;
+}
+
+/** Kafka's default message.max.bytes is 1 MiB per record batch: stay under it in every send. */
+const MAX_SEND_BYTES = 768 * 1024;
+
+/** Sends messages (acks=all) in sends of at most MAX_SEND_BYTES, in parallel; resolves when all are acknowledged. */
+export async function sendChunked(
+  producer: Producer,
+  topic: string,
+  messages: OutgoingMessage[],
+): Promise<void> {
+  const sends: Promise<unknown>[] = [];
+  let chunk: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = m.value.length + m.key.length;
+    if (bytes + size > MAX_SEND_BYTES && chunk.length > 0) {
+      sends.push(producer.send({ topic, acks: -1, messages: chunk }));
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) sends.push(producer.send({ topic, acks: -1, messages: chunk }));
+  await Promise.all(sends);
 }

@@ -1,7 +1,7 @@
 /** Publishes dead letters on the dead-letter topic (after they are stored in ClickHouse). */
 import type { Logger } from 'pino';
 import type { DeadLetterRow } from '../pipeline/rows.ts';
-import type { Producer } from './client.ts';
+import { type Producer, sendChunked } from './client.ts';
 
 export class DeadLetterTopic {
   private readonly producer: Producer;
@@ -18,11 +18,11 @@ export class DeadLetterTopic {
   async publish(rows: DeadLetterRow[]): Promise<void> {
     if (rows.length === 0) return;
     try {
-      await this.producer.send({
-        topic: this.topic,
-        acks: -1,
-        messages: rows.map((r) => ({ key: r.tenant, value: JSON.stringify(r) })),
-      });
+      await sendChunked(
+        this.producer,
+        this.topic,
+        rows.map((r) => ({ key: r.tenant, value: JSON.stringify(r) })),
+      );
     } catch (err) {
       this.log.error(
         { err: (err as Error).message, topic: this.topic, count: rows.length },

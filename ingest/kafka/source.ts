@@ -43,7 +43,7 @@ export class KafkaSource {
     this.deadLetterTopic = deadLetterTopic;
     this.metrics = metrics;
     this.log = log;
-    this.#consumer = createConsumer(kafka, config.groupId);
+    this.#consumer = createConsumer(kafka, config.groupId, config.sessionTimeoutMs);
     this.#committer = new OffsetCommitter(this.#consumer, log);
     const { GROUP_JOIN, CRASH, DISCONNECT } = this.#consumer.events;
     this.#consumer.on(GROUP_JOIN, (e) => {

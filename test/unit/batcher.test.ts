@@ -331,7 +331,7 @@ describe('Batcher retries', () => {
     expect(sink.eventBatches).toStrictEqual([['e1', 'e2']]);
   });
 
-  // BUG: #insertWithRetry starts with `backoff = 100` and only caps it after the first sleep, so the
+  // Regression (fixed): #insertWithRetry starts with `backoff = 100` and only caps it after the first sleep, so the
   // first retry waits 50–100 ms even when retryMaxBackoffMs (TOKENWATCH_INSERT_RETRY_MAX_BACKOFF_MS,
   // minimum 10) is smaller.
   it('never waits longer than retryMaxBackoffMs between attempts', async () => {

@@ -40,6 +40,7 @@ describe('loadConfig defaults', () => {
         publishTopic: 'tokenwatch.events',
         deadLetterTopic: 'tokenwatch.events.dlq',
         topicPartitions: 6,
+        sessionTimeoutMs: 10_000,
       },
       batch: { maxRows: 10_000, maxWaitMs: 1000, bufferMaxRows: 100_000, retryMaxBackoffMs: 10_000 },
       limits: {
@@ -93,6 +94,7 @@ describe('loadConfig parsing', () => {
       TOKENWATCH_KAFKA_PUBLISH_TOPIC: 'http.events',
       TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC: 'dlq',
       TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '12',
+      TOKENWATCH_KAFKA_SESSION_TIMEOUT_MS: '15000',
       TOKENWATCH_BATCH_MAX_ROWS: '500',
       TOKENWATCH_BATCH_MAX_WAIT_MS: '250',
       TOKENWATCH_BUFFER_MAX_ROWS: '500',
@@ -131,6 +133,7 @@ describe('loadConfig parsing', () => {
         publishTopic: 'http.events',
         deadLetterTopic: 'dlq',
         topicPartitions: 12,
+        sessionTimeoutMs: 15_000,
       },
       batch: { maxRows: 500, maxWaitMs: 250, bufferMaxRows: 500, retryMaxBackoffMs: 2000 },
       limits: {

@@ -52,7 +52,7 @@ describe('containsRawToken', () => {
     expect(containsRawToken(text)).toBe(false);
   });
 
-  // BUG: the pattern is not anchored at the start of a base64url run, so any "ey" inside a word that
+  // Regression (fixed): the pattern is not anchored at the start of a base64url run, so any "ey" inside a word that
   // is followed by 10+ base64url characters, a dot and 10+ more looks like a JWT. Real issuer URLs
   // and host names are then refused as raw_token (and redacted in dead letters).
   it.each([

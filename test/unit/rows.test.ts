@@ -227,7 +227,7 @@ describe('toDeadLetterRow', () => {
     });
   });
 
-  // BUG: the payload is cut at a byte offset that can split a multi-byte UTF-8 character; decoding
+  // Regression (fixed): the payload is cut at a byte offset that can split a multi-byte UTF-8 character; decoding
   // then appends U+FFFD (3 bytes), so the stored payload exceeds maxPayloadBytes and ends in garbage,
   // although the comment says "Truncate on a character boundary".
   it('truncates on a UTF-8 character boundary, within the byte limit', () => {

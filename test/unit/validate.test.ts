@@ -80,7 +80,7 @@ describe('parseEventTime', () => {
     expect(parseEventTime(input)).toBeUndefined();
   });
 
-  // BUG: Date.parse rolls impossible calendar dates over (Feb 30 → Mar 2, 24:00 → next day), so the
+  // Regression (fixed): Date.parse rolls impossible calendar dates over (Feb 30 → Mar 2, 24:00 → next day), so the
   // event is stored with a time the producer never sent instead of being rejected.
   it.each(['2026-02-30T00:00:00Z', '2026-04-31T00:00:00Z', '2026-03-01T24:00:00Z'])(
     'rejects the impossible date-time %s instead of rolling it over',
@@ -395,7 +395,7 @@ describe('validateEventText: rejects', () => {
     );
   });
 
-  // BUG: an epoch-ms time beyond what Date can hold (> 8.64e15) passes the schema and parseEventTime,
+  // Regression (fixed): an epoch-ms time beyond what Date can hold (> 8.64e15) passes the schema and parseEventTime,
   // then `new Date(time).toISOString()` in the time_out_of_range message throws a RangeError.
   it('a huge epoch-ms time is rejected, not thrown', () => {
     for (const time of [Number.MAX_SAFE_INTEGER, 8.64e15 + 1]) {
@@ -480,7 +480,7 @@ describe('raw tokens', () => {
     expect(expectOk(validateEventValue(event, OPTS, CTX, false)).extra).toStrictEqual({ note: JWT });
   });
 
-  // BUG: the text is matched before unescaping, so a \u escape whose last hex digit is "e" followed by
+  // Regression (fixed): the text is matched before unescaping, so a \u escape whose last hex digit is "e" followed by
   // "y…" (e.g. "þ" = \u00fe, as Python's json.dumps writes it) looks like "ey…" — the event is refused
   // as raw_token although no value contains a token (and the error has no field).
   it('an escape artifact in the text is not a raw token', () => {
@@ -582,7 +582,7 @@ describe('toContractEvent', () => {
     });
   });
 
-  // BUG (low): an unknown top-level key "__proto__" (an own property after JSON.parse) is assigned
+  // Regression (fixed): an unknown top-level key "__proto__" (an own property after JSON.parse) is assigned
   // with `extra[key] = …`, which sets the prototype of `extra` instead of storing the field, so it
   // is silently dropped from `extra` (and from the stored row and the republished event).
   it('keeps an unknown "__proto__" key in extra', () => {
