@@ -1,0 +1,111 @@
+/**
+ * Migrations on the real ClickHouse 18.16 (through `tokenwatch migrate`) and on a current
+ * ClickHouse engine (chdb, run by test/support/chdb_exec.py): idempotent, recorded, same SQL.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { REPO_ROOT } from '../../infra/paths.ts';
+import { featuresOf } from '../../ingest/clickhouse/client.ts';
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from '../../ingest/clickhouse/schema.ts';
+import { clickhouse, queryRows, scalar, unique } from '../support/harness.ts';
+
+const run = promisify(execFile);
+
+async function migrateCli(database: string) {
+  return run(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'migrate'], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      TOKENWATCH_CLICKHOUSE_URL: inject('clickhouseUrl'),
+      TOKENWATCH_CLICKHOUSE_DATABASE: database,
+    },
+  });
+}
+
+interface ChdbReport {
+  version: string | null;
+  error?: string;
+  results: { sql: string; ok: boolean; error?: string; rows?: Record<string, unknown>[] }[];
+}
+
+async function chdb(statements: string[], queries: string[]): Promise<ChdbReport> {
+  const child = execFile('python3', [`${REPO_ROOT}test/support/chdb_exec.py`], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  child.stdin!.end(JSON.stringify({ statements, queries }));
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c;
+  });
+  await new Promise((resolve) => child.on('close', resolve));
+  return JSON.parse(out) as ChdbReport;
+}
+
+describe('migrations', () => {
+  const ch = clickhouse();
+  afterAll(() => ch.close());
+
+  it('applies every migration once on ClickHouse 18.16 and records it', async () => {
+    const database = unique('mig');
+    const first = await migrateCli(database);
+    expect(first.stdout).toContain('"applied":[{"version":1');
+    const second = await migrateCli(database);
+    expect(second.stdout).toContain(`"alreadyApplied":${MIGRATIONS.length}`);
+    const recorded = await queryRows<{ version: number; name: string }>(
+      ch,
+      `SELECT version, name FROM ${database}.schema_migrations FINAL ORDER BY version`,
+    );
+    expect(recorded).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+    const tables = await queryRows<{ name: string; engine: string; partition_key?: string }>(
+      ch,
+      `SELECT name, engine FROM system.tables WHERE database = '${database}' ORDER BY name`,
+    );
+    expect(tables.map((t) => `${t.name}:${t.engine}`)).toEqual([
+      'dead_letters:ReplacingMergeTree',
+      'events:ReplacingMergeTree',
+      'events_by_token:ReplacingMergeTree',
+      'events_by_token_mv:MaterializedView',
+      'schema_migrations:ReplacingMergeTree',
+    ]);
+    expect(
+      await scalar(
+        ch,
+        `SELECT count() FROM system.columns WHERE database = '${database}' AND table = 'events'`,
+      ),
+    ).toBe(34);
+  });
+
+  it('runs the same schema on a current ClickHouse engine, with TTL', async () => {
+    const probe = await chdb([], []);
+    expect(
+      probe.error,
+      'chdb (pip install chdb) is needed to check SQL on current ClickHouse',
+    ).toBeUndefined();
+    const features = featuresOf(probe.version!);
+    expect(features.ttl).toBe(true);
+    const o = { database: 'tw', cluster: '', retentionDays: 30 };
+    const statements = [
+      'CREATE DATABASE IF NOT EXISTS tw',
+      MIGRATIONS_TABLE_SQL(o),
+      ...MIGRATIONS.flatMap((m) => m.statements(o, features)),
+      // idempotent: the whole schema again
+      ...MIGRATIONS.flatMap((m) => m.statements(o, features)),
+      "INSERT INTO tw.events (event_id, type, time, time_ms, tenant, subject, jti, family_id, session_id) VALUES ('e1', 'verification', 1795368720, 1795368720000, 't', 's', 'J1', 'F1', '')",
+      "INSERT INTO tw.events (event_id, type, time, time_ms, tenant, subject, jti, family_id, session_id) VALUES ('e1', 'verification', 1795368720, 1795368720000, 't', 's', 'J1', 'F1', '')",
+    ];
+    const report = await chdb(statements, [
+      'SELECT token_kind, token FROM tw.events_by_token FINAL ORDER BY token',
+      'SELECT count() AS n FROM tw.events FINAL',
+      "SELECT create_table_query FROM system.tables WHERE database = 'tw' AND name = 'events'",
+    ]);
+    const failed = report.results.filter((r) => !r.ok);
+    expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
+    const [tokens, count, ddl] = report.results.slice(-3);
+    expect(tokens!.rows).toEqual([
+      { token_kind: 'family', token: 'F1' },
+      { token_kind: 'jti', token: 'J1' },
+    ]);
+    expect(Number(count!.rows![0]!['n'])).toBe(1);
+    expect(String(ddl!.rows![0]!['create_table_query'])).toContain('toIntervalDay(30)');
+  });
+});
