@@ -30,6 +30,10 @@ export default async function setup(project: TestProject) {
     await freePort(),
   ];
   const started = Date.now();
+  const stop = async () => {
+    await Promise.all([stopClickHouse(`${dir}/clickhouse`), stopKafka(`${dir}/kafka`)]);
+    rmSync(dir, { recursive: true, force: true });
+  };
   const [ch, kafka] = await Promise.all([
     startClickHouse({ dir: `${dir}/clickhouse`, httpPort, tcpPort }),
     startKafka({
@@ -39,7 +43,10 @@ export default async function setup(project: TestProject) {
       version: kafkaVersion,
       partitions: 6,
     }),
-  ]);
+  ]).catch(async (err: Error) => {
+    await stop(); // one of them may have started: leave nothing running
+    throw err;
+  });
   console.error(
     `[test stack] ClickHouse ${ch.url}, Kafka ${kafkaVersion} ${kafka.brokers} in ${Date.now() - started} ms (${dir})`,
   );
@@ -50,8 +57,5 @@ export default async function setup(project: TestProject) {
   project.provide('kafkaBrokers', kafka.brokers);
   project.provide('kafkaVersion', kafkaVersion);
 
-  return async () => {
-    await Promise.all([stopClickHouse(`${dir}/clickhouse`), stopKafka(`${dir}/kafka`)]);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  return stop;
 }
