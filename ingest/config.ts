@@ -42,6 +42,7 @@ export interface Config {
     maxWaitMs: number;
     bufferMaxRows: number;
     retryMaxBackoffMs: number;
+    urgentLingerMs: number;
   };
   limits: {
     httpBodyBytes: number;
@@ -178,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxWaitMs: int('TOKENWATCH_BATCH_MAX_WAIT_MS', 1000, 1, 600_000),
       bufferMaxRows: int('TOKENWATCH_BUFFER_MAX_ROWS', 100_000, 1, 10_000_000),
       retryMaxBackoffMs: int('TOKENWATCH_INSERT_RETRY_MAX_BACKOFF_MS', 10_000, 10, 600_000),
+      urgentLingerMs: int('TOKENWATCH_HTTP_ACK_LINGER_MS', 100, 0, 600_000),
     },
     limits: {
       httpBodyBytes: int('TOKENWATCH_HTTP_BODY_LIMIT_BYTES', 16 * 1024 * 1024, 1024),

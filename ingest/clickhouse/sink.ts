@@ -1,8 +1,10 @@
-/** The ClickHouse sink: inserts event and dead-letter rows as JSONEachRow, and counts what it stored. */
+/** The ClickHouse sink: inserts event rows as TabSeparated and dead letters as JSONEachRow, and counts what it stored. */
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Metrics } from '../metrics.ts';
 import type { RowSink } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
+import { EVENT_COLUMNS, encodeEventRowsTsv } from './tsv.ts';
 
 export class ClickHouseSink implements RowSink {
   private readonly client: ClickHouseClient;
@@ -16,7 +18,12 @@ export class ClickHouseSink implements RowSink {
   }
 
   async insertEvents(rows: EventRow[]): Promise<void> {
-    await this.client.insert({ table: `${this.database}.events`, values: rows, format: 'JSONEachRow' });
+    await this.client.insert({
+      table: `${this.database}.events`,
+      columns: [...EVENT_COLUMNS],
+      values: Readable.from([encodeEventRowsTsv(rows)], { objectMode: false }),
+      format: 'TabSeparated',
+    });
     const counts = new Map<string, number>();
     for (const r of rows) {
       const key = `${r.type}\u0000${r.outcome}\u0000${r.reason}`;

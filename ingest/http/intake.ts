@@ -31,10 +31,8 @@ export class DirectIntake implements Intake {
 
   /** Resolves once stored; after ackTimeoutMs answers Unavailable (the rows stay queued and are stored later). */
   async accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[], receivedMs: number): Promise<void> {
-    const stored = this.batcher.submit(
-      events.map((e) => this.stage.enrich(e, receivedMs)),
-      deadLetters,
-    );
+    const rows = events.map((e) => this.stage.enrich(e, receivedMs));
+    const stored = this.batcher.submit(rows, deadLetters, { urgent: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(

@@ -20,9 +20,21 @@ export interface BatcherOptions {
   maxWaitMs: number;
   bufferMaxRows: number;
   retryMaxBackoffMs: number;
+  /**
+   * How long a batch waits for company once a caller waits for its rows (an HTTP request); default
+   * maxWaitMs. With at least maxRows/10 rows queued, such a batch goes at once when no insert is running.
+   */
+  urgentLingerMs?: number;
+}
+
+export interface SubmitOptions {
+  /** a caller is waiting for these rows: flush after urgentLingerMs instead of maxWaitMs */
+  urgent?: boolean;
 }
 
 interface Submission {
+  queuedAt: number;
+  urgent: boolean;
   events: EventRow[];
   deadLetters: DeadLetterRow[];
   resolve: () => void;
@@ -55,6 +67,7 @@ export class Batcher {
   /** rows queued or being inserted */
   #bufferedRows = 0;
   #timer: NodeJS.Timeout | undefined;
+  #timerAt = 0;
   #flushing: Promise<void> | undefined;
   #closing = false;
   #giveUp = false;
@@ -91,24 +104,41 @@ export class Batcher {
   }
 
   /** Queues rows and resolves once they are stored. Rejects with BufferFullError when there is no room. */
-  submit(events: EventRow[], deadLetters: DeadLetterRow[] = []): Promise<void> {
+  submit(events: EventRow[], deadLetters: DeadLetterRow[] = [], opts: SubmitOptions = {}): Promise<void> {
     if (this.#closing) return Promise.reject(new BatcherClosedError('shutting down'));
-    return this.trySubmit(events, deadLetters) ?? Promise.reject(new BufferFullError(this.#bufferedRows));
+    return (
+      this.trySubmit(events, deadLetters, opts) ?? Promise.reject(new BufferFullError(this.#bufferedRows))
+    );
   }
 
   /** Like submit, but answers undefined (queuing nothing) when there is no room. */
-  trySubmit(events: EventRow[], deadLetters: DeadLetterRow[] = []): Promise<void> | undefined {
+  trySubmit(
+    events: EventRow[],
+    deadLetters: DeadLetterRow[] = [],
+    opts: SubmitOptions = {},
+  ): Promise<void> | undefined {
     const rows = events.length + deadLetters.length;
     if (rows === 0) return Promise.resolve();
     if (this.#closing) return Promise.reject(new BatcherClosedError('shutting down'));
     if (!this.hasRoomFor(rows)) return undefined;
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ events, deadLetters, resolve, reject });
+      this.#queue.push({
+        queuedAt: Date.now(),
+        urgent: opts.urgent === true,
+        events,
+        deadLetters,
+        resolve,
+        reject,
+      });
       this.#queuedRows += rows;
       this.#bufferedRows += rows;
       this.metrics.bufferRows.set(this.#bufferedRows);
-      if (this.#queuedRows >= this.opts.maxRows) this.#kick();
-      else this.#timer ??= setTimeout(() => this.#kick(), this.opts.maxWaitMs);
+      if (
+        this.#queuedRows >= this.opts.maxRows ||
+        (opts.urgent && this.#queuedRows >= this.opts.maxRows / 10)
+      )
+        this.#kick();
+      else this.#arm();
     });
   }
 
@@ -149,9 +179,24 @@ export class Batcher {
       // Rows that arrived during the insert: flush now if a full batch is waiting, else on time.
       if (this.#queue.length > 0) {
         if (this.#closing || this.#queuedRows >= this.opts.maxRows) this.#kick(true);
-        else this.#timer ??= setTimeout(() => this.#kick(), this.opts.maxWaitMs);
+        else if (this.#queuedRows >= this.opts.maxRows / 10 && this.#queue.some((s) => s.urgent))
+          this.#kick();
+        else this.#arm();
       }
     });
+  }
+
+  /** Sets the flush timer for the oldest queued row (maxWaitMs) or the oldest urgent one (urgentLingerMs). */
+  #arm() {
+    if (this.#flushing || this.#queue.length === 0) return;
+    let deadline = this.#queue[0]!.queuedAt + this.opts.maxWaitMs;
+    const urgent = this.#queue.find((s) => s.urgent);
+    if (urgent)
+      deadline = Math.min(deadline, urgent.queuedAt + (this.opts.urgentLingerMs ?? this.opts.maxWaitMs));
+    if (this.#timer !== undefined && this.#timerAt <= deadline) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(() => this.#kick(), Math.max(0, deadline - Date.now()));
   }
 
   /** Inserts one batch, then more while a full batch is waiting (or everything, when forced). */

@@ -475,3 +475,53 @@ describe('Batcher close', () => {
     expect(batcher.bufferedRows).toBe(0);
   });
 });
+
+describe('Batcher urgent submissions (a caller waits for its rows)', () => {
+  it('flushes after urgentLingerMs, not maxWaitMs, once an urgent submission is queued', async () => {
+    const { batcher, sink } = setup({ maxWaitMs: 10_000, urgentLingerMs: 30 });
+    const background = batcher.submit(events('k1'));
+    await sleep(10);
+    expect(sink.calls).toStrictEqual([]);
+    const started = performance.now();
+    const waiting = batcher.submit(events('h1'), [], { urgent: true });
+    await within(1000, Promise.all([background, waiting]));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    expect(sink.eventBatches).toStrictEqual([['k1', 'h1']]);
+  });
+
+  it('collects urgent submissions that arrive within the linger into one insert', async () => {
+    const { batcher, sink } = setup({ maxWaitMs: 10_000, urgentLingerMs: 40 });
+    const a = batcher.submit(events('h1'), [], { urgent: true });
+    await sleep(10);
+    const b = batcher.submit(events('h2'), [], { urgent: true });
+    await within(1000, Promise.all([a, b]));
+    expect(sink.eventBatches).toStrictEqual([['h1', 'h2']]);
+  });
+
+  it('keeps maxWaitMs for rows nobody waits for', async () => {
+    const { batcher, sink } = setup({ maxWaitMs: 80, urgentLingerMs: 5 });
+    const stored = batcher.submit(events('k1'));
+    await sleep(40);
+    expect(sink.calls).toStrictEqual([]);
+    await within(1000, stored);
+    expect(sink.eventBatches).toStrictEqual([['k1']]);
+  });
+});
+
+describe('Batcher urgent group commit', () => {
+  it('sends an urgent batch at once when a tenth of maxRows is queued, and groups what arrives meanwhile', async () => {
+    const sink = new MemorySink();
+    sink.hold();
+    const { batcher } = setup({ maxRows: 20, maxWaitMs: 10_000, urgentLingerMs: 10_000 }, sink);
+    const a = batcher.submit(events('h1', 'h2'), [], { urgent: true }); // 2 rows = maxRows/10: goes at once (held)
+    await sleep(5);
+    const b = batcher.submit(events('h3'), [], { urgent: true });
+    const c = batcher.submit(events('h4'), [], { urgent: true });
+    sink.open();
+    await within(1000, Promise.all([a, b, c]));
+    expect(sink.eventBatches).toStrictEqual([
+      ['h1', 'h2'],
+      ['h3', 'h4'],
+    ]);
+  });
+});

@@ -42,7 +42,13 @@ describe('loadConfig defaults', () => {
         topicPartitions: 6,
         sessionTimeoutMs: 10_000,
       },
-      batch: { maxRows: 10_000, maxWaitMs: 1000, bufferMaxRows: 100_000, retryMaxBackoffMs: 10_000 },
+      batch: {
+        maxRows: 10_000,
+        maxWaitMs: 1000,
+        bufferMaxRows: 100_000,
+        retryMaxBackoffMs: 10_000,
+        urgentLingerMs: 100,
+      },
       limits: {
         httpBodyBytes: 16 * 1024 * 1024,
         httpAckTimeoutMs: 10_000,
@@ -99,6 +105,7 @@ describe('loadConfig parsing', () => {
       TOKENWATCH_BATCH_MAX_WAIT_MS: '250',
       TOKENWATCH_BUFFER_MAX_ROWS: '500',
       TOKENWATCH_INSERT_RETRY_MAX_BACKOFF_MS: '2000',
+      TOKENWATCH_HTTP_ACK_LINGER_MS: '20',
       TOKENWATCH_HTTP_BODY_LIMIT_BYTES: '1048576',
       TOKENWATCH_HTTP_ACK_TIMEOUT_MS: '3000',
       TOKENWATCH_EVENT_MAX_BYTES: '8192',
@@ -135,7 +142,13 @@ describe('loadConfig parsing', () => {
         topicPartitions: 12,
         sessionTimeoutMs: 15_000,
       },
-      batch: { maxRows: 500, maxWaitMs: 250, bufferMaxRows: 500, retryMaxBackoffMs: 2000 },
+      batch: {
+        maxRows: 500,
+        maxWaitMs: 250,
+        bufferMaxRows: 500,
+        retryMaxBackoffMs: 2000,
+        urgentLingerMs: 20,
+      },
       limits: {
         httpBodyBytes: 1_048_576,
         httpAckTimeoutMs: 3000,
