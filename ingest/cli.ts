@@ -15,7 +15,9 @@ const USAGE = 'usage: tokenwatch [serve|migrate|schema]';
 
 async function main(command: string): Promise<number> {
   if (command === 'schema') {
-    process.stdout.write(`${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...TokenEvent }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...TokenEvent }, null, 2)}\n`,
+    );
     return 0;
   }
   if (command !== 'serve' && command !== 'migrate') {

@@ -192,12 +192,10 @@ async function main() {
     setInterval(() => {
       const batch = Array.from({ length: perTick }, demoEvent);
       const half = batch.length / 2;
-      const toKafka = batch
-        .slice(0, half)
-        .map((e) => ({
-          key: typeof e === 'string' ? 'default:' : `default:${e['subject']}`,
-          value: typeof e === 'string' ? e : JSON.stringify(e),
-        }));
+      const toKafka = batch.slice(0, half).map((e) => ({
+        key: typeof e === 'string' ? 'default:' : `default:${e['subject']}`,
+        value: typeof e === 'string' ? e : JSON.stringify(e),
+      }));
       producer
         .send({ topic: TOPIC, messages: toKafka })
         .catch((err: Error) => say(`Kafka send failed: ${err.message}`));

@@ -5,9 +5,13 @@ import { REPO_ROOT } from '../../infra/paths.ts';
 
 describe('published JSON Schema', () => {
   it('schema/event-v1.schema.json is what `tokenwatch schema` prints (run `npm run schema` after changing the contract)', () => {
-    const printed = execFileSync(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'schema'], { encoding: 'utf8' });
+    const printed = execFileSync(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'schema'], {
+      encoding: 'utf8',
+    });
     expect(readFileSync(`${REPO_ROOT}schema/event-v1.schema.json`, 'utf8')).toBe(printed);
     const schema = JSON.parse(printed);
-    expect(schema.anyOf.map((s: { properties: { type: { const: string } } }) => s.properties.type.const)).toEqual(['verification', 'refresh', 'issuance', 'revocation']);
+    expect(
+      schema.anyOf.map((s: { properties: { type: { const: string } } }) => s.properties.type.const),
+    ).toEqual(['verification', 'refresh', 'issuance', 'revocation']);
   });
 });

@@ -17,7 +17,8 @@ describe('README', () => {
     const used = new Set<string>();
     for (const dir of ['ingest', 'infra', 'scripts', 'bench', 'test/support']) {
       for (const file of sources(join(REPO_ROOT, dir))) {
-        for (const m of readFileSync(file, 'utf8').matchAll(/\b((?:TOKENWATCH|BENCH)_[A-Z0-9_]+)/g)) used.add(m[1]!);
+        for (const m of readFileSync(file, 'utf8').matchAll(/\b((?:TOKENWATCH|BENCH)_[A-Z0-9_]+)/g))
+          used.add(m[1]!);
       }
     }
     expect(used.size).toBeGreaterThan(30);
