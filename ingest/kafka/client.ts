@@ -12,12 +12,24 @@ export interface KafkaOptions {
   clientId: string;
 }
 
-const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
+// kafkajs logs retriable protocol responses (a coordinator still loading, a leader moving) as errors
+// and then retries; tokenwatch reports real failures itself (consumer crashes, failed sends), so
+// kafkajs' own errors are warnings here.
+const LEVELS: Record<number, 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'warn',
   [logLevel.WARN]: 'warn',
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+// kafkajs 2.2.4 schedules timers with negative durations, which Node runs after 1 ms and reports
+// as TimeoutNegativeWarning on stderr. Harmless; that one warning is hidden, every other one stays.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  if (type === 'TimeoutNegativeWarning') return;
+  (emitWarning as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
 
 export function createKafka(o: KafkaOptions, log: Logger): Kafka {
   process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
@@ -54,9 +66,12 @@ export async function ensureTopics(kafka: Kafka, topics: string[], numPartitions
   }
 }
 
+/**
+ * acks=all, not idempotent: a retried send may write a message twice, and the copies collapse by
+ * event_id in ClickHouse. (kafkajs' idempotent producer would retry forever and hold HTTP requests.)
+ */
 export function createProducer(kafka: Kafka): Producer {
-  // Idempotent producer: broker-side de-duplication of retried sends (acks=all).
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+  return kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5 } });
 }
 
 /** A group member; it heartbeats while it waits for buffer room, so a short session timeout is safe. */

@@ -4,9 +4,11 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/paths.ts';
 import { featuresOf } from '../../ingest/clickhouse/client.ts';
+import { dropExpiredPartitions } from '../../ingest/clickhouse/retention.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from '../../ingest/clickhouse/schema.ts';
 import { clickhouse, queryRows, scalar, unique } from '../support/harness.ts';
 
@@ -73,6 +75,43 @@ describe('migrations', () => {
         `SELECT count() FROM system.columns WHERE database = '${database}' AND table = 'events'`,
       ),
     ).toBe(34);
+  });
+
+  it('drops day partitions past the retention on 18.16 (no TTL there), keeping the rest', async () => {
+    const database = unique('ret');
+    await migrateCli(database);
+    const day = 86_400;
+    const now = Math.floor(Date.now() / 1000);
+    const times = [now, now - 10 * day, now - 40 * day, now - 400 * day];
+    await ch.insert({
+      table: `${database}.events`,
+      values: times.map((t, i) => ({
+        event_id: `r${i}`,
+        type: 'refresh',
+        time: t,
+        time_ms: t * 1000,
+        jti: `j${i}`,
+      })),
+      format: 'JSONEachRow',
+    });
+    await ch.insert({
+      table: `${database}.dead_letters`,
+      values: times.map((t, i) => ({
+        letter_id: `l${i}`,
+        received_at: t,
+        received_ms: t * 1000,
+        door: 'http',
+        code: 'x',
+      })),
+      format: 'JSONEachRow',
+    });
+    const o = { database, cluster: '', retentionDays: 30 };
+    const dropped = await dropExpiredPartitions(ch, o, featuresOf('18.16.1'), pino({ level: 'silent' }));
+    expect(dropped).toBe(6); // two old days in each of events, events_by_token, dead_letters
+    expect(await scalar(ch, `SELECT count() FROM ${database}.events`)).toBe(2);
+    expect(await scalar(ch, `SELECT count() FROM ${database}.events_by_token`)).toBe(2);
+    expect(await scalar(ch, `SELECT count() FROM ${database}.dead_letters`)).toBe(2);
+    expect(await dropExpiredPartitions(ch, o, featuresOf('18.16.1'), pino({ level: 'silent' }))).toBe(0);
   });
 
   it('runs the same schema on a current ClickHouse engine, with TTL', async () => {
