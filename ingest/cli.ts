@@ -59,7 +59,10 @@ main(process.argv[2] ?? 'serve').then(
   (err: Error) => {
     if (err instanceof ConfigError)
       console.error(`tokenwatch: ${err.message}\nSee README.md "Configuration".`);
-    else console.error(`tokenwatch: ${err.stack ?? err.message}`);
+    else
+      console.error(
+        `tokenwatch: ${process.env['TOKENWATCH_LOG_LEVEL'] === 'debug' ? (err.stack ?? err.message) : err.message}`,
+      );
     process.exit(1);
   },
 );

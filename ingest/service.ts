@@ -98,7 +98,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
       kafka,
       [...new Set([...config.kafka.topics, config.kafka.publishTopic, config.kafka.deadLetterTopic])],
       config.kafka.topicPartitions,
-    );
+    ).catch((err: Error) => {
+      throw new Error(
+        `Kafka at ${config.kafka.brokers.join(',')} did not answer (${err.message}). Check TOKENWATCH_KAFKA_BROKERS ` +
+          '(run `npm run stack` for a local one), or leave it empty for single-process mode.',
+      );
+    });
     producer = createProducer(kafka);
     let producerConnected = false;
     producer.on(producer.events.CONNECT, () => {

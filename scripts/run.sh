@@ -19,7 +19,8 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 ensure_chdb() {
   if ! python3 -c 'import chdb' 2>/dev/null; then
     echo "tokenwatch: installing chdb (pip) to check SQL against current ClickHouse…" >&2
-    python3 -m pip install --quiet --disable-pip-version-check chdb >&2
+    python3 -m pip install --quiet --disable-pip-version-check chdb >&2 \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages chdb >&2
   fi
 }
 

@@ -92,7 +92,7 @@ interface Item {
   value?: unknown;
 }
 
-/** Splits a body into items; undefined when a JSON body is not valid JSON as a whole. */
+/** Splits a body into items (NDJSON lines, or the elements of a JSON array); an error when a JSON body does not parse as a whole. */
 function splitBody(body: string, ndjson: boolean): Item[] | { error: string } {
   if (!ndjson) {
     const trimmed = body.trim();
@@ -129,9 +129,10 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
     const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase();
     if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipLimited(payload, opts.bodyLimit);
     if (encoding !== 'identity') {
-      throw Object.assign(
-        new Error(`unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip or none`),
-        { statusCode: 415 },
+      throw httpError(
+        415,
+        'unsupported_content_encoding',
+        `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip or none`,
       );
     }
     return payload;

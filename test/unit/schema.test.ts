@@ -131,47 +131,6 @@ describe('MIGRATIONS', () => {
       expect(create, table).toMatch(new RegExp(`\\nTTL ${timeColumn} \\+ INTERVAL 7 DAY$`));
     }
   });
-
-  it('every event column is declared in the events table', () => {
-    const [events] = render(SINGLE, CURRENT);
-    const columns = [...events!.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]);
-    expect(columns).toStrictEqual([
-      'event_id',
-      'type',
-      'time',
-      'time_ms',
-      'received_at',
-      'received_ms',
-      'tenant',
-      'source',
-      'subject',
-      'client_id',
-      'session_id',
-      'ip',
-      'user_agent',
-      'device_id',
-      'outcome',
-      'reason',
-      'jti',
-      'iss',
-      'aud',
-      'kid',
-      'alg',
-      'iat',
-      'exp',
-      'family_id',
-      'token_id',
-      'new_token_id',
-      'access_jti',
-      'country',
-      'region',
-      'city',
-      'lat',
-      'lon',
-      'geo_radius_km',
-      'extra',
-    ]);
-  });
 });
 
 describe('MIGRATIONS_TABLE_SQL', () => {
