@@ -93,7 +93,24 @@ async function count(ch: ClickHouseClient, table: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
+/** Drops earlier bench databases and waits until background merges are done, so each measurement starts on a quiet server. */
+async function quiesce(ch: ClickHouseClient) {
+  const rs = await ch.query({
+    query: "SELECT name FROM system.databases WHERE name LIKE 'bench\\_%'",
+    format: 'JSONEachRow',
+  });
+  for (const { name } of await rs.json<{ name: string }>())
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` });
+  for (let i = 0; i < 300; i++) {
+    const merges = await ch.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' });
+    const [row] = await merges.json<{ n: string }>();
+    if (Number(row?.n ?? 0) === 0) return;
+    await sleep(100);
+  }
+}
+
 async function freshDatabase(ch: ClickHouseClient, name: string, version: string) {
+  await quiesce(ch);
   await migrate(
     ch,
     { database: name, cluster: '', retentionDays: 30 },

@@ -107,7 +107,7 @@ export function validateEventText(
   opts: ValidationOptions,
   ctx: ValidationContext,
 ): ValidationResult {
-  if (Buffer.byteLength(text) > opts.eventBytes) return oversized(opts);
+  if (isLarger(text, opts.eventBytes)) return oversized(opts);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -129,8 +129,13 @@ export function validateEventParsed(
   opts: ValidationOptions,
   ctx: ValidationContext,
 ): ValidationResult {
-  if (Buffer.byteLength(text) > opts.eventBytes) return oversized(opts);
+  if (isLarger(text, opts.eventBytes)) return oversized(opts);
   return validateEventValue(value, opts, ctx);
+}
+
+/** Whether `text` is over `maxBytes` of UTF-8; a UTF-16 unit is at most 3 bytes, so short texts skip the count. */
+function isLarger(text: string, maxBytes: number): boolean {
+  return text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes;
 }
 
 function oversized(opts: ValidationOptions): ValidationResult {
