@@ -4,7 +4,7 @@
  * JSONEachRow, 10k rows per insert). Starts its own ClickHouse and Kafka in a temporary folder.
  *
  *   BENCH_EVENTS (default 200000)  events per measurement
- *   BENCH_ROUNDS (default 2)       measurements of each door and baseline; the best of each is kept
+ *   BENCH_ROUNDS (default 3)       rounds of (baseline, door) per door; medians are reported
  *   BENCH_KAFKA_VERSION (3.9.2)
  * Writes bench/results/ingest.json and the "Ingest" section of bench/RESULTS.md.
  */
@@ -26,7 +26,7 @@ import { toEventRow } from '../ingest/pipeline/rows.ts';
 import { validateEventValue } from '../ingest/pipeline/validate.ts';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 200_000);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 /** HTTP load: 8 senders (gateways), each posting 1,000 events per request. */
 const HTTP_SENDERS = 8;
 const HTTP_BATCH = 1000;
@@ -238,7 +238,7 @@ async function main() {
     const [{ version }] = (await (
       await ch.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' })
     ).json<{ version: string }>()) as [{ version: string }];
-    const results: { name: string; eventsPerSecond: number; baseline: number }[] = [];
+    const results: DoorResult[] = [];
 
     // Raw baseline: the same rows the pipeline would build, straight into ClickHouse.
     const geo = new GeoLookup();
@@ -337,25 +337,24 @@ async function main() {
       return rate;
     };
 
-    // Each door beside a baseline measured just before it; best of BENCH_ROUNDS for both.
+    // Each round: a baseline, then the door, back to back; the ratio of each pair, and the median over rounds.
     let dbSeq = 0;
     for (const [name, door] of [
       ['Kafka → ClickHouse', kafkaDoor],
       ['HTTP → ClickHouse (single process)', httpDoor],
       ['HTTP → Kafka → ClickHouse', httpKafkaDoor],
     ] as const) {
-      let best = { eventsPerSecond: 0, baseline: 0 };
+      const rounds: Round[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const baseline = await measureBaseline(`bench_raw_${dbSeq++}`);
         log(`${name}, round ${round + 1}/${ROUNDS}`);
-        const rate = await door(dbSeq++);
-        log(`  ${name}: ${Math.round(rate)} events/s`);
-        best = {
-          eventsPerSecond: Math.max(best.eventsPerSecond, rate),
-          baseline: Math.max(best.baseline, baseline),
-        };
+        const eventsPerSecond = await door(dbSeq++);
+        rounds.push({ eventsPerSecond, baseline, ratio: eventsPerSecond / baseline });
+        log(
+          `  ${name}: ${Math.round(eventsPerSecond)} events/s, ratio ${(eventsPerSecond / baseline).toFixed(2)}`,
+        );
       }
-      results.push({ name, ...best });
+      results.push({ name, rounds });
     }
 
     const machine = `${cpus().length} cores, Node ${process.versions.node}, ClickHouse ${version}, Kafka ${KAFKA_VERSION}`;
@@ -367,20 +366,38 @@ async function main() {
   }
 }
 
-function report(results: { name: string; eventsPerSecond: number; baseline: number }[], machine: string) {
+interface Round {
+  eventsPerSecond: number;
+  baseline: number;
+  ratio: number;
+}
+
+interface DoorResult {
+  name: string;
+  rounds: Round[];
+}
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+function report(results: DoorResult[], machine: string) {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
-  const rows = results.map(
-    (r) =>
-      `| ${r.name} | ${Math.round(r.eventsPerSecond).toLocaleString('en')} | ${Math.round(r.baseline).toLocaleString('en')} | ${(r.eventsPerSecond / r.baseline).toFixed(2)} |`,
-  );
+  const fmt = (n: number) => Math.round(n).toLocaleString('en');
+  const rows = results.map((r) => {
+    const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
+    return `| ${r.name} | ${fmt(of('eventsPerSecond'))} | ${fmt(of('baseline'))} | ${of('ratio').toFixed(2)} | ${r.rounds.map((x) => x.ratio.toFixed(2)).join(', ')} |`;
+  });
   const section = [
     '## Ingest',
     '',
     `\`npm run bench:ingest\` (BENCH_EVENTS=${N}, BENCH_ROUNDS=${ROUNDS}) on ${date} UTC; ${machine}; ClickHouse, Kafka and the service on the same machine.`,
-    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured in the same run just before each door; best of the rounds for both.`,
+    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured just before the door in each round; ratio = door / its round's baseline.`,
     '',
-    '| door | events/s | raw baseline rows/s | ratio |',
-    '|---|---:|---:|---:|',
+    '| door | events/s (median) | raw baseline rows/s (median) | ratio (median of rounds) | ratio per round |',
+    '|---|---:|---:|---:|---|',
     ...rows,
     '',
   ].join('\n');
