@@ -30,7 +30,12 @@ case "${1:-}" in
     ensure_chdb
     biome check .
     tsc -p .
-    exec vitest run "$@"
+    mkdir -p .state
+    status=0
+    vitest run --reporter=default --reporter=json --outputFile.json=.state/vitest-report.json "$@" || status=$?
+    # One plain closing line for CI: "N passed, N failed".
+    node -e 'const r = JSON.parse(require("fs").readFileSync(".state/vitest-report.json", "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`)' || true
+    exit "$status"
     ;;
   demo)
     shift
