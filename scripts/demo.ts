@@ -10,10 +10,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
 import { pingClickHouse } from '../infra/clickhouse-server.ts';
 import { REPO_ROOT, STACK_ENV_FILE } from '../infra/paths.ts';
 import { STACK, stackDown, stackUp } from '../infra/stack.ts';
+import { createKafka, createProducer } from '../ingest/kafka/client.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -143,12 +144,11 @@ async function main() {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const ch = createClient({ url: env['TOKENWATCH_CLICKHOUSE_URL'] });
-  const kafka = new Kafka({
-    brokers: [env['TOKENWATCH_KAFKA_BROKERS']!],
-    clientId: 'tokenwatch-demo',
-    logLevel: logLevel.NOTHING,
-  });
-  const producer = kafka.producer();
+  const kafka = createKafka(
+    { brokers: [env['TOKENWATCH_KAFKA_BROKERS']!], clientId: 'tokenwatch-demo' },
+    pino({ level: 'error' }),
+  );
+  const producer = createProducer(kafka);
   let stopping = false;
   const timers: NodeJS.Timeout[] = [];
 
