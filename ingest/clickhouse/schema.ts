@@ -142,6 +142,14 @@ PARTITION BY toYYYYMMDD(received_at)
 ORDER BY (code, letter_id)${ttlClause(o, f, retention('dead_letters'))}`,
     ],
   },
+  {
+    version: 4,
+    name: 'dead_letters_door_clickhouse',
+    // Rows ClickHouse itself refuses at insert are dead-lettered with door 'clickhouse'.
+    statements: (o) => [
+      `ALTER TABLE ${o.database}.dead_letters${onCluster(o)} MODIFY COLUMN door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3)`,
+    ],
+  },
 ];
 
 export const MIGRATIONS_TABLE_SQL = (

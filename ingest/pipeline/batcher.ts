@@ -8,9 +8,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
-import type { DeadLetterRow, EventRow } from './rows.ts';
+import { type DeadLetterRow, type EventRow, rejectedRowLetter } from './rows.ts';
 
 export interface RowSink {
+  /** Throws RowsRejectedError when the server refuses the rows themselves; any other error is retried. */
   insertEvents(rows: EventRow[]): Promise<void>;
   insertDeadLetters(rows: DeadLetterRow[]): Promise<void>;
 }
@@ -49,6 +50,11 @@ export class BufferFullError extends Error {
     super(`the insert buffer is full (${bufferedRows} rows waiting for ClickHouse); retry later`);
     this.bufferedRows = bufferedRows;
   }
+}
+
+/** Thrown by a sink when the server refuses the rows themselves (retrying the same rows cannot help). */
+export class RowsRejectedError extends Error {
+  readonly code = 'ERR_TOKENWATCH_ROWS_REJECTED';
 }
 
 export class BatcherClosedError extends Error {
@@ -224,45 +230,68 @@ export class Batcher {
   async #insertWithRetry(batch: Submission[]) {
     const events = batch.flatMap((s) => s.events);
     const deadLetters = batch.flatMap((s) => s.deadLetters);
+    const started = performance.now();
+    try {
+      // Dead letters first: an event batch is never acknowledged while its rejects are unstored.
+      if (deadLetters.length > 0)
+        await this.#retrying(deadLetters.length, () => this.sink.insertDeadLetters(deadLetters));
+      if (events.length > 0) await this.#storeEvents(events);
+    } catch (err) {
+      this.#release(batch, err as Error);
+      return;
+    }
+    this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
+    this.metrics.batchRows.observe(events.length + deadLetters.length);
+    this.#release(batch);
+  }
+
+  /**
+   * Inserts events; when ClickHouse refuses rows themselves (RowsRejectedError), halves the batch
+   * until the refused rows are alone and stores each of them as a dead letter (insert_rejected).
+   */
+  async #storeEvents(rows: EventRow[]): Promise<void> {
+    try {
+      await this.#retrying(rows.length, () => this.sink.insertEvents(rows));
+    } catch (err) {
+      if (!(err instanceof RowsRejectedError)) throw err;
+      if (rows.length > 1) {
+        const mid = rows.length >> 1;
+        await this.#storeEvents(rows.slice(0, mid));
+        await this.#storeEvents(rows.slice(mid));
+        return;
+      }
+      const letter = rejectedRowLetter(rows[0]!, err.message);
+      this.metrics.rejects.inc({ class: letter.code, door: 'clickhouse' });
+      this.log.error(
+        { event_id: letter.event_id, err: err.message },
+        'ClickHouse refused an event; stored as a dead letter',
+      );
+      await this.#retrying(1, () => this.sink.insertDeadLetters([letter]));
+    }
+  }
+
+  /** Runs an insert until it succeeds, with capped exponential backoff and jitter; RowsRejectedError and shutdown end it. */
+  async #retrying(rows: number, insert: () => Promise<void>): Promise<void> {
     let backoff = Math.min(100, this.opts.retryMaxBackoffMs);
     for (let attempt = 1; ; attempt++) {
-      const started = performance.now();
       try {
-        // Dead letters first: an event batch is never acknowledged while its rejects are unstored.
-        if (deadLetters.length > 0) await this.sink.insertDeadLetters(deadLetters);
-        if (events.length > 0) await this.sink.insertEvents(events);
-        this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
-        this.metrics.batchRows.observe(events.length + deadLetters.length);
-        if (attempt > 1)
-          this.log.info(
-            { attempt, rows: events.length + deadLetters.length },
-            'insert succeeded after retries',
-          );
-        break;
+        await insert();
+        if (attempt > 1) this.log.info({ attempt, rows }, 'insert succeeded after retries');
+        return;
       } catch (err) {
+        if (err instanceof RowsRejectedError) throw err;
         this.metrics.insertFailures.inc();
-        if (this.#giveUp) {
-          this.#release(
-            batch,
-            new BatcherClosedError(`ClickHouse insert failed at shutdown: ${(err as Error).message}`),
-          );
-          return;
-        }
+        if (this.#giveUp)
+          throw new BatcherClosedError(`ClickHouse insert failed at shutdown: ${(err as Error).message}`);
         const delay = Math.round(backoff / 2 + (Math.random() * backoff) / 2);
         this.log.warn(
-          {
-            attempt,
-            rows: events.length + deadLetters.length,
-            retryInMs: delay,
-            err: (err as Error).message,
-          },
+          { attempt, rows, retryInMs: delay, err: (err as Error).message },
           'ClickHouse insert failed; retrying (rows stay buffered, Kafka offsets stay uncommitted)',
         );
         await sleep(delay);
         backoff = Math.min(backoff * 2, this.opts.retryMaxBackoffMs);
       }
     }
-    this.#release(batch);
   }
 
   #release(batch: Submission[], err?: Error) {

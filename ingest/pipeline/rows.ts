@@ -45,7 +45,7 @@ export interface DeadLetterRow {
   letter_id: string;
   received_at: number;
   received_ms: number;
-  door: 'http' | 'kafka';
+  door: 'http' | 'kafka' | 'clickhouse';
   tenant: string;
   origin: string;
   event_index: number;
@@ -147,5 +147,26 @@ export function toDeadLetterRow(d: DeadLetterInput, maxPayloadBytes: number): De
     payload,
     payload_bytes: bytes,
     truncated: truncated ? 1 : 0,
+  };
+}
+
+/** The dead letter of an event row ClickHouse refused at insert (for example after a column type changed). */
+export function rejectedRowLetter(row: EventRow, message: string): DeadLetterRow {
+  const payload = JSON.stringify(row);
+  return {
+    letter_id: `rejected:${row.tenant}:${row.event_id}`,
+    received_at: row.received_at,
+    received_ms: row.received_ms,
+    door: 'clickhouse',
+    tenant: row.tenant,
+    origin: 'clickhouse insert',
+    event_index: -1,
+    event_id: row.event_id,
+    code: 'insert_rejected',
+    message: `ClickHouse refused the row: ${message.slice(0, 1000)}`,
+    field: '',
+    payload,
+    payload_bytes: Buffer.byteLength(payload),
+    truncated: 0,
   };
 }

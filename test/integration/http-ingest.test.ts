@@ -128,6 +128,36 @@ describe('HTTP ingest without Kafka', () => {
     expect(JSON.parse(row!.extra)).toEqual({ region_hint: 'eu', nested: { a: [1, 2] } });
   });
 
+  it('dead-letters the rows ClickHouse itself refuses and stores the others (a column type changed under it)', async () => {
+    const own = serviceSetup({ kafka: false, extra: { TOKENWATCH_BATCH_MAX_WAIT_MS: '100' } });
+    const typed = await startService(own.env);
+    try {
+      await ch.command({ query: `ALTER TABLE ${own.database}.events MODIFY COLUMN device_id UInt64` });
+      const events = makeEvents(20, { prefix: 'typed' }).map((e, i) => ({
+        ...e,
+        device_id: i === 5 ? 'laptop-5' : String(1000 + i),
+      }));
+      const res = await postEvents(typed.url, events);
+      expect(res.status).toBe(200);
+      expect(await scalar(ch, `SELECT count() FROM ${own.database}.events`)).toBe(19);
+      const letters = await queryRows<{ event_id: string; door: string; code: string; message: string }>(
+        ch,
+        `SELECT event_id, door, code, message FROM ${own.database}.dead_letters`,
+      );
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({ event_id: 'typed-5', door: 'clickhouse', code: 'insert_rejected' });
+      expect(letters[0]!.message).toContain('ClickHouse refused the row');
+      expect(
+        await metric(typed.url, 'tokenwatch_events_rejected_total', {
+          class: 'insert_rejected',
+          door: 'clickhouse',
+        }),
+      ).toBe(1);
+    } finally {
+      expect(await typed.stop()).toBe(0);
+    }
+  });
+
   it('serves /healthz, /readyz and /metrics', async () => {
     expect(await (await fetch(`${service.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${service.url}/readyz`);

@@ -8,6 +8,7 @@ import {
   type BatcherOptions,
   BufferFullError,
   type RowSink,
+  RowsRejectedError,
 } from '../../ingest/pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../../ingest/pipeline/rows.ts';
 
@@ -523,5 +524,36 @@ describe('Batcher urgent group commit', () => {
       ['h1', 'h2'],
       ['h3', 'h4'],
     ]);
+  });
+});
+
+/** A sink whose server refuses every batch holding a row whose id starts with "poison". */
+class PickySink extends MemorySink {
+  override async insertEvents(rows: EventRow[]): Promise<void> {
+    if (rows.some((r) => r.event_id.startsWith('poison'))) {
+      this.calls.push({ kind: 'events', ids: rows.map((r) => r.event_id), ok: false, at: performance.now() });
+      throw new RowsRejectedError('Code: 27, Cannot parse input');
+    }
+    await super.insertEvents(rows);
+  }
+}
+
+describe('Batcher rows the server refuses', () => {
+  it('halves the batch until the refused rows are alone, stores the rest and dead-letters those', async () => {
+    const sink = new PickySink();
+    const { batcher, metrics } = setup({ maxRows: 100 }, sink);
+    const ids = Array.from({ length: 8 }, (_, i) => (i === 2 || i === 7 ? `poison-${i}` : `e${i}`));
+    const stored = batcher.submit(events(...ids));
+    await within(1000, batcher.flush());
+    await stored;
+    expect(sink.events.map((r) => r.event_id).sort()).toStrictEqual(['e0', 'e1', 'e3', 'e4', 'e5', 'e6']);
+    expect(sink.deadLetters.map((d) => [d.event_id, d.code, d.door])).toStrictEqual([
+      ['poison-2', 'insert_rejected', 'clickhouse'],
+      ['poison-7', 'insert_rejected', 'clickhouse'],
+    ]);
+    expect(sink.deadLetters[0]!.message).toContain('Cannot parse input');
+    expect(JSON.parse(sink.deadLetters[0]!.payload).event_id).toBe('poison-2');
+    expect(await metricValue(metrics.rejects)).toBe(2);
+    expect(batcher.bufferedRows).toBe(0);
   });
 });
