@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import { thresholds } from '../../../detectors/config.ts';
+import { initialRefreshReplayState, stepRefreshReplay } from '../../../detectors/refresh-replay.ts';
+import type { DetectorEvent } from '../../../detectors/types.ts';
+import { ev, MINUTE, PLACES, type Place, run, SECOND, T0 } from './helpers.ts';
+
+const rotate = (
+  at: number,
+  from: string,
+  to: string,
+  extra: Partial<DetectorEvent> & { place?: Place } = {},
+) =>
+  ev({
+    at,
+    type: 'refresh',
+    family_id: 'fam-1',
+    token_id: from,
+    new_token_id: to,
+    outcome: 'rotated',
+    reason: 'ok',
+    device_id: 'laptop',
+    ...extra,
+  });
+const issue = ev({
+  at: T0 - MINUTE,
+  type: 'issuance',
+  family_id: 'fam-1',
+  token_id: 'rt-0',
+  device_id: 'laptop',
+});
+
+const detect = (events: DetectorEvent[], settings = {}) =>
+  run(stepRefreshReplay, initialRefreshReplayState(), [issue, ...events], settings).findings;
+
+describe('refresh_replay: replay', () => {
+  it.each([
+    [
+      'replayed from another country minutes later',
+      [
+        rotate(T0, 'rt-0', 'rt-1'),
+        rotate(T0 + 2 * MINUTE, 'rt-0', 'rt-x', { place: PLACES.saoPaulo, device_id: 'attacker' }),
+      ],
+      'critical',
+    ],
+    [
+      'another device inside the grace window',
+      [rotate(T0, 'rt-0', 'rt-1'), rotate(T0 + 5 * SECOND, 'rt-0', 'rt-x', { device_id: 'phone-2' })],
+      'critical',
+    ],
+    [
+      'the same device, but after the grace window',
+      [rotate(T0, 'rt-0', 'rt-1'), rotate(T0 + 2 * MINUTE, 'rt-0', 'rt-x')],
+      'high',
+    ],
+    [
+      'a token two generations back, inside the grace window',
+      [
+        rotate(T0, 'rt-0', 'rt-1'),
+        rotate(T0 + 2 * SECOND, 'rt-1', 'rt-2'),
+        rotate(T0 + 4 * SECOND, 'rt-0', 'rt-x'),
+      ],
+      'high',
+    ],
+    [
+      'without device ids: another network inside the grace window',
+      [
+        rotate(T0, 'rt-0', 'rt-1', { device_id: '' }),
+        rotate(T0 + 3 * SECOND, 'rt-0', 'rt-x', { device_id: '', place: PLACES.berlinOtherIsp }),
+      ],
+      'critical',
+    ],
+    [
+      'without device ids: same network, another user agent',
+      [
+        rotate(T0, 'rt-0', 'rt-1', { device_id: '' }),
+        rotate(T0 + 3 * SECOND, 'rt-0', 'rt-x', { device_id: '', user_agent: 'curl/8.5' }),
+      ],
+      'critical',
+    ],
+    [
+      'rejected by the auth server, still a stolen token',
+      [
+        rotate(T0, 'rt-0', 'rt-1'),
+        rotate(T0 + 5 * MINUTE, 'rt-0', '', {
+          outcome: 'rejected',
+          reason: 'invalid',
+          device_id: 'attacker',
+          place: PLACES.tokyo,
+        }),
+      ],
+      'critical',
+    ],
+  ])('%s → revoke the family', (_what, events, severity) => {
+    const findings = detect(events);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      detector: 'refresh_replay',
+      kind: 'rotated refresh token presented again',
+      severity,
+      action: 'revoke_family',
+      target: { kind: 'family', id: 'fam-1' },
+      first_event_ms: T0,
+    });
+    expect(findings[0]!.evidence.events).toHaveLength(2);
+  });
+
+  it('records the evidence: elapsed time, how the client was compared, generations behind', () => {
+    const [f] = detect([
+      rotate(T0, 'rt-0', 'rt-1'),
+      rotate(T0 + 90 * SECOND, 'rt-0', 'rt-x', { device_id: 'attacker', place: PLACES.saoPaulo }),
+    ]);
+    expect(f!.evidence).toMatchObject({
+      elapsed_ms: 90 * SECOND,
+      same_client: false,
+      compared_by: 'device',
+      generations_behind: 0,
+      grace_window_ms: 30 * SECOND,
+    });
+    expect(f!.evidence.events.map((e) => e.country)).toEqual(['DE', 'BR']);
+    expect(f!.detected_ms).toBe(T0 + 90 * SECOND);
+  });
+
+  it('reports the auth server’s own reuse detection', () => {
+    const findings = detect([
+      rotate(T0, 'rt-0', 'rt-1', { outcome: 'rejected', reason: 'reuse_detected', new_token_id: '' }),
+    ]);
+    expect(findings).toEqual([
+      expect.objectContaining({
+        kind: 'auth server reported refresh token reuse',
+        severity: 'high',
+        action: 'revoke_family',
+        confidence: 1,
+      }),
+    ]);
+  });
+
+  it('reports a revoked family presented again, as an alert (it is revoked already)', () => {
+    const findings = detect([
+      rotate(T0, 'rt-0', 'rt-1'),
+      ev({ at: T0 + MINUTE, type: 'revocation', family_id: 'fam-1', reason: 'replay' }),
+      rotate(T0 + 2 * MINUTE, 'rt-1', '', { outcome: 'rejected', reason: 'revoked', device_id: 'attacker' }),
+    ]);
+    expect(findings).toEqual([
+      expect.objectContaining({
+        kind: 'revoked family presented again',
+        action: 'alert_only',
+        first_event_ms: T0 + MINUTE,
+      }),
+    ]);
+  });
+
+  it('reports one finding per family per window', () => {
+    const findings = detect([
+      rotate(T0, 'rt-0', 'rt-1'),
+      rotate(T0 + MINUTE, 'rt-0', 'rt-a', { device_id: 'attacker' }),
+      rotate(T0 + 2 * MINUTE, 'rt-0', 'rt-b', { device_id: 'attacker' }),
+    ]);
+    expect(findings).toHaveLength(1);
+    const later = detect([
+      rotate(T0, 'rt-0', 'rt-1'),
+      rotate(T0 + MINUTE, 'rt-0', 'rt-a', { device_id: 'x' }),
+      rotate(T0 + 20 * MINUTE, 'rt-0', 'rt-b', { device_id: 'x' }),
+    ]);
+    expect(later).toHaveLength(2);
+  });
+
+  it('takes the grace window from the thresholds', () => {
+    const events = [rotate(T0, 'rt-0', 'rt-1'), rotate(T0 + 40 * SECOND, 'rt-0', 'rt-x')];
+    expect(detect(events)).toHaveLength(1);
+    expect(detect(events, { graceWindowMs: 60 * SECOND })).toHaveLength(0);
+  });
+});
+
+describe('refresh_replay: hard negatives (no finding)', () => {
+  it.each([
+    [
+      'two tabs refreshing within 1 s on one device',
+      [rotate(T0, 'rt-0', 'rt-1'), rotate(T0 + 700, 'rt-0', 'rt-1b')],
+    ],
+    [
+      'a retry after a network error (the response was lost)',
+      [rotate(T0, 'rt-0', 'rt-1'), rotate(T0 + 3 * SECOND, 'rt-0', 'rt-1b')],
+    ],
+    [
+      'a laptop waking with a stale token inside the grace window',
+      [
+        rotate(T0, 'rt-0', 'rt-1'),
+        rotate(T0 + 25 * SECOND, 'rt-0', '', { outcome: 'rejected', reason: 'invalid' }),
+      ],
+    ],
+    [
+      'without device ids: same /24 network and user agent inside the grace window',
+      [
+        rotate(T0, 'rt-0', 'rt-1', { device_id: '' }),
+        rotate(T0 + 2 * SECOND, 'rt-0', 'rt-1b', { device_id: '', place: { ...PLACES.berlin, ip: '85.214.132.201' } }),
+      ],
+    ],
+    [
+      'the same rotation reported twice',
+      [rotate(T0, 'rt-0', 'rt-1'), rotate(T0 + 10 * MINUTE, 'rt-0', 'rt-1')],
+    ],
+    [
+      'a normal chain of rotations',
+      [
+        rotate(T0, 'rt-0', 'rt-1'),
+        rotate(T0 + 15 * MINUTE, 'rt-1', 'rt-2'),
+        rotate(T0 + 30 * MINUTE, 'rt-2', 'rt-3', { place: PLACES.tokyo }),
+      ],
+    ],
+    [
+      'another family of the same subject',
+      [rotate(T0, 'rt-0', 'rt-1'), rotate(T0 + MINUTE, 'rt-0', 'rt-9', { family_id: 'fam-2' })],
+    ],
+  ])('%s', (_what, events) => {
+    expect(detect(events)).toEqual([]);
+  });
+
+  it('does not change the state it was given (pure)', () => {
+    const before = run(stepRefreshReplay, initialRefreshReplayState(), [
+      issue,
+      rotate(T0, 'rt-0', 'rt-1'),
+    ]).state;
+    const snapshot = JSON.stringify(before);
+    const after = stepRefreshReplay(
+      before,
+      rotate(T0 + MINUTE, 'rt-0', 'rt-x', { device_id: 'attacker' }),
+      thresholds(),
+    );
+    expect(after.findings).toHaveLength(1);
+    expect(JSON.stringify(before)).toBe(snapshot);
+  });
+});
