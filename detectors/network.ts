@@ -38,8 +38,8 @@ const RESERVED_V6 = [
   ['fe80::', 10],
   ['2001:db8::', 32],
   ['ff00::', 8],
-  ['::ffff:0:0', 96],
 ] as const;
+// (IPv4-mapped IPv6 is not listed: ingest normalizes it to IPv4, and Node's BlockList would match every IPv4 address with it.)
 
 /** Parses "CIDR,CIDR,…" (IPv4 or IPv6; a bare address is a /32 or /128) into a BlockList; throws on a bad entry. */
 export function cidrList(cidrs: readonly string[]): BlockList {

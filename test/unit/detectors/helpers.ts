@@ -16,6 +16,14 @@ export const PLACES = {
     lon: 13.3985,
     geo_radius_km: 200,
   },
+  berlinSameNetwork: {
+    ip: '85.214.132.201',
+    country: 'DE',
+    city: 'Berlin',
+    lat: 52.5174,
+    lon: 13.3985,
+    geo_radius_km: 200,
+  },
   berlinMobile: {
     ip: '85.214.9.77',
     country: 'DE',

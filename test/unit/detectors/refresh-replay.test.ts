@@ -192,7 +192,10 @@ describe('refresh_replay: hard negatives (no finding)', () => {
       'without device ids: same /24 network and user agent inside the grace window',
       [
         rotate(T0, 'rt-0', 'rt-1', { device_id: '' }),
-        rotate(T0 + 2 * SECOND, 'rt-0', 'rt-1b', { device_id: '', place: { ...PLACES.berlin, ip: '85.214.132.201' } }),
+        rotate(T0 + 2 * SECOND, 'rt-0', 'rt-1b', {
+          device_id: '',
+          place: PLACES.berlinSameNetwork,
+        }),
       ],
     ],
     [
