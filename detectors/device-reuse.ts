@@ -4,7 +4,7 @@
  * client uses (default ≥ 3 networks in 5 minutes). Allowlisted and private networks do not count.
  */
 import type { Thresholds } from './config.ts';
-import { dedupe, finding } from './finding.ts';
+import { dedupe, finding, fromEvent } from './finding.ts';
 import { inList, isPrivateOrReserved, networkOf } from './network.ts';
 import {
   type DetectorEvent,
@@ -43,14 +43,7 @@ export function stepDeviceReuse(
   if (!presented(e)) return { state, findings: [] };
   const found: Finding[] = [];
   let next = state;
-  const base = {
-    tenant: e.tenant,
-    subject: e.subject,
-    jti: e.jti,
-    family_id: e.family_id,
-    session_id: e.session_id,
-    detected_ms: e.time_ms,
-  };
+  const base = fromEvent(e);
 
   if (e.device_id !== '') {
     const keys: ['jti' | 'family', string][] = [];

@@ -1,8 +1,20 @@
 /** Building findings and keeping to one finding per (detector, kind, target) per window. */
-import type { DetectorName, Finding, StepResult } from './types.ts';
+import type { DetectorEvent, DetectorName, Finding, StepResult } from './types.ts';
 
 export function finding(detector: DetectorName, fields: Omit<Finding, 'detector'>): Finding {
   return { detector, ...fields };
+}
+
+/** The fields every finding copies from the event that triggered it. */
+export function fromEvent(e: DetectorEvent) {
+  return {
+    tenant: e.tenant,
+    subject: e.subject,
+    jti: e.jti,
+    family_id: e.family_id,
+    session_id: e.session_id,
+    detected_ms: e.time_ms,
+  };
 }
 
 export const findingKey = (f: Finding) => `${f.detector}|${f.kind}|${f.target.kind}|${f.target.id}`;

@@ -7,7 +7,7 @@
  *   networks it is a stale client, not an attacker).
  */
 import type { Thresholds } from './config.ts';
-import { dedupe, finding } from './finding.ts';
+import { dedupe, finding, fromEvent } from './finding.ts';
 import { networkOf } from './network.ts';
 import {
   type DetectorEvent,
@@ -48,14 +48,7 @@ export function stepVerificationAnomaly(
   if (e.type !== 'verification') return { state, findings: [] };
   const found: Finding[] = [];
   let next = state;
-  const base = {
-    tenant: e.tenant,
-    subject: e.subject,
-    jti: e.jti,
-    family_id: e.family_id,
-    session_id: e.session_id,
-    detected_ms: e.time_ms,
-  };
+  const base = fromEvent(e);
   const network = networkOf(e.ip);
 
   if (e.outcome === 'accepted') {
