@@ -104,7 +104,7 @@ export async function sendChunked(
   let chunk: OutgoingMessage[] = [];
   let bytes = 0;
   for (const m of messages) {
-    const size = m.value.length + m.key.length;
+    const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
     if (bytes + size > MAX_SEND_BYTES && chunk.length > 0) {
       sends.push(producer.send({ topic, acks: -1, messages: chunk }));
       chunk = [];

@@ -111,7 +111,6 @@ export class Batcher {
 
   /** Queues rows and resolves once they are stored. Rejects with BufferFullError when there is no room. */
   submit(events: EventRow[], deadLetters: DeadLetterRow[] = [], opts: SubmitOptions = {}): Promise<void> {
-    if (this.#closing) return Promise.reject(new BatcherClosedError('shutting down'));
     return (
       this.trySubmit(events, deadLetters, opts) ?? Promise.reject(new BufferFullError(this.#bufferedRows))
     );
@@ -139,11 +138,7 @@ export class Batcher {
       this.#queuedRows += rows;
       this.#bufferedRows += rows;
       this.metrics.bufferRows.set(this.#bufferedRows);
-      if (
-        this.#queuedRows >= this.opts.maxRows ||
-        (opts.urgent && this.#queuedRows >= this.opts.maxRows / 10)
-      )
-        this.#kick();
+      if (this.#fullBatch() || this.#urgentDue()) this.#kick();
       else this.#arm();
     });
   }
@@ -184,12 +179,20 @@ export class Batcher {
       this.#flushing = undefined;
       // Rows that arrived during the insert: flush now if a full batch is waiting, else on time.
       if (this.#queue.length > 0) {
-        if (this.#closing || this.#queuedRows >= this.opts.maxRows) this.#kick(true);
-        else if (this.#queuedRows >= this.opts.maxRows / 10 && this.#queue.some((s) => s.urgent))
-          this.#kick();
+        if (this.#closing || this.#fullBatch()) this.#kick(true);
+        else if (this.#urgentDue()) this.#kick();
         else this.#arm();
       }
     });
+  }
+
+  #fullBatch(): boolean {
+    return this.#queuedRows >= this.opts.maxRows;
+  }
+
+  /** A caller waits for queued rows and a tenth of a batch is there: worth an insert now. */
+  #urgentDue(): boolean {
+    return this.#queuedRows >= this.opts.maxRows / 10 && this.#queue.some((s) => s.urgent);
   }
 
   /** Sets the flush timer for the oldest queued row (maxWaitMs) or the oldest urgent one (urgentLingerMs). */
@@ -209,7 +212,7 @@ export class Batcher {
   async #drain(force: boolean) {
     do {
       await this.#insertWithRetry(this.#takeBatch());
-    } while (this.#queue.length > 0 && (force || this.#closing || this.#queuedRows >= this.opts.maxRows));
+    } while (this.#queue.length > 0 && (force || this.#closing || this.#fullBatch()));
   }
 
   #takeBatch(): Submission[] {
@@ -230,7 +233,6 @@ export class Batcher {
   async #insertWithRetry(batch: Submission[]) {
     const events = batch.flatMap((s) => s.events);
     const deadLetters = batch.flatMap((s) => s.deadLetters);
-    const started = performance.now();
     try {
       // Dead letters first: an event batch is never acknowledged while its rejects are unstored.
       if (deadLetters.length > 0)
@@ -240,7 +242,6 @@ export class Batcher {
       this.#release(batch, err as Error);
       return;
     }
-    this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
     this.metrics.batchRows.observe(events.length + deadLetters.length);
     this.#release(batch);
   }
@@ -275,7 +276,9 @@ export class Batcher {
     let backoff = Math.min(100, this.opts.retryMaxBackoffMs);
     for (let attempt = 1; ; attempt++) {
       try {
+        const started = performance.now();
         await insert();
+        this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
         if (attempt > 1) this.log.info({ attempt, rows }, 'insert succeeded after retries');
         return;
       } catch (err) {

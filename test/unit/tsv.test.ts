@@ -76,17 +76,3 @@ describe('TabSeparated encoding', () => {
     expect(columns).toEqual([...EVENT_COLUMNS]);
   });
 });
-
-describe('serverErrorCode', () => {
-  it('reads the code from 18.16 and current ClickHouse messages', async () => {
-    const { serverErrorCode } = await import('../../ingest/clickhouse/sink.ts');
-    expect(serverErrorCode(new Error('Code: 27, e.displayText() = DB::Exception: Cannot parse input'))).toBe(
-      '27',
-    );
-    expect(
-      serverErrorCode(new Error('Code: 6. DB::Exception: Cannot parse string (CANNOT_PARSE_TEXT)')),
-    ).toBe('6');
-    expect(serverErrorCode(new Error('socket hang up'))).toBeUndefined();
-    expect(serverErrorCode('nope')).toBeUndefined();
-  });
-});
