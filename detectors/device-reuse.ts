@@ -5,7 +5,7 @@
  */
 import type { Thresholds } from './config.ts';
 import { dedupe, finding, fromEvent } from './finding.ts';
-import { inList, isPrivateOrReserved, networkOf } from './network.ts';
+import { isTelling, networkOf } from './network.ts';
 import {
   type DetectorEvent,
   type EvidenceEvent,
@@ -71,7 +71,7 @@ export function stepDeviceReuse(
         }),
       );
     }
-  } else if (e.jti !== '' && e.ip !== '' && !isPrivateOrReserved(e.ip) && !inList(cfg.allowlist, e.ip)) {
+  } else if (e.jti !== '' && isTelling(e.ip, cfg.allowlist)) {
     const network = networkOf(e.ip);
     const recent = (next.networks[e.jti] ?? []).filter(
       (s) => e.time_ms - s.time_ms <= cfg.networkWindowMs && s.network !== network,

@@ -6,7 +6,7 @@
  */
 import type { Thresholds } from './config.ts';
 import { dedupe, finding } from './finding.ts';
-import { distanceKm, inList, isPrivateOrReserved } from './network.ts';
+import { distanceKm, isTelling } from './network.ts';
 import {
   type Action,
   type DetectorEvent,
@@ -40,8 +40,8 @@ const ACTION: Record<'jti' | 'session' | 'family', Action> = {
 
 /** Whether an event says where the client was: a public, non-allowlisted address with a location. */
 export function hasPlace(e: DetectorEvent, cfg: Thresholds): boolean {
-  if (e.ip === '' || (e.geo_radius_km === 0 && e.lat === 0 && e.lon === 0)) return false;
-  return !isPrivateOrReserved(e.ip) && !inList(cfg.allowlist, e.ip);
+  if (e.geo_radius_km === 0 && e.lat === 0 && e.lon === 0) return false;
+  return isTelling(e.ip, cfg.allowlist);
 }
 
 export function stepImpossibleTravel(

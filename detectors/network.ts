@@ -77,6 +77,11 @@ export function isPrivateOrReserved(ip: string): boolean {
   return inList(RESERVED, ip);
 }
 
+/** Whether an address can tell places and networks apart: not private/reserved, not an allowlisted proxy or VPN. */
+export function isTelling(ip: string, allowlist: BlockList): boolean {
+  return ip !== '' && !isPrivateOrReserved(ip) && !inList(allowlist, ip);
+}
+
 const EARTH_RADIUS_KM = 6371.0088;
 const rad = (deg: number) => (deg * Math.PI) / 180;
 

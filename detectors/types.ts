@@ -3,34 +3,35 @@
  * { state, findings }, with no I/O and no clock other than the event's own time; the runtime
  * around them keeps the state (per tenant + subject), stores findings and acts on them.
  */
+import type { EventType } from '../ingest/contract/event-v1.ts';
+import type { EventRow } from '../ingest/pipeline/rows.ts';
 
 /** The fields of a stored event (an `events` row) that detectors read. */
-export interface DetectorEvent {
-  event_id: string;
-  type: 'verification' | 'refresh' | 'issuance' | 'revocation';
-  time_ms: number;
-  tenant: string;
-  subject: string;
-  source: string;
-  session_id: string;
-  ip: string;
-  user_agent: string;
-  device_id: string;
-  outcome: string;
-  reason: string;
-  jti: string;
-  alg: string;
-  family_id: string;
-  token_id: string;
-  new_token_id: string;
-  access_jti: string;
-  country: string;
-  city: string;
-  lat: number;
-  lon: number;
-  /** accuracy radius (km); 0 when the address has no location */
-  geo_radius_km: number;
-}
+export type DetectorEvent = Pick<
+  EventRow,
+  | 'event_id'
+  | 'time_ms'
+  | 'tenant'
+  | 'subject'
+  | 'source'
+  | 'session_id'
+  | 'ip'
+  | 'user_agent'
+  | 'device_id'
+  | 'outcome'
+  | 'reason'
+  | 'jti'
+  | 'alg'
+  | 'family_id'
+  | 'token_id'
+  | 'new_token_id'
+  | 'access_jti'
+  | 'country'
+  | 'city'
+  | 'lat'
+  | 'lon'
+  | 'geo_radius_km'
+> & { type: EventType };
 
 export type DetectorName = 'refresh_replay' | 'impossible_travel' | 'device_reuse' | 'verification_anomaly';
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
