@@ -17,6 +17,10 @@ export interface Thresholds {
   burstWindowMs: number;
   /** one finding per (detector, target) per this window */
   dedupWindowMs: number;
+  /** state lifetimes (event time): a jti without `exp` after it was last seen; a family and a session after they were last seen */
+  tokenLifetimeS: number;
+  familyLifetimeS: number;
+  sessionLifetimeS: number;
   /** networks never treated as a place (VPN egress, corporate proxies) */
   allowlist: BlockList;
 }
@@ -34,6 +38,9 @@ export const DEFAULT_SETTINGS: Readonly<ThresholdSettings> = Object.freeze({
   burstThreshold: 20,
   burstWindowMs: 60_000,
   dedupWindowMs: 10 * 60_000,
+  tokenLifetimeS: 3600,
+  familyLifetimeS: 14 * 24 * 3600,
+  sessionLifetimeS: 24 * 3600,
   allowlistCidrs: [],
 });
 

@@ -1,5 +1,5 @@
 /** Building findings and keeping to one finding per (detector, kind, target) per window. */
-import type { DetectorEvent, DetectorName, Finding, StepResult } from './types.ts';
+import type { DetectorEvent, DetectorName, Finding } from './types.ts';
 
 export function finding(detector: DetectorName, fields: Omit<Finding, 'detector'>): Finding {
   return { detector, ...fields };
@@ -14,31 +14,26 @@ export function fromEvent(e: DetectorEvent) {
     family_id: e.family_id,
     session_id: e.session_id,
     detected_ms: e.time_ms,
+    trigger_event_id: e.event_id,
   };
 }
 
 export const findingKey = (f: Finding) => `${f.detector}|${f.kind}|${f.target.kind}|${f.target.id}`;
 
 /**
- * Drops findings already reported for the same target within `windowMs` (by event time) and
- * records the others; entries older than the window are forgotten, so the record stays small.
+ * Whether `f` is new: at least `windowMs` (event time) after the last finding for the same target.
+ * Records it when it is. A finding older than the last one reported is never new: the target was
+ * reported already, and events delivered again (Kafka redelivery, a rebuild) report nothing twice.
  */
-export function dedupe<S extends { reported: Record<string, number> }>(
-  state: S,
-  found: Finding[],
+export function firstInWindow(
+  holder: { reported: Map<string, number> | undefined },
+  f: Finding,
   windowMs: number,
-): StepResult<S> {
-  if (found.length === 0) return { state, findings: found };
-  const reported: Record<string, number> = {};
-  const now = Math.max(...found.map((f) => f.detected_ms));
-  for (const [key, at] of Object.entries(state.reported)) if (now - at < windowMs) reported[key] = at;
-  const kept: Finding[] = [];
-  for (const f of found) {
-    const key = findingKey(f);
-    const last = reported[key];
-    if (last !== undefined && f.detected_ms - last < windowMs) continue;
-    reported[key] = f.detected_ms;
-    kept.push(f);
-  }
-  return { state: { ...state, reported }, findings: kept };
+): boolean {
+  const key = findingKey(f);
+  const last = holder.reported?.get(key);
+  if (last !== undefined && f.detected_ms - last < windowMs) return false;
+  holder.reported ??= new Map();
+  holder.reported.set(key, f.detected_ms);
+  return true;
 }

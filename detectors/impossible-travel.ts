@@ -5,34 +5,14 @@
  * corporate proxies), private/reserved addresses and addresses without geo are skipped, not guessed.
  */
 import type { Thresholds } from './config.ts';
-import { dedupe, finding } from './finding.ts';
+import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { distanceKm, isTelling } from './network.ts';
-import {
-  type Action,
-  type DetectorEvent,
-  type EvidenceEvent,
-  evidenceOf,
-  type StepResult,
-  type TargetKind,
-} from './types.ts';
+import { familyOf, type KeyedState, type Sighting, sessionOf, sightingOf, tokenOf } from './state.ts';
+import type { Action, DetectorEvent, Finding } from './types.ts';
 
-interface Sighting {
-  time_ms: number;
-  lat: number;
-  lon: number;
-  radius_km: number;
-  event: EvidenceEvent;
-}
+type Scope = 'jti' | 'session' | 'family';
 
-export interface ImpossibleTravelState {
-  /** `jti:…`, `session:…`, `family:…` → the latest sighting with a place */
-  last: Record<string, Sighting>;
-  reported: Record<string, number>;
-}
-
-export const initialImpossibleTravelState = (): ImpossibleTravelState => ({ last: {}, reported: {} });
-
-const ACTION: Record<'jti' | 'session' | 'family', Action> = {
+const ACTION: Record<Scope, Action> = {
   jti: 'revoke_jti',
   family: 'revoke_family',
   session: 'alert_only',
@@ -44,53 +24,44 @@ export function hasPlace(e: DetectorEvent, cfg: Thresholds): boolean {
   return isTelling(e.ip, cfg.allowlist);
 }
 
-export function stepImpossibleTravel(
-  state: ImpossibleTravelState,
-  e: DetectorEvent,
-  cfg: Thresholds,
-): StepResult<ImpossibleTravelState> {
-  if (!hasPlace(e, cfg)) return { state, findings: [] };
-  const keys: ['jti' | 'session' | 'family', string][] = [];
-  if (e.jti !== '') keys.push(['jti', e.jti]);
-  if (e.session_id !== '') keys.push(['session', e.session_id]);
-  if (e.family_id !== '') keys.push(['family', e.family_id]);
-  if (keys.length === 0) return { state, findings: [] };
+/** The records whose latest place this event is compared with (and then becomes). */
+function holders(k: KeyedState, e: DetectorEvent, cfg: Thresholds) {
+  const list: [Scope, string, { place: Sighting | undefined }][] = [];
+  if (e.jti !== '') list.push(['jti', e.jti, tokenOf(k.subject, e.jti, e, cfg.tokenLifetimeS)]);
+  if (e.session_id !== '') list.push(['session', e.session_id, sessionOf(k.subject, e.session_id, e)]);
+  if (e.family_id !== '') list.push(['family', e.family_id, familyOf(k.subject, e.family_id, e)]);
+  return list;
+}
 
-  const last = { ...state.last };
-  const found = [];
-  const here: Sighting = {
-    time_ms: e.time_ms,
-    lat: e.lat,
-    lon: e.lon,
-    radius_km: e.geo_radius_km,
-    event: evidenceOf(e),
-  };
-  for (const [kind, id] of keys) {
-    const key = `${kind}:${id}`;
-    const prev = last[key];
-    if (prev === undefined || prev.time_ms <= e.time_ms) last[key] = here;
-    if (prev === undefined) continue;
-    const rawKm = distanceKm(prev.lat, prev.lon, e.lat, e.lon);
-    const km = rawKm - prev.radius_km - e.geo_radius_km;
+export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
+  if (!hasPlace(e, cfg)) return [];
+  const found: Finding[] = [];
+  const here = sightingOf(e);
+  for (const [kind, id, holder] of holders(k, e, cfg)) {
+    const prev = holder.place;
+    if (prev === undefined || prev.time_ms <= e.time_ms) holder.place = here;
+    if (prev === undefined || prev.event_id === e.event_id) continue;
+    const rawKm = distanceKm(prev.lat, prev.lon, here.lat, here.lon);
+    const km = rawKm - prev.radius_km - here.radius_km;
     if (km < cfg.minDistanceKm) continue;
     const hours = Math.abs(e.time_ms - prev.time_ms) / 3_600_000;
     const speed = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
     if (speed <= cfg.maxSpeedKmh) continue;
     const [first, second] = prev.time_ms <= e.time_ms ? [prev, here] : [here, prev];
+    // The later sighting is the misuse; an event delivered late finds the same pair, reported once.
     found.push(
       finding('impossible_travel', {
+        ...fromEvent(e),
+        detected_ms: second.time_ms,
+        trigger_event_id: second.event_id,
         kind: `${kind} used from places too far apart`,
         severity: 'high',
         confidence: speed > 3 * cfg.maxSpeedKmh ? 0.95 : 0.75,
-        tenant: e.tenant,
-        subject: e.subject,
-        target: { kind: kind as TargetKind, id },
+        target: { kind, id },
         jti: kind === 'jti' ? id : e.jti,
-        family_id: e.family_id,
-        session_id: e.session_id,
         action: ACTION[kind],
         evidence: {
-          events: [first.event, second.event],
+          events: [first.evidence(), second.evidence()],
           distance_km: Math.round(rawKm),
           distance_minus_radii_km: Math.round(km),
           radii_km: [first.radius_km, second.radius_km],
@@ -99,9 +70,8 @@ export function stepImpossibleTravel(
           max_speed_kmh: cfg.maxSpeedKmh,
         },
         first_event_ms: first.time_ms,
-        detected_ms: e.time_ms,
       }),
     );
   }
-  return dedupe({ ...state, last }, found, cfg.dedupWindowMs);
+  return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }

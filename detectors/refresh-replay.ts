@@ -6,95 +6,107 @@
  * only for the immediately previous token (nothing rotated since). Anything else is replay: revoke
  * the family. Also a finding when the auth server itself reports `reuse_detected`, and when a
  * revoked family is presented again (the attacker is still trying).
+ *
+ * The same rotation reported twice (Kafka redelivers, a rebuild re-reads) is recognised by its
+ * (token, new token) pair and never mistaken for a replay.
  */
 import type { Thresholds } from './config.ts';
-import { dedupe, finding } from './finding.ts';
+import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { networkOf } from './network.ts';
-import {
-  type DetectorEvent,
-  type EvidenceEvent,
-  evidenceOf,
-  type Finding,
-  type StepResult,
-} from './types.ts';
+import { type FamilyState, familyOf, hash52, type KeyedState, type Sighting, sightingOf } from './state.ts';
+import type { DetectorEvent, Finding } from './types.ts';
 
-interface Rotation {
-  at: number;
-  to: string;
-  network: string;
-  event: EvidenceEvent;
-}
+/** Older rotations remembered per family (hash, hash, time: 24 bytes each); older tokens are forgotten. */
+export const MAX_RETIRED_ROTATIONS = 128;
 
-interface FamilyState {
-  /** token_id → how it was rotated */
-  rotated: Record<string, Rotation>;
-  /** the newest token of the family (issued last) */
-  current: string;
-  revokedAt: number | undefined;
-  lastSeenMs: number;
-}
-
-export interface RefreshReplayState {
-  families: Record<string, FamilyState>;
-  /** finding key → when it was last reported (one finding per target per window) */
-  reported: Record<string, number>;
-}
-
-export const initialRefreshReplayState = (): RefreshReplayState => ({ families: {}, reported: {} });
-
-function sameClient(a: Rotation, e: DetectorEvent): { same: boolean; by: 'device' | 'network+user_agent' } {
-  if (a.event.device_id !== '' && e.device_id !== '')
-    return { same: a.event.device_id === e.device_id, by: 'device' };
+function sameClient(by: Sighting, e: DetectorEvent): { same: boolean; by: 'device' | 'network+user_agent' } {
+  if (by.device_id !== '' && e.device_id !== '') return { same: by.device_id === e.device_id, by: 'device' };
+  const network = networkOf(by.ip);
   return {
-    same: a.network !== '' && a.network === networkOf(e.ip) && a.event.user_agent === e.user_agent,
+    same: network !== '' && network === networkOf(e.ip) && by.user_agent === e.user_agent,
     by: 'network+user_agent',
   };
 }
 
-/** How many rotations happened after the one that retired `token`. */
-function generationsBehind(family: FamilyState, rotation: Rotation): number {
-  let n = 0;
-  for (let t = rotation.to; family.rotated[t] !== undefined && n < 1000; t = family.rotated[t]!.to) n++;
-  return n;
+/** Where `token` sits among the family's rotated tokens. */
+function lookup(family: FamilyState, token: string, to: string) {
+  const prev = family.previous;
+  if (prev !== undefined && prev.from === token) {
+    return {
+      behind: 0,
+      rotation: prev,
+      rotatedAtMs: prev.by.time_ms,
+      duplicate: to !== '' && prev.to === to,
+    };
+  }
+  const h = hash52(token);
+  for (let i = family.retired.length - 3; i >= 0; i -= 3) {
+    if (family.retired[i] !== h) continue;
+    return {
+      behind: (family.retired.length - i) / 3,
+      rotation: undefined,
+      rotatedAtMs: family.retired[i + 2]!,
+      duplicate: to !== '' && family.retired[i + 1] === hash52(to),
+    };
+  }
+  return undefined;
 }
 
-export function stepRefreshReplay(
-  state: RefreshReplayState,
-  e: DetectorEvent,
-  cfg: Thresholds,
-): StepResult<RefreshReplayState> {
-  if (e.family_id === '' || (e.type !== 'refresh' && e.type !== 'issuance' && e.type !== 'revocation')) {
-    return { state, findings: [] };
-  }
-  const prev = state.families[e.family_id];
-  const family: FamilyState = prev
-    ? { ...prev, rotated: { ...prev.rotated }, lastSeenMs: Math.max(prev.lastSeenMs, e.time_ms) }
-    : { rotated: {}, current: '', revokedAt: undefined, lastSeenMs: e.time_ms };
-  const next: RefreshReplayState = {
-    families: { ...state.families, [e.family_id]: family },
-    reported: state.reported,
-  };
-  const found: Finding[] = [];
-  const base = {
-    tenant: e.tenant,
-    subject: e.subject,
-    target: { kind: 'family' as const, id: e.family_id },
-    family_id: e.family_id,
-    jti: e.access_jti,
-    session_id: e.session_id,
-  };
+function isIssued(family: FamilyState, token: string): boolean {
+  if (family.previous?.from === token) return true;
+  const h = hash52(token);
+  for (let i = 0; i < family.retired.length; i += 3) if (family.retired[i] === h) return true;
+  return false;
+}
 
+function retire(family: FamilyState, from: string, to: string, atMs: number, atFront: boolean) {
+  const triple = [hash52(from), hash52(to), atMs];
+  if (atFront) family.retired.unshift(...triple);
+  else family.retired.push(...triple);
+  if (family.retired.length > 3 * MAX_RETIRED_ROTATIONS) family.retired.splice(0, 3);
+}
+
+/** Records a rotation `from → to`, keeping the newest one as `previous` whatever order reports arrive in. */
+function recordRotation(family: FamilyState, e: DetectorEvent, known: ReturnType<typeof lookup>) {
+  const { token_id: from, new_token_id: to } = e;
+  if (known !== undefined) {
+    // The previous token rotated a second time (two tabs, a retry): the newest issued is current.
+    if (known.behind === 0 && !known.duplicate) family.current = to;
+    return;
+  }
+  if (isIssued(family, to)) {
+    retire(family, from, to, e.time_ms, true); // a late report of an older rotation
+    return;
+  }
+  const prev = family.previous;
+  if (prev !== undefined) retire(family, prev.from, prev.to, prev.by.time_ms, false);
+  family.previous = { from, to, by: sightingOf(e) };
+  family.current = to;
+}
+
+export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
+  if (e.family_id === '' || (e.type !== 'refresh' && e.type !== 'issuance' && e.type !== 'revocation')) {
+    return [];
+  }
+  const family = familyOf(k.subject, e.family_id, e);
   if (e.type === 'revocation') {
-    family.revokedAt = Math.min(family.revokedAt ?? e.time_ms, e.time_ms);
-    return { state: next, findings: [] };
+    if (family.revokedAtMs < 0 || e.time_ms < family.revokedAtMs) family.revokedAtMs = e.time_ms;
+    return [];
   }
   if (e.type === 'issuance') {
     if (e.token_id !== '' && family.current === '') family.current = e.token_id;
-    return { state: next, findings: [] };
+    return [];
   }
 
   // A refresh: the token `token_id` of the family was presented.
-  if (family.revokedAt !== undefined && e.time_ms >= family.revokedAt) {
+  const found: Finding[] = [];
+  const base = {
+    ...fromEvent(e),
+    target: { kind: 'family' as const, id: e.family_id },
+    jti: e.access_jti,
+  };
+  const revoked = family.revokedAtMs >= 0;
+  if (revoked && e.time_ms >= family.revokedAtMs) {
     found.push(
       finding('refresh_replay', {
         ...base,
@@ -102,9 +114,8 @@ export function stepRefreshReplay(
         severity: 'high',
         confidence: 1,
         action: 'alert_only',
-        evidence: { events: [evidenceOf(e)], revoked_at_ms: family.revokedAt },
-        first_event_ms: family.revokedAt,
-        detected_ms: e.time_ms,
+        evidence: { events: [sightingOf(e).evidence()], revoked_at_ms: family.revokedAtMs },
+        first_event_ms: family.revokedAtMs,
       }),
     );
   } else if (e.reason === 'reuse_detected') {
@@ -115,59 +126,50 @@ export function stepRefreshReplay(
         severity: 'high',
         confidence: 1,
         action: 'revoke_family',
-        evidence: { events: [evidenceOf(e)] },
+        evidence: { events: [sightingOf(e).evidence()] },
         first_event_ms: e.time_ms,
-        detected_ms: e.time_ms,
       }),
     );
   }
 
-  const rotation = family.rotated[e.token_id];
-  const duplicateReport = rotation !== undefined && e.outcome === 'rotated' && rotation.to === e.new_token_id;
-  if (
-    rotation !== undefined &&
-    !duplicateReport &&
-    e.reason !== 'reuse_detected' &&
-    family.revokedAt === undefined
-  ) {
-    const elapsedMs = e.time_ms - rotation.at;
-    const client = sameClient(rotation, e);
-    const behind = generationsBehind(family, rotation);
-    const benign = elapsedMs >= 0 && elapsedMs <= cfg.graceWindowMs && client.same && behind === 0;
+  const rotatedTo = e.outcome === 'rotated' ? e.new_token_id : '';
+  const known = e.token_id === '' ? undefined : lookup(family, e.token_id, rotatedTo);
+  if (known !== undefined && !known.duplicate && e.reason !== 'reuse_detected' && !revoked) {
+    const by = known.rotation?.by;
+    const elapsedMs = e.time_ms - known.rotatedAtMs;
+    // An older token is compared with the family's latest rotation: its holder is the owner.
+    const holder = by ?? family.previous?.by;
+    const client = holder === undefined ? undefined : sameClient(holder, e);
+    const benign =
+      known.behind === 0 && elapsedMs >= 0 && elapsedMs <= cfg.graceWindowMs && client?.same === true;
     if (!benign) {
+      const sameDevice = client?.same ?? false;
       found.push(
         finding('refresh_replay', {
           ...base,
           kind: 'rotated refresh token presented again',
-          severity: client.same ? 'high' : 'critical',
-          confidence: client.same ? 0.8 : 0.99,
+          severity: sameDevice ? 'high' : 'critical',
+          confidence: sameDevice ? 0.8 : 0.99,
           action: 'revoke_family',
           evidence: {
-            events: [rotation.event, evidenceOf(e)],
+            // the rotation of this token (the previous one) or, for an older token, the family's latest
+            events:
+              holder === undefined
+                ? [sightingOf(e).evidence()]
+                : [holder.evidence(), sightingOf(e).evidence()],
+            rotated_at_ms: known.rotatedAtMs,
             elapsed_ms: elapsedMs,
             grace_window_ms: cfg.graceWindowMs,
-            same_client: client.same,
-            compared_by: client.by,
-            generations_behind: behind,
+            same_client: sameDevice,
+            compared_by: client?.by ?? null,
+            generations_behind: known.behind,
           },
-          first_event_ms: rotation.at,
-          detected_ms: e.time_ms,
+          first_event_ms: known.rotatedAtMs,
         }),
       );
     }
   }
 
-  if (e.outcome === 'rotated' && e.new_token_id !== '') {
-    if (rotation === undefined) {
-      family.rotated[e.token_id] = {
-        at: e.time_ms,
-        to: e.new_token_id,
-        network: networkOf(e.ip),
-        event: evidenceOf(e),
-      };
-    }
-    if (rotation === undefined || generationsBehind(family, rotation) === 0) family.current = e.new_token_id;
-  }
-
-  return dedupe(next, found, cfg.dedupWindowMs);
+  if (rotatedTo !== '' && e.token_id !== '') recordRotation(family, e, known);
+  return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }

@@ -1,7 +1,8 @@
 /**
- * What detectors see and what they say. Detectors are pure: step(state, event, config) →
- * { state, findings }, with no I/O and no clock other than the event's own time; the runtime
- * around them keeps the state (per tenant + subject), stores findings and acts on them.
+ * What detectors see and what they say. A detector is a function of (keyed state, event,
+ * thresholds) → findings that updates the state it is handed: no I/O, no clock but the events'
+ * own times, no randomness. The runtime around them owns the state (per tenant + subject and per
+ * source IP), stores the findings and acts on them.
  */
 import type { EventType } from '../ingest/contract/event-v1.ts';
 import type { EventRow } from '../ingest/pipeline/rows.ts';
@@ -14,6 +15,7 @@ export type DetectorEvent = Pick<
   | 'tenant'
   | 'subject'
   | 'source'
+  | 'client_id'
   | 'session_id'
   | 'ip'
   | 'user_agent'
@@ -22,6 +24,7 @@ export type DetectorEvent = Pick<
   | 'reason'
   | 'jti'
   | 'alg'
+  | 'exp'
   | 'family_id'
   | 'token_id'
   | 'new_token_id'
@@ -31,7 +34,11 @@ export type DetectorEvent = Pick<
   | 'lat'
   | 'lon'
   | 'geo_radius_km'
-> & { type: EventType };
+> & {
+  type: EventType;
+  /** `type/outcome/reason`, when the runtime has interned it (saves a string per remembered event) */
+  what?: string;
+};
 
 export type DetectorName = 'refresh_replay' | 'impossible_travel' | 'device_reuse' | 'verification_anomaly';
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
@@ -68,26 +75,10 @@ export interface Finding {
   action: Action;
   /** the events that prove it, and the figures (distances, speeds, devices, networks) */
   evidence: { events: EvidenceEvent[]; [figure: string]: unknown };
+  /** event time of the earliest event in the evidence */
   first_event_ms: number;
+  /** event time of the event that completed the evidence (the misuse itself) */
   detected_ms: number;
-}
-
-export interface StepResult<S> {
-  state: S;
-  findings: Finding[];
-}
-
-export function evidenceOf(e: DetectorEvent): EvidenceEvent {
-  return {
-    event_id: e.event_id,
-    type: e.type,
-    time_ms: e.time_ms,
-    ip: e.ip,
-    country: e.country,
-    city: e.city,
-    device_id: e.device_id,
-    user_agent: e.user_agent,
-    outcome: e.outcome,
-    reason: e.reason,
-  };
+  /** that event's id: with detector, kind and target it identifies the finding */
+  trigger_event_id: string;
 }

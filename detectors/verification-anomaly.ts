@@ -7,15 +7,10 @@
  *   networks it is a stale client, not an attacker).
  */
 import type { Thresholds } from './config.ts';
-import { dedupe, finding, fromEvent } from './finding.ts';
+import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { networkOf } from './network.ts';
-import {
-  type DetectorEvent,
-  type EvidenceEvent,
-  evidenceOf,
-  type Finding,
-  type StepResult,
-} from './types.ts';
+import { type KeyedState, type Sighting, sightingOf } from './state.ts';
+import type { DetectorEvent, Finding } from './types.ts';
 
 const BURST_REASONS: ReadonlySet<string> = new Set([
   'bad_signature',
@@ -26,107 +21,88 @@ const BURST_REASONS: ReadonlySet<string> = new Set([
 /** Networks remembered per subject (where the owner was seen with accepted tokens). */
 const MAX_OWNER_NETWORKS = 32;
 
-export interface VerificationAnomalyState {
-  /** `ip:…` / `subject:…` → recent rejections counted for bursts (at most the threshold) */
-  bursts: Record<string, EvidenceEvent[]>;
-  /** networks where this subject's tokens were accepted */
-  ownerNetworks: string[];
-  reported: Record<string, number>;
+/** The recent rejections within the window, with this one (once, however often it is delivered). */
+function countRejection(list: Sighting[] | undefined, here: Sighting, cfg: Thresholds): Sighting[] {
+  const recent = (list ?? []).filter((x) => here.time_ms - x.time_ms < cfg.burstWindowMs);
+  if (!recent.some((x) => x.event_id === here.event_id)) recent.push(here);
+  return recent.slice(-cfg.burstThreshold);
 }
 
-export const initialVerificationAnomalyState = (): VerificationAnomalyState => ({
-  bursts: {},
-  ownerNetworks: [],
-  reported: {},
-});
-
-export function stepVerificationAnomaly(
-  state: VerificationAnomalyState,
-  e: DetectorEvent,
-  cfg: Thresholds,
-): StepResult<VerificationAnomalyState> {
-  if (e.type !== 'verification') return { state, findings: [] };
-  const found: Finding[] = [];
-  let next = state;
-  const base = fromEvent(e);
+export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
+  if (e.type !== 'verification') return [];
+  const { subject, source } = k;
   const network = networkOf(e.ip);
 
   if (e.outcome === 'accepted') {
-    if (network !== '' && !next.ownerNetworks.includes(network)) {
-      next = { ...next, ownerNetworks: [...next.ownerNetworks, network].slice(-MAX_OWNER_NETWORKS) };
+    const owned = subject.ownerNetworks ?? [];
+    if (network !== '' && !owned.includes(network)) {
+      subject.ownerNetworks = [...owned, network].slice(-MAX_OWNER_NETWORKS);
     }
-    return { state: next, findings: [] };
+    return [];
   }
 
+  const found: Finding[] = [];
+  const base = fromEvent(e);
+  const here = sightingOf(e);
   if (e.reason === 'alg_not_allowed' || e.alg.toLowerCase() === 'none') {
-    found.push(
-      finding('verification_anomaly', {
-        ...base,
-        kind: 'forged token: algorithm not allowed',
-        severity: 'high',
-        confidence: 0.95,
-        target: { kind: 'source_ip', id: e.ip },
-        action: 'alert_only',
-        evidence: { events: [evidenceOf(e)], alg: e.alg },
-        first_event_ms: e.time_ms,
-      }),
-    );
+    const f = finding('verification_anomaly', {
+      ...base,
+      kind: 'forged token: algorithm not allowed',
+      severity: 'high',
+      confidence: 0.95,
+      target: { kind: 'source_ip', id: e.ip },
+      action: 'alert_only',
+      evidence: { events: [here.evidence()], alg: e.alg },
+      first_event_ms: e.time_ms,
+    });
+    if (firstInWindow(source, f, cfg.dedupWindowMs)) found.push(f);
   }
 
   if (BURST_REASONS.has(e.reason)) {
-    const bursts = { ...next.bursts };
-    const scopes: ['source_ip' | 'subject', string][] = [];
-    if (e.ip !== '') scopes.push(['source_ip', e.ip]);
-    if (e.subject !== '') scopes.push(['subject', e.subject]);
-    for (const [kind, id] of scopes) {
-      const key = `${kind}:${id}`;
-      const recent = [
-        ...(bursts[key] ?? []).filter((x) => e.time_ms - x.time_ms < cfg.burstWindowMs),
-        evidenceOf(e),
-      ].slice(-cfg.burstThreshold);
-      bursts[key] = recent;
+    const scopes: ['source_ip' | 'subject', string, { rejections: Sighting[] | undefined }][] = [];
+    if (e.ip !== '') scopes.push(['source_ip', e.ip, source]);
+    if (e.subject !== '') scopes.push(['subject', e.subject, subject]);
+    for (const [kind, id, holder] of scopes) {
+      const recent = countRejection(holder.rejections, here, cfg);
+      holder.rejections = recent;
       if (recent.length < cfg.burstThreshold) continue;
       const reasons: Record<string, number> = {};
-      for (const x of recent) reasons[x.reason] = (reasons[x.reason] ?? 0) + 1;
-      found.push(
-        finding('verification_anomaly', {
-          ...base,
-          kind: `burst of rejected tokens per ${kind === 'source_ip' ? 'source IP' : 'subject'}`,
-          severity: 'medium',
-          confidence: 0.8,
-          target: { kind, id },
-          action: 'alert_only',
-          evidence: {
-            events: recent.slice(0, 5),
-            count: recent.length,
-            window_ms: cfg.burstWindowMs,
-            reasons,
-          },
-          first_event_ms: recent[0]!.time_ms,
-        }),
-      );
+      for (const x of recent) {
+        const reason = x.what.split('/')[2] ?? '';
+        reasons[reason] = (reasons[reason] ?? 0) + 1;
+      }
+      const f = finding('verification_anomaly', {
+        ...base,
+        kind: `burst of rejected tokens per ${kind === 'source_ip' ? 'source IP' : 'subject'}`,
+        severity: 'medium',
+        confidence: 0.8,
+        target: { kind, id },
+        action: 'alert_only',
+        evidence: {
+          events: recent.slice(0, 5).map((x) => x.evidence()),
+          count: recent.length,
+          window_ms: cfg.burstWindowMs,
+          reasons,
+        },
+        first_event_ms: recent[0]!.time_ms,
+      });
+      if (firstInWindow(kind === 'source_ip' ? source : subject, f, cfg.dedupWindowMs)) found.push(f);
     }
-    next = { ...next, bursts };
   }
 
-  if (
-    e.reason === 'revoked' &&
-    network !== '' &&
-    next.ownerNetworks.length > 0 &&
-    !next.ownerNetworks.includes(network)
-  ) {
-    found.push(
-      finding('verification_anomaly', {
-        ...base,
-        kind: 'revoked token presented from a network its owner never used',
-        severity: 'high',
-        confidence: 0.85,
-        target: { kind: 'jti', id: e.jti },
-        action: 'alert_only',
-        evidence: { events: [evidenceOf(e)], network, owner_networks: next.ownerNetworks },
-        first_event_ms: e.time_ms,
-      }),
-    );
+  const owners = subject.ownerNetworks;
+  if (e.reason === 'revoked' && network !== '' && owners !== undefined && !owners.includes(network)) {
+    const f = finding('verification_anomaly', {
+      ...base,
+      kind: 'revoked token presented from a network its owner never used',
+      severity: 'high',
+      confidence: 0.85,
+      target: { kind: 'jti', id: e.jti },
+      action: 'alert_only',
+      evidence: { events: [here.evidence()], network, owner_networks: [...owners] },
+      first_event_ms: e.time_ms,
+    });
+    if (firstInWindow(subject, f, cfg.dedupWindowMs)) found.push(f);
   }
-  return dedupe(next, found, cfg.dedupWindowMs);
+  return found;
 }

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { initialDeviceReuseState, stepDeviceReuse } from '../../../detectors/device-reuse.ts';
+import { detectDeviceReuse } from '../../../detectors/device-reuse.ts';
 import type { DetectorEvent } from '../../../detectors/types.ts';
 import { ev, MINUTE, PLACES, run, SECOND, T0 } from './helpers.ts';
 
-const detect = (events: DetectorEvent[], settings = {}) =>
-  run(stepDeviceReuse, initialDeviceReuseState(), events, settings).findings;
+const detect = (events: DetectorEvent[], settings = {}) => run(detectDeviceReuse, events, settings).findings;
 
 describe('device_reuse: findings', () => {
   it('a jti presented from a second device → revoke the jti', () => {

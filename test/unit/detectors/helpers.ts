@@ -1,5 +1,8 @@
+import { expect } from 'vitest';
 import { type ThresholdSettings, thresholds } from '../../../detectors/config.ts';
-import type { DetectorEvent, Finding, StepResult } from '../../../detectors/types.ts';
+import type { Detector } from '../../../detectors/engine.ts';
+import { type KeyedState, newKeyedState } from '../../../detectors/state.ts';
+import type { DetectorEvent, Finding } from '../../../detectors/types.ts';
 
 export const T0 = Date.UTC(2026, 10, 22, 9, 0, 0);
 export const SECOND = 1000;
@@ -104,6 +107,8 @@ export function ev(fields: Partial<DetectorEvent> & { at: number; place?: Place 
     reason: 'ok',
     jti: '',
     alg: 'EdDSA',
+    exp: 0,
+    client_id: 'web',
     family_id: '',
     token_id: '',
     new_token_id: '',
@@ -117,20 +122,32 @@ export function ev(fields: Partial<DetectorEvent> & { at: number; place?: Place 
   };
 }
 
-/** Folds a detector over events, collecting its findings. */
-export function run<S>(
-  step: (s: S, e: DetectorEvent, cfg: ReturnType<typeof thresholds>) => StepResult<S>,
-  initial: S,
+/**
+ * Folds a detector over events, collecting its findings. Kafka delivers at least once and a rebuild
+ * re-reads what the state already holds, so the same run is repeated with every event delivered
+ * twice, and with the whole stream delivered again: both must find exactly what one delivery finds.
+ */
+export function run(
+  detect: Detector,
   events: DetectorEvent[],
   settings: Partial<ThresholdSettings> = {},
-): { state: S; findings: Finding[] } {
+): { state: KeyedState; findings: Finding[] } {
+  const once = fold(detect, events, settings);
+  const twice = fold(
+    detect,
+    events.flatMap((e) => [e, { ...e }]),
+    settings,
+  );
+  expect(twice.findings, 'every event delivered twice').toEqual(once.findings);
+  const again = fold(detect, [...events, ...events.map((e) => ({ ...e }))], settings);
+  expect(again.findings, 'the whole stream delivered again').toEqual(once.findings);
+  return once;
+}
+
+export function fold(detect: Detector, events: DetectorEvent[], settings: Partial<ThresholdSettings> = {}) {
   const cfg = thresholds(settings);
-  let state = initial;
+  const state = newKeyedState();
   const findings: Finding[] = [];
-  for (const e of events) {
-    const r = step(state, e, cfg);
-    state = r.state;
-    findings.push(...r.findings);
-  }
+  for (const e of events) findings.push(...detect(state, e, cfg));
   return { state, findings };
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { initialImpossibleTravelState, stepImpossibleTravel } from '../../../detectors/impossible-travel.ts';
+import { detectImpossibleTravel } from '../../../detectors/impossible-travel.ts';
 import { distanceKm } from '../../../detectors/network.ts';
 import { ev, HOUR, MINUTE, PLACES, type Place, run, T0 } from './helpers.ts';
 
 const use = (at: number, place: Place, extra = {}) => ev({ at, place, jti: 'jti-1', ...extra });
 const detect = (events: ReturnType<typeof use>[], settings = {}) =>
-  run(stepImpossibleTravel, initialImpossibleTravelState(), events, settings).findings;
+  run(detectImpossibleTravel, events, settings).findings;
 
 describe('distanceKm', () => {
   it('matches known great-circle distances', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { thresholds } from '../../../detectors/config.ts';
-import { initialRefreshReplayState, stepRefreshReplay } from '../../../detectors/refresh-replay.ts';
+import { detectRefreshReplay } from '../../../detectors/refresh-replay.ts';
 import type { DetectorEvent } from '../../../detectors/types.ts';
 import { ev, MINUTE, PLACES, type Place, run, SECOND, T0 } from './helpers.ts';
 
@@ -30,7 +29,7 @@ const issue = ev({
 });
 
 const detect = (events: DetectorEvent[], settings = {}) =>
-  run(stepRefreshReplay, initialRefreshReplayState(), [issue, ...events], settings).findings;
+  run(detectRefreshReplay, [issue, ...events], settings).findings;
 
 describe('refresh_replay: replay', () => {
   it.each([
@@ -218,18 +217,25 @@ describe('refresh_replay: hard negatives (no finding)', () => {
     expect(detect(events)).toEqual([]);
   });
 
-  it('does not change the state it was given (pure)', () => {
-    const before = run(stepRefreshReplay, initialRefreshReplayState(), [
-      issue,
-      rotate(T0, 'rt-0', 'rt-1'),
-    ]).state;
-    const snapshot = JSON.stringify(before);
-    const after = stepRefreshReplay(
-      before,
-      rotate(T0 + MINUTE, 'rt-0', 'rt-x', { device_id: 'attacker' }),
-      thresholds(),
+  it('a rotation reported late, after the next one, is history, not a replay', () => {
+    const late = [rotate(T0 + 15 * MINUTE, 'rt-1', 'rt-2'), rotate(T0, 'rt-0', 'rt-1')];
+    expect(detect(late)).toEqual([]);
+    const replay = detect([...late, rotate(T0 + 20 * MINUTE, 'rt-0', 'rt-x', { device_id: 'attacker' })]);
+    expect(replay).toHaveLength(1);
+    expect(replay[0]!.evidence).toMatchObject({ generations_behind: 1, rotated_at_ms: T0 });
+  });
+
+  it('recognises a token rotated many generations ago (remembered as a hash, not a sighting)', () => {
+    const chain = Array.from({ length: 50 }, (_, i) =>
+      rotate(T0 + i * 15 * MINUTE, `rt-${i}`, `rt-${i + 1}`),
     );
-    expect(after.findings).toHaveLength(1);
-    expect(JSON.stringify(before)).toBe(snapshot);
+    const [f] = detect([...chain, rotate(T0 + 51 * 15 * MINUTE, 'rt-3', 'rt-x', { device_id: 'x' })]);
+    expect(f).toMatchObject({
+      kind: 'rotated refresh token presented again',
+      first_event_ms: T0 + 3 * 15 * MINUTE,
+    });
+    expect(f!.evidence).toMatchObject({ generations_behind: 46 });
+    // the replayed token's own rotation is a hash now; the evidence shows the family's latest rotation
+    expect(f!.evidence.events.map((x) => x.time_ms)).toEqual([T0 + 49 * 15 * MINUTE, T0 + 51 * 15 * MINUTE]);
   });
 });

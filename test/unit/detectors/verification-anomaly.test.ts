@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { DetectorEvent } from '../../../detectors/types.ts';
-import {
-  initialVerificationAnomalyState,
-  stepVerificationAnomaly,
-} from '../../../detectors/verification-anomaly.ts';
+import { detectVerificationAnomaly } from '../../../detectors/verification-anomaly.ts';
 import { ev, MINUTE, PLACES, run, SECOND, T0 } from './helpers.ts';
 
 const detect = (events: DetectorEvent[], settings = {}) =>
-  run(stepVerificationAnomaly, initialVerificationAnomalyState(), events, settings).findings;
+  run(detectVerificationAnomaly, events, settings).findings;
 const rejected = (
   at: number,
   reason: string,

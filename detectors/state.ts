@@ -1,0 +1,276 @@
+/**
+ * Detector state, keyed the way Kafka partitions the stream: one SubjectState per tenant + subject
+ * (its tokens, families and sessions) and one SourceState per tenant + source IP.
+ *
+ * Detectors update the state they are handed and return their findings; the runtime owns each
+ * state exclusively, so nothing else ever sees it change. (Copying the state per event, as a
+ * persistent structure would, made every event O(state): a service account with 10k live tokens
+ * turned the stream quadratic.) The records are small classes with fixed shapes, numbers kept as
+ * small integers where they can be, and one Sighting shared by every detector that remembers an
+ * event — memory per tracked token is what bounds how many a process can watch.
+ */
+import type { DetectorEvent, EvidenceEvent } from './types.ts';
+
+/** One event as detectors remember it: where, when, from what. Shared by every record that keeps it. */
+export class Sighting {
+  readonly event_id: string;
+  readonly time_ms: number;
+  /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
+  readonly what: string;
+  readonly ip: string;
+  readonly country: string;
+  readonly city: string;
+  readonly device_id: string;
+  readonly user_agent: string;
+  /** latitude and longitude in 1e-5 degrees (about a metre): small integers, stored unboxed */
+  readonly lat5: number;
+  readonly lon5: number;
+  readonly radius_km: number;
+
+  constructor(e: DetectorEvent) {
+    this.event_id = e.event_id;
+    this.time_ms = e.time_ms;
+    this.what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
+    this.ip = e.ip;
+    this.country = e.country;
+    this.city = e.city;
+    this.device_id = e.device_id;
+    this.user_agent = e.user_agent;
+    this.lat5 = Math.round(e.lat * 1e5);
+    this.lon5 = Math.round(e.lon * 1e5);
+    this.radius_km = e.geo_radius_km;
+  }
+
+  get lat(): number {
+    return this.lat5 / 1e5;
+  }
+
+  get lon(): number {
+    return this.lon5 / 1e5;
+  }
+
+  evidence(): EvidenceEvent {
+    const [type = '', outcome = '', reason = ''] = this.what.split('/');
+    return {
+      event_id: this.event_id,
+      type: type as EvidenceEvent['type'],
+      time_ms: this.time_ms,
+      ip: this.ip,
+      country: this.country,
+      city: this.city,
+      device_id: this.device_id,
+      user_agent: this.user_agent,
+      outcome,
+      reason,
+    };
+  }
+}
+
+const sightings = new WeakMap<DetectorEvent, Sighting>();
+
+/** The event's Sighting, made once and shared by every detector that keeps it. */
+export function sightingOf(e: DetectorEvent): Sighting {
+  let s = sightings.get(e);
+  if (s === undefined) {
+    s = new Sighting(e);
+    sightings.set(e, s);
+  }
+  return s;
+}
+
+/** Seconds since the epoch, as a small integer (unboxed in objects). */
+export const toSeconds = (ms: number) => Math.floor(ms / 1000);
+
+/** An access token (jti). */
+export class TokenState {
+  /** when the token can be forgotten (seconds) */
+  untilS: number;
+  /** impossible_travel: the latest sighting with a place */
+  place: Sighting | undefined = undefined;
+  /** device_reuse: the first sighting from each device id (at most MAX_DEVICES) */
+  devices: Sighting[] | undefined = undefined;
+  /** device_reuse without device ids: recent sightings from distinct networks */
+  networks: Sighting[] | undefined = undefined;
+
+  constructor(untilS: number) {
+    this.untilS = untilS;
+  }
+}
+
+/** How the immediately previous refresh token of a family was rotated. */
+export interface Rotation {
+  from: string;
+  to: string;
+  /** the rotation event (time, device, network, user agent) */
+  by: Sighting;
+}
+
+/** A refresh-token family. */
+export class FamilyState {
+  lastSeenS: number;
+  /** the newest refresh token of the family ('' until seen) */
+  current = '';
+  previous: Rotation | undefined = undefined;
+  /** older rotations, oldest first: (hash of token, hash of its successor, rotated at ms) triples */
+  retired: number[] = [];
+  /** when the family was revoked (ms), or -1 */
+  revokedAtMs = -1;
+  place: Sighting | undefined = undefined;
+  devices: Sighting[] | undefined = undefined;
+
+  constructor(lastSeenS: number) {
+    this.lastSeenS = lastSeenS;
+  }
+}
+
+/** A session (sid): only its latest place is remembered. */
+export class SessionState {
+  lastSeenS: number;
+  place: Sighting | undefined = undefined;
+
+  constructor(lastSeenS: number) {
+    this.lastSeenS = lastSeenS;
+  }
+}
+
+/** Everything remembered about one tenant + subject. Containers are created on first use. */
+export class SubjectState {
+  lastSeenS = 0;
+  tokens: Map<string, TokenState> | undefined = undefined;
+  families: Map<string, FamilyState> | undefined = undefined;
+  sessions: Map<string, SessionState> | undefined = undefined;
+  /** networks where this subject's tokens were accepted (interned strings, at most 32) */
+  ownerNetworks: string[] | undefined = undefined;
+  /** recent rejections counted for bursts per subject */
+  rejections: Sighting[] | undefined = undefined;
+  /** finding key → when it was last reported (ms of event time) */
+  reported: Map<string, number> | undefined = undefined;
+
+  /** tracked keys: tokens + families + sessions */
+  get keys(): number {
+    return (this.tokens?.size ?? 0) + (this.families?.size ?? 0) + (this.sessions?.size ?? 0);
+  }
+}
+
+/** Everything remembered about one tenant + source IP. */
+export class SourceState {
+  lastSeenS = 0;
+  rejections: Sighting[] | undefined = undefined;
+  reported: Map<string, number> | undefined = undefined;
+}
+
+/** What one event's detectors read and update: its subject's state and its source IP's state. */
+export interface KeyedState {
+  subject: SubjectState;
+  source: SourceState;
+}
+
+export const newKeyedState = (): KeyedState => ({ subject: new SubjectState(), source: new SourceState() });
+
+export function tokenOf(s: SubjectState, jti: string, e: DetectorEvent, lifetimeS: number): TokenState {
+  s.tokens ??= new Map();
+  const until = e.exp > 0 ? Math.max(e.exp, toSeconds(e.time_ms)) : toSeconds(e.time_ms) + lifetimeS;
+  let t = s.tokens.get(jti);
+  if (t === undefined) {
+    t = new TokenState(until);
+    s.tokens.set(jti, t);
+  } else if (until > t.untilS) t.untilS = until;
+  return t;
+}
+
+export function familyOf(s: SubjectState, id: string, e: DetectorEvent): FamilyState {
+  s.families ??= new Map();
+  const seen = toSeconds(e.time_ms);
+  let f = s.families.get(id);
+  if (f === undefined) {
+    f = new FamilyState(seen);
+    s.families.set(id, f);
+  } else if (seen > f.lastSeenS) f.lastSeenS = seen;
+  return f;
+}
+
+export function sessionOf(s: SubjectState, id: string, e: DetectorEvent): SessionState {
+  s.sessions ??= new Map();
+  const seen = toSeconds(e.time_ms);
+  let x = s.sessions.get(id);
+  if (x === undefined) {
+    x = new SessionState(seen);
+    s.sessions.set(id, x);
+  } else if (seen > x.lastSeenS) x.lastSeenS = seen;
+  return x;
+}
+
+/** How long state lives, in seconds of event time. */
+export interface Lifetimes {
+  /** a jti without `exp` is kept this long after it was last seen */
+  tokenS: number;
+  /** a refresh family is kept this long after it was last seen (its refresh tokens' lifetime) */
+  familyS: number;
+  /** a session's last place is kept this long */
+  sessionS: number;
+  /** windows (bursts, dedup) are kept this long */
+  windowS: number;
+}
+
+/**
+ * Forgets what expired by `nowS` (event time). Returns true when nothing is left worth keeping.
+ * A subject's owner networks live as long as its families (they judge revoked tokens later).
+ */
+export function pruneSubject(s: SubjectState, nowS: number, l: Lifetimes): boolean {
+  if (s.tokens !== undefined) {
+    for (const [k, t] of s.tokens) if (t.untilS < nowS) s.tokens.delete(k);
+    if (s.tokens.size === 0) s.tokens = undefined;
+  }
+  if (s.families !== undefined) {
+    for (const [k, f] of s.families) if (f.lastSeenS + l.familyS < nowS) s.families.delete(k);
+    if (s.families.size === 0) s.families = undefined;
+  }
+  if (s.sessions !== undefined) {
+    for (const [k, x] of s.sessions) if (x.lastSeenS + l.sessionS < nowS) s.sessions.delete(k);
+    if (s.sessions.size === 0) s.sessions = undefined;
+  }
+  s.rejections = pruneWindow(s.rejections, nowS, l.windowS);
+  s.reported = pruneReported(s.reported, nowS, l.windowS);
+  if (s.lastSeenS + l.familyS < nowS) s.ownerNetworks = undefined;
+  return (
+    s.tokens === undefined &&
+    s.families === undefined &&
+    s.sessions === undefined &&
+    s.rejections === undefined &&
+    s.reported === undefined &&
+    s.ownerNetworks === undefined
+  );
+}
+
+export function pruneSource(s: SourceState, nowS: number, l: Lifetimes): boolean {
+  s.rejections = pruneWindow(s.rejections, nowS, l.windowS);
+  s.reported = pruneReported(s.reported, nowS, l.windowS);
+  return s.rejections === undefined && s.reported === undefined;
+}
+
+function pruneWindow(list: Sighting[] | undefined, nowS: number, windowS: number) {
+  if (list === undefined) return undefined;
+  const kept = list.filter((x) => toSeconds(x.time_ms) + windowS >= nowS);
+  return kept.length === 0 ? undefined : kept;
+}
+
+function pruneReported(reported: Map<string, number> | undefined, nowS: number, windowS: number) {
+  if (reported === undefined) return undefined;
+  for (const [k, at] of reported) if (toSeconds(at) + windowS < nowS) reported.delete(k);
+  return reported.size === 0 ? undefined : reported;
+}
+
+/**
+ * A 52-bit hash of a string (two FNV-style lanes): retired refresh tokens are remembered as numbers,
+ * 8 bytes each in a packed array. A false match needs a 1-in-2^52 collision within one family.
+ */
+export function hash52(s: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
+}
