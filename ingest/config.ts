@@ -3,6 +3,16 @@
  * Every option is documented in README.md ("Configuration") with its default.
  */
 
+import { isDetectorName } from '../detectors/engine.ts';
+import { cidrList } from '../detectors/network.ts';
+import {
+  type DetectorSettings,
+  type DetectorSettingsFile,
+  detectorSettings,
+  readSettingsFile,
+} from '../detectors/settings.ts';
+import type { DetectorName } from '../detectors/types.ts';
+
 export interface ApiKey {
   tenant: string;
   key: string;
@@ -15,6 +25,19 @@ export interface Config {
   trustProxy: boolean | string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   apiKeys: ApiKey[];
+  /** keys for the read API (GET /v1/detections); tenant `*` reads every tenant */
+  readApiKeys: ApiKey[];
+  detect: {
+    enabled: boolean;
+    groupId: string;
+    findingsTopic: string;
+    /** cap on tracked tokens + families + sessions */
+    maxKeys: number;
+    /** on assignment, re-read this much of the topic besides ClickHouse (covers ingest lag) */
+    rebuildOverlapSeconds: number;
+    configFile: string;
+    settings: DetectorSettings;
+  };
   clickhouse: {
     url: string;
     user: string;
@@ -110,20 +133,55 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`TOKENWATCH_LOG_LEVEL=${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(', ')}`);
   }
 
-  const apiKeys: ApiKey[] = [];
-  for (const entry of list('TOKENWATCH_API_KEYS', '')) {
-    const sep = entry.indexOf(':');
-    const tenant = entry.slice(0, sep);
-    const key = entry.slice(sep + 1);
-    if (sep <= 0 || key.length < 16) {
-      problems.push(
-        'TOKENWATCH_API_KEYS entries must be tenant:key with a key of at least 16 characters ' +
-          `(got an entry for ${JSON.stringify(sep > 0 ? tenant : '(no tenant)')})`,
-      );
-      continue;
+  const keys = (name: string): ApiKey[] => {
+    const parsed: ApiKey[] = [];
+    for (const entry of list(name, '')) {
+      const sep = entry.indexOf(':');
+      const tenant = entry.slice(0, sep);
+      const key = entry.slice(sep + 1);
+      if (sep <= 0 || key.length < 16) {
+        problems.push(
+          `${name} entries must be tenant:key with a key of at least 16 characters ` +
+            `(got an entry for ${JSON.stringify(sep > 0 ? tenant : '(no tenant)')})`,
+        );
+        continue;
+      }
+      parsed.push({ tenant, key });
     }
-    apiKeys.push({ tenant, key });
+    return parsed;
+  };
+  const apiKeys = keys('TOKENWATCH_API_KEYS');
+  const readApiKeys = keys('TOKENWATCH_READ_API_KEYS');
+
+  const detectConfigFile = str('TOKENWATCH_DETECT_CONFIG', '');
+  let settingsFile: DetectorSettingsFile = {};
+  if (detectConfigFile !== '') {
+    try {
+      settingsFile = readSettingsFile(detectConfigFile);
+    } catch (err) {
+      problems.push(`TOKENWATCH_DETECT_CONFIG: ${(err as Error).message}`);
+    }
   }
+  const dryRun: DetectorName[] = [];
+  for (const name of list('TOKENWATCH_DETECT_DRY_RUN', '')) {
+    if (isDetectorName(name)) dryRun.push(name);
+    else
+      problems.push(
+        `TOKENWATCH_DETECT_DRY_RUN entry ${JSON.stringify(name)} is not a detector (refresh_replay, impossible_travel, device_reuse, verification_anomaly)`,
+      );
+  }
+  const allowlist = list('TOKENWATCH_DETECT_ALLOWLIST', '');
+  try {
+    cidrList(allowlist);
+  } catch (err) {
+    problems.push(`TOKENWATCH_DETECT_ALLOWLIST: ${(err as Error).message}`);
+  }
+  const graceRaw = env['TOKENWATCH_DETECT_GRACE_WINDOW_MS'];
+  const grace = int('TOKENWATCH_DETECT_GRACE_WINDOW_MS', -1, 0, 3_600_000);
+  const detectOverrides = {
+    ...(graceRaw !== undefined && graceRaw.trim() !== '' && grace >= 0 ? { graceWindowMs: grace } : {}),
+    ...(allowlist.length > 0 ? { allowlistCidrs: allowlist } : {}),
+  };
 
   const chUrl = str('TOKENWATCH_CLICKHOUSE_URL', 'http://127.0.0.1:8123');
   if (!/^https?:\/\/[^/]+/.test(chUrl)) {
@@ -154,6 +212,16 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: parseTrustProxy(str('TOKENWATCH_TRUST_PROXY', 'false')),
     logLevel,
     apiKeys,
+    readApiKeys,
+    detect: {
+      enabled: bool('TOKENWATCH_DETECT', true),
+      groupId: str('TOKENWATCH_DETECT_GROUP_ID', 'tokenwatch-detectors'),
+      findingsTopic: str('TOKENWATCH_KAFKA_FINDINGS_TOPIC', 'tokenwatch.findings'),
+      maxKeys: int('TOKENWATCH_DETECT_MAX_KEYS', 2_000_000, 1000),
+      rebuildOverlapSeconds: int('TOKENWATCH_DETECT_REBUILD_OVERLAP_SECONDS', 300, 0, 86_400),
+      configFile: detectConfigFile,
+      settings: detectorSettings(settingsFile, detectOverrides, dryRun),
+    },
     clickhouse: {
       url: chUrl,
       user: str('TOKENWATCH_CLICKHOUSE_USER', 'default'),

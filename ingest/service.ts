@@ -1,12 +1,14 @@
 /**
- * The ingest service: wires sources → validation/enrichment → sinks.
+ * The tokenwatch service: wires sources → validation/enrichment → sinks, and the detectors.
  *   Kafka consumer group ─┐
  *                         ├─> Stage (validate, normalize, geo) ─> Batcher ─> ClickHouse
  *   POST /v1/events ──────┘      (with Kafka, HTTP events are published to the topic instead)
+ *   events ─> detectors (own consumer group, or in process) ─> detections table + findings topic
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { type DetectionStage, startDetection } from '../detectors/service.ts';
 import { createClickHouse, detectFeatures, type ServerFeatures } from './clickhouse/client.ts';
 import { isSchemaCurrent, migrate } from './clickhouse/migrate.ts';
 import { dropExpiredPartitions } from './clickhouse/retention.ts';
@@ -14,6 +16,7 @@ import type { SchemaOptions } from './clickhouse/schema.ts';
 import { ClickHouseSink } from './clickhouse/sink.ts';
 import type { Config } from './config.ts';
 import { ApiKeys } from './http/api-keys.ts';
+import { detectionsRoute } from './http/detections-route.ts';
 import { eventsRoute } from './http/events-route.ts';
 import { DirectIntake, type Intake, KafkaIntake } from './http/intake.ts';
 import { opsRoutes, type ReadinessCheck } from './http/ops-routes.ts';
@@ -31,6 +34,8 @@ export interface Service {
   batcher: Batcher;
   clickhouse: ClickHouseClient;
   features: ServerFeatures;
+  /** undefined when TOKENWATCH_DETECT is off */
+  detection: DetectionStage | undefined;
   /** graceful shutdown: stop taking events, store what was taken, commit, disconnect */
   close(): Promise<void>;
 }
@@ -86,7 +91,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let producer: Producer | undefined;
   let source: KafkaSource | undefined;
-  let intake: Intake = new DirectIntake(stage, batcher, config.limits.httpAckTimeoutMs);
+  let detection: DetectionStage | undefined;
+  let intake: Intake | undefined;
   const checks: ReadinessCheck[] = [
     { name: 'clickhouse', check: async () => (await client.ping()).success },
     { name: 'migrations', check: async () => (schemaCurrent ||= await isSchemaCurrent(client, schema)) },
@@ -96,7 +102,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const kafka = createKafka(config.kafka, log.child({ component: 'kafka' }));
     await ensureTopics(
       kafka,
-      [...new Set([...config.kafka.topics, config.kafka.publishTopic, config.kafka.deadLetterTopic])],
+      [
+        ...new Set([
+          ...config.kafka.topics,
+          config.kafka.publishTopic,
+          config.kafka.deadLetterTopic,
+          ...(config.detect.enabled ? [config.detect.findingsTopic] : []),
+        ]),
+      ],
       config.kafka.topicPartitions,
     ).catch((err: Error) => {
       throw new Error(
@@ -127,11 +140,34 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await source.start();
     const consumer = source;
     checks.push({ name: 'kafka', check: () => producerConnected && consumer.ready });
+    if (config.detect.enabled) {
+      detection = await startDetection(config, {
+        clickhouse: client,
+        stage,
+        metrics,
+        log: log.child({ component: 'detectors' }),
+        kafka: { client: kafka, producer },
+      });
+    }
   } else {
     log.info(
       'TOKENWATCH_KAFKA_BROKERS is empty: single-process mode (HTTP events go straight to ClickHouse)',
     );
+    if (config.detect.enabled) {
+      detection = await startDetection(config, {
+        clickhouse: client,
+        stage,
+        metrics,
+        log: log.child({ component: 'detectors' }),
+      });
+    }
+    const observe = detection?.observe;
+    intake = new DirectIntake(stage, batcher, config.limits.httpAckTimeoutMs, observe);
   }
+  if (detection !== undefined) {
+    const stage = detection;
+    checks.push({ name: 'detectors', check: () => stage.ready });
+  } else log.warn('TOKENWATCH_DETECT is off: events are stored, nothing is detected');
 
   const apiKeys = new ApiKeys(config.apiKeys);
   if (apiKeys.size === 0)
@@ -160,10 +196,15 @@ export async function startService(config: Config, log: Logger): Promise<Service
   await app.register(opsRoutes, { registry: metrics.registry, checks });
   await app.register(eventsRoute, {
     stage,
-    intake,
+    intake: intake ?? new DirectIntake(stage, batcher, config.limits.httpAckTimeoutMs),
     apiKeys,
     metrics,
     bodyLimit: config.limits.httpBodyBytes,
+  });
+  await app.register(detectionsRoute, {
+    clickhouse: client,
+    database: config.clickhouse.database,
+    readKeys: new ApiKeys(config.readApiKeys),
   });
   const address = await app.listen({ host: config.host, port: config.port });
 
@@ -203,10 +244,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
         log.error({ err: err.message }, 'some buffered rows were not stored'),
       );
       await source?.disconnect();
+      await detection?.close();
       await producer?.disconnect();
       await client.close();
       log.info('shut down cleanly');
     })());
 
-  return { url: address, metrics, batcher, clickhouse: client, features, close };
+  return { url: address, metrics, batcher, clickhouse: client, features, detection, close };
 }

@@ -22,6 +22,7 @@ export const RETAINED_TABLES: readonly { table: string; timeColumn: string }[] =
   { table: 'events', timeColumn: 'time' },
   { table: 'events_by_token', timeColumn: 'time' },
   { table: 'dead_letters', timeColumn: 'received_at' },
+  { table: 'detections', timeColumn: 'detected_time' },
 ];
 
 export const onCluster = (o: SchemaOptions) => (o.cluster === '' ? '' : ` ON CLUSTER ${o.cluster}`);
@@ -148,6 +149,43 @@ ORDER BY (code, letter_id)${ttlClause(o, f, retention('dead_letters'))}`,
     // Rows ClickHouse itself refuses at insert are dead-lettered with door 'clickhouse'.
     statements: (o) => [
       `ALTER TABLE ${o.database}.dead_letters${onCluster(o)} MODIFY COLUMN door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3)`,
+    ],
+  },
+  {
+    version: 5,
+    name: 'detections',
+    // One row per finding; a finding found again (a redelivered event) has the same id and sort
+    // key, and collapses. `detected_time` is the misuse's event time, `found_at` the wall clock.
+    statements: (o, f) => [
+      `CREATE TABLE IF NOT EXISTS ${o.database}.detections${onCluster(o)}
+(
+  detection_id String,
+  detector Enum8('refresh_replay' = 1, 'impossible_travel' = 2, 'device_reuse' = 3, 'verification_anomaly' = 4),
+  kind String,
+  severity Enum8('low' = 1, 'medium' = 2, 'high' = 3, 'critical' = 4),
+  confidence Float32,
+  action Enum8('revoke_family' = 1, 'revoke_jti' = 2, 'alert_only' = 3),
+  dry_run UInt8,
+  tenant String,
+  subject String,
+  target_kind String,
+  target_id String,
+  jti String,
+  family_id String,
+  session_id String,
+  event_ids Array(String),
+  evidence String,
+  trigger_event_id String,
+  first_event_time DateTime,
+  first_event_ms UInt64,
+  detected_time DateTime,
+  detected_ms UInt64,
+  found_at DateTime,
+  found_at_ms UInt64
+)
+ENGINE = ${engine(o, 'ReplacingMergeTree', 'detections')}
+PARTITION BY toYYYYMMDD(detected_time)
+ORDER BY (tenant, detected_time, detection_id)${ttlClause(o, f, retention('detections'))}`,
     ],
   },
 ];

@@ -13,6 +13,7 @@ import type { DeadLetterRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
 import type { EventError, NormalizedEvent, ValidationResult } from '../pipeline/validate.ts';
 import type { ApiKeys } from './api-keys.ts';
+import { httpError } from './http-error.ts';
 import { type Intake, UnavailableError } from './intake.ts';
 
 export interface EventsRouteOptions {
@@ -79,10 +80,6 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number): Readable 
   );
   (payload as Readable).pipe(gunzip).pipe(out);
   return out;
-}
-
-function httpError(statusCode: number, code: string, message: string): Error {
-  return Object.assign(new Error(message), { statusCode, code });
 }
 
 interface Item {

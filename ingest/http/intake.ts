@@ -6,7 +6,7 @@
 import { type OutgoingMessage, type Producer, sendChunked } from '../kafka/client.ts';
 import type { DeadLetterTopic } from '../kafka/dead-letter-topic.ts';
 import { type Batcher, BufferFullError } from '../pipeline/batcher.ts';
-import type { DeadLetterRow } from '../pipeline/rows.ts';
+import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
 import { type NormalizedEvent, toContractEvent } from '../pipeline/validate.ts';
 
@@ -22,16 +22,20 @@ export class DirectIntake implements Intake {
   private readonly stage: Stage;
   private readonly batcher: Batcher;
   private readonly ackTimeoutMs: number;
+  private readonly observe: ((rows: EventRow[]) => void) | undefined;
 
-  constructor(stage: Stage, batcher: Batcher, ackTimeoutMs: number) {
+  /** `observe` sees every accepted event as it is taken (the in-process detectors). */
+  constructor(stage: Stage, batcher: Batcher, ackTimeoutMs: number, observe?: (rows: EventRow[]) => void) {
     this.stage = stage;
     this.batcher = batcher;
     this.ackTimeoutMs = ackTimeoutMs;
+    this.observe = observe;
   }
 
   /** Resolves once stored; after ackTimeoutMs answers Unavailable (the rows stay queued and are stored later). */
   async accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[], receivedMs: number): Promise<void> {
     const rows = events.map((e) => this.stage.enrich(e, receivedMs));
+    this.observe?.(rows);
     const stored = this.batcher.submit(rows, deadLetters, { urgent: true });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

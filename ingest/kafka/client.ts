@@ -2,7 +2,16 @@
  * The one module that imports the Kafka client library (kafkajs). Everything else uses the types
  * re-exported here, so a KafkaJS-compatible client can replace it without touching the rest.
  */
-import { type Consumer, type EachBatchPayload, Kafka, logLevel, type Producer } from 'kafkajs';
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  Kafka,
+  logLevel,
+  Partitioners,
+  type PartitionMetadata,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 
 export type { Consumer, EachBatchPayload, Producer };
@@ -115,4 +124,75 @@ export async function sendChunked(
   }
   if (chunk.length > 0) sends.push(producer.send({ topic, acks: -1, messages: chunk }));
   await Promise.all(sends);
+}
+
+const partitioner = Partitioners.DefaultPartitioner();
+
+/**
+ * The partition a keyed message goes to with the producers' default partitioner (murmur2 of the
+ * key, as kafkajs and the Java client do): which subjects' state belongs to which partition.
+ */
+export function partitionOfKey(key: string, numPartitions: number): number {
+  let partitionMetadata = metadataFor.get(numPartitions);
+  if (partitionMetadata === undefined) {
+    partitionMetadata = Array.from({ length: numPartitions }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+      offlineReplicas: [],
+    }));
+    metadataFor.set(numPartitions, partitionMetadata);
+  }
+  return partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
+}
+const metadataFor = new Map<number, PartitionMetadata[]>();
+
+/** Partition counts of topics. */
+export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<Map<string, number>> {
+  return withAdmin(kafka, async (admin) => {
+    const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+    return new Map(meta.map((t) => [t.name, t.partitions.length]));
+  });
+}
+
+export interface PartitionStart {
+  /** the group's committed offset, or undefined when it has none */
+  committed: bigint | undefined;
+  /** the first offset whose message is at or after the timestamp (the end of the log if none) */
+  atTime: bigint;
+}
+
+/** Per partition of `topic`: where `groupId` stands, and the first offset at or after `timestampMs`. */
+export async function partitionStarts(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  timestampMs: number,
+): Promise<Map<number, PartitionStart>> {
+  return withAdmin(kafka, async (admin) => {
+    const [group] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
+    const committed = new Map(group?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+    return new Map(
+      byTime.map((o) => {
+        const c = committed.get(o.partition);
+        return [
+          o.partition,
+          { committed: c !== undefined && c >= 0n ? c : undefined, atTime: BigInt(o.offset) },
+        ];
+      }),
+    );
+  });
+}
+
+async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
 }

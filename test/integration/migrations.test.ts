@@ -64,6 +64,7 @@ describe('migrations', () => {
     );
     expect(tables.map((t) => `${t.name}:${t.engine}`)).toEqual([
       'dead_letters:ReplacingMergeTree',
+      'detections:ReplacingMergeTree',
       'events:ReplacingMergeTree',
       'events_by_token:ReplacingMergeTree',
       'events_by_token_mv:MaterializedView',

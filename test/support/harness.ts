@@ -10,6 +10,8 @@ import { REPO_ROOT } from '../../infra/paths.ts';
 import { freePort } from '../../infra/process.ts';
 
 export const API_KEY = 'test-key-0123456789abcdef';
+/** reads every tenant's detections */
+export const READ_KEY = 'read-key-0123456789abcdef';
 export const TENANT = 'acme';
 
 export const unique = (prefix: string) => `${prefix}_${randomBytes(4).toString('hex')}`;
@@ -74,6 +76,7 @@ export function serviceSetup(opts: { kafka: boolean; extra?: Record<string, stri
     TOKENWATCH_CLICKHOUSE_URL: inject('clickhouseUrl'),
     TOKENWATCH_CLICKHOUSE_DATABASE: database,
     TOKENWATCH_API_KEYS: `${TENANT}:${API_KEY},other:other-key-0123456789abcdef`,
+    TOKENWATCH_READ_API_KEYS: `*:${READ_KEY}`,
     TOKENWATCH_LOG_LEVEL: 'info',
     TOKENWATCH_HOST: '127.0.0.1',
     ...(opts.kafka
@@ -82,6 +85,8 @@ export function serviceSetup(opts: { kafka: boolean; extra?: Record<string, stri
           TOKENWATCH_KAFKA_TOPICS: topic,
           TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
           TOKENWATCH_KAFKA_GROUP_ID: `${topic}-ingest`,
+          TOKENWATCH_DETECT_GROUP_ID: `${topic}-detect`,
+          TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${topic}.findings`,
           TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '4',
         }
       : {}),

@@ -1,5 +1,19 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../detectors/config.ts';
 import { type Config, ConfigError, loadConfig } from '../../ingest/config.ts';
+
+const settingsFile = join(mkdtempSync(join(tmpdir(), 'tokenwatch-config-')), 'detectors.json');
+writeFileSync(
+  settingsFile,
+  JSON.stringify({
+    thresholds: { maxSpeedKmh: 900, allowlistCidrs: ['10.9.0.0/16'] },
+    tenants: { acme: { minDistanceKm: 500 } },
+    dryRun: ['verification_anomaly'],
+  }),
+);
 
 const KEY = '0123456789abcdef';
 
@@ -22,6 +36,16 @@ describe('loadConfig defaults', () => {
       trustProxy: false,
       logLevel: 'info',
       apiKeys: [],
+      readApiKeys: [],
+      detect: {
+        enabled: true,
+        groupId: 'tokenwatch-detectors',
+        findingsTopic: 'tokenwatch.findings',
+        maxKeys: 2_000_000,
+        rebuildOverlapSeconds: 300,
+        configFile: '',
+        settings: expect.any(Object),
+      },
       clickhouse: {
         url: 'http://127.0.0.1:8123',
         user: 'default',
@@ -58,7 +82,10 @@ describe('loadConfig defaults', () => {
         deadLetterPayloadBytes: 4096,
       },
     };
-    expect(loadConfig({})).toStrictEqual(expected);
+    const config = loadConfig({});
+    expect(config).toStrictEqual(expected);
+    expect(config.detect.settings.base).toStrictEqual(DEFAULT_SETTINGS);
+    expect(config.detect.settings.dryRun).toEqual(new Set());
   });
 
   it('treats empty and blank values as unset', () => {
@@ -112,7 +139,29 @@ describe('loadConfig parsing', () => {
       TOKENWATCH_MAX_EVENT_AGE_SECONDS: '3600',
       TOKENWATCH_MAX_FUTURE_SKEW_SECONDS: '0',
       TOKENWATCH_DEAD_LETTER_PAYLOAD_BYTES: '1024',
+      TOKENWATCH_READ_API_KEYS: `*:${KEY}`,
+      TOKENWATCH_DETECT: 'false',
+      TOKENWATCH_DETECT_GROUP_ID: 'tw-detect',
+      TOKENWATCH_KAFKA_FINDINGS_TOPIC: 'findings',
+      TOKENWATCH_DETECT_MAX_KEYS: '50000',
+      TOKENWATCH_DETECT_REBUILD_OVERLAP_SECONDS: '60',
+      TOKENWATCH_DETECT_CONFIG: settingsFile,
+      TOKENWATCH_DETECT_DRY_RUN: 'device_reuse, impossible_travel',
+      TOKENWATCH_DETECT_ALLOWLIST: '185.65.134.0/24',
+      TOKENWATCH_DETECT_GRACE_WINDOW_MS: '45000',
     });
+    expect(config.detect.settings.base).toMatchObject({
+      graceWindowMs: 45_000,
+      maxSpeedKmh: 900,
+      allowlistCidrs: ['10.9.0.0/16', '185.65.134.0/24'],
+    });
+    expect(config.detect.settings.thresholds.for('acme').minDistanceKm).toBe(500);
+    expect(config.detect.settings.thresholds.for('other').minDistanceKm).toBe(300);
+    expect([...config.detect.settings.dryRun].sort()).toEqual([
+      'device_reuse',
+      'impossible_travel',
+      'verification_anomaly',
+    ]);
     expect(config).toStrictEqual({
       host: '127.0.0.1',
       port: 9090,
@@ -122,6 +171,16 @@ describe('loadConfig parsing', () => {
         { tenant: 'acme', key: KEY },
         { tenant: 'beta', key: 'key:with:colons:1' },
       ],
+      readApiKeys: [{ tenant: '*', key: KEY }],
+      detect: {
+        enabled: false,
+        groupId: 'tw-detect',
+        findingsTopic: 'findings',
+        maxKeys: 50_000,
+        rebuildOverlapSeconds: 60,
+        configFile: settingsFile,
+        settings: expect.any(Object),
+      },
       clickhouse: {
         url: 'https://ch.example:8443/',
         user: 'ingest',
@@ -277,6 +336,37 @@ describe('loadConfig errors', () => {
     ['TOKENWATCH_DEAD_LETTER_PAYLOAD_BYTES', '1048577', 'must be an integer from 64 to 1048576'],
   ])('%s=%j is refused', (name, raw, rule) => {
     expect(configError({ [name]: raw }).problems).toStrictEqual([`${name}=${JSON.stringify(raw)} ${rule}`]);
+  });
+
+  it('explains what is wrong with detector settings, naming the file and field', () => {
+    const bad = join(mkdtempSync(join(tmpdir(), 'tokenwatch-config-')), 'bad.json');
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        thresholds: { graceWindowMs: -1, allowlistCidrs: ['10.0.0.0/33'] },
+        dryRun: ['refresh_replay', 'nope'],
+        extra: 1,
+      }),
+    );
+    const problems = configError({
+      TOKENWATCH_DETECT_CONFIG: bad,
+      TOKENWATCH_DETECT_DRY_RUN: 'impossible_travel,teleport',
+      TOKENWATCH_DETECT_ALLOWLIST: '300.1.1.1/8',
+      TOKENWATCH_DETECT_GRACE_WINDOW_MS: 'soon',
+    }).problems;
+    expect(problems).toHaveLength(4);
+    expect(problems[0]).toMatch(/^TOKENWATCH_DETECT_CONFIG: detector settings .*bad\.json: /);
+    expect(problems[0]).toContain('/thresholds/graceWindowMs');
+    expect(problems[0]).toContain('/dryRun/1: "nope" is not a detector');
+    expect(problems[0]).toContain('/extra: Unexpected property');
+    expect(problems.slice(1)).toStrictEqual([
+      'TOKENWATCH_DETECT_DRY_RUN entry "teleport" is not a detector (refresh_replay, impossible_travel, device_reuse, verification_anomaly)',
+      'TOKENWATCH_DETECT_ALLOWLIST: invalid CIDR "300.1.1.1/8": expected an IPv4/IPv6 address with an optional /prefix',
+      'TOKENWATCH_DETECT_GRACE_WINDOW_MS="soon" must be an integer from 0 to 3600000',
+    ]);
+    expect(configError({ TOKENWATCH_DETECT_CONFIG: '/nonexistent/detectors.json' }).problems[0]).toMatch(
+      /detector settings \/nonexistent\/detectors\.json: ENOENT/,
+    );
   });
 
   it('checks the buffer against the default batch size', () => {

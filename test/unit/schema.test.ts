@@ -61,6 +61,7 @@ describe('MIGRATIONS', () => {
       [2, 'events_by_token'],
       [3, 'dead_letters'],
       [4, 'dead_letters_door_clickhouse'],
+      [5, 'detections'],
     ]);
   });
 
@@ -72,6 +73,7 @@ describe('MIGRATIONS', () => {
       'CREATE MATERIALIZED VIEW IF NOT EXISTS tw.events_by_token_mv',
       'CREATE TABLE IF NOT EXISTS tw.dead_letters',
       "ALTER TABLE tw.dead_letters MODIFY COLUMN door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3)",
+      'CREATE TABLE IF NOT EXISTS tw.detections',
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -85,6 +87,11 @@ describe('MIGRATIONS', () => {
     );
     expect(deadLetters).toContain('\nPARTITION BY toYYYYMMDD(received_at)\n');
     expect(deadLetters).toMatch(/\nORDER BY \(code, letter_id\)\nTTL received_at \+ INTERVAL 90 DAY$/);
+    const detections = statements[5];
+    expect(detections).toContain('\nPARTITION BY toYYYYMMDD(detected_time)\n');
+    expect(detections).toMatch(
+      /\nORDER BY \(tenant, detected_time, detection_id\)\nTTL detected_time \+ INTERVAL 90 DAY$/,
+    );
     expect(view).toContain('\nTO tw.events_by_token\n');
     expect(view).toContain('\nFROM tw.events\n');
     expect(view).not.toContain('TTL');
@@ -107,6 +114,7 @@ describe('MIGRATIONS', () => {
       'CREATE MATERIALIZED VIEW IF NOT EXISTS tw.events_by_token_mv ON CLUSTER prod',
       'CREATE TABLE IF NOT EXISTS tw.dead_letters ON CLUSTER prod',
       "ALTER TABLE tw.dead_letters ON CLUSTER prod MODIFY COLUMN door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3)",
+      'CREATE TABLE IF NOT EXISTS tw.detections ON CLUSTER prod',
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(

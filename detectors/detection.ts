@@ -1,0 +1,78 @@
+/** A finding as tokenwatch records it: with an id, the dry-run flag and the wall-clock detection time. */
+import { createHash } from 'node:crypto';
+import type { Finding } from './types.ts';
+
+export interface Detection extends Finding {
+  /** deterministic: the same finding from a redelivered event has the same id (and is stored once) */
+  detection_id: string;
+  /** reported only: the response stage never acts on it */
+  dry_run: boolean;
+  /** wall clock when tokenwatch found it (ms) */
+  found_at_ms: number;
+}
+
+export function detectionId(f: Finding): string {
+  return createHash('sha256')
+    .update(`${f.detector}|${f.kind}|${f.target.kind}|${f.target.id}|${f.trigger_event_id}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+export function toDetection(f: Finding, dryRun: boolean, foundAtMs: number): Detection {
+  return { ...f, detection_id: detectionId(f), dry_run: dryRun, found_at_ms: foundAtMs };
+}
+
+/** The `detections` row (ClickHouse, JSONEachRow). */
+export function toDetectionRow(d: Detection) {
+  return {
+    detection_id: d.detection_id,
+    detector: d.detector,
+    kind: d.kind,
+    severity: d.severity,
+    confidence: d.confidence,
+    action: d.action,
+    dry_run: d.dry_run ? 1 : 0,
+    tenant: d.tenant,
+    subject: d.subject,
+    target_kind: d.target.kind,
+    target_id: d.target.id,
+    jti: d.jti,
+    family_id: d.family_id,
+    session_id: d.session_id,
+    event_ids: d.evidence.events.map((e) => e.event_id),
+    evidence: JSON.stringify(d.evidence),
+    trigger_event_id: d.trigger_event_id,
+    first_event_time: Math.floor(d.first_event_ms / 1000),
+    first_event_ms: d.first_event_ms,
+    detected_time: Math.floor(d.detected_ms / 1000),
+    detected_ms: d.detected_ms,
+    found_at: Math.floor(d.found_at_ms / 1000),
+    found_at_ms: d.found_at_ms,
+  };
+}
+
+export type DetectionRow = ReturnType<typeof toDetectionRow>;
+
+/** A stored row back to a Detection (for the API and the response stage). */
+export function fromDetectionRow(r: DetectionRow): Detection {
+  return {
+    detection_id: r.detection_id,
+    detector: r.detector,
+    kind: r.kind,
+    severity: r.severity,
+    confidence: Number(r.confidence),
+    action: r.action,
+    dry_run: Number(r.dry_run) === 1,
+    tenant: r.tenant,
+    subject: r.subject,
+    target: { kind: r.target_kind, id: r.target_id },
+    jti: r.jti,
+    family_id: r.family_id,
+    session_id: r.session_id,
+    evidence: JSON.parse(r.evidence) as Detection['evidence'],
+    trigger_event_id: r.trigger_event_id,
+    first_event_ms: Number(r.first_event_ms),
+    detected_ms: Number(r.detected_ms),
+    found_at_ms: Number(r.found_at_ms),
+  };
+}

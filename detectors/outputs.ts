@@ -1,0 +1,134 @@
+/**
+ * Where detections go: the ClickHouse `detections` table, the findings topic (for the response
+ * stage in other processes) and in-process listeners. A write resolves once every sink has the
+ * detections, retrying each failed sink with backoff, so the Kafka runner commits its offsets only
+ * after its findings are safe; nothing is dropped while tokenwatch runs.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import { type Producer, sendChunked } from '../ingest/kafka/client.ts';
+import type { Metrics } from '../ingest/metrics.ts';
+import { type Detection, toDetectionRow } from './detection.ts';
+
+export interface DetectionSink {
+  readonly name: string;
+  write(detections: Detection[]): Promise<void>;
+}
+
+export class ClickHouseDetections implements DetectionSink {
+  readonly name = 'clickhouse';
+  private readonly client: ClickHouseClient;
+  private readonly database: string;
+
+  constructor(client: ClickHouseClient, database: string) {
+    this.client = client;
+    this.database = database;
+  }
+
+  async write(detections: Detection[]): Promise<void> {
+    await this.client.insert({
+      table: `${this.database}.detections`,
+      values: detections.map(toDetectionRow),
+      format: 'JSONEachRow',
+    });
+  }
+}
+
+export class KafkaDetections implements DetectionSink {
+  readonly name = 'kafka';
+  private readonly producer: Producer;
+  private readonly topic: string;
+
+  constructor(producer: Producer, topic: string) {
+    this.producer = producer;
+    this.topic = topic;
+  }
+
+  async write(detections: Detection[]): Promise<void> {
+    await sendChunked(
+      this.producer,
+      this.topic,
+      detections.map((d) => ({ key: `${d.tenant}:${d.subject}`, value: JSON.stringify(d) })),
+    );
+  }
+}
+
+export type DetectionListener = (detections: Detection[]) => void;
+
+export class DetectionOutputs {
+  readonly #listeners: DetectionListener[] = [];
+  readonly #pending = new Set<Promise<void>>();
+  #closed = false;
+
+  private readonly sinks: DetectionSink[];
+  private readonly metrics: Metrics | undefined;
+  private readonly log: Logger;
+  private readonly maxBackoffMs: number;
+
+  constructor(sinks: DetectionSink[], log: Logger, metrics?: Metrics, maxBackoffMs = 10_000) {
+    this.sinks = sinks;
+    this.log = log;
+    this.metrics = metrics;
+    this.maxBackoffMs = maxBackoffMs;
+  }
+
+  /** Called with every batch of detections, after they are stored (the response stage hooks in here). */
+  onDetections(listener: DetectionListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Resolves when every sink has the detections (retrying), or rejects when closed before. */
+  write(detections: Detection[]): Promise<void> {
+    if (detections.length === 0) return Promise.resolve();
+    const done = (async () => {
+      await Promise.all(this.sinks.map((sink) => this.#writeWithRetry(sink, detections)));
+      for (const listener of this.#listeners) {
+        try {
+          listener(detections);
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 'a detection listener failed');
+        }
+      }
+    })();
+    this.#pending.add(done);
+    done.then(
+      () => this.#pending.delete(done),
+      () => this.#pending.delete(done),
+    );
+    return done;
+  }
+
+  async #writeWithRetry(sink: DetectionSink, detections: Detection[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await sink.write(detections);
+        return;
+      } catch (err) {
+        this.metrics?.detectionWriteFailures.inc({ sink: sink.name });
+        if (this.#closed) throw err;
+        const backoff = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(attempt, 10));
+        this.log.warn(
+          {
+            sink: sink.name,
+            detections: detections.length,
+            attempt,
+            retryInMs: backoff,
+            err: (err as Error).message,
+          },
+          'storing detections failed; retrying',
+        );
+        await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
+      }
+    }
+  }
+
+  /** Waits (up to `timeoutMs`) for writes in flight; later failures are not retried. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    const pending = Promise.allSettled([...this.#pending]);
+    const timer = new Promise((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.race([pending, timer]);
+    this.#closed = true;
+    if (this.#pending.size > 0)
+      this.log.error({ writes: this.#pending.size }, 'detections not stored before shutdown');
+  }
+}

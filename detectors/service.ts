@@ -1,0 +1,120 @@
+/**
+ * The detection stage of the service: the runtime, its outputs and its source — a consumer group
+ * of its own with Kafka, or the in-process stream of validated events in single-process mode.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../ingest/config.ts';
+import type { Producer } from '../ingest/kafka/client.ts';
+import type { Metrics } from '../ingest/metrics.ts';
+import type { EventRow } from '../ingest/pipeline/rows.ts';
+import type { Stage } from '../ingest/pipeline/stage.ts';
+import { readHistory } from './history.ts';
+import { KafkaDetector } from './kafka-detector.ts';
+import { ClickHouseDetections, DetectionOutputs, type DetectionSink, KafkaDetections } from './outputs.ts';
+import { DetectorRuntime } from './runtime.ts';
+
+export interface DetectionStage {
+  runtime: DetectorRuntime;
+  outputs: DetectionOutputs;
+  /** ready: state rebuilt and (with Kafka) a member of the group */
+  readonly ready: boolean;
+  /** single-process mode: validated events, as they are accepted */
+  observe(rows: EventRow[]): void;
+  close(): Promise<void>;
+}
+
+export interface DetectionDeps {
+  clickhouse: ClickHouseClient;
+  stage: Stage;
+  metrics: Metrics;
+  log: Logger;
+  kafka?: { client: Kafka; producer: Producer };
+}
+
+export async function startDetection(config: Config, deps: DetectionDeps): Promise<DetectionStage> {
+  const { settings } = config.detect;
+  const log = deps.log;
+  const runtime = new DetectorRuntime({
+    thresholds: settings.thresholds,
+    dryRun: settings.dryRun,
+    maxKeys: config.detect.maxKeys,
+    metrics: deps.metrics,
+  });
+  const sinks: DetectionSink[] = [new ClickHouseDetections(deps.clickhouse, config.clickhouse.database)];
+  if (deps.kafka !== undefined)
+    sinks.push(new KafkaDetections(deps.kafka.producer, config.detect.findingsTopic));
+  const outputs = new DetectionOutputs(sinks, log, deps.metrics, config.batch.retryMaxBackoffMs);
+  const sweeper = setInterval(() => runtime.sweep(20_000), 1000);
+  sweeper.unref();
+  if (settings.dryRun.size > 0)
+    log.info({ dryRun: [...settings.dryRun] }, 'detectors in dry-run: reported, never acted on');
+
+  const lookback = {
+    familyLookbackS: settings.base.familyLifetimeS,
+    tokenLookbackS: settings.base.tokenLifetimeS,
+  };
+  if (deps.kafka !== undefined) {
+    const consumer = new KafkaDetector(
+      deps.kafka.client,
+      {
+        groupId: config.detect.groupId,
+        topics: config.kafka.topics,
+        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        partitionsConsumedConcurrently: Math.max(1, config.kafka.topicPartitions),
+        overlapSeconds: config.detect.rebuildOverlapSeconds,
+        database: config.clickhouse.database,
+        ...lookback,
+      },
+      deps.clickhouse,
+      deps.stage,
+      runtime,
+      outputs,
+      deps.metrics,
+      log,
+    );
+    await consumer.start();
+    return {
+      runtime,
+      outputs,
+      get ready() {
+        return consumer.ready;
+      },
+      observe: () => undefined,
+      async close() {
+        clearInterval(sweeper);
+        await consumer.stop();
+        await outputs.close();
+      },
+    };
+  }
+
+  // Single process: every subject is ours. Rebuild from ClickHouse before taking events.
+  const started = Date.now();
+  const nowS = Math.floor(started / 1000);
+  const { kept } = await readHistory(
+    deps.clickhouse,
+    config.clickhouse.database,
+    { familiesFromS: nowS - lookback.familyLookbackS, tokensFromS: nowS - lookback.tokenLookbackS },
+    (e) => runtime.process(e, 'warmup'),
+    { log },
+  );
+  deps.metrics.detectorEvents.inc({ mode: 'warmup' }, kept);
+  deps.metrics.rebuildSeconds.observe((Date.now() - started) / 1000);
+  log.info({ storedEvents: kept, seconds: (Date.now() - started) / 1000 }, 'detector state rebuilt');
+  return {
+    runtime,
+    outputs,
+    ready: true,
+    observe(rows) {
+      const found = rows.flatMap((r) => runtime.process(r, 'live'));
+      deps.metrics.detectorEvents.inc({ mode: 'live' }, rows.length);
+      outputs.write(found).catch((err: Error) => log.error({ err: err.message }, 'detections not stored'));
+    },
+    async close() {
+      clearInterval(sweeper);
+      await outputs.close();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * GET /v1/detections: findings with their evidence, newest first, for a time range (by the
+ * misuse's event time), filtered by tenant, subject and detector. Authenticated by a read key
+ * (TOKENWATCH_READ_API_KEYS): a tenant's key reads its tenant, a `*` key reads every tenant.
+ * Event-writing keys cannot read: every verifier holds one.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { type DetectionRow, fromDetectionRow } from '../../detectors/detection.ts';
+import { DETECTOR_NAMES } from '../../detectors/engine.ts';
+import { quoteString } from '../clickhouse/sql.ts';
+import { parseEventTime } from '../pipeline/validate.ts';
+import type { ApiKeys } from './api-keys.ts';
+import { httpError } from './http-error.ts';
+
+export interface DetectionsRouteOptions {
+  clickhouse: ClickHouseClient;
+  database: string;
+  readKeys: ApiKeys;
+}
+
+const DAY_MS = 86_400_000;
+
+const Query = Type.Object(
+  {
+    from: Type.Optional(Type.String({ description: 'RFC 3339 or epoch ms; default: `to` minus 24 h' })),
+    to: Type.Optional(Type.String({ description: 'RFC 3339 or epoch ms (exclusive); default: now' })),
+    tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    subject: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    detector: Type.Optional(Type.Union(DETECTOR_NAMES.map((n) => Type.Literal(n)))),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+function timeParam(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const ms = /^\d+$/.test(raw) ? parseEventTime(Number(raw)) : parseEventTime(raw);
+  if (ms === undefined)
+    throw httpError(
+      400,
+      'invalid_time',
+      `${name} must be an RFC 3339 date-time or epoch milliseconds; got ${JSON.stringify(raw)}`,
+    );
+  return ms;
+}
+
+export const detectionsRoute: FastifyPluginAsync<DetectionsRouteOptions> = async (app, opts) => {
+  app.get<{ Querystring: Static<typeof Query> }>(
+    '/v1/detections',
+    { schema: { querystring: Query } },
+    async (request) => {
+      const keyTenant = opts.readKeys.authenticate(request.headers);
+      if (keyTenant === undefined) {
+        throw httpError(
+          401,
+          'unauthorized',
+          opts.readKeys.size === 0
+            ? 'no read keys are configured (TOKENWATCH_READ_API_KEYS); detections cannot be read over HTTP'
+            : 'a read API key is required (Authorization: Bearer <key> or X-Api-Key)',
+        );
+      }
+      const q = request.query;
+      if (keyTenant !== '*' && q.tenant !== undefined && q.tenant !== keyTenant)
+        throw httpError(403, 'forbidden', `this key reads tenant ${JSON.stringify(keyTenant)} only`);
+      const tenant = keyTenant === '*' ? q.tenant : keyTenant;
+      const to = timeParam('to', q.to, Date.now());
+      const from = timeParam('from', q.from, to - DAY_MS);
+      if (from >= to) throw httpError(400, 'invalid_range', `from (${from}) must be before to (${to})`);
+
+      const where = [
+        `detected_ms >= ${from}`,
+        `detected_ms < ${to}`,
+        `detected_time >= toDateTime(${Math.floor(from / 1000)})`,
+        `detected_time <= toDateTime(${Math.ceil(to / 1000)})`,
+      ];
+      if (tenant !== undefined) where.push(`tenant = ${quoteString(tenant)}`);
+      if (q.subject !== undefined) where.push(`subject = ${quoteString(q.subject)}`);
+      if (q.detector !== undefined) where.push(`detector = ${quoteString(q.detector)}`);
+      const rs = await opts.clickhouse.query({
+        query: `SELECT * FROM ${opts.database}.detections FINAL
+WHERE ${where.join(' AND ')}
+ORDER BY detected_ms DESC, detection_id
+LIMIT ${q.limit + 1}`,
+        format: 'JSONEachRow',
+      });
+      const rows = await rs.json<DetectionRow>();
+      return {
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        truncated: rows.length > q.limit,
+        detections: rows.slice(0, q.limit).map(fromDetectionRow),
+      };
+    },
+  );
+};
