@@ -1,19 +1,112 @@
 #!/usr/bin/env node
+/**
+ * tokenwatch command line:
+ *   tokenwatch serve      run the service (default)
+ *   tokenwatch migrate    apply the ClickHouse migrations and exit
+ *   tokenwatch schema     print the event contract v1 as JSON Schema
+ *   tokenwatch backtest   run stored events through the detectors and report what would have fired
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { backtest, renderBacktest } from '../detectors/backtest.ts';
+import { detectorSettings, readSettingsFile } from '../detectors/settings.ts';
 import { migrate } from './clickhouse/migrate.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { TokenEvent } from './contract/event-v1.ts';
 import { createLogger } from './log.ts';
-/**
- * tokenwatch command line:
- *   tokenwatch serve     run the ingest service (default)
- *   tokenwatch migrate   apply the ClickHouse migrations and exit
- *   tokenwatch schema    print the event contract v1 as JSON Schema
- */
+import { parseEventTime } from './pipeline/validate.ts';
 import { connectClickHouse, schemaOptions, startService } from './service.ts';
 
-const USAGE = 'usage: tokenwatch [serve|migrate|schema]';
+const USAGE = 'usage: tokenwatch [serve|migrate|schema|backtest]';
+const BACKTEST_USAGE = `usage: tokenwatch backtest --from <time> --to <time> [--config <file>] [--warmup <duration>]
+                          [--samples <n>] [--format markdown|json] [--output <file>]
+  <time>: RFC 3339 (2026-11-01T00:00:00Z) or epoch milliseconds
+  <duration>: seconds, or with a unit: 90s, 30m, 1h, 14d (default 1h: state before --from)
+  --config: detector settings file (thresholds, tenants, dryRun); default: TOKENWATCH_DETECT_CONFIG
+  ClickHouse is reached with the TOKENWATCH_CLICKHOUSE_* variables.`;
+
+class UsageError extends Error {}
+
+function timeArg(name: string, raw: string | undefined): number {
+  if (raw === undefined) throw new UsageError(`--${name} is required`);
+  const ms = /^\d+$/.test(raw) ? parseEventTime(Number(raw)) : parseEventTime(raw);
+  if (ms === undefined)
+    throw new UsageError(`--${name} ${JSON.stringify(raw)} is not an RFC 3339 time or epoch ms`);
+  return ms;
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+function durationArg(name: string, raw: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(raw);
+  if (m === null)
+    throw new UsageError(`--${name} ${JSON.stringify(raw)} must be seconds or a number with s, m, h or d`);
+  return Number(m[1]) * UNITS[m[2] || 's']!;
+}
+
+async function runBacktest(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      config: { type: 'string' },
+      warmup: { type: 'string', default: '1h' },
+      samples: { type: 'string', default: '3' },
+      format: { type: 'string', default: 'markdown' },
+      output: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(BACKTEST_USAGE);
+    return 0;
+  }
+  const fromMs = timeArg('from', values.from);
+  const toMs = timeArg('to', values.to);
+  if (fromMs >= toMs) throw new UsageError('--from must be before --to');
+  if (values.format !== 'markdown' && values.format !== 'json')
+    throw new UsageError('--format must be markdown or json');
+  const samples = Number(values.samples);
+  if (!Number.isInteger(samples) || samples < 0) throw new UsageError('--samples must be a whole number');
+  const config = loadConfig();
+  const settings =
+    values.config === undefined ? config.detect.settings : detectorSettings(readSettingsFile(values.config));
+  const log = createLogger(config.logLevel, 2);
+  const { client } = await connectClickHouse(config, log, 30_000);
+  try {
+    log.info(
+      { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString() },
+      'backtest: reading stored events',
+    );
+    const report = await backtest(
+      client,
+      config.clickhouse.database,
+      {
+        fromMs,
+        toMs,
+        warmupS: durationArg('warmup', values.warmup),
+        settings,
+        samples,
+        maxKeys: config.detect.maxKeys,
+      },
+      log,
+    );
+    const text = values.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderBacktest(report);
+    if (values.output === undefined) process.stdout.write(text);
+    else {
+      writeFileSync(values.output, text);
+      log.info({ output: values.output }, 'backtest report written');
+    }
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
 
 async function main(command: string): Promise<number> {
+  if (command === 'backtest') return runBacktest(process.argv.slice(3));
   if (command === 'schema') {
     process.stdout.write(
       `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...TokenEvent }, null, 2)}\n`,
@@ -57,6 +150,10 @@ async function main(command: string): Promise<number> {
 main(process.argv[2] ?? 'serve').then(
   (code) => process.exit(code),
   (err: Error) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`tokenwatch backtest: ${err.message}\n${BACKTEST_USAGE}`);
+      process.exit(2);
+    }
     if (err instanceof ConfigError)
       console.error(`tokenwatch: ${err.message}\nSee README.md "Configuration".`);
     else
