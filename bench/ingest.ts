@@ -8,22 +8,24 @@
  *   BENCH_KAFKA_VERSION (3.9.2)
  * Writes bench/results/ingest.json and the "Ingest" section of bench/RESULTS.md.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
-import { startClickHouse, stopClickHouse } from '../infra/clickhouse-server.ts';
-import { startKafka, stopKafka } from '../infra/kafka-server.ts';
-import { REPO_ROOT } from '../infra/paths.ts';
-import { freePort } from '../infra/process.ts';
 import { featuresOf } from '../ingest/clickhouse/client.ts';
 import { migrate } from '../ingest/clickhouse/migrate.ts';
 import { GeoLookup } from '../ingest/pipeline/geo.ts';
 import { toEventRow } from '../ingest/pipeline/rows.ts';
 import { validateEventValue } from '../ingest/pipeline/validate.ts';
+import {
+  machine,
+  median,
+  SERVICE_API_KEY,
+  startBenchStack,
+  startService,
+  stopService,
+  writeResults,
+} from './support.ts';
 
 const N = Number(process.env['BENCH_EVENTS'] ?? 200_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -31,7 +33,6 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const HTTP_SENDERS = 8;
 const HTTP_BATCH = 1000;
 const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
-const API_KEY = 'bench-key-0123456789abcdef';
 const log = (msg: string) => console.error(`[bench:ingest] ${msg}`);
 
 const IPS = [
@@ -143,40 +144,6 @@ async function rateUntil(
   }
 }
 
-async function startService(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      ...env,
-      TOKENWATCH_PORT: String(port),
-      TOKENWATCH_HOST: '127.0.0.1',
-      TOKENWATCH_LOG_LEVEL: 'warn',
-      TOKENWATCH_API_KEYS: `acme:${API_KEY}`,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, child };
-    await sleep(200);
-  }
-  throw new Error('service did not become ready');
-}
-
-async function stopService(child: ChildProcess) {
-  const exited = new Promise((r) => child.on('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 /** Posts pre-serialized NDJSON bodies with `concurrency` requests in flight; every 200 means stored (or in Kafka). */
 async function postAll(url: string, bodies: string[], concurrency: number) {
   let next = 0;
@@ -187,7 +154,7 @@ async function postAll(url: string, bodies: string[], concurrency: number) {
         const res = await fetch(`${url}/v1/events`, {
           method: 'POST',
           body,
-          headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${API_KEY}` },
+          headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${SERVICE_API_KEY}` },
         });
         await res.arrayBuffer();
         if (res.status === 200) break;
@@ -212,28 +179,11 @@ function ndjsonBodies(events: Record<string, unknown>[], perRequest: number): st
 }
 
 async function main() {
-  const dir = mkdtempSync(`${tmpdir()}/tokenwatch-bench-`);
-  const ports = {
-    http: await freePort(),
-    tcp: await freePort(),
-    kafka: await freePort(),
-    controller: await freePort(),
-  };
-  log(`starting ClickHouse and Kafka ${KAFKA_VERSION} in ${dir}`);
-  const [chServer, kafkaServer] = await Promise.all([
-    startClickHouse({ dir: `${dir}/clickhouse`, httpPort: ports.http, tcpPort: ports.tcp }),
-    startKafka({
-      dir: `${dir}/kafka`,
-      port: ports.kafka,
-      controllerPort: ports.controller,
-      version: KAFKA_VERSION,
-      partitions: 6,
-      heapMb: 1024,
-    }),
-  ]);
-  const ch = createClient({ url: chServer.url, request_timeout: 300_000 });
-  const kafka = new Kafka({ brokers: [kafkaServer.brokers], clientId: 'bench', logLevel: logLevel.NOTHING });
-  const baseEnv = { TOKENWATCH_CLICKHOUSE_URL: chServer.url };
+  const stack = await startBenchStack(KAFKA_VERSION, log);
+  const ch = createClient({ url: stack.clickhouseUrl, request_timeout: 300_000 });
+  const kafka = new Kafka({ brokers: [stack.brokers], clientId: 'bench', logLevel: logLevel.NOTHING });
+  // Ingest only: the detectors are measured by bench:detect.
+  const baseEnv = { TOKENWATCH_CLICKHOUSE_URL: stack.clickhouseUrl, TOKENWATCH_DETECT: 'false' };
   try {
     const [{ version }] = (await (
       await ch.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' })
@@ -292,7 +242,7 @@ async function main() {
       const service = await startService({
         ...baseEnv,
         TOKENWATCH_CLICKHOUSE_DATABASE: db,
-        TOKENWATCH_KAFKA_BROKERS: kafkaServer.brokers,
+        TOKENWATCH_KAFKA_BROKERS: stack.brokers,
         TOKENWATCH_KAFKA_TOPICS: topic,
         TOKENWATCH_KAFKA_GROUP_ID: `bench-${round}`,
         TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
@@ -323,7 +273,7 @@ async function main() {
       const service = await startService({
         ...baseEnv,
         TOKENWATCH_CLICKHOUSE_DATABASE: db,
-        TOKENWATCH_KAFKA_BROKERS: kafkaServer.brokers,
+        TOKENWATCH_KAFKA_BROKERS: stack.brokers,
         TOKENWATCH_KAFKA_TOPICS: `bench.http.${round}`,
         TOKENWATCH_KAFKA_GROUP_ID: `bench-http-${round}`,
         TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
@@ -357,12 +307,10 @@ async function main() {
       results.push({ name, rounds });
     }
 
-    const machine = `${cpus().length} cores, Node ${process.versions.node}, ClickHouse ${version}, Kafka ${KAFKA_VERSION}`;
-    report(results, machine);
+    report(results, machine(`ClickHouse ${version}, Kafka ${KAFKA_VERSION}`));
   } finally {
     await ch.close();
-    await Promise.all([stopClickHouse(`${dir}/clickhouse`), stopKafka(`${dir}/kafka`)]);
-    rmSync(dir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 
@@ -376,12 +324,6 @@ interface DoorResult {
   name: string;
   rounds: Round[];
 }
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 function report(results: DoorResult[], machine: string) {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
@@ -402,26 +344,7 @@ function report(results: DoorResult[], machine: string) {
     '',
   ].join('\n');
   console.log(`\n${section}`);
-  mkdirSync(`${REPO_ROOT}bench/results`, { recursive: true });
-  writeFileSync(
-    `${REPO_ROOT}bench/results/ingest.json`,
-    `${JSON.stringify({ date, machine, events: N, results }, null, 2)}\n`,
-  );
-  const file = `${REPO_ROOT}bench/RESULTS.md`;
-  let doc: string;
-  try {
-    doc = readFileSync(file, 'utf8');
-  } catch {
-    doc =
-      '# Benchmark results\n\nEach figure beside the baseline it was measured against in the same run (these machines are noisy: compare ratios).\n\n';
-  }
-  const start = doc.indexOf('## Ingest');
-  if (start === -1) doc = `${doc.trimEnd()}\n\n${section}`;
-  else {
-    const end = doc.indexOf('\n## ', start + 1);
-    doc = doc.slice(0, start) + section + (end === -1 ? '' : doc.slice(end + 1));
-  }
-  writeFileSync(file, `${doc.trimEnd()}\n`);
+  writeResults('Ingest', section, 'ingest', { date, machine, events: N, results });
 }
 
 main().catch((err: Error) => {

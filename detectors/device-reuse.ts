@@ -6,7 +6,15 @@
 import type { Thresholds } from './config.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { isTelling, networkOf } from './network.ts';
-import { familyOf, type KeyedState, type Sighting, sightingOf, tokenOf } from './state.ts';
+import {
+  type Devices,
+  devicesList,
+  familyOf,
+  type KeyedState,
+  type Sighting,
+  sightingOf,
+  tokenOf,
+} from './state.ts';
 import type { DetectorEvent, Finding } from './types.ts';
 
 /** Devices (or networks) remembered per token: enough to prove reuse, bounded against floods. */
@@ -15,11 +23,24 @@ const MAX_DEVICES = 8;
 const presented = (e: DetectorEvent) =>
   (e.type === 'verification' || e.type === 'refresh') && e.reason !== 'malformed';
 
-/** Adds the event as its device's first sighting; the list when it grew, undefined when the device was known. */
-function addDevice(list: Sighting[] | undefined, here: Sighting): Sighting[] | undefined {
-  if (list === undefined) return [here];
-  if (list.length >= MAX_DEVICES || list.some((s) => s.device_id === here.device_id)) return undefined;
-  return [...list, here];
+/**
+ * Keeps the event as its device's latest sighting. Returns the devices when a new device joined
+ * (a finding when there are now two or more), undefined when the device was known (or the list full).
+ */
+function seeDevice(holder: { devices: Devices }, here: Sighting): Sighting[] | undefined {
+  const list = devicesList(holder.devices);
+  const i = list.findIndex((s) => s.device_id === here.device_id);
+  if (i >= 0) {
+    if (list[i]!.time_ms <= here.time_ms) {
+      if (list.length === 1) holder.devices = here;
+      else list[i] = here;
+    }
+    return undefined;
+  }
+  if (list.length >= MAX_DEVICES) return undefined;
+  const grown = [...list, here];
+  holder.devices = grown.length === 1 ? here : grown;
+  return grown;
 }
 
 export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
@@ -28,14 +49,12 @@ export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Threshol
   const here = sightingOf(e);
 
   if (e.device_id !== '') {
-    const holders: ['jti' | 'family', string, { devices: Sighting[] | undefined }][] = [];
+    const holders: ['jti' | 'family', string, { devices: Devices }][] = [];
     if (e.jti !== '') holders.push(['jti', e.jti, tokenOf(k.subject, e.jti, e, cfg.tokenLifetimeS)]);
     if (e.family_id !== '') holders.push(['family', e.family_id, familyOf(k.subject, e.family_id, e)]);
     for (const [kind, id, holder] of holders) {
-      const grown = addDevice(holder.devices, here);
-      if (grown === undefined) continue;
-      holder.devices = grown;
-      if (grown.length < 2) continue;
+      const grown = seeDevice(holder, here);
+      if (grown === undefined || grown.length < 2) continue;
       found.push(
         finding('device_reuse', {
           ...fromEvent(e),

@@ -164,24 +164,28 @@ export class KafkaDetector {
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(p)]);
     }
     this.#consumer.pause([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
-    const joinedAt = Date.now();
-    this.#prepare(new Set(added), byTopic, joinedAt).catch((err: Error) => {
-      this.log.error({ err: err.message }, 'rebuilding detector state failed; restarting the consumer');
-      // Leave and rejoin: the partitions are prepared again on the next assignment.
-      this.#owned = new Set();
-      this.#preparing.clear();
-      this.#restart();
-    });
+    void this.#prepareUntilDone(new Set(added), byTopic, Date.now());
   }
 
-  async #restart() {
-    if (this.#stopped) return;
-    try {
-      await this.#consumer.stop();
-      await new Promise((r) => setTimeout(r, 2000));
-      if (!this.#stopped) await this.start();
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'restarting the detector consumer failed');
+  /**
+   * Prepares the new partitions, retrying with backoff while ClickHouse or Kafka fail (the
+   * partitions stay paused, the member keeps heartbeating). Re-reading what a failed attempt
+   * already applied is harmless: detectors take a repeated event as one.
+   */
+  async #prepareUntilDone(added: Set<string>, byTopic: Map<string, number[]>, joinedAt: number) {
+    for (let attempt = 1; !this.#stopped; attempt++) {
+      try {
+        await this.#prepare(added, byTopic, joinedAt);
+        return;
+      } catch (err) {
+        if (![...added].some((k) => this.#preparing.has(k))) return; // revoked meanwhile
+        const retryInMs = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
+        this.log.error(
+          { err: (err as Error).message, attempt, retryInMs, partitions: added.size },
+          'rebuilding detector state failed; the partitions stay paused until it succeeds',
+        );
+        await new Promise((r) => setTimeout(r, retryInMs));
+      }
     }
   }
 
@@ -211,7 +215,7 @@ export class KafkaDetector {
       const ready: number[] = [];
       for (const partition of partitions) {
         const k = tp(topic, partition);
-        if (!this.#owned.has(k)) continue; // revoked meanwhile
+        if (!this.#owned.has(k) || !this.#preparing.has(k)) continue; // revoked, or done by an earlier attempt
         const s = starts.get(partition);
         if (s === undefined) continue;
         const from = s.committed === undefined || s.atTime < s.committed ? s.atTime : s.committed;

@@ -1,8 +1,8 @@
 /**
- * Where detections go: the ClickHouse `detections` table, the findings topic (for the response
- * stage in other processes) and in-process listeners. A write resolves once every sink has the
- * detections, retrying each failed sink with backoff, so the Kafka runner commits its offsets only
- * after its findings are safe; nothing is dropped while tokenwatch runs.
+ * Where detections go: the ClickHouse `detections` table and the findings topic (for the response
+ * stage). A write resolves once every sink has the detections, retrying each failed sink with
+ * backoff, so the Kafka detector commits its offsets only after its findings are safe; nothing is
+ * dropped while tokenwatch runs.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
@@ -53,10 +53,7 @@ export class KafkaDetections implements DetectionSink {
   }
 }
 
-export type DetectionListener = (detections: Detection[]) => void;
-
 export class DetectionOutputs {
-  readonly #listeners: DetectionListener[] = [];
   readonly #pending = new Set<Promise<void>>();
   #closed = false;
 
@@ -72,24 +69,12 @@ export class DetectionOutputs {
     this.maxBackoffMs = maxBackoffMs;
   }
 
-  /** Called with every batch of detections, after they are stored (the response stage hooks in here). */
-  onDetections(listener: DetectionListener): void {
-    this.#listeners.push(listener);
-  }
-
   /** Resolves when every sink has the detections (retrying), or rejects when closed before. */
   write(detections: Detection[]): Promise<void> {
     if (detections.length === 0) return Promise.resolve();
-    const done = (async () => {
-      await Promise.all(this.sinks.map((sink) => this.#writeWithRetry(sink, detections)));
-      for (const listener of this.#listeners) {
-        try {
-          listener(detections);
-        } catch (err) {
-          this.log.error({ err: (err as Error).message }, 'a detection listener failed');
-        }
-      }
-    })();
+    const done = Promise.all(this.sinks.map((sink) => this.#writeWithRetry(sink, detections))).then(
+      () => undefined,
+    );
     this.#pending.add(done);
     done.then(
       () => this.#pending.delete(done),

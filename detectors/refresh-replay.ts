@@ -28,60 +28,69 @@ function sameClient(by: Sighting, e: DetectorEvent): { same: boolean; by: 'devic
   };
 }
 
-/** Where `token` sits among the family's rotated tokens. */
-function lookup(family: FamilyState, token: string, to: string) {
-  const prev = family.previous;
-  if (prev !== undefined && prev.from === token) {
+interface Known {
+  /** rotations since the one that retired the token */
+  behind: number;
+  /** the rotation event, for the immediately previous token */
+  by: Sighting | undefined;
+  rotatedAtMs: number;
+  /** the same rotation (token → same successor) reported again */
+  duplicate: boolean;
+}
+
+/** Where `token` sits among the family's rotated tokens; undefined when it was never rotated. */
+function lookup(family: FamilyState, token: string, to: string): Known | undefined {
+  const h = hash52(token);
+  if (family.prevBy !== undefined && family.prevFrom === h) {
     return {
       behind: 0,
-      rotation: prev,
-      rotatedAtMs: prev.by.time_ms,
-      duplicate: to !== '' && prev.to === to,
+      by: family.prevBy,
+      rotatedAtMs: family.prevBy.time_ms,
+      duplicate: to !== '' && family.prevTo === hash52(to),
     };
   }
-  const h = hash52(token);
-  for (let i = family.retired.length - 3; i >= 0; i -= 3) {
-    if (family.retired[i] !== h) continue;
+  const retired = family.retired ?? [];
+  for (let i = retired.length - 3; i >= 0; i -= 3) {
+    if (retired[i] !== h) continue;
     return {
-      behind: (family.retired.length - i) / 3,
-      rotation: undefined,
-      rotatedAtMs: family.retired[i + 2]!,
-      duplicate: to !== '' && family.retired[i + 1] === hash52(to),
+      behind: (retired.length - i) / 3,
+      by: undefined,
+      rotatedAtMs: retired[i + 2]!,
+      duplicate: to !== '' && retired[i + 1] === hash52(to),
     };
   }
   return undefined;
 }
 
-function isIssued(family: FamilyState, token: string): boolean {
-  if (family.previous?.from === token) return true;
+/** Whether `token` was presented and rotated before (its successor was already known). */
+function wasRotated(family: FamilyState, token: string): boolean {
   const h = hash52(token);
-  for (let i = 0; i < family.retired.length; i += 3) if (family.retired[i] === h) return true;
+  if (family.prevBy !== undefined && family.prevFrom === h) return true;
+  const retired = family.retired ?? [];
+  for (let i = 0; i < retired.length; i += 3) if (retired[i] === h) return true;
   return false;
 }
 
-function retire(family: FamilyState, from: string, to: string, atMs: number, atFront: boolean) {
-  const triple = [hash52(from), hash52(to), atMs];
-  if (atFront) family.retired.unshift(...triple);
-  else family.retired.push(...triple);
-  if (family.retired.length > 3 * MAX_RETIRED_ROTATIONS) family.retired.splice(0, 3);
+/** Adds a rotation to the retired ones, in a new array of exactly the right size (push would over-allocate). */
+function retire(family: FamilyState, from: number, to: number, atMs: number, atFront: boolean) {
+  const old = family.retired ?? [];
+  const kept = old.length >= 3 * MAX_RETIRED_ROTATIONS ? old.slice(3) : old;
+  family.retired = atFront ? [from, to, atMs, ...kept] : [...kept, from, to, atMs];
 }
 
-/** Records a rotation `from → to`, keeping the newest one as `previous` whatever order reports arrive in. */
-function recordRotation(family: FamilyState, e: DetectorEvent, known: ReturnType<typeof lookup>) {
-  const { token_id: from, new_token_id: to } = e;
-  if (known !== undefined) {
-    // The previous token rotated a second time (two tabs, a retry): the newest issued is current.
-    if (known.behind === 0 && !known.duplicate) family.current = to;
+/** Records a rotation `from → to`, keeping the newest one as the previous whatever order reports arrive in. */
+function recordRotation(family: FamilyState, e: DetectorEvent, known: Known | undefined) {
+  if (known !== undefined) return; // the previous token again (two tabs, a retry), or a replay
+  if (wasRotated(family, e.new_token_id)) {
+    // a late report of an older rotation
+    retire(family, hash52(e.token_id), hash52(e.new_token_id), e.time_ms, true);
     return;
   }
-  if (isIssued(family, to)) {
-    retire(family, from, to, e.time_ms, true); // a late report of an older rotation
-    return;
-  }
-  const prev = family.previous;
-  if (prev !== undefined) retire(family, prev.from, prev.to, prev.by.time_ms, false);
-  family.previous = { from, to, by: sightingOf(e) };
-  family.current = to;
+  if (family.prevBy !== undefined)
+    retire(family, family.prevFrom, family.prevTo, family.prevBy.time_ms, false);
+  family.prevFrom = hash52(e.token_id);
+  family.prevTo = hash52(e.new_token_id);
+  family.prevBy = sightingOf(e);
 }
 
 export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
@@ -93,10 +102,7 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Thresh
     if (family.revokedAtMs < 0 || e.time_ms < family.revokedAtMs) family.revokedAtMs = e.time_ms;
     return [];
   }
-  if (e.type === 'issuance') {
-    if (e.token_id !== '' && family.current === '') family.current = e.token_id;
-    return [];
-  }
+  if (e.type === 'issuance') return [];
 
   // A refresh: the token `token_id` of the family was presented.
   const found: Finding[] = [];
@@ -135,10 +141,10 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Thresh
   const rotatedTo = e.outcome === 'rotated' ? e.new_token_id : '';
   const known = e.token_id === '' ? undefined : lookup(family, e.token_id, rotatedTo);
   if (known !== undefined && !known.duplicate && e.reason !== 'reuse_detected' && !revoked) {
-    const by = known.rotation?.by;
+    const by = known.by;
     const elapsedMs = e.time_ms - known.rotatedAtMs;
     // An older token is compared with the family's latest rotation: its holder is the owner.
-    const holder = by ?? family.previous?.by;
+    const holder = by ?? family.prevBy;
     const client = holder === undefined ? undefined : sameClient(holder, e);
     const benign =
       known.behind === 0 && elapsedMs >= 0 && elapsedMs <= cfg.graceWindowMs && client?.same === true;

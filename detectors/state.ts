@@ -11,42 +11,83 @@
  */
 import type { DetectorEvent, EvidenceEvent } from './types.ts';
 
-/** One event as detectors remember it: where, when, from what. Shared by every record that keeps it. */
-export class Sighting {
-  readonly event_id: string;
-  readonly time_ms: number;
-  /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
-  readonly what: string;
+/** Where an address is, shared by every sighting from it (one per address in memory, not one per event). */
+export class Place {
   readonly ip: string;
   readonly country: string;
   readonly city: string;
-  readonly device_id: string;
-  readonly user_agent: string;
   /** latitude and longitude in 1e-5 degrees (about a metre): small integers, stored unboxed */
   readonly lat5: number;
   readonly lon5: number;
   readonly radius_km: number;
 
   constructor(e: DetectorEvent) {
-    this.event_id = e.event_id;
-    this.time_ms = e.time_ms;
-    this.what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
     this.ip = e.ip;
     this.country = e.country;
     this.city = e.city;
-    this.device_id = e.device_id;
-    this.user_agent = e.user_agent;
     this.lat5 = Math.round(e.lat * 1e5);
     this.lon5 = Math.round(e.lon * 1e5);
     this.radius_km = e.geo_radius_km;
   }
 
+  matches(e: DetectorEvent): boolean {
+    return (
+      this.ip === e.ip &&
+      this.country === e.country &&
+      this.city === e.city &&
+      this.lat5 === Math.round(e.lat * 1e5) &&
+      this.lon5 === Math.round(e.lon * 1e5) &&
+      this.radius_km === e.geo_radius_km
+    );
+  }
+}
+
+const PLACES_KEPT = 100_000;
+const places = new Map<string, Place>();
+
+/** The event's Place, shared with earlier events from the same address and location. */
+function placeOf(e: DetectorEvent): Place {
+  const known = places.get(e.ip);
+  if (known?.matches(e)) return known;
+  const place = new Place(e);
+  if (places.size >= PLACES_KEPT) places.clear();
+  places.set(e.ip, place);
+  return place;
+}
+
+/** One event as detectors remember it: when, from what, where. Shared by every record that keeps it. */
+export class Sighting {
+  readonly event_id: string;
+  readonly time_ms: number;
+  /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
+  readonly what: string;
+  readonly device_id: string;
+  readonly user_agent: string;
+  readonly place: Place;
+
+  constructor(e: DetectorEvent) {
+    this.event_id = e.event_id;
+    this.time_ms = e.time_ms;
+    this.what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
+    this.device_id = e.device_id;
+    this.user_agent = e.user_agent;
+    this.place = placeOf(e);
+  }
+
+  get ip(): string {
+    return this.place.ip;
+  }
+
   get lat(): number {
-    return this.lat5 / 1e5;
+    return this.place.lat5 / 1e5;
   }
 
   get lon(): number {
-    return this.lon5 / 1e5;
+    return this.place.lon5 / 1e5;
+  }
+
+  get radius_km(): number {
+    return this.place.radius_km;
   }
 
   evidence(): EvidenceEvent {
@@ -55,9 +96,9 @@ export class Sighting {
       event_id: this.event_id,
       type: type as EvidenceEvent['type'],
       time_ms: this.time_ms,
-      ip: this.ip,
-      country: this.country,
-      city: this.city,
+      ip: this.place.ip,
+      country: this.place.country,
+      city: this.place.city,
       device_id: this.device_id,
       user_agent: this.user_agent,
       outcome,
@@ -78,6 +119,11 @@ export function sightingOf(e: DetectorEvent): Sighting {
   return s;
 }
 
+/** The latest sighting from each device: one sighting alone, an array from the second device on. */
+export type Devices = Sighting | Sighting[] | undefined;
+
+export const devicesList = (d: Devices): Sighting[] => (d === undefined ? [] : Array.isArray(d) ? d : [d]);
+
 /** Seconds since the epoch, as a small integer (unboxed in objects). */
 export const toSeconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -87,8 +133,8 @@ export class TokenState {
   untilS: number;
   /** impossible_travel: the latest sighting with a place */
   place: Sighting | undefined = undefined;
-  /** device_reuse: the first sighting from each device id (at most MAX_DEVICES) */
-  devices: Sighting[] | undefined = undefined;
+  /** device_reuse: the latest sighting from each device id (at most MAX_DEVICES) */
+  devices: Devices = undefined;
   /** device_reuse without device ids: recent sightings from distinct networks */
   networks: Sighting[] | undefined = undefined;
 
@@ -97,26 +143,19 @@ export class TokenState {
   }
 }
 
-/** How the immediately previous refresh token of a family was rotated. */
-export interface Rotation {
-  from: string;
-  to: string;
-  /** the rotation event (time, device, network, user agent) */
-  by: Sighting;
-}
-
-/** A refresh-token family. */
+/** A refresh-token family. Token ids are kept as 52-bit hashes (8 bytes, not a string each). */
 export class FamilyState {
   lastSeenS: number;
-  /** the newest refresh token of the family ('' until seen) */
-  current = '';
-  previous: Rotation | undefined = undefined;
+  /** the immediately previous token's rotation: its hash, its successor's hash, the rotation event */
+  prevFrom = -1;
+  prevTo = -1;
+  prevBy: Sighting | undefined = undefined;
   /** older rotations, oldest first: (hash of token, hash of its successor, rotated at ms) triples */
-  retired: number[] = [];
+  retired: number[] | undefined = undefined;
   /** when the family was revoked (ms), or -1 */
   revokedAtMs = -1;
   place: Sighting | undefined = undefined;
-  devices: Sighting[] | undefined = undefined;
+  devices: Devices = undefined;
 
   constructor(lastSeenS: number) {
     this.lastSeenS = lastSeenS;

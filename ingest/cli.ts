@@ -23,7 +23,7 @@ const BACKTEST_USAGE = `usage: tokenwatch backtest --from <time> --to <time> [--
   <time>: RFC 3339 (2026-11-01T00:00:00Z) or epoch milliseconds
   <duration>: seconds, or with a unit: 90s, 30m, 1h, 14d (default 1h: state before --from)
   --config: detector settings file (thresholds, tenants, dryRun); default: TOKENWATCH_DETECT_CONFIG
-  ClickHouse is reached with the TOKENWATCH_CLICKHOUSE_* variables.`;
+  ClickHouse: the service's settings (TOKENWATCH_CLICKHOUSE_URL, TOKENWATCH_CLICKHOUSE_DATABASE, …).`;
 
 class UsageError extends Error {}
 

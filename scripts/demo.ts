@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the main job on local infrastructure. Brings up the local stack (a real ClickHouse
  * and Kafka), starts tokenwatch, sends demo traffic through both doors (Kafka and HTTP, including a
- * few hostile events), and shows live progress and where to look. Ctrl-C stops cleanly.
+ * few hostile events) with a stolen refresh token replayed from abroad every 10 s, and shows live
+ * progress (events, findings) and where to look. Ctrl-C stops cleanly.
  *
  *   npm run demo -- --duration 60     stop by itself after 60 s (default: run until Ctrl-C)
  *   npm run demo -- --rate 500        events per second (default 300)
@@ -27,6 +28,8 @@ const DURATION_S = Number(args.duration);
 const RATE = Number(args.rate);
 const PORT = Number(args.port);
 const API_KEY = 'demo-key-0123456789abcdef';
+const READ_KEY = 'demo-read-key-0123456789abcdef';
+const ATTACK_EVERY_MS = 10_000;
 const DATABASE = 'tokenwatch_demo';
 const TOPIC = 'tokenwatch.demo.events';
 const say = (msg: string) => console.log(`[demo] ${msg}`);
@@ -87,6 +90,70 @@ function demoEvent(): Record<string, unknown> | string {
   };
 }
 
+/** The thief's places: far from every demo home. */
+const ABROAD = [
+  { city: 'São Paulo', ip: '200.147.67.142' },
+  { city: 'Tokyo', ip: '133.242.0.1' },
+];
+
+let attacks = 0;
+/**
+ * A stolen refresh token: the victim logs in and rotates from home, then the thief presents the
+ * rotated token from abroad on another device (what refresh_replay, impossible_travel and
+ * device_reuse are there for).
+ */
+function attack(): Record<string, unknown>[] {
+  const k = attacks++;
+  const victim = `victim-${k}`;
+  const now = Date.now();
+  const home = HOMES[k % HOMES.length]!;
+  const thief = ABROAD[home.city === 'Tokyo' ? 0 : k % ABROAD.length]!;
+  const base = {
+    tenant: 'default',
+    source: 'auth-server',
+    subject: victim,
+    client_id: 'web',
+    family_id: `family-${victim}`,
+    user_agent: 'Mozilla/5.0 (demo)',
+  };
+  return [
+    {
+      ...base,
+      event_id: `attack-${process.pid}-${k}-login`,
+      type: 'issuance',
+      time: now - 120_000,
+      token_id: `rt-${victim}-0`,
+      ip: home.ip,
+      device_id: `device-${victim}`,
+    },
+    {
+      ...base,
+      event_id: `attack-${process.pid}-${k}-rotate`,
+      type: 'refresh',
+      time: now - 60_000,
+      outcome: 'rotated',
+      reason: 'ok',
+      token_id: `rt-${victim}-0`,
+      new_token_id: `rt-${victim}-1`,
+      ip: home.ip,
+      device_id: `device-${victim}`,
+    },
+    {
+      ...base,
+      event_id: `attack-${process.pid}-${k}-replay`,
+      type: 'refresh',
+      time: now,
+      outcome: 'rotated',
+      reason: 'ok',
+      token_id: `rt-${victim}-0`,
+      new_token_id: `rt-${victim}-x`,
+      ip: thief.ip,
+      device_id: 'thief-laptop',
+      user_agent: 'python-requests/2.32',
+    },
+  ];
+}
+
 async function waitReady(url: string, child: ChildProcess) {
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null)
@@ -109,10 +176,19 @@ async function progress(ch: ClickHouseClient) {
         (SELECT count() FROM ${DATABASE}.events) AS events,
         (SELECT count() FROM ${DATABASE}.events WHERE time_ms > toUInt64(now() - 5) * 1000) AS last5s,
         (SELECT count() FROM ${DATABASE}.dead_letters) AS dead,
+        (SELECT count() FROM ${DATABASE}.detections FINAL) AS findings,
+        (SELECT groupArray(d) FROM (SELECT concat(toString(detector), ' ', toString(count())) AS d FROM ${DATABASE}.detections FINAL GROUP BY detector ORDER BY detector)) AS byDetector,
         (SELECT groupArray(c) FROM (SELECT concat(country, ' ', toString(count())) AS c FROM ${DATABASE}.events WHERE country != '' GROUP BY country ORDER BY count() DESC LIMIT 4)) AS countries`,
     format: 'JSONEachRow',
   });
-  const [row] = await rs.json<{ events: string; last5s: string; dead: string; countries: string[] }>();
+  const [row] = await rs.json<{
+    events: string;
+    last5s: string;
+    dead: string;
+    findings: string;
+    byDetector: string[];
+    countries: string[];
+  }>();
   return row!;
 }
 
@@ -139,6 +215,9 @@ async function main() {
       TOKENWATCH_KAFKA_TOPICS: TOPIC,
       TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC: `${TOPIC}.dlq`,
       TOKENWATCH_API_KEYS: `default:${API_KEY}`,
+      TOKENWATCH_READ_API_KEYS: `default:${READ_KEY}`,
+      TOKENWATCH_DETECT_GROUP_ID: 'tokenwatch-demo-detectors',
+      TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${TOPIC}.findings`,
       TOKENWATCH_LOG_LEVEL: process.env['TOKENWATCH_LOG_LEVEL'] ?? 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -182,6 +261,7 @@ async function main() {
   say(
     `  dead letters clickhouse-client --port ${STACK.clickhouseTcpPort} -q "SELECT code, message FROM ${DATABASE}.dead_letters LIMIT 5"`,
   );
+  say(`  findings     curl -H 'Authorization: Bearer ${READ_KEY}' '${url}/v1/detections?limit=5'`);
   say(
     `sending ${RATE} events/s, half through Kafka (${TOPIC}), half through POST /v1/events${DURATION_S > 0 ? ` for ${DURATION_S} s` : '; Ctrl-C stops'}`,
   );
@@ -210,12 +290,26 @@ async function main() {
       }).catch((err: Error) => say(`POST failed: ${err.message}`));
     }, 100),
   );
+  // A stolen refresh token replayed from abroad every 10 s (the first one after 3 s).
+  const sendAttack = () => {
+    const events = attack();
+    producer
+      .send({
+        topic: TOPIC,
+        messages: events.map((e) => ({ key: `default:${e['subject']}`, value: JSON.stringify(e) })),
+      })
+      .then(
+        () => say(`attack: ${events[0]!['subject']}'s rotated refresh token replayed from abroad`),
+        (err: Error) => say(`Kafka send failed: ${err.message}`),
+      );
+  };
+  timers.push(setTimeout(sendAttack, 3000), setInterval(sendAttack, ATTACK_EVERY_MS));
   timers.push(
     setInterval(() => {
       progress(ch).then(
         (p) =>
           say(
-            `stored ${p.events} events (${Math.round(Number(p.last5s) / 5)}/s), ${p.dead} dead letters; top countries: ${p.countries.join(', ')}`,
+            `stored ${p.events} events (${Math.round(Number(p.last5s) / 5)}/s), ${p.dead} dead letters, ${p.findings} findings (${p.byDetector.join(', ') || 'none yet'}); top countries: ${p.countries.join(', ')}`,
           ),
         (err: Error) => say(`progress query failed: ${err.message}`),
       );

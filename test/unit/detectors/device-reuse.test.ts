@@ -18,7 +18,8 @@ describe('device_reuse: findings', () => {
         target: { kind: 'jti', id: 'jti-1' },
         action: 'revoke_jti',
         severity: 'high',
-        first_event_ms: T0,
+        // the evidence is each device's latest sighting (memory keeps one sighting per device)
+        first_event_ms: T0 + SECOND,
         detected_ms: T0 + MINUTE,
       }),
     ]);

@@ -1,0 +1,327 @@
+/**
+ * `npm run bench:detect`:
+ * 1. Latency: first misuse event → finding on the findings topic, through the real service (Kafka
+ *    mode: ingest and detectors), for replayed refresh tokens injected every 500 ms — with no other
+ *    traffic (the baseline) and under a background load of BENCH_DETECT_RATE events/s, in the same run.
+ * 2. Memory: heap bytes per tracked key at BENCH_DETECT_KEYS keys (tokens; families; a daily mix),
+ *    beside a baseline measured the same way: a Map of as many ids to a number each.
+ *
+ *   BENCH_DETECT_RATE (20000)  background events/s
+ *   BENCH_DETECT_SECONDS (60)  seconds of probes per load
+ *   BENCH_DETECT_KEYS (1000000) tracked keys for the memory figures
+ *   BENCH_KAFKA_VERSION (3.9.2)
+ * Writes bench/results/detect.json and the "Detection" section of bench/RESULTS.md.
+ */
+import { execFile } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Detection } from '../detectors/detection.ts';
+import { REPO_ROOT } from '../infra/paths.ts';
+import { machine, quantile, startBenchStack, startService, stopService, writeResults } from './support.ts';
+
+const RATE = Number(process.env['BENCH_DETECT_RATE'] ?? 20_000);
+const SECONDS = Number(process.env['BENCH_DETECT_SECONDS'] ?? 60);
+const KEYS = Number(process.env['BENCH_DETECT_KEYS'] ?? 1_000_000);
+const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
+const PROBE_EVERY_MS = 500;
+const log = (msg: string) => console.error(`[bench:detect] ${msg}`);
+
+const UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36';
+const HOME_IPS = ['85.214.132.117', '81.2.69.160', '72.229.28.185', '133.242.0.1'];
+
+/** Benign traffic: each subject verifies its current token from its own device and address, and now and then rotates. */
+class Background {
+  #i = 0;
+  readonly #rotations = new Map<number, number>();
+
+  next(n: number, nowMs: number): { key: string; value: string }[] {
+    const out = [];
+    for (let k = 0; k < n; k++) {
+      const i = this.#i++;
+      const s = i % 50_000;
+      const subject = `bg-${s}`;
+      const base = {
+        event_id: `bg-${i}`,
+        time: nowMs,
+        tenant: 'acme',
+        source: `gateway-${i % 8}`,
+        subject,
+        client_id: 'web',
+        ip: HOME_IPS[s % HOME_IPS.length],
+        user_agent: UA,
+        device_id: `dev-${s}`,
+        session_id: `sid-${s}`,
+      };
+      let event: Record<string, unknown>;
+      if (i % 10 === 9) {
+        const n = this.#rotations.get(s) ?? 0;
+        this.#rotations.set(s, n + 1);
+        event = {
+          ...base,
+          type: 'refresh',
+          outcome: 'rotated',
+          reason: 'ok',
+          family_id: `fam-${subject}`,
+          token_id: `rt-${subject}-${n}`,
+          new_token_id: `rt-${subject}-${n + 1}`,
+        };
+      } else {
+        event = {
+          ...base,
+          type: 'verification',
+          outcome: 'accepted',
+          reason: 'ok',
+          jti: `jti-${subject}-${Math.floor(i / 500_000)}`,
+          iss: 'https://auth.example',
+          aud: 'api',
+          alg: 'EdDSA',
+          exp: Math.floor(nowMs / 1000) + 900,
+        };
+      }
+      out.push({ key: `acme:${subject}`, value: JSON.stringify(event) });
+    }
+    return out;
+  }
+}
+
+function probeEvents(k: number, nowMs: number) {
+  const base = {
+    tenant: 'acme',
+    source: 'auth',
+    subject: `probe-${k}`,
+    client_id: 'web',
+    family_id: `fam-probe-${k}`,
+  };
+  const rotation = {
+    ...base,
+    event_id: `probe-${k}-rotation`,
+    type: 'refresh',
+    time: nowMs - 60_000,
+    outcome: 'rotated',
+    reason: 'ok',
+    token_id: `p-${k}-0`,
+    new_token_id: `p-${k}-1`,
+    ip: '85.214.132.117',
+    device_id: 'laptop',
+  };
+  const replay = {
+    ...rotation,
+    event_id: `probe-${k}-replay`,
+    time: nowMs,
+    new_token_id: `p-${k}-x`,
+    ip: '200.147.67.142',
+    device_id: 'attacker',
+  };
+  return [rotation, replay].map((e) => ({ key: `acme:${e.subject}`, value: JSON.stringify(e) }));
+}
+
+interface LatencyResult {
+  load: string;
+  targetRate: number;
+  achievedRate: number;
+  probes: number;
+  found: number;
+  p50: number;
+  p99: number;
+  max: number;
+  backgroundFindings: number;
+}
+
+async function measureLatency(
+  stack: { clickhouseUrl: string; brokers: string },
+  kafka: Kafka,
+  rate: number,
+  run: number,
+): Promise<LatencyResult> {
+  const topic = `bench.detect.${run}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [
+      { topic, numPartitions: 6 },
+      { topic: `${topic}.findings`, numPartitions: 6 },
+    ],
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+  const service = await startService({
+    TOKENWATCH_CLICKHOUSE_URL: stack.clickhouseUrl,
+    TOKENWATCH_CLICKHOUSE_DATABASE: `bench_detect_${run}`,
+    TOKENWATCH_KAFKA_BROKERS: stack.brokers,
+    TOKENWATCH_KAFKA_TOPICS: topic,
+    TOKENWATCH_KAFKA_GROUP_ID: `${topic}-ingest`,
+    TOKENWATCH_DETECT_GROUP_ID: `${topic}-detect`,
+    TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${topic}.findings`,
+    TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
+  });
+  const arrived = new Map<string, number>();
+  let backgroundFindings = 0;
+  const findings = kafka.consumer({ groupId: `${topic}-reader`, maxWaitTimeInMs: 20 });
+  await findings.connect();
+  await findings.subscribe({ topics: [`${topic}.findings`], fromBeginning: true });
+  await findings.run({
+    eachMessage: async ({ message }) => {
+      const d = JSON.parse(message.value!.toString()) as Detection;
+      if (!d.subject.startsWith('probe-')) backgroundFindings++;
+      else if (d.detector === 'refresh_replay') arrived.set(d.subject, Date.now());
+    },
+  });
+  const producer = kafka.producer();
+  const prober = kafka.producer();
+  await Promise.all([producer.connect(), prober.connect()]);
+
+  const background = new Background();
+  const sent = new Map<string, number>();
+  let stop = false;
+  let produced = 0;
+  const loadLoop = async (p: Producer) => {
+    const tick = 100;
+    const perTick = Math.round((rate * tick) / 1000);
+    let next = performance.now();
+    while (!stop) {
+      if (perTick > 0) {
+        await p.send({ topic, acks: -1, messages: background.next(perTick, Date.now()) });
+        produced += perTick;
+      }
+      next += tick;
+      const wait = next - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+  };
+  // Warm up for a few seconds, then probe.
+  const loading = loadLoop(producer);
+  await sleep(5000);
+  const t0 = performance.now();
+  const producedAtStart = produced;
+  const probes = Math.floor((SECONDS * 1000) / PROBE_EVERY_MS);
+  for (let k = 0; k < probes; k++) {
+    const [rotation, replay] = probeEvents(k, Date.now());
+    await prober.send({ topic, acks: -1, messages: [rotation!] });
+    await sleep(PROBE_EVERY_MS / 2);
+    sent.set(`probe-${k}`, Date.now());
+    await prober.send({ topic, acks: -1, messages: [replay!] });
+    await sleep(PROBE_EVERY_MS / 2);
+  }
+  const achievedRate = (produced - producedAtStart) / ((performance.now() - t0) / 1000);
+  stop = true;
+  await loading;
+  for (let i = 0; i < 100 && arrived.size < sent.size; i++) await sleep(100);
+  const latencies = [...sent].flatMap(([s, at]) => {
+    const got = arrived.get(s);
+    return got === undefined ? [] : [got - at];
+  });
+  await Promise.all([producer.disconnect(), prober.disconnect(), findings.disconnect()]);
+  await stopService(service.child);
+  return {
+    load: rate === 0 ? 'none (baseline)' : `${rate.toLocaleString('en')} events/s`,
+    targetRate: rate,
+    achievedRate,
+    probes,
+    found: latencies.length,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    max: Math.max(...latencies),
+    backgroundFindings,
+  };
+}
+
+interface MemoryResult {
+  workload: string;
+  keys: number;
+  subjects: number;
+  bytesPerKey: number;
+  ms: number;
+}
+
+async function measureMemory(workload: string): Promise<MemoryResult> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--max-old-space-size=8192',
+      `${REPO_ROOT}bench/detect-memory.ts`,
+      workload,
+      String(KEYS),
+    ],
+    { maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout) as MemoryResult;
+}
+
+async function main() {
+  log(`memory at ${KEYS.toLocaleString('en')} tracked keys`);
+  const memory: MemoryResult[] = [];
+  for (const w of ['baseline', 'tokens', 'families', 'mixed']) {
+    const m = await measureMemory(w);
+    log(`  ${w}: ${m.bytesPerKey.toFixed(0)} bytes per key (${m.keys} keys, ${(m.ms / 1000).toFixed(1)} s)`);
+    memory.push(m);
+  }
+
+  const stack = await startBenchStack(KAFKA_VERSION, log);
+  const kafka = new Kafka({ brokers: [stack.brokers], clientId: 'bench-detect', logLevel: logLevel.NOTHING });
+  const latency: LatencyResult[] = [];
+  try {
+    for (const [run, rate] of [0, RATE].entries()) {
+      log(`latency with background load ${rate} events/s, ${SECONDS} s of probes`);
+      const r = await measureLatency(stack, kafka, rate, run);
+      log(
+        `  p50 ${r.p50} ms, p99 ${r.p99} ms, found ${r.found}/${r.probes}, achieved ${Math.round(r.achievedRate)} events/s`,
+      );
+      latency.push(r);
+    }
+  } finally {
+    await stack.stop();
+  }
+  report(latency, memory);
+}
+
+function report(latency: LatencyResult[], memory: MemoryResult[]) {
+  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const m = machine(`Kafka ${KAFKA_VERSION}, ClickHouse 18.16`);
+  const idle = latency[0]!;
+  const base = memory.find((x) => x.workload === 'baseline')!;
+  const fmt = (n: number) => Math.round(n).toLocaleString('en');
+  const section = [
+    '## Detection',
+    '',
+    `\`npm run bench:detect\` (BENCH_DETECT_RATE=${RATE}, BENCH_DETECT_SECONDS=${SECONDS}, BENCH_DETECT_KEYS=${KEYS}) on ${date} UTC; ${m}; Kafka, ClickHouse, the service (ingest and detectors) and the load generator on the same machine.`,
+    '',
+    `Latency: a replayed refresh token every ${PROBE_EVERY_MS} ms, from producing the replay to its refresh_replay finding arriving on the findings topic (stored in ClickHouse and published). Baseline: the same probes with no other traffic, in the same run. Goal: p99 ≤ 250 ms under 20k events/s.`,
+    '',
+    '| background load | achieved events/s | probes found | p50 ms | p99 ms | max ms | p99 / baseline p99 | findings from benign traffic |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...latency.map(
+      (r) =>
+        `| ${r.load} | ${fmt(r.achievedRate)} | ${r.found}/${r.probes} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${(r.p99 / idle.p99).toFixed(2)} | ${r.backgroundFindings} |`,
+    ),
+    '',
+    `Memory: heap bytes per tracked key (tokens + families + sessions in detector state), each workload in its own process after a warm-up, at ${KEYS.toLocaleString('en')} keys. Baseline: a Map of as many 36-character ids to a number each (the least that remembers a key), in the same run. Goal: ≤ 300 bytes per token.`,
+    '',
+    '| workload | keys | subjects | bytes per key | ratio to baseline |',
+    '|---|---:|---:|---:|---:|',
+    ...memory.map(
+      (x) =>
+        `| ${x.workload === 'baseline' ? 'baseline: Map(id → number)' : x.workload} | ${fmt(x.keys)} | ${fmt(x.subjects)} | ${fmt(x.bytesPerKey)} | ${(x.bytesPerKey / base.bytesPerKey).toFixed(2)} |`,
+    ),
+    '',
+    'Workloads: tokens — 4 access tokens per subject, each verified twice from its device; families — 2 refresh families per subject, each issued and rotated 3 times; mixed — per subject a family rotated twice, a session and 3 access tokens verified 3 times each.',
+    '',
+  ].join('\n');
+  console.log(`\n${section}`);
+  writeResults('Detection', section, 'detect', {
+    date,
+    machine: m,
+    rate: RATE,
+    seconds: SECONDS,
+    keys: KEYS,
+    latency,
+    memory,
+  });
+}
+
+main().catch((err: Error) => {
+  console.error(`bench:detect failed: ${err.stack ?? err.message}`);
+  process.exit(1);
+});
