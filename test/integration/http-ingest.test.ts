@@ -162,7 +162,10 @@ describe('HTTP ingest without Kafka', () => {
     expect(await (await fetch(`${service.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${service.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { clickhouse: true, migrations: true } });
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      checks: { clickhouse: true, migrations: true, detectors: true },
+    });
     const text = await (await fetch(`${service.url}/metrics`)).text();
     for (const name of [
       'tokenwatch_events_total',
@@ -170,6 +173,9 @@ describe('HTTP ingest without Kafka', () => {
       'tokenwatch_insert_batch_rows_bucket',
       'tokenwatch_insert_duration_seconds_bucket',
       'tokenwatch_buffer_rows',
+      'tokenwatch_detector_events_total',
+      'tokenwatch_detector_state_keys',
+      'tokenwatch_detector_state_max_keys',
       'tokenwatch_process_resident_memory_bytes',
     ]) {
       expect(text).toContain(name);
