@@ -172,12 +172,16 @@ export class SessionState {
   }
 }
 
-/** Everything remembered about one tenant + subject. Containers are created on first use. */
+/**
+ * Everything remembered about one tenant + subject. Containers are created on first use. Tokens,
+ * families and sessions are keyed by the 52-bit hash of their id (a number, not a 40-byte string:
+ * findings take the id from the event at hand; two ids of one subject colliding is a 1-in-2^52 event).
+ */
 export class SubjectState {
   lastSeenS = 0;
-  tokens: Map<string, TokenState> | undefined = undefined;
-  families: Map<string, FamilyState> | undefined = undefined;
-  sessions: Map<string, SessionState> | undefined = undefined;
+  tokens: Map<number, TokenState> | undefined = undefined;
+  families: Map<number, FamilyState> | undefined = undefined;
+  sessions: Map<number, SessionState> | undefined = undefined;
   /** networks where this subject's tokens were accepted (interned strings, at most 32) */
   ownerNetworks: string[] | undefined = undefined;
   /** recent rejections counted for bursts per subject */
@@ -209,10 +213,11 @@ export const newKeyedState = (): KeyedState => ({ subject: new SubjectState(), s
 export function tokenOf(s: SubjectState, jti: string, e: DetectorEvent, lifetimeS: number): TokenState {
   s.tokens ??= new Map();
   const until = e.exp > 0 ? Math.max(e.exp, toSeconds(e.time_ms)) : toSeconds(e.time_ms) + lifetimeS;
-  let t = s.tokens.get(jti);
+  const key = hash52(jti);
+  let t = s.tokens.get(key);
   if (t === undefined) {
     t = new TokenState(until);
-    s.tokens.set(jti, t);
+    s.tokens.set(key, t);
   } else if (until > t.untilS) t.untilS = until;
   return t;
 }
@@ -220,10 +225,11 @@ export function tokenOf(s: SubjectState, jti: string, e: DetectorEvent, lifetime
 export function familyOf(s: SubjectState, id: string, e: DetectorEvent): FamilyState {
   s.families ??= new Map();
   const seen = toSeconds(e.time_ms);
-  let f = s.families.get(id);
+  const key = hash52(id);
+  let f = s.families.get(key);
   if (f === undefined) {
     f = new FamilyState(seen);
-    s.families.set(id, f);
+    s.families.set(key, f);
   } else if (seen > f.lastSeenS) f.lastSeenS = seen;
   return f;
 }
@@ -231,10 +237,11 @@ export function familyOf(s: SubjectState, id: string, e: DetectorEvent): FamilyS
 export function sessionOf(s: SubjectState, id: string, e: DetectorEvent): SessionState {
   s.sessions ??= new Map();
   const seen = toSeconds(e.time_ms);
-  let x = s.sessions.get(id);
+  const key = hash52(id);
+  let x = s.sessions.get(key);
   if (x === undefined) {
     x = new SessionState(seen);
-    s.sessions.set(id, x);
+    s.sessions.set(key, x);
   } else if (seen > x.lastSeenS) x.lastSeenS = seen;
   return x;
 }
