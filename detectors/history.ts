@@ -5,34 +5,10 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { DetectorInput } from './runtime.ts';
+import { DETECTOR_FIELDS } from './types.ts';
 
-export const HISTORY_COLUMNS = [
-  'event_id',
-  'type',
-  'time_ms',
-  'tenant',
-  'subject',
-  'source',
-  'client_id',
-  'session_id',
-  'ip',
-  'user_agent',
-  'device_id',
-  'outcome',
-  'reason',
-  'jti',
-  'alg',
-  'exp',
-  'family_id',
-  'token_id',
-  'new_token_id',
-  'access_jti',
-  'country',
-  'city',
-  'lat',
-  'lon',
-  'geo_radius_km',
-] as const;
+/** The columns read back: the event's type and the fields detectors read. */
+export const HISTORY_COLUMNS = ['type', ...DETECTOR_FIELDS] as const;
 
 export interface HistoryRange {
   /** refresh, issuance and revocation events from here (seconds): refresh families live long */
@@ -45,34 +21,13 @@ export interface HistoryRange {
 
 type Row = Record<(typeof HISTORY_COLUMNS)[number], string | number>;
 
+/** The numeric columns (JSONEachRow quotes 64-bit integers as strings); every other one is a string. */
+const NUMBER_COLUMNS: ReadonlySet<string> = new Set(['time_ms', 'exp', 'lat', 'lon', 'geo_radius_km']);
+
 function toInput(r: Row): DetectorInput {
-  return {
-    event_id: String(r.event_id),
-    type: String(r.type),
-    time_ms: Number(r.time_ms),
-    tenant: String(r.tenant),
-    subject: String(r.subject),
-    source: String(r.source),
-    client_id: String(r.client_id),
-    session_id: String(r.session_id),
-    ip: String(r.ip),
-    user_agent: String(r.user_agent),
-    device_id: String(r.device_id),
-    outcome: String(r.outcome),
-    reason: String(r.reason),
-    jti: String(r.jti),
-    alg: String(r.alg),
-    exp: Number(r.exp),
-    family_id: String(r.family_id),
-    token_id: String(r.token_id),
-    new_token_id: String(r.new_token_id),
-    access_jti: String(r.access_jti),
-    country: String(r.country),
-    city: String(r.city),
-    lat: Number(r.lat),
-    lon: Number(r.lon),
-    geo_radius_km: Number(r.geo_radius_km),
-  };
+  const input: Record<string, string | number> = {};
+  for (const c of HISTORY_COLUMNS) input[c] = NUMBER_COLUMNS.has(c) ? Number(r[c]) : String(r[c]);
+  return input as unknown as DetectorInput;
 }
 
 export function historySql(database: string, range: HistoryRange): string {

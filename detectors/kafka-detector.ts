@@ -114,7 +114,7 @@ export class KafkaDetector {
   }
 
   async start(): Promise<void> {
-    this.#counts = await partitionCounts(this.kafka, this.options.topics);
+    // Partition counts are read when partitions are prepared (they may change between assignments).
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
     await this.#consumer.run({
@@ -250,11 +250,11 @@ export class KafkaDetector {
     const detections: Detection[] = [];
     let live = 0;
     let warm = 0;
+    const receivedMs = Date.now();
     for (const m of batch.messages) {
       const mode: Mode = liveFrom !== undefined && BigInt(m.offset) < liveFrom ? 'warmup' : 'live';
       if (mode === 'live') live++;
       else warm++;
-      const receivedMs = Date.now();
       const result = this.stage.validateText(m.value?.toString('utf8') ?? '', { nowMs: receivedMs });
       if (!result.ok) continue; // ingest dead-letters it; detectors have nothing to learn from it
       const found = this.runtime.process(this.stage.enrich(result.event, receivedMs), mode);

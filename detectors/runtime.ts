@@ -12,7 +12,15 @@
 import type { TenantThresholds } from './config.ts';
 import { type Detection, toDetection } from './detection.ts';
 import { detectAll, lifetimesOf } from './engine.ts';
-import { type KeyedState, pruneSource, pruneSubject, SourceState, SubjectState, toSeconds } from './state.ts';
+import {
+  type KeyedState,
+  type Lifetimes,
+  pruneSource,
+  pruneSubject,
+  SourceState,
+  SubjectState,
+  toSeconds,
+} from './state.ts';
 import type { DetectorEvent, DetectorName } from './types.ts';
 
 /** What the runtime reads from an event: a stored or freshly enriched event row. */
@@ -66,6 +74,12 @@ class Interner {
 
 export const subjectKey = (tenant: string, subject: string) => `${tenant}\u0000${subject}`;
 
+/** A subjectKey back to [tenant, subject]. */
+function splitKey(key: string): [string, string] {
+  const sep = key.indexOf('\u0000');
+  return [key.slice(0, sep), key.slice(sep + 1)];
+}
+
 export class DetectorRuntime {
   readonly #subjects = new Map<string, SubjectState>();
   readonly #sources = new Map<string, SourceState>();
@@ -107,14 +121,19 @@ export class DetectorRuntime {
     if (subject === undefined) subject = new SubjectState();
     else this.#subjects.delete(key); // re-inserted below: the map stays in least-recently-seen order
     this.#subjects.set(key, subject);
-    const source = this.#source(e);
     const before = subject.keys;
     const seen = toSeconds(e.time_ms);
     if (seen > subject.lastSeenS) subject.lastSeenS = seen;
-    if (seen > source.lastSeenS) source.lastSeenS = seen;
 
-    const cfg = this.#options.thresholds.for(e.tenant);
-    const found = detectAll({ subject, source } satisfies KeyedState, e, cfg);
+    // The source IP's state is looked up (and made) only when a detector reads it: rejections.
+    const sourceOf = () => this.#source(e);
+    const keyed: KeyedState = {
+      subject,
+      get source() {
+        return sourceOf();
+      },
+    };
+    const found = detectAll(keyed, e, this.#options.thresholds.for(e.tenant));
     this.#keys += subject.keys - before;
     if (this.#keys > this.#options.maxKeys) this.#evict();
     if (mode === 'warmup' || found.length === 0) return [];
@@ -135,6 +154,15 @@ export class DetectorRuntime {
    */
   sweep(budget = 10_000): number {
     const nowS = toSeconds(this.#watermarkMs);
+    const lifetimes = new Map<string, Lifetimes>();
+    const lifetimesFor = (tenant: string) => {
+      let l = lifetimes.get(tenant);
+      if (l === undefined) {
+        l = lifetimesOf(this.#options.thresholds.for(tenant));
+        lifetimes.set(tenant, l);
+      }
+      return l;
+    };
     let removed = 0;
     for (let i = 0; i < budget; i++) {
       this.#sweepCursor ??= this.#subjects.entries();
@@ -145,19 +173,15 @@ export class DetectorRuntime {
       }
       const [key, subject] = next.value;
       const before = subject.keys;
-      const tenant = key.slice(0, key.indexOf('\u0000'));
-      const empty = pruneSubject(subject, nowS, lifetimesOf(this.#options.thresholds.for(tenant)));
+      const empty = pruneSubject(subject, nowS, lifetimesFor(splitKey(key)[0]));
       this.#keys += subject.keys - before;
       if (empty) {
         this.#subjects.delete(key);
         removed++;
       }
     }
-    for (const [key, source] of this.#sources) {
-      const tenant = key.slice(0, key.indexOf('\u0000'));
-      if (pruneSource(source, nowS, lifetimesOf(this.#options.thresholds.for(tenant))))
-        this.#sources.delete(key);
-    }
+    for (const [key, source] of this.#sources)
+      if (pruneSource(source, nowS, lifetimesFor(splitKey(key)[0]))) this.#sources.delete(key);
     this.#report();
     return removed;
   }
@@ -166,8 +190,7 @@ export class DetectorRuntime {
   forget(keep: (tenant: string, subject: string) => boolean): number {
     let dropped = 0;
     for (const [key, subject] of this.#subjects) {
-      const sep = key.indexOf('\u0000');
-      if (keep(key.slice(0, sep), key.slice(sep + 1))) continue;
+      if (keep(...splitKey(key))) continue;
       this.#keys -= subject.keys;
       this.#subjects.delete(key);
       dropped++;

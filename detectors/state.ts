@@ -197,12 +197,14 @@ export class SubjectState {
 
 /** Everything remembered about one tenant + source IP. */
 export class SourceState {
-  lastSeenS = 0;
   rejections: Sighting[] | undefined = undefined;
   reported: Map<string, number> | undefined = undefined;
 }
 
-/** What one event's detectors read and update: its subject's state and its source IP's state. */
+/**
+ * What one event's detectors read and update: its subject's state and its source IP's state (the
+ * runtime makes the source's on first read: read it only where it is needed).
+ */
 export interface KeyedState {
   subject: SubjectState;
   source: SourceState;
@@ -222,28 +224,31 @@ export function tokenOf(s: SubjectState, jti: string, e: DetectorEvent, lifetime
   return t;
 }
 
+/** The record for `id`, created when new; its last-seen time moved forward to the event's. */
+function seen<T extends { lastSeenS: number }>(
+  records: Map<number, T>,
+  id: string,
+  e: DetectorEvent,
+  create: (seenS: number) => T,
+): T {
+  const seenS = toSeconds(e.time_ms);
+  const key = hash52(id);
+  let r = records.get(key);
+  if (r === undefined) {
+    r = create(seenS);
+    records.set(key, r);
+  } else if (seenS > r.lastSeenS) r.lastSeenS = seenS;
+  return r;
+}
+
 export function familyOf(s: SubjectState, id: string, e: DetectorEvent): FamilyState {
   s.families ??= new Map();
-  const seen = toSeconds(e.time_ms);
-  const key = hash52(id);
-  let f = s.families.get(key);
-  if (f === undefined) {
-    f = new FamilyState(seen);
-    s.families.set(key, f);
-  } else if (seen > f.lastSeenS) f.lastSeenS = seen;
-  return f;
+  return seen(s.families, id, e, (seenS) => new FamilyState(seenS));
 }
 
 export function sessionOf(s: SubjectState, id: string, e: DetectorEvent): SessionState {
   s.sessions ??= new Map();
-  const seen = toSeconds(e.time_ms);
-  const key = hash52(id);
-  let x = s.sessions.get(key);
-  if (x === undefined) {
-    x = new SessionState(seen);
-    s.sessions.set(key, x);
-  } else if (seen > x.lastSeenS) x.lastSeenS = seen;
-  return x;
+  return seen(s.sessions, id, e, (seenS) => new SessionState(seenS));
 }
 
 /** How long state lives, in seconds of event time. */

@@ -7,34 +7,35 @@
 import type { EventType } from '../ingest/contract/event-v1.ts';
 import type { EventRow } from '../ingest/pipeline/rows.ts';
 
-/** The fields of a stored event (an `events` row) that detectors read. */
-export type DetectorEvent = Pick<
-  EventRow,
-  | 'event_id'
-  | 'time_ms'
-  | 'tenant'
-  | 'subject'
-  | 'source'
-  | 'client_id'
-  | 'session_id'
-  | 'ip'
-  | 'user_agent'
-  | 'device_id'
-  | 'outcome'
-  | 'reason'
-  | 'jti'
-  | 'alg'
-  | 'exp'
-  | 'family_id'
-  | 'token_id'
-  | 'new_token_id'
-  | 'access_jti'
-  | 'country'
-  | 'city'
-  | 'lat'
-  | 'lon'
-  | 'geo_radius_km'
-> & {
+/** The fields of a stored event (an `events` row) that detectors read, besides its type. */
+export const DETECTOR_FIELDS = [
+  'event_id',
+  'time_ms',
+  'tenant',
+  'subject',
+  'source',
+  'client_id',
+  'session_id',
+  'ip',
+  'user_agent',
+  'device_id',
+  'outcome',
+  'reason',
+  'jti',
+  'alg',
+  'exp',
+  'family_id',
+  'token_id',
+  'new_token_id',
+  'access_jti',
+  'country',
+  'city',
+  'lat',
+  'lon',
+  'geo_radius_km',
+] as const satisfies readonly (keyof EventRow)[];
+
+export type DetectorEvent = Pick<EventRow, (typeof DETECTOR_FIELDS)[number]> & {
   type: EventType;
   /** `type/outcome/reason`, when the runtime has interned it (saves a string per remembered event) */
   what?: string;

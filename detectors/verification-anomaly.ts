@@ -30,7 +30,7 @@ function countRejection(list: Sighting[] | undefined, here: Sighting, cfg: Thres
 
 export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
   if (e.type !== 'verification') return [];
-  const { subject, source } = k;
+  const { subject } = k; // k.source is read only for rejections (the runtime makes it on first read)
   const network = networkOf(e.ip);
 
   if (e.outcome === 'accepted') {
@@ -55,12 +55,12 @@ export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: 
       evidence: { events: [here.evidence()], alg: e.alg },
       first_event_ms: e.time_ms,
     });
-    if (firstInWindow(source, f, cfg.dedupWindowMs)) found.push(f);
+    if (firstInWindow(k.source, f, cfg.dedupWindowMs)) found.push(f);
   }
 
   if (BURST_REASONS.has(e.reason)) {
     const scopes: ['source_ip' | 'subject', string, { rejections: Sighting[] | undefined }][] = [];
-    if (e.ip !== '') scopes.push(['source_ip', e.ip, source]);
+    if (e.ip !== '') scopes.push(['source_ip', e.ip, k.source]);
     if (e.subject !== '') scopes.push(['subject', e.subject, subject]);
     for (const [kind, id, holder] of scopes) {
       const recent = countRejection(holder.rejections, here, cfg);
@@ -86,7 +86,7 @@ export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: 
         },
         first_event_ms: recent[0]!.time_ms,
       });
-      if (firstInWindow(kind === 'source_ip' ? source : subject, f, cfg.dedupWindowMs)) found.push(f);
+      if (firstInWindow(kind === 'source_ip' ? k.source : subject, f, cfg.dedupWindowMs)) found.push(f);
     }
   }
 

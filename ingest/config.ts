@@ -176,10 +176,11 @@ export function loadConfig(env: Env = process.env): Config {
   } catch (err) {
     problems.push(`TOKENWATCH_DETECT_ALLOWLIST: ${(err as Error).message}`);
   }
-  const graceRaw = env['TOKENWATCH_DETECT_GRACE_WINDOW_MS'];
-  const grace = int('TOKENWATCH_DETECT_GRACE_WINDOW_MS', -1, 0, 3_600_000);
+  // Set: overrides the settings file's grace window; unset: the file's (or the default) stands.
+  const graceSet = str('TOKENWATCH_DETECT_GRACE_WINDOW_MS', '') !== '';
+  const grace = int('TOKENWATCH_DETECT_GRACE_WINDOW_MS', 0, 0, 3_600_000);
   const detectOverrides = {
-    ...(graceRaw !== undefined && graceRaw.trim() !== '' && grace >= 0 ? { graceWindowMs: grace } : {}),
+    ...(graceSet ? { graceWindowMs: grace } : {}),
     ...(allowlist.length > 0 ? { allowlistCidrs: allowlist } : {}),
   };
 

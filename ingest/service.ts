@@ -8,7 +8,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { type DetectionStage, startDetection } from '../detectors/service.ts';
+import { type DetectionDeps, type DetectionStage, startDetection } from '../detectors/service.ts';
 import { createClickHouse, detectFeatures, type ServerFeatures } from './clickhouse/client.ts';
 import { isSchemaCurrent, migrate } from './clickhouse/migrate.ts';
 import { dropExpiredPartitions } from './clickhouse/retention.ts';
@@ -91,7 +91,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
 
   let producer: Producer | undefined;
   let source: KafkaSource | undefined;
-  let detection: DetectionStage | undefined;
+  let detectionKafka: DetectionDeps['kafka'];
   let intake: Intake | undefined;
   const checks: ReadinessCheck[] = [
     { name: 'clickhouse', check: async () => (await client.ping()).success },
@@ -140,34 +140,26 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await source.start();
     const consumer = source;
     checks.push({ name: 'kafka', check: () => producerConnected && consumer.ready });
-    if (config.detect.enabled) {
-      detection = await startDetection(config, {
-        clickhouse: client,
-        stage,
-        metrics,
-        log: log.child({ component: 'detectors' }),
-        kafka: { client: kafka, producer },
-      });
-    }
+    detectionKafka = { client: kafka, producer };
   } else {
     log.info(
       'TOKENWATCH_KAFKA_BROKERS is empty: single-process mode (HTTP events go straight to ClickHouse)',
     );
-    if (config.detect.enabled) {
-      detection = await startDetection(config, {
+  }
+
+  const detection = config.detect.enabled
+    ? await startDetection(config, {
         clickhouse: client,
         stage,
         metrics,
         log: log.child({ component: 'detectors' }),
-      });
-    }
-    const observe = detection?.observe;
-    intake = new DirectIntake(stage, batcher, config.limits.httpAckTimeoutMs, observe);
-  }
-  if (detection !== undefined) {
-    const stage = detection;
-    checks.push({ name: 'detectors', check: () => stage.ready });
-  } else log.warn('TOKENWATCH_DETECT is off: events are stored, nothing is detected');
+        kafka: detectionKafka,
+      })
+    : undefined;
+  if (detection !== undefined) checks.push({ name: 'detectors', check: () => detection.ready });
+  else log.warn('TOKENWATCH_DETECT is off: events are stored, nothing is detected');
+  // Single process: the HTTP door hands its events to the batcher, and to the detectors in process.
+  intake ??= new DirectIntake(stage, batcher, config.limits.httpAckTimeoutMs, detection?.observe);
 
   const apiKeys = new ApiKeys(config.apiKeys);
   if (apiKeys.size === 0)
@@ -196,7 +188,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   await app.register(opsRoutes, { registry: metrics.registry, checks });
   await app.register(eventsRoute, {
     stage,
-    intake: intake ?? new DirectIntake(stage, batcher, config.limits.httpAckTimeoutMs),
+    intake,
     apiKeys,
     metrics,
     bodyLimit: config.limits.httpBodyBytes,
