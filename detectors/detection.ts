@@ -2,6 +2,13 @@
 import { createHash } from 'node:crypto';
 import type { Finding } from './types.ts';
 
+/**
+ * What the response stage decided: '' before it decided (or with no response stage), `revoke`
+ * (a revocation is under way), `dry_run`, `suppressed` (by the blast-radius guard), `alert_only`
+ * (policy) or `duplicate` (its target was revoked already, for another detection).
+ */
+export type ResponseDecision = '' | 'revoke' | 'dry_run' | 'suppressed' | 'alert_only' | 'duplicate';
+
 export interface Detection extends Finding {
   /** deterministic: the same finding from a redelivered event has the same id (and is stored once) */
   detection_id: string;
@@ -9,6 +16,11 @@ export interface Detection extends Finding {
   dry_run: boolean;
   /** wall clock when tokenwatch found it (ms) */
   found_at_ms: number;
+  /** when the finding's access token (`jti`) expires, as far as tokenwatch saw (ms; 0: unknown) */
+  jti_expires_ms: number;
+  response: ResponseDecision;
+  /** the revocation the response stage decided on for it ('' when none) */
+  revocation_id: string;
 }
 
 export function detectionId(f: Finding): string {
@@ -18,8 +30,16 @@ export function detectionId(f: Finding): string {
     .slice(0, 32);
 }
 
-export function toDetection(f: Finding, dryRun: boolean, foundAtMs: number): Detection {
-  return { ...f, detection_id: detectionId(f), dry_run: dryRun, found_at_ms: foundAtMs };
+export function toDetection(f: Finding, dryRun: boolean, foundAtMs: number, jtiExpiresMs = 0): Detection {
+  return {
+    ...f,
+    detection_id: detectionId(f),
+    dry_run: dryRun,
+    found_at_ms: foundAtMs,
+    jti_expires_ms: jtiExpiresMs,
+    response: '',
+    revocation_id: '',
+  };
 }
 
 /** The `detections` row (ClickHouse, JSONEachRow). */
@@ -48,6 +68,8 @@ export function toDetectionRow(d: Detection) {
     detected_ms: d.detected_ms,
     found_at: Math.floor(d.found_at_ms / 1000),
     found_at_ms: d.found_at_ms,
+    response: d.response,
+    revocation_id: d.revocation_id,
   };
 }
 
@@ -74,5 +96,8 @@ export function fromDetectionRow(r: DetectionRow): Detection {
     first_event_ms: Number(r.first_event_ms),
     detected_ms: Number(r.detected_ms),
     found_at_ms: Number(r.found_at_ms),
+    jti_expires_ms: 0,
+    response: r.response,
+    revocation_id: r.revocation_id,
   };
 }

@@ -1,8 +1,9 @@
 /**
- * Where detections go: the ClickHouse `detections` table and the findings topic (for the response
- * stage). A write resolves once every sink has the detections, retrying each failed sink with
- * backoff, so the Kafka detector commits its offsets only after its findings are safe; nothing is
- * dropped while tokenwatch runs.
+ * Where detections go: first the response stage (which decides and records what to do about each),
+ * then the ClickHouse `detections` table and the findings topic, carrying the decision. A write
+ * resolves once every sink has the detections, retrying each failed sink with backoff, so the Kafka
+ * detector commits its offsets only after its findings are safe; nothing is dropped while
+ * tokenwatch runs.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
@@ -53,6 +54,11 @@ export class KafkaDetections implements DetectionSink {
   }
 }
 
+/** The response stage as the outputs see it (response/service.ts). */
+export interface Responder {
+  decide(detections: Detection[]): Promise<Detection[]>;
+}
+
 export class DetectionOutputs {
   readonly #pending = new Set<Promise<void>>();
   #closed = false;
@@ -61,20 +67,27 @@ export class DetectionOutputs {
   private readonly metrics: Metrics | undefined;
   private readonly log: Logger;
   private readonly maxBackoffMs: number;
+  private readonly responder: Responder | undefined;
 
-  constructor(sinks: DetectionSink[], log: Logger, metrics?: Metrics, maxBackoffMs = 10_000) {
+  constructor(
+    sinks: DetectionSink[],
+    log: Logger,
+    options: { metrics?: Metrics; maxBackoffMs?: number; responder?: Responder } = {},
+  ) {
     this.sinks = sinks;
     this.log = log;
-    this.metrics = metrics;
-    this.maxBackoffMs = maxBackoffMs;
+    this.metrics = options.metrics;
+    this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
+    this.responder = options.responder;
   }
 
   /** Resolves when every sink has the detections (retrying), or rejects when closed before. */
   write(detections: Detection[]): Promise<void> {
     if (detections.length === 0) return Promise.resolve();
-    const done = Promise.all(this.sinks.map((sink) => this.#writeWithRetry(sink, detections))).then(
-      () => undefined,
-    );
+    const done = (async () => {
+      const decided = this.responder === undefined ? detections : await this.responder.decide(detections);
+      await Promise.all(this.sinks.map((sink) => this.#writeWithRetry(sink, decided)));
+    })();
     this.#pending.add(done);
     done.then(
       () => this.#pending.delete(done),

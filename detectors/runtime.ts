@@ -13,6 +13,7 @@ import type { TenantThresholds } from './config.ts';
 import { type Detection, toDetection } from './detection.ts';
 import { detectAll, lifetimesOf } from './engine.ts';
 import {
+  hash52,
   type KeyedState,
   type Lifetimes,
   pruneSource,
@@ -144,7 +145,8 @@ export class DetectorRuntime {
       const m = this.#options.metrics;
       m?.findings.inc({ detector: f.detector, severity: f.severity, dry_run: String(dryRun) });
       m?.detectionLatency.observe({ detector: f.detector }, Math.max(0, foundAt - f.detected_ms) / 1000);
-      return toDetection(f, dryRun, foundAt);
+      const token = f.jti === '' ? undefined : subject.tokens?.get(hash52(f.jti));
+      return toDetection(f, dryRun, foundAt, token === undefined ? 0 : token.untilS * 1000);
     });
   }
 

@@ -12,7 +12,13 @@ import type { EventRow } from '../ingest/pipeline/rows.ts';
 import type { Stage } from '../ingest/pipeline/stage.ts';
 import { readHistory } from './history.ts';
 import { KafkaDetector } from './kafka-detector.ts';
-import { ClickHouseDetections, DetectionOutputs, type DetectionSink, KafkaDetections } from './outputs.ts';
+import {
+  ClickHouseDetections,
+  DetectionOutputs,
+  type DetectionSink,
+  KafkaDetections,
+  type Responder,
+} from './outputs.ts';
 import { DetectorRuntime } from './runtime.ts';
 
 export interface DetectionStage {
@@ -31,6 +37,8 @@ export interface DetectionDeps {
   metrics: Metrics;
   log: Logger;
   kafka?: { client: Kafka; producer: Producer };
+  /** the response stage, which decides on each detection before it is stored */
+  responder?: Responder;
 }
 
 export async function startDetection(config: Config, deps: DetectionDeps): Promise<DetectionStage> {
@@ -45,7 +53,11 @@ export async function startDetection(config: Config, deps: DetectionDeps): Promi
   const sinks: DetectionSink[] = [new ClickHouseDetections(deps.clickhouse, config.clickhouse.database)];
   if (deps.kafka !== undefined)
     sinks.push(new KafkaDetections(deps.kafka.producer, config.detect.findingsTopic));
-  const outputs = new DetectionOutputs(sinks, log, deps.metrics, config.batch.retryMaxBackoffMs);
+  const outputs = new DetectionOutputs(sinks, log, {
+    metrics: deps.metrics,
+    maxBackoffMs: config.batch.retryMaxBackoffMs,
+    ...(deps.responder !== undefined ? { responder: deps.responder } : {}),
+  });
   const sweeper = setInterval(() => runtime.sweep(20_000), 1000);
   sweeper.unref();
   if (settings.dryRun.size > 0)

@@ -12,6 +12,14 @@ import {
   readSettingsFile,
 } from '../detectors/settings.ts';
 import type { DetectorName } from '../detectors/types.ts';
+import type { ResponsePolicy } from '../response/policy.ts';
+import {
+  type ResponseSettingsFile,
+  readResponseFile,
+  responsePolicy,
+  webhookEntries,
+} from '../response/settings.ts';
+import { parseWebhookTargets, type WebhookTarget } from '../response/webhooks/index.ts';
 
 export interface ApiKey {
   tenant: string;
@@ -37,6 +45,27 @@ export interface Config {
     rebuildOverlapSeconds: number;
     configFile: string;
     settings: DetectorSettings;
+  };
+  response: {
+    /** the auth API's revocation endpoint ('' = none: revocations are recorded as dry_run) */
+    revocationUrl: string;
+    auth: { token: string; tokenUrl: string; clientId: string; clientSecret: string; scope: string };
+    timeoutMs: number;
+    retry: { baseMs: number; maxMs: number; giveUpAfterMs: number };
+    breaker: { failureThreshold: number; cooldownMs: number };
+    guard: { perTenantPerMinute: number; totalPerMinute: number };
+    policy: ResponsePolicy;
+    revocationsTopic: string;
+    /** where alerts link to (this service's public base URL; '' = no links) */
+    publicUrl: string;
+    configFile: string;
+    webhooks: {
+      targets: WebhookTarget[];
+      groupWaitMs: number;
+      groupIntervalMs: number;
+      timeoutMs: number;
+      allowedCidrs: string[];
+    };
   };
   clickhouse: {
     url: string;
@@ -184,6 +213,69 @@ export function loadConfig(env: Env = process.env): Config {
     ...(allowlist.length > 0 ? { allowlistCidrs: allowlist } : {}),
   };
 
+  const responseFile = str('TOKENWATCH_RESPONSE_CONFIG', '');
+  let responseSettings: ResponseSettingsFile = {};
+  if (responseFile !== '') {
+    try {
+      responseSettings = readResponseFile(responseFile);
+    } catch (err) {
+      problems.push(`TOKENWATCH_RESPONSE_CONFIG: ${(err as Error).message}`);
+    }
+  }
+  const responseDryRun: DetectorName[] = [];
+  for (const name of list('TOKENWATCH_RESPONSE_DRY_RUN', '')) {
+    if (isDetectorName(name)) responseDryRun.push(name);
+    else problems.push(`TOKENWATCH_RESPONSE_DRY_RUN entry ${JSON.stringify(name)} is not a detector`);
+  }
+  const revocationUrl = str('TOKENWATCH_AUTH_REVOKE_URL', '');
+  const authToken = str('TOKENWATCH_AUTH_TOKEN', '');
+  const tokenUrl = str('TOKENWATCH_AUTH_TOKEN_URL', '');
+  const clientId = str('TOKENWATCH_AUTH_CLIENT_ID', '');
+  const clientSecret = env['TOKENWATCH_AUTH_CLIENT_SECRET'] ?? '';
+  for (const [name, value] of [
+    ['TOKENWATCH_AUTH_REVOKE_URL', revocationUrl],
+    ['TOKENWATCH_AUTH_TOKEN_URL', tokenUrl],
+    ['TOKENWATCH_PUBLIC_URL', str('TOKENWATCH_PUBLIC_URL', '')],
+  ] as const) {
+    if (value !== '' && !/^https?:\/\/[^/]+/.test(value))
+      problems.push(`${name}=${JSON.stringify(value)} must be an http(s) URL`);
+  }
+  if (revocationUrl !== '' && authToken === '' && tokenUrl === '')
+    problems.push(
+      'TOKENWATCH_AUTH_REVOKE_URL is set but no credentials: set TOKENWATCH_AUTH_TOKEN (a static bearer token) ' +
+        'or TOKENWATCH_AUTH_TOKEN_URL with TOKENWATCH_AUTH_CLIENT_ID and TOKENWATCH_AUTH_CLIENT_SECRET (client credentials)',
+    );
+  if (tokenUrl !== '' && (clientId === '' || clientSecret === ''))
+    problems.push(
+      'TOKENWATCH_AUTH_TOKEN_URL needs TOKENWATCH_AUTH_CLIENT_ID and TOKENWATCH_AUTH_CLIENT_SECRET',
+    );
+  const webhookAllowed = list('TOKENWATCH_WEBHOOK_ALLOWED_CIDRS', '');
+  try {
+    cidrList(webhookAllowed);
+  } catch (err) {
+    problems.push(`TOKENWATCH_WEBHOOK_ALLOWED_CIDRS: ${(err as Error).message}`);
+  }
+  const hooks = webhookEntries(responseSettings, env);
+  problems.push(...hooks.problems.map((p) => `TOKENWATCH_RESPONSE_CONFIG ${p}`));
+  const envWebhook = str('TOKENWATCH_WEBHOOK_URL', '');
+  if (envWebhook !== '')
+    hooks.entries.push({
+      name: 'env',
+      url: envWebhook,
+      format: str('TOKENWATCH_WEBHOOK_FORMAT', 'generic'),
+      secret: env['TOKENWATCH_WEBHOOK_SECRET'] ?? '',
+      minSeverity: str('TOKENWATCH_WEBHOOK_MIN_SEVERITY', 'medium'),
+    });
+  let webhookTargets: WebhookTarget[] = [];
+  try {
+    webhookTargets = parseWebhookTargets(
+      hooks.entries,
+      'TOKENWATCH_RESPONSE_CONFIG webhooks / TOKENWATCH_WEBHOOK_URL',
+    );
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+
   const chUrl = str('TOKENWATCH_CLICKHOUSE_URL', 'http://127.0.0.1:8123');
   if (!/^https?:\/\/[^/]+/.test(chUrl)) {
     problems.push(`TOKENWATCH_CLICKHOUSE_URL=${JSON.stringify(chUrl)} must be an http(s) URL`);
@@ -222,6 +314,41 @@ export function loadConfig(env: Env = process.env): Config {
       rebuildOverlapSeconds: int('TOKENWATCH_DETECT_REBUILD_OVERLAP_SECONDS', 300, 0, 86_400),
       configFile: detectConfigFile,
       settings: detectorSettings(settingsFile, detectOverrides, dryRun),
+    },
+    response: {
+      revocationUrl,
+      auth: {
+        token: authToken,
+        tokenUrl,
+        clientId,
+        clientSecret,
+        scope: str('TOKENWATCH_AUTH_SCOPE', 'revoke'),
+      },
+      timeoutMs: int('TOKENWATCH_AUTH_TIMEOUT_MS', 2000, 50, 600_000),
+      retry: {
+        baseMs: int('TOKENWATCH_AUTH_RETRY_BASE_MS', 200, 1, 600_000),
+        maxMs: int('TOKENWATCH_AUTH_RETRY_MAX_MS', 5000, 1, 3_600_000),
+        giveUpAfterMs: int('TOKENWATCH_AUTH_GIVE_UP_SECONDS', 86_400, 1, 30 * 86_400) * 1000,
+      },
+      breaker: {
+        failureThreshold: int('TOKENWATCH_AUTH_BREAKER_FAILURES', 5, 1, 1000),
+        cooldownMs: int('TOKENWATCH_AUTH_BREAKER_COOLDOWN_MS', 5000, 10, 3_600_000),
+      },
+      guard: {
+        perTenantPerMinute: int('TOKENWATCH_GUARD_TENANT_PER_MINUTE', 30, 0, 1_000_000),
+        totalPerMinute: int('TOKENWATCH_GUARD_TOTAL_PER_MINUTE', 120, 0, 1_000_000),
+      },
+      policy: responsePolicy(responseSettings, responseDryRun),
+      revocationsTopic: str('TOKENWATCH_KAFKA_REVOCATIONS_TOPIC', 'tokenwatch.revocations'),
+      publicUrl: str('TOKENWATCH_PUBLIC_URL', ''),
+      configFile: responseFile,
+      webhooks: {
+        targets: webhookTargets,
+        groupWaitMs: int('TOKENWATCH_WEBHOOK_GROUP_WAIT_MS', 2000, 0, 3_600_000),
+        groupIntervalMs: int('TOKENWATCH_WEBHOOK_GROUP_INTERVAL_MS', 60_000, 0, 86_400_000),
+        timeoutMs: int('TOKENWATCH_WEBHOOK_TIMEOUT_MS', 5000, 50, 600_000),
+        allowedCidrs: webhookAllowed,
+      },
     },
     clickhouse: {
       url: chUrl,

@@ -120,6 +120,82 @@ export function createMetrics() {
       help: 'HTTP ingest requests answered 503 because the buffer was full',
       registers: [registry],
     }),
+    responseDecisions: new Counter({
+      name: 'tokenwatch_response_decisions_total',
+      help: 'What the response stage decided per detection: revoke, dry_run, suppressed (blast-radius guard), alert_only, duplicate',
+      labelNames: ['detector', 'decision'] as const,
+      registers: [registry],
+    }),
+    revocationAttempts: new Counter({
+      name: 'tokenwatch_revocation_attempts_total',
+      help: 'Calls to the auth API revocation endpoint, by target and outcome (done, not_found, failed, retrying)',
+      labelNames: ['target', 'outcome'] as const,
+      registers: [registry],
+    }),
+    revocations: new Counter({
+      name: 'tokenwatch_revocations_total',
+      help: 'Revocations finished, by target and final status (done, not_found, failed)',
+      labelNames: ['target', 'status'] as const,
+      registers: [registry],
+    }),
+    revocationCallSeconds: new Histogram({
+      name: 'tokenwatch_revocation_call_duration_seconds',
+      help: 'Latency of one call to the auth API revocation endpoint',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    timeToRevoke: new Histogram({
+      name: 'tokenwatch_time_to_revoke_seconds',
+      help: 'From the misuse event (event time) to the auth API acknowledging the revocation',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      registers: [registry],
+    }),
+    revocationsOpen: new Gauge({
+      name: 'tokenwatch_revocations_open',
+      help: 'Revocations decided and not yet acknowledged by the auth API (the outbox)',
+      registers: [registry],
+    }),
+    authApiBreakerOpen: new Gauge({
+      name: 'tokenwatch_auth_api_breaker_open',
+      help: '1 while the circuit breaker to the auth API is open (calls held back)',
+      registers: [registry],
+    }),
+    guardSuppressed: new Counter({
+      name: 'tokenwatch_guard_suppressed_total',
+      help: 'Revocations the blast-radius guard turned into alerts, by the limit that held (tenant, total)',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    guardTrips: new Counter({
+      name: 'tokenwatch_guard_trips_total',
+      help: 'Times a blast-radius guard limit started refusing revocations (each pages once)',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    guardTripped: new Gauge({
+      name: 'tokenwatch_guard_tripped',
+      help: 'Guard scopes that refused a revocation in the last minute (tenant: number of tenants; total: 0/1)',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'tokenwatch_webhook_deliveries_total',
+      help: 'Alert webhook delivery attempts, by target and status (delivered, retrying, failed)',
+      labelNames: ['target', 'status'] as const,
+      registers: [registry],
+    }),
+    revocationHooksPublished: new Counter({
+      name: 'tokenwatch_revocation_hooks_published_total',
+      help: 'Revocation notices published on the revocation hook topic, by target',
+      labelNames: ['target'] as const,
+      registers: [registry],
+    }),
+    responseWriteFailures: new Counter({
+      name: 'tokenwatch_response_write_failures_total',
+      help: 'Failed attempts to store response records or publish revocation notices (each is retried)',
+      labelNames: ['sink'] as const,
+      registers: [registry],
+    }),
   };
 }
 

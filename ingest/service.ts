@@ -9,6 +9,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type DetectionDeps, type DetectionStage, startDetection } from '../detectors/service.ts';
+import { startResponse } from '../response/service.ts';
 import { createClickHouse, detectFeatures, type ServerFeatures } from './clickhouse/client.ts';
 import { isSchemaCurrent, migrate } from './clickhouse/migrate.ts';
 import { dropExpiredPartitions } from './clickhouse/retention.ts';
@@ -107,7 +108,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
           ...config.kafka.topics,
           config.kafka.publishTopic,
           config.kafka.deadLetterTopic,
-          ...(config.detect.enabled ? [config.detect.findingsTopic] : []),
+          ...(config.detect.enabled ? [config.detect.findingsTopic, config.response.revocationsTopic] : []),
         ]),
       ],
       config.kafka.topicPartitions,
@@ -147,6 +148,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
     );
   }
 
+  const response = config.detect.enabled
+    ? await startResponse(config, {
+        clickhouse: client,
+        metrics,
+        log: log.child({ component: 'response' }),
+        ...(producer !== undefined ? { producer } : {}),
+      })
+    : undefined;
   const detection = config.detect.enabled
     ? await startDetection(config, {
         clickhouse: client,
@@ -154,6 +163,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         metrics,
         log: log.child({ component: 'detectors' }),
         kafka: detectionKafka,
+        responder: response,
       })
     : undefined;
   if (detection !== undefined) checks.push({ name: 'detectors', check: () => detection.ready });
@@ -237,6 +247,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       );
       await source?.disconnect();
       await detection?.close();
+      await response?.close();
       await producer?.disconnect();
       await client.close();
       log.info('shut down cleanly');

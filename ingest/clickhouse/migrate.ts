@@ -68,6 +68,7 @@ export async function migrate(
       try {
         await client.command({ query });
       } catch (err) {
+        if (isColumnAlreadyAdded(query, err)) continue;
         throw new Error(
           `migration ${m.version} (${m.name}) failed on ClickHouse ${features.version}: ${(err as Error).message}\nSQL:\n${query}`,
         );
@@ -102,6 +103,11 @@ async function reconcileTtl(client: ClickHouseClient, o: SchemaOptions, log: Log
       clickhouse_settings: { materialize_ttl_after_modify: 0 },
     });
   }
+}
+
+/** An ADD COLUMN that an interrupted earlier run already applied (18.16 lacks ADD COLUMN IF NOT EXISTS). */
+function isColumnAlreadyAdded(query: string, err: unknown): boolean {
+  return /\bADD COLUMN\b/.test(query) && /column with this name already exists/i.test((err as Error).message);
 }
 
 /** True when every known migration is recorded (readiness). */

@@ -23,6 +23,8 @@ export const RETAINED_TABLES: readonly { table: string; timeColumn: string }[] =
   { table: 'events_by_token', timeColumn: 'time' },
   { table: 'dead_letters', timeColumn: 'received_at' },
   { table: 'detections', timeColumn: 'detected_time' },
+  { table: 'revocations', timeColumn: 'time' },
+  { table: 'webhook_deliveries', timeColumn: 'time' },
 ];
 
 export const onCluster = (o: SchemaOptions) => (o.cluster === '' ? '' : ` ON CLUSTER ${o.cluster}`);
@@ -186,6 +188,61 @@ ORDER BY (code, letter_id)${ttlClause(o, f, retention('dead_letters'))}`,
 ENGINE = ${engine(o, 'ReplacingMergeTree', 'detections')}
 PARTITION BY toYYYYMMDD(detected_time)
 ORDER BY (tenant, detected_time, detection_id)${ttlClause(o, f, retention('detections'))}`,
+    ],
+  },
+  {
+    version: 6,
+    name: 'response',
+    // What the response stage decided for each detection; every revocation decision and attempt
+    // (the outbox: a `pending` row is stored before the auth API is called, and a restart resumes
+    // targets whose latest row is pending or retrying); every alert webhook delivery attempt.
+    // (18.16 has no ADD COLUMN IF NOT EXISTS: migrate() treats "already exists" as applied.)
+    statements: (o, f) => [
+      `ALTER TABLE ${o.database}.detections${onCluster(o)} ADD COLUMN response String DEFAULT ''`,
+      `ALTER TABLE ${o.database}.detections${onCluster(o)} ADD COLUMN revocation_id String DEFAULT ''`,
+      `CREATE TABLE IF NOT EXISTS ${o.database}.revocations${onCluster(o)}
+(
+  revocation_id String,
+  tenant String,
+  subject String,
+  target_kind Enum8('jti' = 1, 'family' = 2, 'session' = 3, 'subject' = 4),
+  target_id String,
+  status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7),
+  attempt UInt16,
+  http_status UInt16,
+  latency_ms UInt32,
+  error String,
+  detection_id String,
+  detector String,
+  severity String,
+  reason String,
+  expires_ms UInt64,
+  detected_ms UInt64,
+  decided_ms UInt64,
+  time DateTime,
+  time_ms UInt64
+)
+ENGINE = ${engine(o, 'MergeTree', 'revocations')}
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (tenant, time, revocation_id, time_ms)${ttlClause(o, f, retention('revocations'))}`,
+      `CREATE TABLE IF NOT EXISTS ${o.database}.webhook_deliveries${onCluster(o)}
+(
+  delivery_id String,
+  target String,
+  format String,
+  group_key String,
+  alerts UInt32,
+  attempt UInt16,
+  status Enum8('delivered' = 1, 'retrying' = 2, 'failed' = 3),
+  http_status UInt16,
+  latency_ms UInt32,
+  error String,
+  time DateTime,
+  time_ms UInt64
+)
+ENGINE = ${engine(o, 'MergeTree', 'webhook_deliveries')}
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (target, time, delivery_id, attempt)${ttlClause(o, f, retention('webhook_deliveries'))}`,
     ],
   },
 ];

@@ -95,9 +95,9 @@ export function serviceSetup(opts: { kafka: boolean; extra?: Record<string, stri
   return { database, topic, env };
 }
 
-/** Starts `tokenwatch serve` as a child process and waits until /readyz says ready. */
+/** Starts `tokenwatch serve` as a child process (on `TOKENWATCH_PORT` when given) and waits until /readyz says ready. */
 export async function startService(env: Record<string, string>): Promise<RunningService> {
-  const port = await freePort();
+  const port = env['TOKENWATCH_PORT'] ?? (await freePort());
   const child = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
     env: { PATH: process.env['PATH'] ?? '', ...env, TOKENWATCH_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -302,14 +302,20 @@ export async function postEvents(
 }
 
 /** Posts many events in batches with a few concurrent requests; retries 503s after Retry-After. */
-export async function postAll(url: string, events: Record<string, unknown>[], batch = 1000, concurrency = 4) {
+export async function postAll(
+  url: string,
+  events: Record<string, unknown>[],
+  batch = 1000,
+  concurrency = 4,
+  key = API_KEY,
+) {
   let next = 0;
   const worker = async () => {
     while (next < events.length) {
       const slice = events.slice(next, next + batch);
       next += batch;
       for (;;) {
-        const res = await postEvents(url, slice, { gzip: true });
+        const res = await postEvents(url, slice, { gzip: true, key });
         if (res.status === 200) break;
         if (res.status !== 503)
           throw new Error(`POST /v1/events answered ${res.status}: ${JSON.stringify(res.body)}`);

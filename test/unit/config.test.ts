@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../detectors/config.ts';
 import { type Config, ConfigError, loadConfig } from '../../ingest/config.ts';
+import { DEFAULT_POLICY } from '../../response/policy.ts';
 
 const settingsFile = join(mkdtempSync(join(tmpdir(), 'tokenwatch-config-')), 'detectors.json');
 writeFileSync(
@@ -12,6 +13,17 @@ writeFileSync(
     thresholds: { maxSpeedKmh: 900, allowlistCidrs: ['10.9.0.0/16'] },
     tenants: { acme: { minDistanceKm: 500 } },
     dryRun: ['verification_anomaly'],
+  }),
+);
+
+const responseFile = join(mkdtempSync(join(tmpdir(), 'tokenwatch-config-')), 'response.json');
+writeFileSync(
+  responseFile,
+  JSON.stringify({
+    policy: { impossible_travel: { target: 'session', minSeverity: 'critical' } },
+    webhooks: [
+      { name: 'oncall', url: 'https://hooks.example/x', format: 'slack', secretEnv: 'ONCALL_SECRET' },
+    ],
   }),
 );
 
@@ -45,6 +57,25 @@ describe('loadConfig defaults', () => {
         rebuildOverlapSeconds: 300,
         configFile: '',
         settings: expect.any(Object),
+      },
+      response: {
+        revocationUrl: '',
+        auth: { token: '', tokenUrl: '', clientId: '', clientSecret: '', scope: 'revoke' },
+        timeoutMs: 2000,
+        retry: { baseMs: 200, maxMs: 5000, giveUpAfterMs: 86_400_000 },
+        breaker: { failureThreshold: 5, cooldownMs: 5000 },
+        guard: { perTenantPerMinute: 30, totalPerMinute: 120 },
+        policy: DEFAULT_POLICY,
+        revocationsTopic: 'tokenwatch.revocations',
+        publicUrl: '',
+        configFile: '',
+        webhooks: {
+          targets: [],
+          groupWaitMs: 2000,
+          groupIntervalMs: 60_000,
+          timeoutMs: 5000,
+          allowedCidrs: [],
+        },
       },
       clickhouse: {
         url: 'http://127.0.0.1:8123',
@@ -149,6 +180,33 @@ describe('loadConfig parsing', () => {
       TOKENWATCH_DETECT_DRY_RUN: 'device_reuse, impossible_travel',
       TOKENWATCH_DETECT_ALLOWLIST: '185.65.134.0/24',
       TOKENWATCH_DETECT_GRACE_WINDOW_MS: '45000',
+      TOKENWATCH_AUTH_REVOKE_URL: 'https://auth.example/v1/revocations',
+      TOKENWATCH_AUTH_TOKEN: 'static-token',
+      TOKENWATCH_AUTH_TOKEN_URL: 'https://auth.example/oauth/token',
+      TOKENWATCH_AUTH_CLIENT_ID: 'tokenwatch',
+      TOKENWATCH_AUTH_CLIENT_SECRET: 'pw',
+      TOKENWATCH_AUTH_SCOPE: 'revoke admin',
+      TOKENWATCH_AUTH_TIMEOUT_MS: '1500',
+      TOKENWATCH_AUTH_RETRY_BASE_MS: '100',
+      TOKENWATCH_AUTH_RETRY_MAX_MS: '2000',
+      TOKENWATCH_AUTH_GIVE_UP_SECONDS: '600',
+      TOKENWATCH_AUTH_BREAKER_FAILURES: '3',
+      TOKENWATCH_AUTH_BREAKER_COOLDOWN_MS: '1000',
+      TOKENWATCH_GUARD_TENANT_PER_MINUTE: '10',
+      TOKENWATCH_GUARD_TOTAL_PER_MINUTE: '40',
+      TOKENWATCH_RESPONSE_CONFIG: responseFile,
+      TOKENWATCH_RESPONSE_DRY_RUN: 'device_reuse',
+      TOKENWATCH_KAFKA_REVOCATIONS_TOPIC: 'revocations',
+      TOKENWATCH_PUBLIC_URL: 'https://tokenwatch.example',
+      TOKENWATCH_WEBHOOK_URL: 'http://127.0.0.1:9999/hook',
+      TOKENWATCH_WEBHOOK_SECRET: 'hook-secret',
+      TOKENWATCH_WEBHOOK_FORMAT: 'alertmanager',
+      TOKENWATCH_WEBHOOK_MIN_SEVERITY: 'high',
+      TOKENWATCH_WEBHOOK_GROUP_WAIT_MS: '500',
+      TOKENWATCH_WEBHOOK_GROUP_INTERVAL_MS: '30000',
+      TOKENWATCH_WEBHOOK_TIMEOUT_MS: '3000',
+      TOKENWATCH_WEBHOOK_ALLOWED_CIDRS: '169.254.10.0/24',
+      ONCALL_SECRET: 'oncall-secret',
     });
     expect(config.detect.settings.base).toMatchObject({
       graceWindowMs: 45_000,
@@ -180,6 +238,58 @@ describe('loadConfig parsing', () => {
         rebuildOverlapSeconds: 60,
         configFile: settingsFile,
         settings: expect.any(Object),
+      },
+      response: {
+        revocationUrl: 'https://auth.example/v1/revocations',
+        auth: {
+          token: 'static-token',
+          tokenUrl: 'https://auth.example/oauth/token',
+          clientId: 'tokenwatch',
+          clientSecret: 'pw',
+          scope: 'revoke admin',
+        },
+        timeoutMs: 1500,
+        retry: { baseMs: 100, maxMs: 2000, giveUpAfterMs: 600_000 },
+        breaker: { failureThreshold: 3, cooldownMs: 1000 },
+        guard: { perTenantPerMinute: 10, totalPerMinute: 40 },
+        policy: {
+          ...DEFAULT_POLICY,
+          impossible_travel: { target: 'session', minSeverity: 'critical', dryRun: false },
+          device_reuse: { ...DEFAULT_POLICY.device_reuse, dryRun: true },
+        },
+        revocationsTopic: 'revocations',
+        publicUrl: 'https://tokenwatch.example',
+        configFile: responseFile,
+        webhooks: {
+          targets: [
+            {
+              name: 'oncall',
+              url: 'https://hooks.example/x',
+              format: 'slack',
+              secret: 'oncall-secret',
+              previousSecret: '',
+              minSeverity: 'low',
+              detectors: [],
+              kinds: [],
+              headers: {},
+            },
+            {
+              name: 'env',
+              url: 'http://127.0.0.1:9999/hook',
+              format: 'alertmanager',
+              secret: 'hook-secret',
+              previousSecret: '',
+              minSeverity: 'high',
+              detectors: [],
+              kinds: [],
+              headers: {},
+            },
+          ],
+          groupWaitMs: 500,
+          groupIntervalMs: 30_000,
+          timeoutMs: 3000,
+          allowedCidrs: ['169.254.10.0/24'],
+        },
       },
       clickhouse: {
         url: 'https://ch.example:8443/',
@@ -367,6 +477,44 @@ describe('loadConfig errors', () => {
     expect(configError({ TOKENWATCH_DETECT_CONFIG: '/nonexistent/detectors.json' }).problems[0]).toMatch(
       /detector settings \/nonexistent\/detectors\.json: ENOENT/,
     );
+  });
+
+  it('explains what is wrong with the response settings and auth API options', () => {
+    const bad = join(mkdtempSync(join(tmpdir(), 'tokenwatch-config-')), 'response.json');
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        policy: { refresh_replay: { target: 'everything' }, teleport: {} },
+        webhooks: [{ name: 'x', url: 'https://h.example', format: 'generic', secretEnv: 'MISSING_SECRET' }],
+      }),
+    );
+    const problems = configError({
+      TOKENWATCH_RESPONSE_CONFIG: bad,
+      TOKENWATCH_AUTH_REVOKE_URL: 'https://auth.example/revoke',
+      TOKENWATCH_RESPONSE_DRY_RUN: 'refresh_replay,teleport',
+      TOKENWATCH_WEBHOOK_URL: 'ftp://nope',
+      TOKENWATCH_WEBHOOK_ALLOWED_CIDRS: 'everything',
+    }).problems;
+    expect(problems[0]).toMatch(/^TOKENWATCH_RESPONSE_CONFIG: response settings .*response\.json: /);
+    expect(problems[0]).toContain('/policy/refresh_replay/target');
+    expect(problems[0]).toContain('/policy/teleport');
+    expect(problems).toContain('TOKENWATCH_RESPONSE_DRY_RUN entry "teleport" is not a detector');
+    expect(problems.join('\n')).toContain('TOKENWATCH_AUTH_REVOKE_URL is set but no credentials');
+    expect(problems.join('\n')).toContain('TOKENWATCH_WEBHOOK_ALLOWED_CIDRS: invalid CIDR "everything"');
+    expect(problems.join('\n')).toMatch(/url/);
+    const missingSecret = join(mkdtempSync(join(tmpdir(), 'tokenwatch-config-')), 'response.json');
+    writeFileSync(
+      missingSecret,
+      JSON.stringify({
+        webhooks: [{ name: 'x', url: 'https://h.example', format: 'generic', secretEnv: 'MISSING_SECRET' }],
+      }),
+    );
+    expect(configError({ TOKENWATCH_RESPONSE_CONFIG: missingSecret }).problems).toContain(
+      'TOKENWATCH_RESPONSE_CONFIG /webhooks/0/secretEnv: environment variable "MISSING_SECRET" is not set',
+    );
+    expect(configError({ TOKENWATCH_AUTH_TOKEN_URL: 'https://a.example/token' }).problems).toStrictEqual([
+      'TOKENWATCH_AUTH_TOKEN_URL needs TOKENWATCH_AUTH_CLIENT_ID and TOKENWATCH_AUTH_CLIENT_SECRET',
+    ]);
   });
 
   it('checks the buffer against the default batch size', () => {

@@ -62,6 +62,7 @@ describe('MIGRATIONS', () => {
       [3, 'dead_letters'],
       [4, 'dead_letters_door_clickhouse'],
       [5, 'detections'],
+      [6, 'response'],
     ]);
   });
 
@@ -74,6 +75,10 @@ describe('MIGRATIONS', () => {
       'CREATE TABLE IF NOT EXISTS tw.dead_letters',
       "ALTER TABLE tw.dead_letters MODIFY COLUMN door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3)",
       'CREATE TABLE IF NOT EXISTS tw.detections',
+      "ALTER TABLE tw.detections ADD COLUMN response String DEFAULT ''",
+      "ALTER TABLE tw.detections ADD COLUMN revocation_id String DEFAULT ''",
+      'CREATE TABLE IF NOT EXISTS tw.revocations',
+      'CREATE TABLE IF NOT EXISTS tw.webhook_deliveries',
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -92,6 +97,13 @@ describe('MIGRATIONS', () => {
     expect(detections).toMatch(
       /\nORDER BY \(tenant, detected_time, detection_id\)\nTTL detected_time \+ INTERVAL 90 DAY$/,
     );
+    for (const [i, table] of [
+      [8, 'revocations'],
+      [9, 'webhook_deliveries'],
+    ] as const) {
+      expect(statements[i]).toContain('\nENGINE = MergeTree()\nPARTITION BY toYYYYMMDD(time)\n');
+      expect(statements[i], table).toMatch(/\nTTL time \+ INTERVAL 90 DAY$/);
+    }
     expect(view).toContain('\nTO tw.events_by_token\n');
     expect(view).toContain('\nFROM tw.events\n');
     expect(view).not.toContain('TTL');
@@ -115,6 +127,10 @@ describe('MIGRATIONS', () => {
       'CREATE TABLE IF NOT EXISTS tw.dead_letters ON CLUSTER prod',
       "ALTER TABLE tw.dead_letters ON CLUSTER prod MODIFY COLUMN door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3)",
       'CREATE TABLE IF NOT EXISTS tw.detections ON CLUSTER prod',
+      "ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN response String DEFAULT ''",
+      "ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN revocation_id String DEFAULT ''",
+      'CREATE TABLE IF NOT EXISTS tw.revocations ON CLUSTER prod',
+      'CREATE TABLE IF NOT EXISTS tw.webhook_deliveries ON CLUSTER prod',
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(

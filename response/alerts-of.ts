@@ -1,0 +1,84 @@
+/** Alerts made from detections and from the guard (pure): what on-call reads first. */
+import type { Detection, ResponseDecision } from '../detectors/detection.ts';
+import type { Alert } from './alert.ts';
+import type { GuardScope } from './guard.ts';
+import type { Intent } from './policy.ts';
+
+const DETECTOR_TITLES: Record<string, string> = {
+  refresh_replay: 'Refresh token replay',
+  impossible_travel: 'Impossible travel',
+  device_reuse: 'Token on several devices',
+  verification_anomaly: 'Verification anomaly',
+};
+
+function outcomeText(decision: ResponseDecision, intent: Intent): string {
+  const what = intent.revoke ? `${intent.ref.target} ${intent.ref.id}` : '';
+  switch (decision) {
+    case 'revoke':
+      return `revoking ${what}`;
+    case 'dry_run':
+      return `dry run: ${what} NOT revoked (${intent.why})`;
+    case 'suppressed':
+      return `${what} NOT revoked: blast-radius guard holding`;
+    case 'duplicate':
+      return `${what} already revoked or being revoked`;
+    default:
+      return `alert only (${intent.why})`;
+  }
+}
+
+export function detectionAlert(d: Detection, intent: Intent, publicUrl: string): Alert {
+  const places = d.evidence.events
+    .map(
+      (e) =>
+        `• ${new Date(e.time_ms).toISOString()} ${e.type}/${e.outcome || '-'} from ${e.ip || '?'}` +
+        ` (${[e.city, e.country].filter((x) => x !== '').join(', ') || 'unknown place'})` +
+        `${e.device_id !== '' ? ` device ${e.device_id}` : ''}`,
+    )
+    .slice(0, 6);
+  const url =
+    publicUrl === ''
+      ? undefined
+      : `${publicUrl.replace(/\/$/, '')}/v1/detections?tenant=${encodeURIComponent(d.tenant)}&subject=${encodeURIComponent(d.subject)}`;
+  return {
+    kind: 'detection',
+    group_key: `${d.tenant}:${d.subject}`,
+    tenant: d.tenant,
+    subject: d.subject,
+    detector: d.detector,
+    severity: d.severity,
+    title: `${DETECTOR_TITLES[d.detector] ?? d.detector} — ${d.subject}: ${outcomeText(d.response, intent)}`,
+    text: [`${d.kind} (confidence ${d.confidence})`, ...places].join('\n'),
+    fields: {
+      detection_id: d.detection_id,
+      detector: d.detector,
+      kind: d.kind,
+      response: d.response,
+      revocation_id: d.revocation_id,
+      target: d.target.kind,
+      target_id: d.target.id,
+      confidence: d.confidence,
+    },
+    time_ms: d.detected_ms,
+    ...(url !== undefined ? { url } : {}),
+  };
+}
+
+export function guardAlert(scope: GuardScope, tenant: string, limit: number, nowMs: number): Alert {
+  const where = scope === 'tenant' ? `tenant ${tenant}` : 'all tenants';
+  return {
+    kind: 'guard_tripped',
+    group_key: 'guard',
+    tenant: scope === 'tenant' ? tenant : '',
+    subject: '',
+    detector: '',
+    severity: 'critical',
+    title: `Blast-radius guard tripped: more than ${limit} revocations/min for ${where}; revocations held back`,
+    text:
+      'Findings past the limit are alerts only (response "suppressed"); nothing is revoked for them. ' +
+      'A wrong threshold or a bad geo database can look like this: check the findings before raising ' +
+      'TOKENWATCH_GUARD_TENANT_PER_MINUTE / TOKENWATCH_GUARD_TOTAL_PER_MINUTE.',
+    fields: { scope, limit_per_minute: limit },
+    time_ms: nowMs,
+  };
+}

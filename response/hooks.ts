@@ -1,0 +1,48 @@
+/**
+ * The revocation hook topic: every revocation tokenwatch decides is published for verifiers'
+ * denylists (the SDK follows the topic), the moment it is decided — before the auth server has
+ * answered — so a stolen access token is refused everywhere within a second. A family or session
+ * revocation is followed by one notice per linked access token (`via` names the revocation).
+ * Message key `tenant:subject`; value JSON (response/README.md, "Revocation notices").
+ */
+import { type Producer, sendChunked } from '../ingest/kafka/client.ts';
+import type { RevocationTarget } from './policy.ts';
+
+export interface RevocationNotice {
+  version: 1;
+  revocation_id: string;
+  tenant: string;
+  subject: string;
+  target: RevocationTarget;
+  id: string;
+  /** a denylist may drop the entry after this (epoch ms) */
+  expires_at_ms: number;
+  revoked_at_ms: number;
+  detection_id: string;
+  detector: string;
+  /** for a linked access token: the family or session revocation that covers it */
+  via?: { target: RevocationTarget; id: string };
+}
+
+export interface RevocationHooks {
+  publish(notices: RevocationNotice[]): Promise<void>;
+}
+
+export class KafkaRevocationHooks implements RevocationHooks {
+  private readonly producer: Producer;
+  readonly topic: string;
+
+  constructor(producer: Producer, topic: string) {
+    this.producer = producer;
+    this.topic = topic;
+  }
+
+  async publish(notices: RevocationNotice[]): Promise<void> {
+    if (notices.length === 0) return;
+    await sendChunked(
+      this.producer,
+      this.topic,
+      notices.map((n) => ({ key: `${n.tenant}:${n.subject}`, value: JSON.stringify(n) })),
+    );
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The `revocations` table as the response stage's durable outbox and audit log: a decision is
+ * stored (`pending`) before the auth API is called, every attempt appends a row, and on start the
+ * latest row of each target says what is done and what to resume. It also finds the access
+ * tokens linked to a family or session (their `access_jti`s in the stored events).
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { quoteString } from '../ingest/clickhouse/sql.ts';
+import type { RevocationTarget } from './policy.ts';
+
+export const REVOCATION_STATUSES = [
+  'pending',
+  'retrying',
+  'done',
+  'not_found',
+  'failed',
+  'dry_run',
+  'suppressed',
+] as const;
+export type RevocationStatus = (typeof REVOCATION_STATUSES)[number];
+
+/** Statuses after which a target is never revoked again. */
+export const FINAL_STATUSES: ReadonlySet<RevocationStatus> = new Set(['done', 'not_found', 'failed']);
+/** Statuses that mean "still to do" (resumed after a restart). */
+export const OPEN_STATUSES: ReadonlySet<RevocationStatus> = new Set(['pending', 'retrying']);
+
+export interface RevocationRow {
+  revocation_id: string;
+  tenant: string;
+  subject: string;
+  target_kind: RevocationTarget;
+  target_id: string;
+  status: RevocationStatus;
+  attempt: number;
+  http_status: number;
+  latency_ms: number;
+  error: string;
+  detection_id: string;
+  detector: string;
+  severity: string;
+  reason: string;
+  expires_ms: number;
+  /** event time of the misuse that led to it */
+  detected_ms: number;
+  /** wall clock of the decision */
+  decided_ms: number;
+  time_ms: number;
+}
+
+const toInsert = (r: RevocationRow) => ({ ...r, time: Math.floor(r.time_ms / 1000) });
+
+export class RevocationLog {
+  private readonly client: ClickHouseClient;
+  private readonly database: string;
+
+  constructor(client: ClickHouseClient, database: string) {
+    this.client = client;
+    this.database = database;
+  }
+
+  async append(rows: RevocationRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.revocations`,
+      values: rows.map(toInsert),
+      format: 'JSONEachRow',
+    });
+  }
+
+  /** The latest row of every target decided in the last `days` days (the first row's fields kept). */
+  async latest(days: number): Promise<RevocationRow[]> {
+    const rs = await this.client.query({
+      query: `
+SELECT
+  revocation_id,
+  argMin(tenant, time_ms) AS tenant,
+  argMin(subject, time_ms) AS subject,
+  argMin(target_kind, time_ms) AS target_kind,
+  argMin(target_id, time_ms) AS target_id,
+  argMax(status, time_ms) AS status,
+  argMax(attempt, time_ms) AS attempt,
+  argMax(http_status, time_ms) AS http_status,
+  argMax(latency_ms, time_ms) AS latency_ms,
+  argMax(error, time_ms) AS error,
+  argMin(detection_id, time_ms) AS detection_id,
+  argMin(detector, time_ms) AS detector,
+  argMin(severity, time_ms) AS severity,
+  argMin(reason, time_ms) AS reason,
+  argMin(expires_ms, time_ms) AS expires_ms,
+  argMin(detected_ms, time_ms) AS detected_ms,
+  argMin(decided_ms, time_ms) AS decided_ms,
+  max(time_ms) AS time_ms
+FROM ${this.database}.revocations
+WHERE time >= now() - ${Math.ceil(days * 86_400)}
+GROUP BY revocation_id`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<Record<string, string | number>>();
+    return rows.map((r) => ({
+      revocation_id: String(r['revocation_id']),
+      tenant: String(r['tenant']),
+      subject: String(r['subject']),
+      target_kind: String(r['target_kind']) as RevocationTarget,
+      target_id: String(r['target_id']),
+      status: String(r['status']) as RevocationStatus,
+      attempt: Number(r['attempt']),
+      http_status: Number(r['http_status']),
+      latency_ms: Number(r['latency_ms']),
+      error: String(r['error']),
+      detection_id: String(r['detection_id']),
+      detector: String(r['detector']),
+      severity: String(r['severity']),
+      reason: String(r['reason']),
+      expires_ms: Number(r['expires_ms']),
+      detected_ms: Number(r['detected_ms']),
+      decided_ms: Number(r['decided_ms']),
+      time_ms: Number(r['time_ms']),
+    }));
+  }
+
+  /**
+   * Access tokens issued with a family or session (refresh/issuance events' `access_jti`) since
+   * `sinceMs`, each with its `exp` where a verifier reported one (0 otherwise).
+   */
+  async linkedAccessTokens(
+    tenant: string,
+    subject: string,
+    target: 'family' | 'session',
+    id: string,
+    sinceMs: number,
+  ): Promise<{ jti: string; issued_ms: number; exp_s: number }[]> {
+    const column = target === 'family' ? 'family_id' : 'session_id';
+    const where = `tenant = ${quoteString(tenant)} AND subject = ${quoteString(subject)} AND time >= ${Math.floor(sinceMs / 1000)}`;
+    const rs = await this.client.query({
+      query: `
+SELECT access_jti AS jti, max(time_ms) AS issued_ms
+FROM ${this.database}.events
+WHERE ${where} AND ${column} = ${quoteString(id)} AND access_jti != ''
+GROUP BY access_jti
+LIMIT 1000`,
+      format: 'JSONEachRow',
+    });
+    const linked = await rs.json<{ jti: string; issued_ms: string | number }>();
+    if (linked.length === 0) return [];
+    const list = linked.map((l) => quoteString(l.jti)).join(', ');
+    const expRs = await this.client.query({
+      query: `
+SELECT jti, max(exp) AS exp_s
+FROM ${this.database}.events
+WHERE ${where} AND jti IN (${list}) AND exp > 0
+GROUP BY jti`,
+      format: 'JSONEachRow',
+    });
+    const exps = new Map(
+      (await expRs.json<{ jti: string; exp_s: string | number }>()).map((e) => [e.jti, e]),
+    );
+    return linked.map((l) => ({
+      jti: l.jti,
+      issued_ms: Number(l.issued_ms),
+      exp_s: Number(exps.get(l.jti)?.exp_s ?? 0),
+    }));
+  }
+}

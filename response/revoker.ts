@@ -1,0 +1,306 @@
+/**
+ * Carries out decided revocations: for each target (already stored as `pending`), finds the
+ * access tokens linked to a family or session, publishes the revocation notices, and calls the auth
+ * API until it answers for good — retrying with exponential backoff and jitter, honouring
+ * `Retry-After`, holding calls while the circuit breaker is open — recording every attempt in the
+ * `revocations` table. A target that cannot be revoked (4xx, or still failing after the give-up
+ * period) pages on-call. Closing stops retrying; what is left stays `pending`/`retrying` in the
+ * table and is resumed by the next start.
+ */
+import type { Logger } from 'pino';
+import type { Metrics } from '../ingest/metrics.ts';
+import type { Alert } from './alert.ts';
+import type { AuthApiClient, RevocationOutcome, RevocationRequest } from './auth-api.ts';
+import { type BackoffPolicy, backoffMs } from './backoff.ts';
+import type { CircuitBreaker } from './breaker.ts';
+import type { RevocationHooks, RevocationNotice } from './hooks.ts';
+import { keepTrying } from './retry.ts';
+import type { RevocationLog, RevocationRow, RevocationStatus } from './revocation-log.ts';
+
+export interface RevokerOptions {
+  api: AuthApiClient;
+  log: RevocationLog;
+  hooks: RevocationHooks | undefined;
+  breaker: CircuitBreaker;
+  retry: BackoffPolicy & { giveUpAfterMs: number };
+  /** how far back to look for access tokens linked to a family or session */
+  accessTokenLookbackMs: number;
+  /** an access token whose `exp` is unknown is denylisted this long after its issue */
+  accessTokenLifetimeMs: number;
+  alert: (a: Alert) => void;
+  metrics: Metrics;
+  logger: Logger;
+  maxBackoffMs: number;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export class Revoker {
+  readonly #o: RevokerOptions;
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #stop = new AbortController();
+
+  constructor(options: RevokerOptions) {
+    this.#o = options;
+  }
+
+  /** Targets being worked on now. */
+  get open(): number {
+    return this.#running.size;
+  }
+
+  /** Starts (or resumes) the revocation of a stored `pending`/`retrying` target; once per target. */
+  start(decided: RevocationRow) {
+    if (this.#stop.signal.aborted || this.#running.has(decided.revocation_id)) return;
+    const run = this.#run(decided)
+      .catch((err: Error) => {
+        if (!this.#stop.signal.aborted)
+          this.#o.logger.error({ revocation: decided.revocation_id, err: err.message }, 'revocation stopped');
+      })
+      .finally(() => {
+        this.#running.delete(decided.revocation_id);
+        this.#o.metrics.revocationsOpen.set(this.#running.size);
+      });
+    this.#running.set(decided.revocation_id, run);
+    this.#o.metrics.revocationsOpen.set(this.#running.size);
+  }
+
+  async #run(decided: RevocationRow): Promise<void> {
+    const { logger } = this.#o;
+    const request = await this.#request(decided);
+    // Verifiers hear of it now, whatever the auth server says and however long it takes.
+    if (decided.attempt === 0) void this.#publish(decided, request);
+
+    const signal = this.#stop.signal;
+    for (let attempt = decided.attempt + 1; !signal.aborted; attempt++) {
+      for (
+        let wait = this.#o.breaker.acquire(Date.now());
+        wait > 0;
+        wait = this.#o.breaker.acquire(Date.now())
+      ) {
+        this.#o.metrics.authApiBreakerOpen.set(1);
+        await sleep(wait, signal);
+        if (signal.aborted) return;
+      }
+      this.#o.metrics.authApiBreakerOpen.set(0);
+      const outcome = await this.#o.api.revoke(request, `tokenwatch-${decided.revocation_id}`);
+      if (outcome.kind === 'retry') this.#o.breaker.failure(Date.now());
+      else this.#o.breaker.success();
+      this.#o.metrics.revocationAttempts.inc({
+        target: decided.target_kind,
+        outcome: outcome.kind === 'retry' ? 'retrying' : outcome.kind,
+      });
+      if (outcome.status !== 0) this.#o.metrics.revocationCallSeconds.observe(outcome.latencyMs / 1000);
+
+      const givingUp =
+        outcome.kind === 'retry' && Date.now() - decided.decided_ms >= this.#o.retry.giveUpAfterMs;
+      const status: RevocationStatus =
+        outcome.kind === 'retry' ? (givingUp ? 'failed' : 'retrying') : outcome.kind;
+      const error =
+        givingUp && outcome.kind === 'retry'
+          ? `gave up after ${Math.round(this.#o.retry.giveUpAfterMs / 1000)} s: ${outcome.detail}`
+          : outcome.kind === 'done'
+            ? ''
+            : outcome.detail;
+      await this.#record(decided, status, attempt, outcome, error);
+
+      if (status === 'retrying') {
+        const delay = Math.min(
+          this.#o.retry.maxMs,
+          Math.max(
+            backoffMs(this.#o.retry, attempt),
+            outcome.kind === 'retry' ? (outcome.retryAfterMs ?? 0) : 0,
+          ),
+        );
+        logger.warn(
+          {
+            revocation: decided.revocation_id,
+            target: decided.target_kind,
+            attempt,
+            retryInMs: delay,
+            error,
+          },
+          'revocation not acknowledged; retrying',
+        );
+        await sleep(delay, signal);
+        continue;
+      }
+      this.#finish(decided, status, attempt, outcome, error);
+      return;
+    }
+  }
+
+  #finish(
+    decided: RevocationRow,
+    status: RevocationStatus,
+    attempt: number,
+    outcome: RevocationOutcome,
+    error: string,
+  ) {
+    const { logger, metrics } = this.#o;
+    metrics.revocations.inc({ target: decided.target_kind, status });
+    const facts = {
+      revocation: decided.revocation_id,
+      tenant: decided.tenant,
+      subject: decided.subject,
+      target: decided.target_kind,
+      id: decided.target_id,
+      attempts: attempt,
+      httpStatus: outcome.status,
+    };
+    if (status === 'done') {
+      const seconds = Math.max(0, Date.now() - decided.detected_ms) / 1000;
+      metrics.timeToRevoke.observe(seconds);
+      logger.info({ ...facts, secondsSinceMisuse: seconds }, 'revoked at the auth server');
+      return;
+    }
+    if (status === 'not_found') {
+      logger.warn(
+        { ...facts, answer: outcome.detail },
+        'the auth server does not know the target; nothing revoked',
+      );
+      return;
+    }
+    logger.error({ ...facts, error }, 'revocation failed');
+    this.#o.alert({
+      kind: 'revocation_failed',
+      group_key: `revocation_failed:${decided.tenant}`,
+      tenant: decided.tenant,
+      subject: decided.subject,
+      detector: decided.detector,
+      severity: 'critical',
+      title: `Revocation failed — ${decided.subject}: ${decided.target_kind} ${decided.target_id} is NOT revoked`,
+      text:
+        `The auth API answered ${outcome.status === 0 ? 'nothing' : outcome.status} after ${attempt} attempt(s): ${error}\n` +
+        'Revoke it by hand, then check the auth API and the TOKENWATCH_AUTH_REVOKE_URL settings.',
+      fields: {
+        revocation_id: decided.revocation_id,
+        detection_id: decided.detection_id,
+        target: decided.target_kind,
+        target_id: decided.target_id,
+        http_status: outcome.status,
+      },
+      time_ms: Date.now(),
+    });
+  }
+
+  async #record(
+    decided: RevocationRow,
+    status: RevocationStatus,
+    attempt: number,
+    outcome: RevocationOutcome,
+    error: string,
+  ) {
+    const row: RevocationRow = {
+      ...decided,
+      status,
+      attempt,
+      http_status: outcome.status,
+      latency_ms: outcome.latencyMs,
+      error: error.slice(0, 1000),
+      time_ms: Date.now(),
+    };
+    await keepTrying(() => this.#o.log.append([row]), {
+      what: 'a revocation attempt',
+      log: this.#o.logger,
+      closing: () => this.#stop.signal.aborted,
+      maxBackoffMs: this.#o.maxBackoffMs,
+      onFailure: () => this.#o.metrics.responseWriteFailures.inc({ sink: 'revocations' }),
+    });
+  }
+
+  /** The request body: the target plus, for a family or session, its linked access tokens. */
+  async #request(d: RevocationRow): Promise<RevocationRequest> {
+    let accessJtis: RevocationRequest['access_jtis'] = [];
+    if (d.target_kind === 'family' || d.target_kind === 'session') {
+      try {
+        const linked = await this.#o.log.linkedAccessTokens(
+          d.tenant,
+          d.subject,
+          d.target_kind,
+          d.target_id,
+          d.detected_ms - this.#o.accessTokenLookbackMs,
+        );
+        accessJtis = linked.map((l) => ({
+          jti: l.jti,
+          expires_at: new Date(
+            l.exp_s > 0 ? l.exp_s * 1000 : l.issued_ms + this.#o.accessTokenLifetimeMs,
+          ).toISOString(),
+        }));
+      } catch (err) {
+        this.#o.logger.warn(
+          { revocation: d.revocation_id, err: (err as Error).message },
+          'could not look up the access tokens linked to the target; revoking without them',
+        );
+      }
+    }
+    return {
+      target: d.target_kind,
+      id: d.target_id,
+      tenant: d.tenant,
+      subject: d.subject,
+      expires_at: new Date(d.expires_ms).toISOString(),
+      access_jtis: accessJtis,
+      reason: d.reason,
+      detection_id: d.detection_id,
+      detector: d.detector,
+      severity: d.severity,
+    };
+  }
+
+  async #publish(d: RevocationRow, request: RevocationRequest) {
+    const hooks = this.#o.hooks;
+    if (hooks === undefined) return;
+    const base = {
+      version: 1 as const,
+      revocation_id: d.revocation_id,
+      tenant: d.tenant,
+      subject: d.subject,
+      revoked_at_ms: d.decided_ms,
+      detection_id: d.detection_id,
+      detector: d.detector,
+    };
+    const notices: RevocationNotice[] = [
+      { ...base, target: d.target_kind, id: d.target_id, expires_at_ms: d.expires_ms },
+      ...request.access_jtis.map((a) => ({
+        ...base,
+        target: 'jti' as const,
+        id: a.jti,
+        expires_at_ms: Date.parse(a.expires_at),
+        via: { target: d.target_kind, id: d.target_id },
+      })),
+    ];
+    try {
+      await keepTrying(() => hooks.publish(notices), {
+        what: 'revocation notices',
+        log: this.#o.logger,
+        closing: () => this.#stop.signal.aborted,
+        maxBackoffMs: this.#o.maxBackoffMs,
+        onFailure: () => this.#o.metrics.responseWriteFailures.inc({ sink: 'revocation_hooks' }),
+      });
+      for (const n of notices) this.#o.metrics.revocationHooksPublished.inc({ target: n.target });
+    } catch (err) {
+      this.#o.logger.error(
+        { revocation: d.revocation_id, err: (err as Error).message },
+        'revocation notices not published before shutdown',
+      );
+    }
+  }
+
+  /** Stops retrying; waits up to `timeoutMs` for calls in flight to be recorded. */
+  async close(timeoutMs: number): Promise<void> {
+    this.#stop.abort();
+    const timer = new Promise((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.#running.values()]), timer]);
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The response stage: turns detections into decisions (revoke, dry run, suppressed, alert only,
+ * duplicate) under the policy and the blast-radius guard, stores each decision in the outbox
+ * before anything is attempted, hands the revocations to the revoker and the alerts to the
+ * webhooks. `decide` is called by the detection stage before it stores and publishes its
+ * detections (which then carry the decision) and before it commits offsets, so a crash at any
+ * point repeats the decision for the same detection — which comes out the same.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import type { Detection, ResponseDecision } from '../detectors/detection.ts';
+import type { Config } from '../ingest/config.ts';
+import type { Producer } from '../ingest/kafka/client.ts';
+import type { Metrics } from '../ingest/metrics.ts';
+import type { Alert } from './alert.ts';
+import { detectionAlert, guardAlert } from './alerts-of.ts';
+import { AuthApiClient, clientCredentials, staticToken } from './auth-api.ts';
+import { CircuitBreaker } from './breaker.ts';
+import { BlastRadiusGuard } from './guard.ts';
+import { KafkaRevocationHooks } from './hooks.ts';
+import { intentOf, revocationId } from './policy.ts';
+import { keepTrying } from './retry.ts';
+import {
+  FINAL_STATUSES,
+  OPEN_STATUSES,
+  RevocationLog,
+  type RevocationRow,
+  type RevocationStatus,
+} from './revocation-log.ts';
+import { Revoker } from './revoker.ts';
+import { startWebhooks, type WebhookStage } from './webhook-stage.ts';
+
+export interface ResponseStage {
+  /** Decides for each detection, stores the decisions, starts revocations and alerts; resolves with the detections carrying their decision. */
+  decide(detections: Detection[]): Promise<Detection[]>;
+  close(): Promise<void>;
+}
+
+export interface ResponseDeps {
+  clickhouse: ClickHouseClient;
+  metrics: Metrics;
+  log: Logger;
+  /** with Kafka: revocation notices go to the revocation hook topic */
+  producer?: Producer;
+}
+
+/** How far back the outbox is read at start: targets revoked before are remembered this long. */
+const MEMORY_DAYS = 30;
+/** Detections remembered to answer a redelivered one with its first decision. */
+const DECIDED_DETECTIONS = 100_000;
+
+const DECISION_OF: Record<RevocationStatus, ResponseDecision> = {
+  pending: 'revoke',
+  retrying: 'revoke',
+  done: 'revoke',
+  not_found: 'revoke',
+  failed: 'revoke',
+  dry_run: 'dry_run',
+  suppressed: 'suppressed',
+};
+
+export async function startResponse(config: Config, deps: ResponseDeps): Promise<ResponseStage> {
+  const { log, metrics } = deps;
+  const r = config.response;
+  const thresholds = config.detect.settings.thresholds;
+  const outbox = new RevocationLog(deps.clickhouse, config.clickhouse.database);
+  const guard = new BlastRadiusGuard(r.guard);
+  const webhooks: WebhookStage = startWebhooks(config, deps);
+  let closing = false;
+  const alert = (a: Alert) => webhooks.send(a);
+
+  const api =
+    r.revocationUrl === ''
+      ? undefined
+      : new AuthApiClient({
+          url: r.revocationUrl,
+          timeoutMs: r.timeoutMs,
+          credentials:
+            r.auth.tokenUrl !== ''
+              ? clientCredentials({ ...r.auth, timeoutMs: r.timeoutMs })
+              : staticToken(r.auth.token),
+        });
+  if (api === undefined)
+    log.warn(
+      'TOKENWATCH_AUTH_REVOKE_URL is not set: revocations are decided and recorded as dry_run, never sent',
+    );
+  const revoker =
+    api === undefined
+      ? undefined
+      : new Revoker({
+          api,
+          log: outbox,
+          hooks:
+            deps.producer === undefined
+              ? undefined
+              : new KafkaRevocationHooks(deps.producer, r.revocationsTopic),
+          breaker: new CircuitBreaker(r.breaker),
+          retry: r.retry,
+          accessTokenLookbackMs: thresholds.for('').tokenLifetimeS * 1000,
+          accessTokenLifetimeMs: thresholds.for('').tokenLifetimeS * 1000,
+          alert,
+          metrics,
+          logger: log.child({ component: 'revoker' }),
+          maxBackoffMs: config.batch.retryMaxBackoffMs,
+        });
+
+  // The outbox: what was decided before, and what is still to do.
+  const targets = new Map<string, RevocationStatus>();
+  const decided = new Map<string, { decision: ResponseDecision; revocationId: string }>();
+  const remember = (detectionId: string, decision: ResponseDecision, id: string) => {
+    if (decided.size >= DECIDED_DETECTIONS) decided.delete(decided.keys().next().value!);
+    decided.set(detectionId, { decision, revocationId: id });
+  };
+  const previous = await keepTrying(() => outbox.latest(MEMORY_DAYS), {
+    what: 'the revocation outbox (reading)',
+    log,
+    closing: () => false,
+    maxBackoffMs: config.batch.retryMaxBackoffMs,
+  });
+  let resumed = 0;
+  for (const row of previous) {
+    targets.set(row.revocation_id, row.status);
+    remember(row.detection_id, DECISION_OF[row.status], row.revocation_id);
+    if (OPEN_STATUSES.has(row.status) && revoker !== undefined) {
+      revoker.start(row);
+      resumed++;
+    }
+  }
+  if (resumed > 0) log.info({ resumed }, 'resuming revocations decided before the last stop');
+
+  const expiresMs = (d: Detection, target: RevocationRow['target_kind']): number => {
+    const t = thresholds.for(d.tenant);
+    if (target === 'jti')
+      return d.jti_expires_ms > 0 ? d.jti_expires_ms : d.detected_ms + t.tokenLifetimeS * 1000;
+    if (target === 'session') return d.detected_ms + t.sessionLifetimeS * 1000;
+    return d.detected_ms + t.familyLifetimeS * 1000;
+  };
+
+  const alerted = new Set<string>();
+  const gauge = setInterval(() => {
+    const tripped = guard.tripped(Date.now());
+    metrics.guardTripped.set({ scope: 'tenant' }, tripped.tenants);
+    metrics.guardTripped.set({ scope: 'total' }, tripped.total ? 1 : 0);
+  }, 5000);
+  gauge.unref();
+
+  return {
+    async decide(detections) {
+      if (detections.length === 0) return detections;
+      const now = Date.now();
+      const rows: RevocationRow[] = [];
+      const alerts: Alert[] = [];
+      const out = detections.map((d): Detection => {
+        const intent = intentOf(d, r.policy);
+        const again = decided.get(d.detection_id);
+        let decision: ResponseDecision;
+        let id = '';
+        if (again !== undefined) {
+          // The same detection again (a redelivered event): the first decision stands.
+          ({ decision, revocationId: id } = again);
+        } else if (!intent.revoke) {
+          decision = 'alert_only';
+        } else {
+          id = revocationId(intent.ref);
+          const before = targets.get(id);
+          if (before !== undefined && (OPEN_STATUSES.has(before) || FINAL_STATUSES.has(before))) {
+            decision = 'duplicate';
+          } else {
+            let status: RevocationStatus;
+            if (intent.dryRun || api === undefined) {
+              status = 'dry_run';
+            } else {
+              const verdict = guard.allow(d.tenant, now);
+              if (verdict.allowed) status = 'pending';
+              else {
+                status = 'suppressed';
+                metrics.guardSuppressed.inc({ scope: verdict.scope });
+                if (verdict.tripped) {
+                  metrics.guardTrips.inc({ scope: verdict.scope });
+                  log.error(
+                    { scope: verdict.scope, tenant: d.tenant, limitPerMinute: verdict.limit },
+                    'blast-radius guard tripped: revocations held back, findings become alerts',
+                  );
+                }
+                if (verdict.page) alerts.push(guardAlert(verdict.scope, d.tenant, verdict.limit, now));
+              }
+            }
+            decision = DECISION_OF[status];
+            targets.set(id, status);
+            rows.push({
+              revocation_id: id,
+              tenant: d.tenant,
+              subject: d.subject,
+              target_kind: intent.ref.target,
+              target_id: intent.ref.id,
+              status,
+              attempt: 0,
+              http_status: 0,
+              latency_ms: 0,
+              error: status === 'dry_run' && api === undefined ? 'no auth API configured' : '',
+              detection_id: d.detection_id,
+              detector: d.detector,
+              severity: d.severity,
+              reason: `${d.detector}: ${d.kind}`,
+              expires_ms: expiresMs(d, intent.ref.target),
+              detected_ms: d.detected_ms,
+              decided_ms: now,
+              time_ms: now,
+            });
+          }
+        }
+        if (again === undefined) {
+          remember(d.detection_id, decision, id);
+          metrics.responseDecisions.inc({ detector: d.detector, decision });
+        }
+        const result = { ...d, response: decision, revocation_id: id };
+        if (!alerted.has(d.detection_id)) {
+          if (alerted.size >= DECIDED_DETECTIONS) alerted.delete(alerted.values().next().value!);
+          alerted.add(d.detection_id);
+          alerts.push(detectionAlert(result, intent, r.publicUrl));
+        }
+        return result;
+      });
+
+      // Stored before anything is attempted: a crash from here on resumes from the outbox.
+      await keepTrying(() => outbox.append(rows), {
+        what: 'revocation decisions',
+        log,
+        closing: () => closing,
+        maxBackoffMs: config.batch.retryMaxBackoffMs,
+        onFailure: () => metrics.responseWriteFailures.inc({ sink: 'revocations' }),
+      });
+      for (const row of rows) if (row.status === 'pending') revoker?.start(row);
+      for (const a of alerts) alert(a);
+      return out;
+    },
+
+    async close() {
+      closing = true;
+      clearInterval(gauge);
+      await revoker?.close(5000);
+      await webhooks.close(10_000);
+    },
+  };
+}
