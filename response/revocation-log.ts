@@ -70,29 +70,7 @@ export class RevocationLog {
   /** The latest row of every target decided in the last `days` days (the first row's fields kept). */
   async latest(days: number): Promise<RevocationRow[]> {
     const rs = await this.client.query({
-      query: `
-SELECT
-  revocation_id,
-  argMin(tenant, time_ms) AS tenant,
-  argMin(subject, time_ms) AS subject,
-  argMin(target_kind, time_ms) AS target_kind,
-  argMin(target_id, time_ms) AS target_id,
-  argMax(status, time_ms) AS status,
-  argMax(attempt, time_ms) AS attempt,
-  argMax(http_status, time_ms) AS http_status,
-  argMax(latency_ms, time_ms) AS latency_ms,
-  argMax(error, time_ms) AS error,
-  argMin(detection_id, time_ms) AS detection_id,
-  argMin(detector, time_ms) AS detector,
-  argMin(severity, time_ms) AS severity,
-  argMin(reason, time_ms) AS reason,
-  argMin(expires_ms, time_ms) AS expires_ms,
-  argMin(detected_ms, time_ms) AS detected_ms,
-  argMin(decided_ms, time_ms) AS decided_ms,
-  max(time_ms) AS time_ms
-FROM ${this.database}.revocations
-WHERE time >= now() - ${Math.ceil(days * 86_400)}
-GROUP BY revocation_id`,
+      query: latestRevocationsSql(this.database, days),
       format: 'JSONEachRow',
     });
     const rows = await rs.json<Record<string, string | number>>();
@@ -114,13 +92,13 @@ GROUP BY revocation_id`,
       expires_ms: Number(r['expires_ms']),
       detected_ms: Number(r['detected_ms']),
       decided_ms: Number(r['decided_ms']),
-      time_ms: Number(r['time_ms']),
+      time_ms: Number(r['last_ms']),
     }));
   }
 
   /**
    * Access tokens issued with a family or session (refresh/issuance events' `access_jti`) since
-   * `sinceMs`, each with its `exp` where a verifier reported one (0 otherwise).
+   * `sinceMs`, each with its `exp` where a verifier or the issuance reported one (0 otherwise).
    */
   async linkedAccessTokens(
     tenant: string,
@@ -129,35 +107,67 @@ GROUP BY revocation_id`,
     id: string,
     sinceMs: number,
   ): Promise<{ jti: string; issued_ms: number; exp_s: number }[]> {
-    const column = target === 'family' ? 'family_id' : 'session_id';
-    const where = `tenant = ${quoteString(tenant)} AND subject = ${quoteString(subject)} AND time >= ${Math.floor(sinceMs / 1000)}`;
     const rs = await this.client.query({
-      query: `
-SELECT access_jti AS jti, max(time_ms) AS issued_ms
-FROM ${this.database}.events
-WHERE ${where} AND ${column} = ${quoteString(id)} AND access_jti != ''
-GROUP BY access_jti
-LIMIT 1000`,
+      query: linkedAccessTokensSql(this.database, { tenant, subject, target, id, sinceMs }),
       format: 'JSONEachRow',
     });
-    const linked = await rs.json<{ jti: string; issued_ms: string | number }>();
-    if (linked.length === 0) return [];
-    const list = linked.map((l) => quoteString(l.jti)).join(', ');
-    const expRs = await this.client.query({
-      query: `
-SELECT jti, max(exp) AS exp_s
-FROM ${this.database}.events
-WHERE ${where} AND jti IN (${list}) AND exp > 0
-GROUP BY jti`,
-      format: 'JSONEachRow',
-    });
-    const exps = new Map(
-      (await expRs.json<{ jti: string; exp_s: string | number }>()).map((e) => [e.jti, e]),
-    );
-    return linked.map((l) => ({
-      jti: l.jti,
-      issued_ms: Number(l.issued_ms),
-      exp_s: Number(exps.get(l.jti)?.exp_s ?? 0),
-    }));
+    const rows = await rs.json<{ jti: string; issued_ms: string | number; exp_s: string | number }>();
+    return rows.map((r) => ({ jti: r.jti, issued_ms: Number(r.issued_ms), exp_s: Number(r.exp_s) }));
   }
+}
+
+export function latestRevocationsSql(database: string, days: number): string {
+  return `
+SELECT
+  revocation_id,
+  argMin(tenant, time_ms) AS tenant,
+  argMin(subject, time_ms) AS subject,
+  argMin(target_kind, time_ms) AS target_kind,
+  argMin(target_id, time_ms) AS target_id,
+  argMax(status, time_ms) AS status,
+  argMax(attempt, time_ms) AS attempt,
+  argMax(http_status, time_ms) AS http_status,
+  argMax(latency_ms, time_ms) AS latency_ms,
+  argMax(error, time_ms) AS error,
+  argMin(detection_id, time_ms) AS detection_id,
+  argMin(detector, time_ms) AS detector,
+  argMin(severity, time_ms) AS severity,
+  argMin(reason, time_ms) AS reason,
+  argMin(expires_ms, time_ms) AS expires_ms,
+  argMin(detected_ms, time_ms) AS detected_ms,
+  argMin(decided_ms, time_ms) AS decided_ms,
+  max(time_ms) AS last_ms
+FROM ${database}.revocations
+WHERE time >= now() - ${Math.ceil(days * 86_400)}
+GROUP BY revocation_id`;
+}
+
+/**
+ * One query (runs on 18.16, which needs ANY/ALL on a join, and on current ClickHouse): the
+ * `access_jti`s issued with the family or session, each with the largest `exp` any event reported
+ * for it (verifications, issuance, rotations; 0 — the join's default — when none did).
+ */
+export function linkedAccessTokensSql(
+  database: string,
+  q: { tenant: string; subject: string; target: 'family' | 'session'; id: string; sinceMs: number },
+): string {
+  const column = q.target === 'family' ? 'family_id' : 'session_id';
+  const where = `tenant = ${quoteString(q.tenant)} AND subject = ${quoteString(q.subject)} AND time >= ${Math.floor(q.sinceMs / 1000)}`;
+  return `
+SELECT jti, issued_ms, exp_s
+FROM
+(
+  SELECT access_jti AS jti, max(time_ms) AS issued_ms
+  FROM ${database}.events
+  WHERE ${where} AND ${column} = ${quoteString(q.id)} AND access_jti != ''
+  GROUP BY access_jti
+  LIMIT 1000
+) AS linked
+ANY LEFT JOIN
+(
+  SELECT jti, max(exp) AS exp_s
+  FROM ${database}.events
+  WHERE ${where} AND jti != '' AND exp > 0
+  GROUP BY jti
+) AS exps USING jti`;
 }

@@ -8,6 +8,8 @@ export interface ServerFeatures {
   minor: number;
   /** table TTL (ClickHouse ≥ 19.6); without it retention drops old partitions */
   ttl: boolean;
+  /** `ALTER TABLE … ADD COLUMN IF NOT EXISTS` (not on 18.16; assumed from 20 on) */
+  addColumnIfNotExists: boolean;
 }
 
 export function createClickHouse(config: Config['clickhouse']): ClickHouseClient {
@@ -28,7 +30,13 @@ export function createClickHouse(config: Config['clickhouse']): ClickHouseClient
 
 export function featuresOf(version: string): ServerFeatures {
   const [major = 0, minor = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
-  return { version, major, minor, ttl: major > 19 || (major === 19 && minor >= 6) };
+  return {
+    version,
+    major,
+    minor,
+    ttl: major > 19 || (major === 19 && minor >= 6),
+    addColumnIfNotExists: major >= 20,
+  };
 }
 
 export async function detectFeatures(client: ClickHouseClient): Promise<ServerFeatures> {

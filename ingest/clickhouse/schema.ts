@@ -39,6 +39,8 @@ export function ttlClause(o: SchemaOptions, f: ServerFeatures, timeColumn: strin
   return f.ttl ? `\nTTL ${timeColumn} + INTERVAL ${o.retentionDays} DAY` : '';
 }
 
+const addColumn = (f: ServerFeatures) => (f.addColumnIfNotExists ? 'ADD COLUMN IF NOT EXISTS' : 'ADD COLUMN');
+
 const retention = (table: string) => RETAINED_TABLES.find((t) => t.table === table)!.timeColumn;
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -196,10 +198,10 @@ ORDER BY (tenant, detected_time, detection_id)${ttlClause(o, f, retention('detec
     // What the response stage decided for each detection; every revocation decision and attempt
     // (the outbox: a `pending` row is stored before the auth API is called, and a restart resumes
     // targets whose latest row is pending or retrying); every alert webhook delivery attempt.
-    // (18.16 has no ADD COLUMN IF NOT EXISTS: migrate() treats "already exists" as applied.)
+    // (18.16 has no ADD COLUMN IF NOT EXISTS: there migrate() treats "already exists" as applied.)
     statements: (o, f) => [
-      `ALTER TABLE ${o.database}.detections${onCluster(o)} ADD COLUMN response String DEFAULT ''`,
-      `ALTER TABLE ${o.database}.detections${onCluster(o)} ADD COLUMN revocation_id String DEFAULT ''`,
+      `ALTER TABLE ${o.database}.detections${onCluster(o)} ${addColumn(f)} response String DEFAULT ''`,
+      `ALTER TABLE ${o.database}.detections${onCluster(o)} ${addColumn(f)} revocation_id String DEFAULT ''`,
       `CREATE TABLE IF NOT EXISTS ${o.database}.revocations${onCluster(o)}
 (
   revocation_id String,

@@ -10,7 +10,40 @@ import { REPO_ROOT } from '../../infra/paths.ts';
 import { featuresOf } from '../../ingest/clickhouse/client.ts';
 import { dropExpiredPartitions } from '../../ingest/clickhouse/retention.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from '../../ingest/clickhouse/schema.ts';
+import {
+  latestRevocationsSql,
+  linkedAccessTokensSql,
+  RevocationLog,
+  type RevocationRow,
+} from '../../response/revocation-log.ts';
 import { clickhouse, queryRows, scalar, unique } from '../support/harness.ts';
+
+const OUTBOX_BASE_MS = Date.now() - 10_000;
+const revocationRow = (status: RevocationRow['status'], timeMs: number): RevocationRow => ({
+  revocation_id: 'r1',
+  tenant: 't',
+  subject: 's',
+  target_kind: 'family',
+  target_id: 'F1',
+  status,
+  attempt: status === 'pending' ? 0 : 1,
+  http_status: status === 'pending' ? 0 : 200,
+  latency_ms: 3,
+  error: '',
+  detection_id: 'd1',
+  detector: 'refresh_replay',
+  severity: 'high',
+  reason: 'replay',
+  expires_ms: 9_000_000_000_000,
+  detected_ms: 900,
+  decided_ms: timeMs,
+  time_ms: OUTBOX_BASE_MS + timeMs,
+});
+
+const outboxQueries = (database: string) => [
+  latestRevocationsSql(database, 30),
+  linkedAccessTokensSql(database, { tenant: 't', subject: 's', target: 'family', id: 'F1', sinceMs: 0 }),
+];
 
 const run = promisify(execFile);
 
@@ -68,7 +101,66 @@ describe('migrations', () => {
       'events:ReplacingMergeTree',
       'events_by_token:ReplacingMergeTree',
       'events_by_token_mv:MaterializedView',
+      'revocations:MergeTree',
       'schema_migrations:ReplacingMergeTree',
+      'webhook_deliveries:MergeTree',
+    ]);
+    // The response stage's outbox reads run here too.
+    const outbox = new RevocationLog(ch, database);
+    await outbox.append([revocationRow('pending', 1000), revocationRow('done', 2000)]);
+    expect(await outbox.latest(30)).toEqual([{ ...revocationRow('done', 2000), decided_ms: 1000 }]);
+    const now = Date.now();
+    await ch.insert({
+      table: `${database}.events`,
+      values: [
+        // issued with family F1: a1 (its exp reported by a verifier) and a2 (no exp seen)
+        {
+          event_id: 'i1',
+          type: 'issuance',
+          time: Math.floor(now / 1000),
+          time_ms: now,
+          tenant: 't',
+          subject: 's',
+          family_id: 'F1',
+          access_jti: 'a1',
+        },
+        {
+          event_id: 'v1',
+          type: 'verification',
+          time: Math.floor(now / 1000),
+          time_ms: now + 1,
+          tenant: 't',
+          subject: 's',
+          jti: 'a1',
+          exp: 2_000_000_000,
+        },
+        {
+          event_id: 'r1',
+          type: 'refresh',
+          time: Math.floor(now / 1000),
+          time_ms: now + 2,
+          tenant: 't',
+          subject: 's',
+          family_id: 'F1',
+          access_jti: 'a2',
+        },
+        {
+          event_id: 'o1',
+          type: 'refresh',
+          time: Math.floor(now / 1000),
+          time_ms: now + 3,
+          tenant: 't',
+          subject: 's',
+          family_id: 'F2',
+          access_jti: 'b1',
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+    const linked = await outbox.linkedAccessTokens('t', 's', 'family', 'F1', now - 60_000);
+    expect(linked.sort((a, b) => a.jti.localeCompare(b.jti))).toEqual([
+      { jti: 'a1', issued_ms: now, exp_s: 2_000_000_000 },
+      { jti: 'a2', issued_ms: now + 2, exp_s: 0 },
     ]);
     expect(
       await scalar(
@@ -136,11 +228,12 @@ describe('migrations', () => {
     const report = await chdb(statements, [
       'SELECT token_kind, token FROM tw.events_by_token FINAL ORDER BY token',
       'SELECT count() AS n FROM tw.events FINAL',
+      ...outboxQueries('tw'),
       "SELECT create_table_query FROM system.tables WHERE database = 'tw' AND name = 'events'",
     ]);
     const failed = report.results.filter((r) => !r.ok);
     expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
-    const [tokens, count, ddl] = report.results.slice(-3);
+    const [tokens, count, , , ddl] = report.results.slice(-5);
     expect(tokens!.rows).toEqual([
       { token_kind: 'family', token: 'F1' },
       { token_kind: 'jti', token: 'J1' },

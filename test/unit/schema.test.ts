@@ -26,7 +26,13 @@ describe('featuresOf', () => {
     ['20.1', 20, 1, true],
     ['24.8.1.1', 24, 8, true],
   ])('%s → %d.%d, ttl %s', (version, major, minor, ttl) => {
-    expect(featuresOf(version)).toStrictEqual({ version, major, minor, ttl });
+    expect(featuresOf(version)).toStrictEqual({
+      version,
+      major,
+      minor,
+      ttl,
+      addColumnIfNotExists: major >= 20,
+    });
   });
 });
 
@@ -75,8 +81,8 @@ describe('MIGRATIONS', () => {
       'CREATE TABLE IF NOT EXISTS tw.dead_letters',
       "ALTER TABLE tw.dead_letters MODIFY COLUMN door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3)",
       'CREATE TABLE IF NOT EXISTS tw.detections',
-      "ALTER TABLE tw.detections ADD COLUMN response String DEFAULT ''",
-      "ALTER TABLE tw.detections ADD COLUMN revocation_id String DEFAULT ''",
+      "ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS response String DEFAULT ''",
+      "ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS revocation_id String DEFAULT ''",
       'CREATE TABLE IF NOT EXISTS tw.revocations',
       'CREATE TABLE IF NOT EXISTS tw.webhook_deliveries',
     ]);
@@ -110,6 +116,13 @@ describe('MIGRATIONS', () => {
     expect(view).not.toContain('ENGINE');
   });
 
+  it('single server, ClickHouse 18.16: no TTL anywhere, plain ADD COLUMN', () => {
+    expect(render(SINGLE, OLD).filter((s) => s.includes('ADD COLUMN'))).toStrictEqual([
+      "ALTER TABLE tw.detections ADD COLUMN response String DEFAULT ''",
+      "ALTER TABLE tw.detections ADD COLUMN revocation_id String DEFAULT ''",
+    ]);
+  });
+
   it('single server, ClickHouse 18.16: no TTL anywhere', () => {
     const [events, byToken, , deadLetters] = render(SINGLE, OLD);
     expect(events).toMatch(/\nORDER BY \(tenant, subject, time, event_id\)$/);
@@ -127,8 +140,8 @@ describe('MIGRATIONS', () => {
       'CREATE TABLE IF NOT EXISTS tw.dead_letters ON CLUSTER prod',
       "ALTER TABLE tw.dead_letters ON CLUSTER prod MODIFY COLUMN door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3)",
       'CREATE TABLE IF NOT EXISTS tw.detections ON CLUSTER prod',
-      "ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN response String DEFAULT ''",
-      "ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN revocation_id String DEFAULT ''",
+      "ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS response String DEFAULT ''",
+      "ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS revocation_id String DEFAULT ''",
       'CREATE TABLE IF NOT EXISTS tw.revocations ON CLUSTER prod',
       'CREATE TABLE IF NOT EXISTS tw.webhook_deliveries ON CLUSTER prod',
     ]);
