@@ -27,10 +27,31 @@ export interface RevokerOptions {
   accessTokenLookbackMs: number;
   /** an access token whose `exp` is unknown is denylisted this long after its issue */
   accessTokenLifetimeMs: number;
+  /**
+   * When to look for linked access tokens once more (events reach ClickHouse up to a batch wait
+   * after the detectors see them): tokens found then are published too.
+   */
+  relookAfterMs: number;
   alert: (a: Alert) => void;
   metrics: Metrics;
   logger: Logger;
   maxBackoffMs: number;
+}
+
+/** An access token to deny, until when. */
+export interface LinkedJti {
+  jti: string;
+  expires_ms: number;
+}
+
+/** The union by jti, keeping the later expiry. */
+function mergeJtis(a: LinkedJti[], b: LinkedJti[]): LinkedJti[] {
+  const byJti = new Map<string, LinkedJti>();
+  for (const l of [...a, ...b]) {
+    const had = byJti.get(l.jti);
+    if (had === undefined || l.expires_ms > had.expires_ms) byJti.set(l.jti, l);
+  }
+  return [...byJti.values()];
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -59,10 +80,13 @@ export class Revoker {
     return this.#running.size;
   }
 
-  /** Starts (or resumes) the revocation of a stored `pending`/`retrying` target; once per target. */
-  start(decided: RevocationRow) {
+  /**
+   * Starts (or resumes) the revocation of a stored `pending`/`retrying` target; once per target.
+   * `knownJtis`: access tokens the detections already name (not yet in ClickHouse, perhaps).
+   */
+  start(decided: RevocationRow, knownJtis: LinkedJti[] = []) {
     if (this.#stop.signal.aborted || this.#running.has(decided.revocation_id)) return;
-    const run = this.#run(decided)
+    const run = this.#run(decided, knownJtis)
       .catch((err: Error) => {
         if (!this.#stop.signal.aborted)
           this.#o.logger.error({ revocation: decided.revocation_id, err: err.message }, 'revocation stopped');
@@ -75,11 +99,21 @@ export class Revoker {
     this.#o.metrics.revocationsOpen.set(this.#running.size);
   }
 
-  async #run(decided: RevocationRow): Promise<void> {
+  async #run(decided: RevocationRow, knownJtis: LinkedJti[]): Promise<void> {
     const { logger } = this.#o;
-    const request = await this.#request(decided);
+    const linked = mergeJtis(knownJtis, await this.#linked(decided));
+    const request = this.#request(decided, linked);
     // Verifiers hear of it now, whatever the auth server says and however long it takes.
-    if (decided.attempt === 0) void this.#publish(decided, request);
+    if (decided.attempt === 0 && this.#o.hooks !== undefined) {
+      void this.#publish(
+        decided,
+        [this.#notice(decided, decided.target_kind, decided.target_id, decided.expires_ms)].concat(
+          linked.map((l) => this.#jtiNotice(decided, l)),
+        ),
+      );
+      if (decided.target_kind === 'family' || decided.target_kind === 'session')
+        this.#relook(decided, linked);
+    }
 
     const signal = this.#stop.signal;
     for (let attempt = decided.attempt + 1; !signal.aborted; attempt++) {
@@ -219,38 +253,54 @@ export class Revoker {
     });
   }
 
-  /** The request body: the target plus, for a family or session, its linked access tokens. */
-  async #request(d: RevocationRow): Promise<RevocationRequest> {
-    let accessJtis: RevocationRequest['access_jtis'] = [];
-    if (d.target_kind === 'family' || d.target_kind === 'session') {
-      try {
-        const linked = await this.#o.log.linkedAccessTokens(
-          d.tenant,
-          d.subject,
-          d.target_kind,
-          d.target_id,
-          d.detected_ms - this.#o.accessTokenLookbackMs,
-        );
-        accessJtis = linked.map((l) => ({
-          jti: l.jti,
-          expires_at: new Date(
-            l.exp_s > 0 ? l.exp_s * 1000 : l.issued_ms + this.#o.accessTokenLifetimeMs,
-          ).toISOString(),
-        }));
-      } catch (err) {
-        this.#o.logger.warn(
-          { revocation: d.revocation_id, err: (err as Error).message },
-          'could not look up the access tokens linked to the target; revoking without them',
-        );
-      }
+  /** Access tokens issued with a family or session, from the stored events (none for other targets). */
+  async #linked(d: RevocationRow): Promise<LinkedJti[]> {
+    if (d.target_kind !== 'family' && d.target_kind !== 'session') return [];
+    try {
+      const found = await this.#o.log.linkedAccessTokens(
+        d.tenant,
+        d.subject,
+        d.target_kind,
+        d.target_id,
+        d.detected_ms - this.#o.accessTokenLookbackMs,
+      );
+      return found.map((l) => ({
+        jti: l.jti,
+        expires_ms: l.exp_s > 0 ? l.exp_s * 1000 : l.issued_ms + this.#o.accessTokenLifetimeMs,
+      }));
+    } catch (err) {
+      this.#o.logger.warn(
+        { revocation: d.revocation_id, err: (err as Error).message },
+        'could not look up the access tokens linked to the target; going on without them',
+      );
+      return [];
     }
+  }
+
+  /** Looks for linked access tokens again once the latest events are stored; publishes the new ones. */
+  #relook(d: RevocationRow, published: LinkedJti[]) {
+    const timer = setTimeout(async () => {
+      if (this.#stop.signal.aborted) return;
+      const seen = new Set(published.map((p) => p.jti));
+      const fresh = (await this.#linked(d)).filter((l) => !seen.has(l.jti));
+      if (fresh.length > 0)
+        await this.#publish(
+          d,
+          fresh.map((l) => this.#jtiNotice(d, l)),
+        );
+    }, this.#o.relookAfterMs);
+    timer.unref();
+  }
+
+  /** The request body: the target plus, for a family or session, its linked access tokens. */
+  #request(d: RevocationRow, linked: LinkedJti[]): RevocationRequest {
     return {
       target: d.target_kind,
       id: d.target_id,
       tenant: d.tenant,
       subject: d.subject,
       expires_at: new Date(d.expires_ms).toISOString(),
-      access_jtis: accessJtis,
+      access_jtis: linked.map((l) => ({ jti: l.jti, expires_at: new Date(l.expires_ms).toISOString() })),
       reason: d.reason,
       detection_id: d.detection_id,
       detector: d.detector,
@@ -258,28 +308,36 @@ export class Revoker {
     };
   }
 
-  async #publish(d: RevocationRow, request: RevocationRequest) {
-    const hooks = this.#o.hooks;
-    if (hooks === undefined) return;
-    const base = {
-      version: 1 as const,
+  #notice(
+    d: RevocationRow,
+    target: RevocationNotice['target'],
+    id: string,
+    expiresMs: number,
+  ): RevocationNotice {
+    return {
+      version: 1,
       revocation_id: d.revocation_id,
       tenant: d.tenant,
       subject: d.subject,
+      target,
+      id,
+      expires_at_ms: expiresMs,
       revoked_at_ms: d.decided_ms,
       detection_id: d.detection_id,
       detector: d.detector,
     };
-    const notices: RevocationNotice[] = [
-      { ...base, target: d.target_kind, id: d.target_id, expires_at_ms: d.expires_ms },
-      ...request.access_jtis.map((a) => ({
-        ...base,
-        target: 'jti' as const,
-        id: a.jti,
-        expires_at_ms: Date.parse(a.expires_at),
-        via: { target: d.target_kind, id: d.target_id },
-      })),
-    ];
+  }
+
+  #jtiNotice(d: RevocationRow, l: LinkedJti): RevocationNotice {
+    return {
+      ...this.#notice(d, 'jti', l.jti, l.expires_ms),
+      via: { target: d.target_kind, id: d.target_id },
+    };
+  }
+
+  async #publish(d: RevocationRow, notices: RevocationNotice[]) {
+    const hooks = this.#o.hooks;
+    if (hooks === undefined) return;
     try {
       await keepTrying(() => hooks.publish(notices), {
         what: 'revocation notices',

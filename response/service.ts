@@ -98,6 +98,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
           retry: r.retry,
           accessTokenLookbackMs: thresholds.for('').tokenLifetimeS * 1000,
           accessTokenLifetimeMs: thresholds.for('').tokenLifetimeS * 1000,
+          relookAfterMs: 2 * config.batch.maxWaitMs + 1000,
           alert,
           metrics,
           logger: log.child({ component: 'revoker' }),
@@ -230,7 +231,15 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
         maxBackoffMs: config.batch.retryMaxBackoffMs,
         onFailure: () => metrics.responseWriteFailures.inc({ sink: 'revocations' }),
       });
-      for (const row of rows) if (row.status === 'pending') revoker?.start(row);
+      for (const row of rows) {
+        if (row.status !== 'pending') continue;
+        // The access tokens the detections about this target name (the misuse's own among them).
+        const linkable = row.target_kind === 'family' || row.target_kind === 'session';
+        const named = out
+          .filter((d) => linkable && d.revocation_id === row.revocation_id && d.jti !== '')
+          .map((d) => ({ jti: d.jti, expires_ms: expiresMs(d, 'jti') }));
+        revoker?.start(row, named);
+      }
       for (const a of alerts) alert(a);
       return out;
     },

@@ -104,6 +104,8 @@ async function readNotices(kafka: Kafka, topic: string, until: (seen: Revocation
   });
   try {
     return await waitUntil('revocation notices', async () => until(seen) && seen, 30_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; seen: ${JSON.stringify(seen)}`);
   } finally {
     await consumer.disconnect();
   }
