@@ -110,7 +110,9 @@ export async function startKafka(o: KafkaServerOptions): Promise<RunningKafka> {
   writeFileSync(props, serverProperties(o));
   const classpath = `${libs}/*`;
   if (!existsSync(`${o.dir}/data/meta.properties`) || readdirSync(`${o.dir}/data`).length === 0) {
-    const clusterId = randomBytes(16).toString('base64url');
+    // base64url of 16 bytes, as Kafka wants it; not starting with '-', which the tool would take for an option
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     try {
       execFileSync(
         'java',
