@@ -149,7 +149,12 @@ export class WebhookDispatcher {
     state.timerAt = Number.POSITIVE_INFINITY;
     const now = Date.now();
     const until = now + earlyMs;
-    const due = state.groups.takeDue(now, until);
+    const taken = state.groups.takeDue(now, until);
+    // The response stage's own pages (guard tripped, revocation failed) are never folded into a
+    // storm summary: they are what on-call must see during one.
+    const pages = taken.filter((b) => b.alerts.some((a) => a.kind !== 'detection'));
+    for (const batch of pages) this.dispatch(state, { delivery_id: randomUUID(), ...batch });
+    const due = pages.length === 0 ? taken : taken.filter((b) => !pages.includes(b));
     if (due.length > this.maxGroupsPerFlush || (due.length > 0 && state.storm.pending)) {
       if (!state.storm.pending) {
         this.log.warn(

@@ -139,6 +139,20 @@ describe('WebhookDispatcher', () => {
     expect(records[0]).toMatchObject({ alerts: 500, status: 'delivered' });
   });
 
+  it('never folds a page of the response stage (guard tripped) into a storm', async () => {
+    const d = start([target()], { maxGroupsPerFlush: 20 });
+    for (let i = 0; i < 100; i++) d.send(alert({ group_key: `acme/user-${i}`, subject: `user-${i}` }));
+    d.send(
+      alert({ kind: 'guard_tripped', group_key: 'guard', subject: '', detector: '', title: 'guard tripped' }),
+    );
+    await waitFor('the summary and the page', () => records.length === 2);
+    await sleep(200);
+    expect(receiver.received).toHaveLength(2);
+    const bodies = receiver.received.map((r) => json(r));
+    expect(bodies.find((b) => b.group_key === 'guard').alerts[0].title).toBe('guard tripped');
+    expect(bodies.find((b) => b.group_key === 'tokenwatch:storm').storm.groups).toBe(100);
+  });
+
   it('retries 503 with backoff and the same delivery id until delivered', async () => {
     receiver.answer = (_, n) => (n < 2 ? { status: 503, body: 'busy' } : { status: 200 });
     const d = start([target({ secret: 's' })]);
