@@ -19,6 +19,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Detection } from '../detectors/detection.ts';
 import { REPO_ROOT } from '../infra/paths.ts';
 import { machine, quantile, startBenchStack, startService, stopService, writeResults } from './support.ts';
+import { Background, probeEvents } from './traffic.ts';
 
 const RATE = Number(process.env['BENCH_DETECT_RATE'] ?? 20_000);
 const SECONDS = Number(process.env['BENCH_DETECT_SECONDS'] ?? 60);
@@ -26,96 +27,6 @@ const KEYS = Number(process.env['BENCH_DETECT_KEYS'] ?? 1_000_000);
 const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
 const PROBE_EVERY_MS = 500;
 const log = (msg: string) => console.error(`[bench:detect] ${msg}`);
-
-const UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36';
-const HOME_IPS = ['85.214.132.117', '81.2.69.160', '72.229.28.185', '133.242.0.1'];
-
-/** Benign traffic: each subject verifies its current token from its own device and address, and now and then rotates. */
-class Background {
-  #i = 0;
-  readonly #rotations = new Map<number, number>();
-
-  next(n: number, nowMs: number): { key: string; value: string }[] {
-    const out = [];
-    for (let k = 0; k < n; k++) {
-      const i = this.#i++;
-      const s = i % 50_000;
-      const subject = `bg-${s}`;
-      const base = {
-        event_id: `bg-${i}`,
-        time: nowMs,
-        tenant: 'acme',
-        source: `gateway-${i % 8}`,
-        subject,
-        client_id: 'web',
-        ip: HOME_IPS[s % HOME_IPS.length],
-        user_agent: UA,
-        device_id: `dev-${s}`,
-        session_id: `sid-${s}`,
-      };
-      let event: Record<string, unknown>;
-      if (i % 10 === 9) {
-        const n = this.#rotations.get(s) ?? 0;
-        this.#rotations.set(s, n + 1);
-        event = {
-          ...base,
-          type: 'refresh',
-          outcome: 'rotated',
-          reason: 'ok',
-          family_id: `fam-${subject}`,
-          token_id: `rt-${subject}-${n}`,
-          new_token_id: `rt-${subject}-${n + 1}`,
-        };
-      } else {
-        event = {
-          ...base,
-          type: 'verification',
-          outcome: 'accepted',
-          reason: 'ok',
-          jti: `jti-${subject}-${Math.floor(i / 500_000)}`,
-          iss: 'https://auth.example',
-          aud: 'api',
-          alg: 'EdDSA',
-          exp: Math.floor(nowMs / 1000) + 900,
-        };
-      }
-      out.push({ key: `acme:${subject}`, value: JSON.stringify(event) });
-    }
-    return out;
-  }
-}
-
-function probeEvents(k: number, nowMs: number) {
-  const base = {
-    tenant: 'acme',
-    source: 'auth',
-    subject: `probe-${k}`,
-    client_id: 'web',
-    family_id: `fam-probe-${k}`,
-  };
-  const rotation = {
-    ...base,
-    event_id: `probe-${k}-rotation`,
-    type: 'refresh',
-    time: nowMs - 60_000,
-    outcome: 'rotated',
-    reason: 'ok',
-    token_id: `p-${k}-0`,
-    new_token_id: `p-${k}-1`,
-    ip: '85.214.132.117',
-    device_id: 'laptop',
-  };
-  const replay = {
-    ...rotation,
-    event_id: `probe-${k}-replay`,
-    time: nowMs,
-    new_token_id: `p-${k}-x`,
-    ip: '200.147.67.142',
-    device_id: 'attacker',
-  };
-  return [rotation, replay].map((e) => ({ key: `acme:${e.subject}`, value: JSON.stringify(e) }));
-}
 
 interface LatencyResult {
   load: string;

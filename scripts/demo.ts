@@ -1,14 +1,19 @@
 /**
  * `npm run demo`: the main job on local infrastructure. Brings up the local stack (a real ClickHouse
- * and Kafka), starts tokenwatch, sends demo traffic through both doors (Kafka and HTTP, including a
- * few hostile events) with a stolen refresh token replayed from abroad every 10 s, and shows live
- * progress (events, findings) and where to look. Ctrl-C stops cleanly.
+ * and Kafka), starts the reference auth server and tokenwatch (revoking through the auth server,
+ * alerting a local signed-webhook receiver), sends demo traffic through both doors (Kafka and HTTP,
+ * including a few hostile events), and every 10 s a thief replays a victim's refresh token from
+ * abroad at the auth server. Shows live progress (events, findings, revocations, alerts), each
+ * revocation as it lands, and where to look. Ctrl-C stops cleanly.
  *
  *   npm run demo -- --duration 60     stop by itself after 60 s (default: run until Ctrl-C)
  *   npm run demo -- --rate 500        events per second (default 300)
+ *   npm run demo -- --port 8080 --auth-port 8090   where tokenwatch and the auth server listen
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { pino } from 'pino';
@@ -16,17 +21,23 @@ import { pingClickHouse } from '../infra/clickhouse-server.ts';
 import { REPO_ROOT, STACK_ENV_FILE } from '../infra/paths.ts';
 import { STACK, stackDown, stackUp } from '../infra/stack.ts';
 import { createKafka, createProducer } from '../ingest/kafka/client.ts';
+import { verifyWebhookSignature } from '../response/webhooks/index.ts';
 
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '0' },
     rate: { type: 'string', default: '300' },
     port: { type: 'string', default: '8080' },
+    'auth-port': { type: 'string', default: '8090' },
   },
 });
 const DURATION_S = Number(args.duration);
 const RATE = Number(args.rate);
 const PORT = Number(args.port);
+const AUTH_PORT = Number(args['auth-port']);
+const AUTH_ADMIN_TOKEN = 'demo-admin-0123456789abcdef';
+const AUTH_REVOKE_TOKEN = 'demo-revoke-0123456789abcdef';
+const WEBHOOK_SECRET = 'demo-webhook-secret-0123456789';
 const API_KEY = 'demo-key-0123456789abcdef';
 const READ_KEY = 'demo-read-key-0123456789abcdef';
 const ATTACK_EVERY_MS = 10_000;
@@ -96,62 +107,123 @@ const ABROAD = [
   { city: 'Tokyo', ip: '133.242.0.1' },
 ];
 
+/** The reference auth server, as the demo's users and thief talk to it (X-Forwarded-For: where they are). */
+class AuthClient {
+  readonly url: string;
+  constructor(url: string) {
+    this.url = url;
+  }
+
+  async token(form: Record<string, string>, ip: string, device: string) {
+    const res = await fetch(`${this.url}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-forwarded-for': ip,
+        'x-device-id': device,
+        'user-agent': device.startsWith('thief') ? 'python-requests/2.32' : 'Mozilla/5.0 (demo)',
+      },
+      body: new URLSearchParams(form).toString(),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, string> };
+  }
+
+  async revocationsReceived(): Promise<number> {
+    const res = await fetch(`${this.url}/admin/revocations`, {
+      headers: { authorization: `Bearer ${AUTH_ADMIN_TOKEN}` },
+    });
+    const body = (await res.json()) as { revocations: { status_code: number }[] };
+    return body.revocations.filter((r) => r.status_code === 200).length;
+  }
+}
+
 let attacks = 0;
 /**
- * A stolen refresh token: the victim logs in and rotates from home, then the thief presents the
- * rotated token from abroad on another device (what refresh_replay, impossible_travel and
- * device_reuse are there for).
+ * A stolen refresh token, for real at the reference auth server: the victim logs in and refreshes
+ * from home; the thief presents the victim's previous refresh token from abroad on another device
+ * (the server's own reuse detection is off, so it hands the thief a fresh pair). tokenwatch should
+ * revoke the family; the demo then shows the thief's next refresh failing, and the victim's.
  */
-function attack(): Record<string, unknown>[] {
+async function attack(auth: AuthClient) {
   const k = attacks++;
   const victim = `victim-${k}`;
-  const now = Date.now();
   const home = HOMES[k % HOMES.length]!;
-  const thief = ABROAD[home.city === 'Tokyo' ? 0 : k % ABROAD.length]!;
-  const base = {
-    tenant: 'default',
-    source: 'auth-server',
-    subject: victim,
-    client_id: 'web',
-    family_id: `family-${victim}`,
-    user_agent: 'Mozilla/5.0 (demo)',
+  const thief = ABROAD[home.city === 'Tokyo' || home.city === 'Rio de Janeiro' ? 1 : k % ABROAD.length]!;
+  const login = await auth.token(
+    { grant_type: 'password', username: victim, password: victim },
+    home.ip,
+    `laptop-${victim}`,
+  );
+  if (login.status !== 200)
+    throw new Error(`login of ${victim}: ${login.status} ${JSON.stringify(login.body)}`);
+  const fresh = await auth.token(
+    { grant_type: 'refresh_token', refresh_token: login.body['refresh_token']! },
+    home.ip,
+    `laptop-${victim}`,
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = await auth.revocationsReceived();
+  const replayedAt = Date.now();
+  const stolen = await auth.token(
+    { grant_type: 'refresh_token', refresh_token: login.body['refresh_token']! },
+    thief.ip,
+    'thief-laptop',
+  );
+  say(
+    `attack: ${victim} (${home.city}) — their previous refresh token replayed from ${thief.city}; the auth server answered ${stolen.status}`,
+  );
+  for (let waited = 0; waited < 10_000; waited += 100) {
+    if ((await auth.revocationsReceived()) > before) {
+      const thiefNext = await auth.token(
+        { grant_type: 'refresh_token', refresh_token: stolen.body['refresh_token'] ?? '' },
+        thief.ip,
+        'thief-laptop',
+      );
+      const victimNext = await auth.token(
+        { grant_type: 'refresh_token', refresh_token: fresh.body['refresh_token'] ?? '' },
+        home.ip,
+        `laptop-${victim}`,
+      );
+      say(
+        `revoked: ${victim}'s token family revoked at the auth server ${Date.now() - replayedAt} ms after the replay; ` +
+          `thief's next refresh → ${thiefNext.status} ${thiefNext.body['error'] ?? ''}, ${victim}'s → ${victimNext.status} (must log in again)`,
+      );
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  say(`attack on ${victim}: no revocation reached the auth server within 10 s`);
+}
+
+/** A webhook receiver standing in for on-call: checks each alert's signature and prints its title. */
+async function startAlertReceiver(): Promise<{ url: string; received: () => number; close: () => void }> {
+  let received = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received++;
+      const check = verifyWebhookSignature({
+        secret: WEBHOOK_SECRET,
+        header: req.headers['tokenwatch-signature'],
+        body,
+      });
+      const message = JSON.parse(body) as { alerts: { title: string }[] };
+      say(
+        `alert (signature ${check.ok ? 'verified' : `INVALID: ${check.reason}`}): ${message.alerts.map((a) => a.title).join(' | ')}`,
+      );
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`,
+    received: () => received,
+    close: () => server.close(),
   };
-  return [
-    {
-      ...base,
-      event_id: `attack-${process.pid}-${k}-login`,
-      type: 'issuance',
-      time: now - 120_000,
-      token_id: `rt-${victim}-0`,
-      ip: home.ip,
-      device_id: `device-${victim}`,
-    },
-    {
-      ...base,
-      event_id: `attack-${process.pid}-${k}-rotate`,
-      type: 'refresh',
-      time: now - 60_000,
-      outcome: 'rotated',
-      reason: 'ok',
-      token_id: `rt-${victim}-0`,
-      new_token_id: `rt-${victim}-1`,
-      ip: home.ip,
-      device_id: `device-${victim}`,
-    },
-    {
-      ...base,
-      event_id: `attack-${process.pid}-${k}-replay`,
-      type: 'refresh',
-      time: now,
-      outcome: 'rotated',
-      reason: 'ok',
-      token_id: `rt-${victim}-0`,
-      new_token_id: `rt-${victim}-x`,
-      ip: thief.ip,
-      device_id: 'thief-laptop',
-      user_agent: 'python-requests/2.32',
-    },
-  ];
 }
 
 async function waitReady(url: string, child: ChildProcess) {
@@ -178,6 +250,7 @@ async function progress(ch: ClickHouseClient) {
         (SELECT count() FROM ${DATABASE}.dead_letters) AS dead,
         (SELECT count() FROM ${DATABASE}.detections FINAL) AS findings,
         (SELECT groupArray(d) FROM (SELECT concat(toString(detector), ' ', toString(count())) AS d FROM ${DATABASE}.detections FINAL GROUP BY detector ORDER BY detector)) AS byDetector,
+        (SELECT countIf(status = 'done') FROM ${DATABASE}.revocations) AS revoked,
         (SELECT groupArray(c) FROM (SELECT concat(country, ' ', toString(count())) AS c FROM ${DATABASE}.events WHERE country != '' GROUP BY country ORDER BY count() DESC LIMIT 4)) AS countries`,
     format: 'JSONEachRow',
   });
@@ -187,6 +260,7 @@ async function progress(ch: ClickHouseClient) {
     dead: string;
     findings: string;
     byDetector: string[];
+    revoked: string;
     countries: string[];
   }>();
   return row!;
@@ -204,6 +278,27 @@ async function main() {
   const env = await stackUp((m) => say(m));
 
   const url = `http://127.0.0.1:${PORT}`;
+  const authUrl = `http://127.0.0.1:${AUTH_PORT}`;
+  const alerts = await startAlertReceiver();
+  say(
+    `starting the reference auth server on ${authUrl} (its own reuse detection off: tokenwatch catches replay)`,
+  );
+  const authServer = spawn(process.execPath, [`${REPO_ROOT}auth-server/main.ts`], {
+    env: {
+      ...process.env,
+      AUTH_HOST: '127.0.0.1',
+      AUTH_PORT: String(AUTH_PORT),
+      AUTH_TRUST_PROXY: 'true',
+      AUTH_ALLOW_ANY_USER: 'true',
+      AUTH_TENANT: 'default',
+      AUTH_TOKENWATCH_URL: url,
+      AUTH_TOKENWATCH_API_KEY: API_KEY,
+      AUTH_REVOCATION_TOKEN: AUTH_REVOKE_TOKEN,
+      AUTH_ADMIN_TOKEN: AUTH_ADMIN_TOKEN,
+      AUTH_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   say(`starting tokenwatch on ${url}`);
   const service = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
     env: {
@@ -218,6 +313,13 @@ async function main() {
       TOKENWATCH_READ_API_KEYS: `default:${READ_KEY}`,
       TOKENWATCH_DETECT_GROUP_ID: 'tokenwatch-demo-detectors',
       TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${TOPIC}.findings`,
+      TOKENWATCH_KAFKA_REVOCATIONS_TOPIC: `${TOPIC}.revocations`,
+      TOKENWATCH_AUTH_REVOKE_URL: `${authUrl}/v1/revocations`,
+      TOKENWATCH_AUTH_TOKEN: AUTH_REVOKE_TOKEN,
+      TOKENWATCH_WEBHOOK_URL: alerts.url,
+      TOKENWATCH_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      TOKENWATCH_WEBHOOK_GROUP_WAIT_MS: '1000',
+      TOKENWATCH_PUBLIC_URL: url,
       TOKENWATCH_LOG_LEVEL: process.env['TOKENWATCH_LOG_LEVEL'] ?? 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -237,11 +339,13 @@ async function main() {
     for (const t of timers) clearInterval(t);
     say('stopping: tokenwatch stores what it buffered, then exits');
     await producer.disconnect().catch(() => undefined);
-    if (service.exitCode === null) {
-      const exited = new Promise((r) => service.on('exit', r));
-      service.kill('SIGTERM');
+    for (const child of [service, authServer]) {
+      if (child.exitCode !== null) continue;
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill('SIGTERM');
       await exited;
     }
+    alerts.close();
     await ch.close();
     if (!stackWasUp) await stackDown((m) => say(m));
     else say('the local stack keeps running (npm run stack:down stops it)');
@@ -262,6 +366,10 @@ async function main() {
     `  dead letters clickhouse-client --port ${STACK.clickhouseTcpPort} -q "SELECT code, message FROM ${DATABASE}.dead_letters LIMIT 5"`,
   );
   say(`  findings     curl -H 'Authorization: Bearer ${READ_KEY}' '${url}/v1/detections?limit=5'`);
+  say(
+    `  revocations  clickhouse-client --port ${STACK.clickhouseTcpPort} -q "SELECT status, target_kind, target_id, http_status, latency_ms FROM ${DATABASE}.revocations ORDER BY time_ms DESC LIMIT 10"`,
+  );
+  say(`  auth server  curl -H 'Authorization: Bearer ${AUTH_ADMIN_TOKEN}' ${authUrl}/admin/revocations`);
   say(
     `sending ${RATE} events/s, half through Kafka (${TOPIC}), half through POST /v1/events${DURATION_S > 0 ? ` for ${DURATION_S} s` : '; Ctrl-C stops'}`,
   );
@@ -292,16 +400,7 @@ async function main() {
   );
   // A stolen refresh token replayed from abroad every 10 s (the first one after 3 s).
   const sendAttack = () => {
-    const events = attack();
-    producer
-      .send({
-        topic: TOPIC,
-        messages: events.map((e) => ({ key: `default:${e['subject']}`, value: JSON.stringify(e) })),
-      })
-      .then(
-        () => say(`attack: ${events[0]!['subject']}'s rotated refresh token replayed from abroad`),
-        (err: Error) => say(`Kafka send failed: ${err.message}`),
-      );
+    attack(new AuthClient(authUrl)).catch((err: Error) => say(`attack failed: ${err.message}`));
   };
   timers.push(setTimeout(sendAttack, 3000), setInterval(sendAttack, ATTACK_EVERY_MS));
   timers.push(
@@ -309,7 +408,7 @@ async function main() {
       progress(ch).then(
         (p) =>
           say(
-            `stored ${p.events} events (${Math.round(Number(p.last5s) / 5)}/s), ${p.dead} dead letters, ${p.findings} findings (${p.byDetector.join(', ') || 'none yet'}); top countries: ${p.countries.join(', ')}`,
+            `stored ${p.events} events (${Math.round(Number(p.last5s) / 5)}/s), ${p.dead} dead letters, ${p.findings} findings (${p.byDetector.join(', ') || 'none yet'}), ${p.revoked} revocations, ${alerts.received()} alerts; top countries: ${p.countries.join(', ')}`,
           ),
         (err: Error) => say(`progress query failed: ${err.message}`),
       );

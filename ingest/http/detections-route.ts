@@ -86,12 +86,50 @@ LIMIT ${q.limit + 1}`,
         format: 'JSONEachRow',
       });
       const rows = await rs.json<DetectionRow>();
+      const detections = rows.slice(0, q.limit).map(fromDetectionRow);
+      const revocations = await revocationStates(
+        opts.clickhouse,
+        opts.database,
+        detections.map((d) => d.revocation_id),
+      );
       return {
         from: new Date(from).toISOString(),
         to: new Date(to).toISOString(),
         truncated: rows.length > q.limit,
-        detections: rows.slice(0, q.limit).map(fromDetectionRow),
+        detections: detections.map(({ jti_expires_ms: _, ...d }) => ({
+          ...d,
+          revocation: revocations.get(d.revocation_id) ?? null,
+        })),
       };
     },
   );
 };
+
+/** Where each revocation stands now: its latest status and when the auth server acknowledged it. */
+async function revocationStates(
+  clickhouse: ClickHouseClient,
+  database: string,
+  ids: string[],
+): Promise<Map<string, { status: string; attempts: number; acknowledged_ms: number | null }>> {
+  const wanted = [...new Set(ids.filter((id) => id !== ''))];
+  if (wanted.length === 0) return new Map();
+  const rs = await clickhouse.query({
+    query: `SELECT revocation_id, argMax(status, time_ms) AS status, max(attempt) AS attempts,
+  maxIf(time_ms, status = 'done') AS done_ms
+FROM ${database}.revocations
+WHERE revocation_id IN (${wanted.map(quoteString).join(', ')})
+GROUP BY revocation_id`,
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ revocation_id: string; status: string; attempts: number; done_ms: string }>();
+  return new Map(
+    rows.map((r) => [
+      r.revocation_id,
+      {
+        status: r.status,
+        attempts: Number(r.attempts),
+        acknowledged_ms: Number(r.done_ms) > 0 ? Number(r.done_ms) : null,
+      },
+    ]),
+  );
+}

@@ -17,6 +17,7 @@ import {
   metric,
   postAll,
   queryRows,
+  READ_KEY,
   type RunningService,
   scalar,
   serviceSetup,
@@ -198,6 +199,21 @@ describe('stolen refresh token, end to end', () => {
     );
     expect(audit.map((a) => a.status)).toEqual(['pending', 'done']);
     expect(Number(audit[1]!.http_status)).toBe(200);
+
+    // The detections API shows where the revocation stands, with the time it was acknowledged.
+    const api = (await (
+      await fetch(`${world.tw.url}/v1/detections?subject=${user}`, {
+        headers: { authorization: `Bearer ${READ_KEY}` },
+      })
+    ).json()) as {
+      detections: { response: string; revocation: { status: string; acknowledged_ms: number } | null }[];
+    };
+    const revoking = api.detections.find((d) => d.response === 'revoke')!;
+    expect(revoking.revocation).toMatchObject({ status: 'done', attempts: 1 });
+    expect(revoking.revocation!.acknowledged_ms).toBeGreaterThanOrEqual(revoked.received_at_ms);
+    console.info(
+      `time to revoke (replay at the auth server → revocation request received): ${timeToRevokeMs} ms`,
+    );
 
     // Verifiers hear of the family and of the access tokens issued in it.
     const notices = await readNotices(kafkaClient(), world.revocationsTopic, (seen) =>

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type AuthConfig, AuthConfigError, loadAuthConfig } from '../../../auth-server/config.ts';
 
@@ -93,5 +94,15 @@ describe('loadAuthConfig', () => {
     ).toEqual([
       expect.stringContaining('AUTH_KEY_OVERLAP_SECONDS (60) must be at least AUTH_ACCESS_TTL_SECONDS (900)'),
     ]);
+  });
+});
+
+describe('auth-server/README.md', () => {
+  it('documents every AUTH_* variable the config reads', () => {
+    const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
+    const used = new Set(read('../../../auth-server/config.ts').match(/\bAUTH_[A-Z_]+/g));
+    const readme = read('../../../auth-server/README.md');
+    expect(used.size).toBeGreaterThan(20);
+    expect([...used].filter((name) => !readme.includes(`| \`${name}\` |`))).toEqual([]);
   });
 });

@@ -165,6 +165,7 @@ describe('HttpEventReporter', () => {
     await reporter.flush();
     expect(receiver.requests.map((r) => r.status)).toEqual([400, 200]);
     expect(receiver.events).toEqual([{ n: 2 }]);
+    expect(reporter.dropped).toBe(1);
     await reporter.close();
   });
 

@@ -1,0 +1,35 @@
+/**
+ * What the routes share: configuration, keys, tokens, state, the event emitter, and the test/demo
+ * knobs (injected revocation faults, the log of revocation requests received).
+ */
+import type { AuthConfig } from './config.ts';
+import type { EmitEvent } from './events.ts';
+import type { KeyRing } from './keys.ts';
+import type { AuthStore } from './store.ts';
+import type { AccessTokens } from './tokens.ts';
+
+export interface RevocationFaults {
+  /** ok: normal; unavailable: 503 + Retry-After: 1; slow: answer after `slowMs` */
+  revocations: 'ok' | 'unavailable' | 'slow';
+  slowMs: number;
+}
+
+/** One request to POST /v1/revocations, as received (filled in when answered). */
+export interface RevocationLogEntry {
+  received_at_ms: number;
+  idempotency_key: string | null;
+  target: string | null;
+  id: string | null;
+  status_code: number;
+  replayed: boolean;
+}
+
+export interface AuthContext {
+  config: AuthConfig;
+  keys: KeyRing;
+  tokens: AccessTokens;
+  store: AuthStore;
+  emit: EmitEvent;
+  faults: RevocationFaults;
+  revocationLog: RevocationLogEntry[];
+}
