@@ -23,7 +23,7 @@ function outcomeText(decision: ResponseDecision, intent: Intent): string {
     case 'duplicate':
       return `${what} already revoked or being revoked`;
     default:
-      return `alert only (${intent.why})`;
+      return 'alert only';
   }
 }
 
@@ -47,8 +47,11 @@ export function detectionAlert(d: Detection, intent: Intent, publicUrl: string):
     subject: d.subject,
     detector: d.detector,
     severity: d.severity,
-    title: `${DETECTOR_TITLES[d.detector] ?? d.detector} — ${d.subject}: ${outcomeText(d.response, intent)}`,
-    text: [`${d.kind} (confidence ${d.confidence})`, ...places].join('\n'),
+    title: `${DETECTOR_TITLES[d.detector] ?? d.detector} — ${d.subject}: ${d.kind}; ${outcomeText(d.response, intent)}`,
+    text: [
+      `${d.kind} (severity ${d.severity}, confidence ${d.confidence}); ${d.response === 'alert_only' ? intent.why : outcomeText(d.response, intent)}`,
+      ...places,
+    ].join('\n'),
     fields: {
       detection_id: d.detection_id,
       detector: d.detector,

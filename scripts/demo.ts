@@ -148,7 +148,8 @@ async function attack(auth: AuthClient) {
   const k = attacks++;
   const victim = `victim-${k}`;
   const home = HOMES[k % HOMES.length]!;
-  const thief = ABROAD[home.city === 'Tokyo' || home.city === 'Rio de Janeiro' ? 1 : k % ABROAD.length]!;
+  // far from home: never the victim's own country
+  const thief = ABROAD[home.city === 'Tokyo' ? 0 : home.city === 'Rio de Janeiro' ? 1 : k % ABROAD.length]!;
   const login = await auth.token(
     { grant_type: 'password', username: victim, password: victim },
     home.ip,
