@@ -81,7 +81,9 @@ export class HttpEventReporter implements EventReporter {
   }
 
   async flush(): Promise<void> {
-    while (this.queue.length > 0 && !this.closed) await this.startSending();
+    // A batch in flight is out of the queue: wait for it too (it may come back to be retried).
+    while ((this.queue.length > 0 || this.sending !== undefined) && !this.closed)
+      await (this.sending ?? this.startSending());
   }
 
   async close(): Promise<void> {

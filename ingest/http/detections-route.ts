@@ -114,19 +114,25 @@ async function revocationStates(
   const wanted = [...new Set(ids.filter((id) => id !== ''))];
   if (wanted.length === 0) return new Map();
   const rs = await clickhouse.query({
-    query: `SELECT revocation_id, argMax(status, time_ms) AS status, max(attempt) AS attempts,
+    // (aliases differ from the column names: 18.16 would read an alias inside the other aggregates)
+    query: `SELECT revocation_id, argMax(status, time_ms) AS last_status, max(attempt) AS attempts,
   maxIf(time_ms, status = 'done') AS done_ms
 FROM ${database}.revocations
 WHERE revocation_id IN (${wanted.map(quoteString).join(', ')})
 GROUP BY revocation_id`,
     format: 'JSONEachRow',
   });
-  const rows = await rs.json<{ revocation_id: string; status: string; attempts: number; done_ms: string }>();
+  const rows = await rs.json<{
+    revocation_id: string;
+    last_status: string;
+    attempts: number;
+    done_ms: string;
+  }>();
   return new Map(
     rows.map((r) => [
       r.revocation_id,
       {
-        status: r.status,
+        status: r.last_status,
         attempts: Number(r.attempts),
         acknowledged_ms: Number(r.done_ms) > 0 ? Number(r.done_ms) : null,
       },
