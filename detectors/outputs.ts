@@ -8,6 +8,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { type Producer, sendChunked } from '../ingest/kafka/client.ts';
+import { keepTrying } from '../ingest/keep-trying.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import { type Detection, toDetectionRow } from './detection.ts';
 
@@ -96,28 +97,16 @@ export class DetectionOutputs {
     return done;
   }
 
-  async #writeWithRetry(sink: DetectionSink, detections: Detection[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await sink.write(detections);
-        return;
-      } catch (err) {
-        this.metrics?.detectionWriteFailures.inc({ sink: sink.name });
-        if (this.#closed) throw err;
-        const backoff = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(attempt, 10));
-        this.log.warn(
-          {
-            sink: sink.name,
-            detections: detections.length,
-            attempt,
-            retryInMs: backoff,
-            err: (err as Error).message,
-          },
-          'storing detections failed; retrying',
-        );
-        await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random() / 2)));
-      }
-    }
+  #writeWithRetry(sink: DetectionSink, detections: Detection[]): Promise<void> {
+    return keepTrying(() => sink.write(detections), {
+      what: 'detections',
+      context: { sink: sink.name, detections: detections.length },
+      log: this.log,
+      closing: () => this.#closed,
+      baseBackoffMs: 200,
+      maxBackoffMs: this.maxBackoffMs,
+      onFailure: () => this.metrics?.detectionWriteFailures.inc({ sink: sink.name }),
+    });
   }
 
   /** Waits (up to `timeoutMs`) for writes in flight; later failures are not retried. */

@@ -4,7 +4,7 @@
  * OAuth 2.0 client-credentials token (cached until shortly before it expires). It classifies each
  * answer as done, not found, failed (do not retry) or retry; the executor owns retries and backoff.
  */
-import { retryAfterMs } from './backoff.ts';
+import { retryAfterMs } from '../ingest/backoff.ts';
 import { HttpRequestError, post } from './http.ts';
 import type { RevocationTarget } from './policy.ts';
 

@@ -8,13 +8,13 @@
  * table and is resumed by the next start.
  */
 import type { Logger } from 'pino';
+import { type BackoffPolicy, backoffMs } from '../ingest/backoff.ts';
+import { keepTrying } from '../ingest/keep-trying.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { Alert } from './alert.ts';
 import type { AuthApiClient, RevocationOutcome, RevocationRequest } from './auth-api.ts';
-import { type BackoffPolicy, backoffMs } from './backoff.ts';
 import type { CircuitBreaker } from './breaker.ts';
 import type { RevocationHooks, RevocationNotice } from './hooks.ts';
-import { keepTrying } from './retry.ts';
 import type { RevocationLog, RevocationRow, RevocationStatus } from './revocation-log.ts';
 
 export interface RevokerOptions {

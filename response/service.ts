@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Detection, ResponseDecision } from '../detectors/detection.ts';
 import type { Config } from '../ingest/config.ts';
 import type { Producer } from '../ingest/kafka/client.ts';
+import { keepTrying } from '../ingest/keep-trying.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { Alert } from './alert.ts';
 import { detectionAlert, guardAlert } from './alerts-of.ts';
@@ -19,7 +20,6 @@ import { CircuitBreaker } from './breaker.ts';
 import { BlastRadiusGuard } from './guard.ts';
 import { KafkaRevocationHooks } from './hooks.ts';
 import { intentOf, revocationId } from './policy.ts';
-import { keepTrying } from './retry.ts';
 import {
   FINAL_STATUSES,
   OPEN_STATUSES,

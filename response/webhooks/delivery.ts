@@ -6,8 +6,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { type BackoffPolicy, backoffMs, retryAfterMs } from '../../ingest/backoff.ts';
 import type { AddressGuard } from '../address-guard.ts';
-import { type BackoffPolicy, backoffMs, retryAfterMs } from '../backoff.ts';
 import { HttpRequestError, type HttpResponse, post } from '../http.ts';
 import { renderBody, type WebhookFormat, type WebhookMessage } from './formats.ts';
 import { SIGNATURE_HEADER, signWebhook } from './signature.ts';

@@ -1,4 +1,7 @@
-/** Retrying a write that must not be lost (a response record, a revocation notice) until it succeeds or the stage closes. */
+/**
+ * Retrying a write that must not be lost (detections, response records, revocation notices) until
+ * it succeeds or its stage closes, with exponential backoff and jitter.
+ */
 import type { Logger } from 'pino';
 import { backoffMs } from './backoff.ts';
 
@@ -8,8 +11,12 @@ export interface KeepTryingOptions {
   log: Logger;
   /** true once the stage is closing: the last failure is thrown instead of retried */
   closing: () => boolean;
+  /** ceiling of the first delay (ms; default 100), doubling per attempt up to `maxBackoffMs` */
+  baseBackoffMs?: number;
   maxBackoffMs: number;
   onFailure?: () => void;
+  /** more fields for the warning (e.g. the sink and the batch size) */
+  context?: Record<string, unknown>;
 }
 
 export async function keepTrying<T>(fn: () => Promise<T>, o: KeepTryingOptions): Promise<T> {
@@ -19,9 +26,9 @@ export async function keepTrying<T>(fn: () => Promise<T>, o: KeepTryingOptions):
     } catch (err) {
       o.onFailure?.();
       if (o.closing()) throw err;
-      const wait = backoffMs({ baseMs: 100, maxMs: o.maxBackoffMs }, attempt);
+      const wait = backoffMs({ baseMs: o.baseBackoffMs ?? 100, maxMs: o.maxBackoffMs }, attempt);
       o.log.warn(
-        { attempt, retryInMs: wait, err: (err as Error).message },
+        { ...o.context, attempt, retryInMs: wait, err: (err as Error).message },
         `storing ${o.what} failed; retrying`,
       );
       await new Promise((r) => setTimeout(r, wait));
