@@ -15,11 +15,10 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
-import type { Detection } from '../detectors/detection.ts';
+import { Kafka, logLevel } from 'kafkajs';
 import { REPO_ROOT } from '../infra/paths.ts';
 import { machine, quantile, startBenchStack, startService, stopService, writeResults } from './support.ts';
-import { Background, probeEvents } from './traffic.ts';
+import { createRunTopics, followFindings, kafkaModeEnv, latenciesOf, probeUnderLoad } from './traffic.ts';
 
 const RATE = Number(process.env['BENCH_DETECT_RATE'] ?? 20_000);
 const SECONDS = Number(process.env['BENCH_DETECT_SECONDS'] ?? 60);
@@ -47,83 +46,22 @@ async function measureLatency(
   run: number,
 ): Promise<LatencyResult> {
   const topic = `bench.detect.${run}`;
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [
-      { topic, numPartitions: 6 },
-      { topic: `${topic}.findings`, numPartitions: 6 },
-    ],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
-  const service = await startService({
-    TOKENWATCH_CLICKHOUSE_URL: stack.clickhouseUrl,
-    TOKENWATCH_CLICKHOUSE_DATABASE: `bench_detect_${run}`,
-    TOKENWATCH_KAFKA_BROKERS: stack.brokers,
-    TOKENWATCH_KAFKA_TOPICS: topic,
-    TOKENWATCH_KAFKA_GROUP_ID: `${topic}-ingest`,
-    TOKENWATCH_DETECT_GROUP_ID: `${topic}-detect`,
-    TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${topic}.findings`,
-    TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
-  });
+  await createRunTopics(kafka, topic);
+  const service = await startService(kafkaModeEnv(stack, topic, `bench_detect_${run}`));
   const arrived = new Map<string, number>();
   let backgroundFindings = 0;
-  const findings = kafka.consumer({ groupId: `${topic}-reader`, maxWaitTimeInMs: 20 });
-  await findings.connect();
-  await findings.subscribe({ topics: [`${topic}.findings`], fromBeginning: true });
-  await findings.run({
-    eachMessage: async ({ message }) => {
-      const d = JSON.parse(message.value!.toString()) as Detection;
-      if (!d.subject.startsWith('probe-')) backgroundFindings++;
-      else if (d.detector === 'refresh_replay') arrived.set(d.subject, Date.now());
-    },
+  const stopFollowing = await followFindings(kafka, topic, (d) => {
+    if (!d.subject.startsWith('probe-')) backgroundFindings++;
+    else if (d.detector === 'refresh_replay') arrived.set(d.subject, Date.now());
   });
-  const producer = kafka.producer();
-  const prober = kafka.producer();
-  await Promise.all([producer.connect(), prober.connect()]);
-
-  const background = new Background();
-  const sent = new Map<string, number>();
-  let stop = false;
-  let produced = 0;
-  const loadLoop = async (p: Producer) => {
-    const tick = 100;
-    const perTick = Math.round((rate * tick) / 1000);
-    let next = performance.now();
-    while (!stop) {
-      if (perTick > 0) {
-        await p.send({ topic, acks: -1, messages: background.next(perTick, Date.now()) });
-        produced += perTick;
-      }
-      next += tick;
-      const wait = next - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
-  };
-  // Warm up for a few seconds, then probe.
-  const loading = loadLoop(producer);
-  await sleep(5000);
-  const t0 = performance.now();
-  const producedAtStart = produced;
-  const probes = Math.floor((SECONDS * 1000) / PROBE_EVERY_MS);
-  for (let k = 0; k < probes; k++) {
-    const [rotation, replay] = probeEvents(k, Date.now());
-    await prober.send({ topic, acks: -1, messages: [rotation!] });
-    await sleep(PROBE_EVERY_MS / 2);
-    sent.set(`probe-${k}`, Date.now());
-    await prober.send({ topic, acks: -1, messages: [replay!] });
-    await sleep(PROBE_EVERY_MS / 2);
-  }
-  const achievedRate = (produced - producedAtStart) / ((performance.now() - t0) / 1000);
-  stop = true;
-  await loading;
+  const { sent, probes, achievedRate } = await probeUnderLoad(kafka, topic, {
+    rate,
+    seconds: SECONDS,
+    everyMs: PROBE_EVERY_MS,
+  });
   for (let i = 0; i < 100 && arrived.size < sent.size; i++) await sleep(100);
-  const latencies = [...sent].flatMap(([s, at]) => {
-    const got = arrived.get(s);
-    return got === undefined ? [] : [got - at];
-  });
-  await Promise.all([producer.disconnect(), prober.disconnect(), findings.disconnect()]);
+  const latencies = latenciesOf(sent, arrived);
+  await stopFollowing();
   await stopService(service.child);
   return {
     load: rate === 0 ? 'none (baseline)' : `${rate.toLocaleString('en')} events/s`,

@@ -14,12 +14,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
-import type { Detection } from '../detectors/detection.ts';
+import { Kafka, logLevel } from 'kafkajs';
 import { REPO_ROOT } from '../infra/paths.ts';
 import { freePort } from '../infra/process.ts';
 import { machine, quantile, startBenchStack, startService, stopService, writeResults } from './support.ts';
-import { Background, probeEvents } from './traffic.ts';
+import { createRunTopics, followFindings, kafkaModeEnv, latenciesOf, probeUnderLoad } from './traffic.ts';
 
 const RATE = Number(process.env['BENCH_RESPOND_RATE'] ?? 20_000);
 const SECONDS = Number(process.env['BENCH_RESPOND_SECONDS'] ?? 30);
@@ -97,27 +96,11 @@ async function measure(
   run: number,
 ): Promise<LoadResult> {
   const topic = `bench.respond.${run}`;
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    topics: [
-      { topic, numPartitions: 6 },
-      { topic: `${topic}.findings`, numPartitions: 6 },
-    ],
-    waitForLeaders: true,
-  });
-  await admin.disconnect();
+  await createRunTopics(kafka, topic);
   const auth = await startAuthServer();
   const service = await startService({
-    TOKENWATCH_CLICKHOUSE_URL: stack.clickhouseUrl,
-    TOKENWATCH_CLICKHOUSE_DATABASE: `bench_respond_${run}`,
-    TOKENWATCH_KAFKA_BROKERS: stack.brokers,
-    TOKENWATCH_KAFKA_TOPICS: topic,
-    TOKENWATCH_KAFKA_GROUP_ID: `${topic}-ingest`,
-    TOKENWATCH_DETECT_GROUP_ID: `${topic}-detect`,
-    TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${topic}.findings`,
+    ...kafkaModeEnv(stack, topic, `bench_respond_${run}`),
     TOKENWATCH_KAFKA_REVOCATIONS_TOPIC: `${topic}.revocations`,
-    TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
     TOKENWATCH_AUTH_REVOKE_URL: `${auth.url}/v1/revocations`,
     TOKENWATCH_AUTH_TOKEN: REVOKE_TOKEN,
     TOKENWATCH_GUARD_TENANT_PER_MINUTE: '100000',
@@ -125,56 +108,18 @@ async function measure(
   });
 
   const found = new Map<string, number>();
-  const findings = kafka.consumer({ groupId: `${topic}-reader`, maxWaitTimeInMs: 20 });
-  await findings.connect();
-  await findings.subscribe({ topics: [`${topic}.findings`], fromBeginning: true });
-  await findings.run({
-    eachMessage: async ({ message }) => {
-      const d = JSON.parse(message.value!.toString()) as Detection;
-      if (d.subject.startsWith('probe-') && !found.has(d.subject)) found.set(d.subject, Date.now());
-      if (d.subject.startsWith('probe-') && d.revocation_id !== '')
-        keyOf.set(`tokenwatch-${d.revocation_id}`, d.subject);
-    },
-  });
+  /** Idempotency-Key of each probe's revocation → the probe */
   const keyOf = new Map<string, string>();
-  const producer = kafka.producer();
-  const prober = kafka.producer();
-  await Promise.all([producer.connect(), prober.connect()]);
-
-  const background = new Background();
-  const sent = new Map<string, number>();
-  let stop = false;
-  let produced = 0;
-  const loadLoop = async (p: Producer) => {
-    const tick = 100;
-    const perTick = Math.round((rate * tick) / 1000);
-    let next = performance.now();
-    while (!stop) {
-      if (perTick > 0) {
-        await p.send({ topic, acks: -1, messages: background.next(perTick, Date.now()) });
-        produced += perTick;
-      }
-      next += tick;
-      const wait = next - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
-  };
-  const loading = loadLoop(producer);
-  await sleep(5000);
-  const t0 = performance.now();
-  const producedAtStart = produced;
-  const probes = Math.floor((SECONDS * 1000) / PROBE_EVERY_MS);
-  for (let k = 0; k < probes; k++) {
-    const [rotation, replay] = probeEvents(k, Date.now());
-    await prober.send({ topic, acks: -1, messages: [rotation!] });
-    await sleep(PROBE_EVERY_MS / 2);
-    sent.set(`probe-${k}`, Date.now());
-    await prober.send({ topic, acks: -1, messages: [replay!] });
-    await sleep(PROBE_EVERY_MS / 2);
-  }
-  const achievedRate = (produced - producedAtStart) / ((performance.now() - t0) / 1000);
-  stop = true;
-  await loading;
+  const stopFollowing = await followFindings(kafka, topic, (d) => {
+    if (!d.subject.startsWith('probe-')) return;
+    if (!found.has(d.subject)) found.set(d.subject, Date.now());
+    if (d.revocation_id !== '') keyOf.set(`tokenwatch-${d.revocation_id}`, d.subject);
+  });
+  const { sent, probes, achievedRate } = await probeUnderLoad(kafka, topic, {
+    rate,
+    seconds: SECONDS,
+    everyMs: PROBE_EVERY_MS,
+  });
   await sleep(3000);
   const received = await revocationLog(auth);
   const revokedAt = new Map<string, number>();
@@ -182,14 +127,9 @@ async function measure(
     const subject = r.idempotency_key === null ? undefined : keyOf.get(r.idempotency_key);
     if (subject !== undefined && !revokedAt.has(subject)) revokedAt.set(subject, r.received_at_ms);
   }
-  const since = (m: Map<string, number>) =>
-    [...sent].flatMap(([s, at]) => {
-      const got = m.get(s);
-      return got === undefined ? [] : [got - at];
-    });
-  const toRevoke = since(revokedAt);
-  const toFinding = since(found);
-  await Promise.all([producer.disconnect(), prober.disconnect(), findings.disconnect()]);
+  const toRevoke = latenciesOf(sent, revokedAt);
+  const toFinding = latenciesOf(sent, found);
+  await stopFollowing();
   await stopService(service.child);
   await stopService(auth.child);
   return {
