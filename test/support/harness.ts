@@ -95,11 +95,10 @@ export function serviceSetup(opts: { kafka: boolean; extra?: Record<string, stri
   return { database, topic, env };
 }
 
-/** Starts `tokenwatch serve` as a child process (on `TOKENWATCH_PORT` when given) and waits until /readyz says ready. */
-export async function startService(env: Record<string, string>): Promise<RunningService> {
-  const port = env['TOKENWATCH_PORT'] ?? (await freePort());
-  const child = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
-    env: { PATH: process.env['PATH'] ?? '', ...env, TOKENWATCH_PORT: String(port) },
+/** A Node script of the repo as a child process (PATH and `env` only), its last 200 kB of output kept. */
+export function spawnScript(script: string, args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [`${REPO_ROOT}${script}`, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -109,24 +108,34 @@ export async function startService(env: Record<string, string>): Promise<Running
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+/** Starts `tokenwatch serve` as a child process (on `TOKENWATCH_PORT` when given) and waits until /readyz says ready. */
+export async function startService(env: Record<string, string>): Promise<RunningService> {
+  const port = env['TOKENWATCH_PORT'] ?? (await freePort());
+  const { child, output, exited } = spawnScript('ingest/cli.ts', ['serve'], {
+    ...env,
+    TOKENWATCH_PORT: String(port),
+  });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitUntil(
       'the service to be ready',
       async () => {
-        if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${out}`);
+        if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output()}`);
         return (await fetch(`${url}/readyz`)).ok;
       },
       90_000,
     );
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n--- service output ---\n${out.slice(-5000)}`);
+    throw new Error(`${(err as Error).message}\n--- service output ---\n${output().slice(-5000)}`);
   }
   return {
     url,
     child,
-    output: () => out,
+    output,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;

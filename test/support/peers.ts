@@ -2,11 +2,10 @@
  * Real peers for end-to-end tests: the reference auth server as a child process, and a webhook
  * receiver (a node:http server on 127.0.0.1) that keeps every message it gets.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { REPO_ROOT } from '../../infra/paths.ts';
-import { waitUntil } from './harness.ts';
+import { spawnScript, waitUntil } from './harness.ts';
 
 export const AUTH_ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 export const AUTH_REVOKE_TOKEN = 'revoke-token-0123456789abcdef';
@@ -38,31 +37,20 @@ export interface RunningAuthServer {
 
 /** Starts `node auth-server/main.ts` on a free port, reporting its events to `tokenwatchUrl`. */
 export async function startAuthServer(env: Record<string, string>): Promise<RunningAuthServer> {
-  const child = spawn(process.execPath, [`${REPO_ROOT}auth-server/main.ts`], {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      AUTH_HOST: '127.0.0.1',
-      AUTH_PORT: '0',
-      AUTH_TRUST_PROXY: 'true',
-      AUTH_ALLOW_ANY_USER: 'true',
-      AUTH_ADMIN_TOKEN,
-      AUTH_REVOCATION_TOKEN: AUTH_REVOKE_TOKEN,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { child, output, exited } = spawnScript('auth-server/main.ts', [], {
+    AUTH_HOST: '127.0.0.1',
+    AUTH_PORT: '0',
+    AUTH_TRUST_PROXY: 'true',
+    AUTH_ALLOW_ANY_USER: 'true',
+    AUTH_ADMIN_TOKEN,
+    AUTH_REVOCATION_TOKEN: AUTH_REVOKE_TOKEN,
+    ...env,
   });
-  let out = '';
-  const keep = (chunk: Buffer) => {
-    out = (out + chunk.toString()).slice(-200_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const url = await waitUntil(
     'the auth server to listen',
     async () => {
-      if (child.exitCode !== null) throw new Error(`auth server exited with ${child.exitCode}:\n${out}`);
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (child.exitCode !== null) throw new Error(`auth server exited with ${child.exitCode}:\n${output()}`);
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(output());
       return m?.[1];
     },
     30_000,
@@ -72,7 +60,7 @@ export async function startAuthServer(env: Record<string, string>): Promise<Runn
   return {
     url,
     child,
-    output: () => out,
+    output,
     async stop() {
       child.kill('SIGTERM');
       await exited;
