@@ -238,6 +238,9 @@ describe('stolen refresh token, end to end', () => {
 
 describe('faults', () => {
   let w: World | undefined;
+  beforeAll(async () => {
+    w = await startWorld();
+  });
   afterAll(() => stopWorld(w));
 
   /** A user who logs in and refreshes in Berlin, then the attacker's replay from São Paulo. */
@@ -266,8 +269,7 @@ describe('faults', () => {
     );
 
   it('auth API down for 30 s: retried, completed when it returns, applied once', async () => {
-    w = await startWorld();
-    const world = w;
+    const world = w!;
     await world.auth.fault('unavailable');
     const user = unique('patient');
     const stolen = await stealFrom(world, user);
