@@ -340,7 +340,8 @@ async function main() {
     for (const t of timers) clearInterval(t);
     say('stopping: tokenwatch stores what it buffered, then exits');
     await producer.disconnect().catch(() => undefined);
-    for (const child of [service, authServer]) {
+    // The auth server first: it flushes its last events to tokenwatch, which then stores them.
+    for (const child of [authServer, service]) {
       if (child.exitCode !== null) continue;
       const exited = new Promise((r) => child.on('exit', r));
       child.kill('SIGTERM');
