@@ -1,0 +1,91 @@
+/**
+ * The HTTP transport: batches as a gzipped JSON array to tokenwatch's `POST /v1/events`, with a
+ * tenant API key. 2xx: taken (events tokenwatch refused individually are counted, not resent);
+ * 408, 425, 429, 5xx and network errors: retried; any other 4xx: the batch is dropped.
+ */
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { ConfigurationError } from './errors.ts';
+import type { TokenEvent } from './events.ts';
+import { BatchingReporter, type ReporterOptions, type SendResult, type Transport } from './reporter.ts';
+
+const gzip = promisify(gzipCallback);
+
+export interface HttpReporterOptions extends ReporterOptions {
+  /** tokenwatch's base URL, e.g. `http://tokenwatch:8080`; events go to `<url>/v1/events` */
+  url: string;
+  /** a tenant API key (TOKENWATCH_API_KEYS) */
+  apiKey: string;
+  /** compress batches (default true) */
+  gzip?: boolean;
+  /** per request, ms (default 5,000) */
+  timeoutMs?: number;
+}
+
+const RETRY_STATUSES = new Set([408, 425, 429]);
+
+export function baseUrl(url: string, option: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new ConfigurationError(
+      `${option} must be an http(s) URL such as http://tokenwatch:8080; got ${JSON.stringify(url)}`,
+    );
+  }
+  return url.replace(/\/+$/, '');
+}
+
+export class HttpTransport implements Transport {
+  readonly target: string;
+  readonly #headers: Record<string, string>;
+  readonly #gzip: boolean;
+  readonly #timeoutMs: number;
+
+  constructor(o: HttpReporterOptions) {
+    if (typeof o.apiKey !== 'string' || o.apiKey === '')
+      throw new ConfigurationError('apiKey is required: a tenant API key from TOKENWATCH_API_KEYS');
+    this.target = `${baseUrl(o.url, 'url')}/v1/events`;
+    this.#gzip = o.gzip ?? true;
+    this.#timeoutMs = o.timeoutMs ?? 5_000;
+    this.#headers = {
+      authorization: `Bearer ${o.apiKey}`,
+      'content-type': 'application/json',
+      ...(this.#gzip ? { 'content-encoding': 'gzip' } : {}),
+    };
+  }
+
+  async send(batch: TokenEvent[]): Promise<SendResult> {
+    const json = JSON.stringify(batch);
+    let response: Response;
+    try {
+      response = await fetch(this.target, {
+        method: 'POST',
+        headers: this.#headers,
+        body: this.#gzip ? await gzip(json, { level: 1 }) : json,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      return { ok: false, retry: true, error: `${(err as Error).message}${cause ? ` (${cause})` : ''}` };
+    }
+    const text = await response.text().catch(() => '');
+    if (response.ok) {
+      try {
+        const answer = JSON.parse(text) as { rejected?: unknown; errors?: unknown[] };
+        const refused = Number(answer.rejected) || 0;
+        if (refused > 0) return { ok: true, refused, detail: JSON.stringify(answer.errors?.slice(0, 3)) };
+      } catch {
+        // an answer without a count: everything was taken
+      }
+      return { ok: true };
+    }
+    const retry = response.status >= 500 || RETRY_STATUSES.has(response.status);
+    return { ok: false, retry, error: `HTTP ${response.status}: ${text.slice(0, 500)}` };
+  }
+}
+
+/** A reporter that sends events to tokenwatch over HTTP. */
+export function createHttpReporter(options: HttpReporterOptions): BatchingReporter {
+  return new BatchingReporter(new HttpTransport(options), options);
+}

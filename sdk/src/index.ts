@@ -1,0 +1,56 @@
+/**
+ * @tokenwatch/sdk: report what your verifiers and auth server see to tokenwatch, and refuse revoked
+ * tokens at once. Subpaths: `@tokenwatch/sdk/fastify` (plugin), `@tokenwatch/sdk/kafka` (Kafka
+ * reporter and revocation follower), `@tokenwatch/sdk/prometheus` (metrics).
+ */
+export {
+  type AuthEvents,
+  type AuthEventsOptions,
+  createAuthEvents,
+  type GrantContext,
+  type IssuanceReport,
+  type RefreshReport,
+  type RevocationReport,
+} from './auth-events.ts';
+export {
+  Denylist,
+  type DenylistMatch,
+  type DenylistOptions,
+  type DenylistStats,
+  parseNotice,
+  REVOCATION_TARGETS,
+  type RevocationNotice,
+  type RevocationTarget,
+  type TokenIdentity,
+} from './denylist.ts';
+export {
+  ConfigurationError,
+  KeysUnavailableError,
+  TokenRejectedError,
+  TokenwatchError,
+} from './errors.ts';
+export {
+  type AccessTokenFields,
+  type CallerContext,
+  REFRESH_REASONS,
+  type RefreshReason,
+  type TokenEvent,
+  VERIFICATION_REASONS,
+  type VerificationReason,
+} from './events.ts';
+export { createHttpReporter, type HttpReporterOptions, HttpTransport } from './http-reporter.ts';
+export type { SdkLogger } from './log.ts';
+export {
+  BatchingReporter,
+  type Reporter,
+  type ReporterOptions,
+  type ReporterStats,
+  type SendResult,
+  type Transport,
+} from './reporter.ts';
+export {
+  pollRevocations,
+  type RevocationFollower,
+  type RevocationPollerOptions,
+} from './revocation-poller.ts';
+export { type AccessTokenClaims, createVerifier, type Verifier, type VerifierOptions } from './verifier.ts';

@@ -1,0 +1,258 @@
+/**
+ * Non-blocking event reporting: `report()` only puts the event in a bounded queue and returns.
+ * Batches go out one at a time (order kept) through a transport (HTTP, Kafka); when the sink is
+ * slow or down they wait and are retried with backoff, and once the queue is full the oldest
+ * events are dropped and counted (a rate-limited warning says so). `close()` flushes for a while
+ * on shutdown. The request path never waits for the sink and never sees its errors.
+ */
+import type { TokenEvent } from './events.ts';
+import { RateLimitedWarning, type SdkLogger, stderrLogger } from './log.ts';
+import { RingQueue } from './ring-queue.ts';
+
+export interface Reporter {
+  /** Queues the event; never throws, never waits. */
+  report(event: TokenEvent): void;
+  /** Resolves once everything queued so far was sent or dropped (or after `timeoutMs`). */
+  flush(timeoutMs?: number): Promise<void>;
+  /** Flushes for at most the close timeout, then stops; what is left is dropped and counted. */
+  close(): Promise<void>;
+  stats(): ReporterStats;
+}
+
+export interface ReporterStats {
+  /** events waiting in the queue */
+  queued: number;
+  /** events the sink took */
+  sent: number;
+  /** events dropped, by why: the queue was full, the sink refused them, or the reporter closed */
+  dropped: { queue_full: number; refused: number; closed: number };
+  /** batches that failed (and were retried or refused) */
+  sendFailures: number;
+  lastError?: string;
+}
+
+/** What a transport says about one batch. */
+export type SendResult =
+  | {
+      ok: true;
+      /** events the sink refused individually (they break the contract), and why */
+      refused?: number;
+      detail?: string;
+    }
+  | { ok: false; retry: boolean; error: string };
+
+export interface Transport {
+  /** where the events go, for logs */
+  readonly target: string;
+  send(batch: TokenEvent[]): Promise<SendResult>;
+  close?(): Promise<void>;
+}
+
+export interface ReporterOptions {
+  /** events held while the sink is slow or down; past it the oldest are dropped (default 10,000) */
+  maxQueue?: number;
+  /** events per batch (default 500) */
+  batchSize?: number;
+  /** how long a batch may wait to fill up, ms (default 20) */
+  lingerMs?: number;
+  /** retry backoff, ms: first wait and cap (default 100 and 5,000; with full jitter) */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** how long `close()` keeps flushing, ms (default 5,000) */
+  closeTimeoutMs?: number;
+  /** at most one warning about drops or failures per this interval, ms (default 10,000) */
+  warnIntervalMs?: number;
+  logger?: SdkLogger;
+}
+
+const DEFAULTS: Required<Omit<ReporterOptions, 'logger'>> = {
+  maxQueue: 10_000,
+  batchSize: 500,
+  lingerMs: 20,
+  retryMinMs: 100,
+  retryMaxMs: 5_000,
+  closeTimeoutMs: 5_000,
+  warnIntervalMs: 10_000,
+};
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`reporter option ${name} must be a non-negative integer; got ${value}`);
+  return value;
+}
+
+export class BatchingReporter implements Reporter {
+  readonly #transport: Transport;
+  readonly #o: Required<Omit<ReporterOptions, 'logger'>>;
+  readonly #log: SdkLogger;
+  readonly #queue: RingQueue<TokenEvent>;
+  readonly #dropWarning: RateLimitedWarning;
+  readonly #failureWarning: RateLimitedWarning;
+  readonly #stats: ReporterStats = {
+    queued: 0,
+    sent: 0,
+    dropped: { queue_full: 0, refused: 0, closed: 0 },
+    sendFailures: 0,
+  };
+  /** positions of the batch in flight: items pushed out of it are counted when it fails */
+  #inFlight = { from: 0, to: 0 };
+  #pumping: Promise<void> | undefined;
+  #linger: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
+  #closed = false;
+
+  constructor(transport: Transport, options: ReporterOptions = {}) {
+    this.#transport = transport;
+    const o = { ...DEFAULTS };
+    for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+      const value = options[name];
+      if (value !== undefined) o[name] = positiveInteger(name, value);
+    }
+    this.#o = o;
+    if (this.#o.maxQueue < 1 || this.#o.batchSize < 1)
+      throw new RangeError('reporter options maxQueue and batchSize must be at least 1');
+    this.#log = options.logger ?? stderrLogger;
+    this.#queue = new RingQueue(this.#o.maxQueue);
+    this.#dropWarning = new RateLimitedWarning(this.#o.warnIntervalMs);
+    this.#failureWarning = new RateLimitedWarning(this.#o.warnIntervalMs);
+  }
+
+  report(event: TokenEvent): void {
+    if (this.#closed) {
+      this.#stats.dropped.closed++;
+      return;
+    }
+    const pushedOut = this.#queue.push(event);
+    if (pushedOut >= 0 && !(pushedOut >= this.#inFlight.from && pushedOut < this.#inFlight.to)) {
+      this.#stats.dropped.queue_full++;
+      this.#warnDropped();
+    }
+    if (this.#pumping !== undefined) return;
+    if (this.#queue.size >= this.#o.batchSize) this.#pump();
+    else this.#linger ??= setTimeout(() => this.#pump(), this.#o.lingerMs).unref();
+  }
+
+  async flush(timeoutMs?: number): Promise<void> {
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    while (this.#queue.size > 0 && !this.#closed && Date.now() < deadline) {
+      const pumping = this.#pumping ?? this.#pump();
+      if (deadline === Number.POSITIVE_INFINITY) await pumping;
+      else await Promise.race([pumping, sleep(deadline - Date.now())]);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush(this.#o.closeTimeoutMs);
+    this.#closed = true;
+    clearTimeout(this.#linger);
+    this.#wake?.();
+    await this.#pumping;
+    const lost = this.#queue.drain().length;
+    this.#stats.dropped.closed += lost;
+    if (lost > 0)
+      this.#log.warn(
+        { lost, target: this.#transport.target, closeTimeoutMs: this.#o.closeTimeoutMs },
+        'tokenwatch reporter closed with events the sink did not take; they are lost',
+      );
+    await this.#transport.close?.();
+  }
+
+  stats(): ReporterStats {
+    return { ...this.#stats, dropped: { ...this.#stats.dropped }, queued: this.#queue.size };
+  }
+
+  #pump(): Promise<void> {
+    clearTimeout(this.#linger);
+    this.#linger = undefined;
+    this.#pumping ??= this.#sendAll().finally(() => {
+      this.#pumping = undefined;
+      if (this.#queue.size > 0 && !this.#closed)
+        this.#linger ??= setTimeout(() => this.#pump(), this.#o.lingerMs).unref();
+    });
+    return this.#pumping;
+  }
+
+  async #sendAll(): Promise<void> {
+    let backoffMs = this.#o.retryMinMs;
+    while (this.#queue.size > 0 && !this.#closed) {
+      const { from, items } = this.#queue.peek(this.#o.batchSize);
+      this.#inFlight = { from, to: from + items.length };
+      let result: SendResult;
+      try {
+        result = await this.#transport.send(items);
+      } catch (err) {
+        result = { ok: false, retry: true, error: (err as Error).message };
+      }
+      // Items of this batch pushed out while it was in flight: sent now, or lost if it failed.
+      const pushedOut = Math.max(0, Math.min(this.#queue.start, this.#inFlight.to) - from);
+      this.#inFlight = { from: 0, to: 0 };
+      if (result.ok) {
+        this.#queue.ack(from + items.length);
+        const refused = result.refused ?? 0;
+        this.#stats.sent += items.length - refused;
+        this.#stats.dropped.refused += refused;
+        if (refused > 0) this.#warnRefused(refused, result.detail);
+        backoffMs = this.#o.retryMinMs;
+        continue;
+      }
+      this.#stats.sendFailures++;
+      this.#stats.lastError = result.error;
+      this.#stats.dropped.queue_full += pushedOut;
+      if (!result.retry) {
+        this.#queue.ack(from + items.length);
+        this.#stats.dropped.refused += items.length - pushedOut;
+      }
+      this.#failureWarning.maybe((suppressed) =>
+        this.#log.error(
+          {
+            target: this.#transport.target,
+            error: result.error,
+            events: items.length,
+            queued: this.#queue.size,
+            failuresSinceLastWarning: suppressed,
+          },
+          result.retry
+            ? 'tokenwatch sink unavailable; events are queued and retried (oldest dropped when the queue is full)'
+            : 'tokenwatch sink refused a batch; it is dropped (check the API key, URL or topic)',
+        ),
+      );
+      if (!result.retry) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.random() * backoffMs).unref();
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+      backoffMs = Math.min(backoffMs * 2, this.#o.retryMaxMs);
+    }
+  }
+
+  #warnRefused(refused: number, detail: string | undefined): void {
+    this.#failureWarning.maybe(() =>
+      this.#log.warn(
+        { target: this.#transport.target, refused, detail },
+        'tokenwatch refused some events (they break the event contract); they are not resent',
+      ),
+    );
+  }
+
+  #warnDropped(): void {
+    this.#dropWarning.maybe(() =>
+      this.#log.warn(
+        {
+          target: this.#transport.target,
+          dropped: this.#stats.dropped.queue_full,
+          maxQueue: this.#o.maxQueue,
+          lastError: this.#stats.lastError,
+        },
+        'tokenwatch reporter queue is full (the sink is slow or down): dropping the oldest events',
+      ),
+    );
+  }
+}
+
+/** A bounded wait that keeps the process up (a flush on shutdown must be allowed to finish). */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));

@@ -1,0 +1,232 @@
+/**
+ * `createVerifier`: jose's `jwtVerify` with the settings pinned (issuer, audience, algorithms,
+ * keys) and every call reported to tokenwatch as a verification event — accepted, or rejected
+ * with a reason classified from jose's error codes — and checked against the local denylist.
+ * The token's header (`alg`, `kid`) and, for a rejected token, its claims are read unverified for
+ * the report only; they decide nothing. Reporting never waits and never throws (see reporter.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  type CryptoKey,
+  createRemoteJWKSet,
+  importJWK,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+  type KeyInput,
+} from 'jose';
+import { classifyJoseError } from './classify.ts';
+import type { Denylist, DenylistMatch } from './denylist.ts';
+import { ConfigurationError, KeysUnavailableError, TokenRejectedError } from './errors.ts';
+import {
+  accessTokenFields,
+  type CallerContext,
+  callerFields,
+  TENANT_PATTERN,
+  type TokenEvent,
+  text,
+  type VerificationReason,
+} from './events.ts';
+import type { Reporter } from './reporter.ts';
+import { MAX_TOKEN_LENGTH, readUnverified } from './unverified.ts';
+
+/** The claims of a verified access token. */
+export interface AccessTokenClaims extends JWTPayload {
+  sid?: string;
+  client_id?: string;
+  azp?: string;
+  scope?: string;
+}
+
+export interface VerifierOptions {
+  /** accepted issuer(s) (`iss`); required */
+  issuer: string | string[];
+  /** accepted audience(s) (`aud`); required */
+  audience: string | string[];
+  /** the issuer's JWKS URL (keys are fetched, cached and refetched on an unknown `kid`) … */
+  jwksUrl?: string | URL;
+  /** … or one key (a CryptoKey or KeyObject, a public JWK, or a secret for HS*) */
+  key?: KeyInput;
+  /** the signing algorithms accepted, e.g. ['EdDSA', 'ES256']; required, never `none` */
+  algorithms: string[];
+  /** seconds of clock skew allowed for exp/nbf/iat (default 5) */
+  clockToleranceS?: number;
+  /** the required `typ` header, e.g. `at+jwt` (RFC 9068); not checked by default */
+  typ?: string;
+  /** claims that must be present (default ['sub', 'exp']) */
+  requiredClaims?: string[];
+  /** remote JWKS: refetch at most this often on an unknown kid (default 30,000), cache age (600,000), timeout (5,000), ms */
+  jwks?: { cooldownMs?: number; cacheMaxAgeMs?: number; timeoutMs?: number };
+  /** where verification events go; nothing is reported without one */
+  reporter?: Reporter;
+  /** the tenant of the events and of the denylist entries: a name, or derived from the claims (default `default`) */
+  tenant?: string | ((claims: Record<string, unknown>) => string);
+  /** the reporting service/instance (default the host name) */
+  source?: string;
+  /** revoked tokens are refused with reason `revoked` */
+  denylist?: Denylist;
+  /** the claim that carries the refresh-token family id, where the issuer puts one (none by default) */
+  familyClaim?: string;
+}
+
+export interface Verifier {
+  /** The claims of a valid, non-revoked token; throws TokenRejectedError or KeysUnavailableError. Reports either way. */
+  verify(token: string, caller?: CallerContext): Promise<AccessTokenClaims>;
+}
+
+const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$|^ES256K$/;
+
+function checkOptions(o: VerifierOptions): void {
+  const problem = (message: string) => new ConfigurationError(`createVerifier: ${message}`);
+  const nonEmpty = (v: unknown) =>
+    (typeof v === 'string' && v !== '') ||
+    (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x !== ''));
+  if (!nonEmpty(o.issuer)) throw problem('issuer is required (the `iss` your tokens carry)');
+  if (!nonEmpty(o.audience)) throw problem('audience is required (the `aud` this service accepts)');
+  if (!Array.isArray(o.algorithms) || o.algorithms.length === 0)
+    throw problem("algorithms is required: pin the algorithms your issuer signs with, e.g. ['EdDSA']");
+  if (o.algorithms.some((a) => a.toLowerCase() === 'none'))
+    throw problem('algorithms must not contain "none": unsigned tokens are never accepted');
+  if ((o.jwksUrl === undefined) === (o.key === undefined))
+    throw problem('give exactly one of jwksUrl (the issuer JWKS) and key');
+  if (o.jwksUrl !== undefined && o.algorithms.some((a) => !ASYMMETRIC.test(a)))
+    throw problem(`with jwksUrl only asymmetric algorithms can verify; got ${o.algorithms.join(', ')}`);
+  if (typeof o.tenant === 'string' && !TENANT_PATTERN.test(o.tenant))
+    throw problem(`tenant must match ${TENANT_PATTERN}; got ${JSON.stringify(o.tenant)}`);
+}
+
+type KeyOrResolver = KeyInput | JWTVerifyGetKey;
+
+function keyResolver(o: VerifierOptions): KeyOrResolver {
+  if (o.jwksUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(o.jwksUrl);
+    } catch {
+      throw new ConfigurationError(
+        `createVerifier: jwksUrl is not a URL: ${JSON.stringify(String(o.jwksUrl))}`,
+      );
+    }
+    return createRemoteJWKSet(url, {
+      cooldownDuration: o.jwks?.cooldownMs ?? 30_000,
+      cacheMaxAge: o.jwks?.cacheMaxAgeMs ?? 600_000,
+      timeoutDuration: o.jwks?.timeoutMs ?? 5_000,
+    });
+  }
+  const key = o.key as KeyInput;
+  if (key instanceof Uint8Array || !('kty' in key)) return key;
+  // A JWK is imported once, on first use.
+  const jwk = key as JWK;
+  let imported: Promise<CryptoKey | Uint8Array> | undefined;
+  return () => {
+    imported ??= importJWK(jwk, jwk.alg ?? o.algorithms[0]);
+    return imported;
+  };
+}
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  checkOptions(options);
+  const key = keyResolver(options);
+  const verifyOptions: JWTVerifyOptions = {
+    issuer: options.issuer,
+    audience: options.audience,
+    algorithms: options.algorithms,
+    clockTolerance: options.clockToleranceS ?? 5,
+    requiredClaims: options.requiredClaims ?? ['sub', 'exp'],
+    ...(options.typ !== undefined ? { typ: options.typ } : {}),
+  };
+  const { reporter, denylist, familyClaim } = options;
+  const source = text(options.source ?? hostname(), 128);
+  const tenantOption = options.tenant ?? 'default';
+  const tenantOf =
+    typeof tenantOption === 'string'
+      ? () => tenantOption
+      : (claims: Record<string, unknown>) => {
+          try {
+            const t = tenantOption(claims);
+            return typeof t === 'string' && TENANT_PATTERN.test(t) ? t : 'default';
+          } catch {
+            return 'default';
+          }
+        };
+
+  const report = (
+    tenant: string,
+    reason: VerificationReason,
+    claims: Record<string, unknown>,
+    header: Record<string, unknown>,
+    caller: CallerContext | undefined,
+  ): void => {
+    if (reporter === undefined) return;
+    const event: TokenEvent = {
+      event_id: randomUUID(),
+      type: 'verification',
+      time: Date.now(),
+      tenant,
+      source,
+      subject: text(claims['sub']),
+      client_id: text(claims['client_id'] ?? claims['azp']),
+      session_id: text(claims['sid']),
+      ...callerFields(caller),
+      outcome: reason === 'ok' ? 'accepted' : 'rejected',
+      reason,
+      ...accessTokenFields(claims, header),
+      family_id: familyClaim === undefined ? undefined : text(claims[familyClaim]),
+    };
+    reporter.report(event);
+  };
+
+  const denied = (tenant: string, claims: AccessTokenClaims): DenylistMatch | undefined =>
+    denylist?.match({
+      tenant,
+      subject: claims.sub,
+      jti: claims.jti,
+      sessionId: typeof claims.sid === 'string' ? claims.sid : undefined,
+      familyId: familyClaim === undefined ? undefined : (text(claims[familyClaim]) ?? undefined),
+      iat: claims.iat,
+    });
+
+  return {
+    async verify(token, caller) {
+      if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH) {
+        const description =
+          typeof token === 'string' && token.length > MAX_TOKEN_LENGTH
+            ? `the token is longer than ${MAX_TOKEN_LENGTH} characters`
+            : 'the token is empty';
+        report(tenantOf({}), 'malformed', {}, {}, caller);
+        throw new TokenRejectedError('malformed', description);
+      }
+      let claims: AccessTokenClaims;
+      let header: Record<string, unknown>;
+      try {
+        const verified = await jwtVerify<AccessTokenClaims>(token, key as JWTVerifyGetKey, verifyOptions);
+        claims = verified.payload;
+        header = verified.protectedHeader as Record<string, unknown>;
+      } catch (err) {
+        const unverified = readUnverified(token);
+        const tenant = tenantOf(unverified.claims);
+        const c = classifyJoseError(err);
+        report(
+          tenant,
+          c.kind === 'rejected' ? c.reason : 'other',
+          unverified.claims,
+          unverified.header,
+          caller,
+        );
+        if (c.kind === 'keys_unavailable') throw new KeysUnavailableError(c.description, { cause: err });
+        throw new TokenRejectedError(c.reason, c.description, { cause: err });
+      }
+      const tenant = tenantOf(claims);
+      const revoked = denied(tenant, claims);
+      report(tenant, revoked === undefined ? 'ok' : 'revoked', claims, header, caller);
+      if (revoked !== undefined)
+        throw new TokenRejectedError('revoked', `the access token was revoked (${revoked.target})`, {
+          revoked,
+        });
+      return claims;
+    },
+  };
+}
