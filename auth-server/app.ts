@@ -4,12 +4,12 @@
  */
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { createAuthEvents, createHttpReporter, type Reporter, type SdkLogger } from '../sdk/src/index.ts';
+import { createKafkaReporter } from '../sdk/src/kafka.ts';
 import type { AuthConfig } from './config.ts';
 import type { AuthContext } from './context.ts';
-import { eventEmitter } from './events.ts';
 import { handleError, httpError } from './http.ts';
 import { KeyRing } from './keys.ts';
-import { type EventReporter, HttpEventReporter, noopReporter } from './reporter.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
 import { meRoute } from './routes/me.ts';
@@ -20,8 +20,30 @@ import { AuthStore } from './store.ts';
 import { AccessTokens } from './tokens.ts';
 
 export interface AuthServerDeps {
-  /** where events go (default: HttpEventReporter when AUTH_TOKENWATCH_URL is set); closed with the server */
-  reporter?: EventReporter;
+  /** where events go (default: from AUTH_TOKENWATCH_KAFKA_BROKERS or AUTH_TOKENWATCH_URL); closed with the server */
+  reporter?: Reporter;
+}
+
+/** Reports nothing: no tokenwatch is configured. */
+const nowhere: Reporter = {
+  report: () => undefined,
+  flush: async () => undefined,
+  close: async () => undefined,
+  stats: () => ({ queued: 0, sent: 0, dropped: { queue_full: 0, refused: 0, closed: 0 }, sendFailures: 0 }),
+};
+
+/** The SDK reporter the configuration asks for: Kafka, HTTP, or none. */
+function configuredReporter(config: AuthConfig, logger: SdkLogger): Reporter {
+  if (config.tokenwatchKafkaBrokers.length > 0)
+    return createKafkaReporter({
+      brokers: config.tokenwatchKafkaBrokers,
+      clientId: 'tokenwatch-auth-server',
+      topic: config.tokenwatchKafkaTopic,
+      logger,
+    });
+  if (config.tokenwatchUrl !== '')
+    return createHttpReporter({ url: config.tokenwatchUrl, apiKey: config.tokenwatchApiKey, logger });
+  return nowhere;
 }
 
 const PRUNE_INTERVAL_MS = 60_000;
@@ -47,15 +69,7 @@ export async function buildAuthServer(
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
   });
-  const reporter =
-    deps.reporter ??
-    (config.tokenwatchUrl === ''
-      ? noopReporter
-      : new HttpEventReporter({
-          url: config.tokenwatchUrl,
-          apiKey: config.tokenwatchApiKey,
-          log: app.log.child({ component: 'reporter' }),
-        }));
+  const reporter = deps.reporter ?? configuredReporter(config, app.log.child({ component: 'reporter' }));
   const issuer = () => config.issuer ?? listeningUrl(app, config.host);
   const keys = await KeyRing.create(config.signingAlg, config.keyOverlapSeconds);
   const ctx: AuthContext = {
@@ -63,7 +77,7 @@ export async function buildAuthServer(
     keys,
     tokens: new AccessTokens(keys, issuer, config.audience, config.accessTtlSeconds),
     store: new AuthStore(config.accessTtlSeconds, config.refreshTtlSeconds),
-    emit: eventEmitter(reporter, config.tenant, config.source),
+    events: createAuthEvents({ reporter, tenant: config.tenant, source: config.source }),
     faults: { revocations: 'ok', slowMs: 0 },
     revocationLog: [],
   };

@@ -48,6 +48,9 @@ export interface AuthConfig {
   /** empty: no events are reported */
   tokenwatchUrl: string;
   tokenwatchApiKey: string;
+  /** non-empty: events go to tokenwatch's Kafka topic instead of its HTTP API */
+  tokenwatchKafkaBrokers: string[];
+  tokenwatchKafkaTopic: string;
 }
 
 export class AuthConfigError extends Error {
@@ -149,6 +152,11 @@ export function loadAuthConfig(env: Record<string, string | undefined> = process
     source: str('AUTH_SOURCE', 'auth-server'),
     tokenwatchUrl: url('AUTH_TOKENWATCH_URL'),
     tokenwatchApiKey: str('AUTH_TOKENWATCH_API_KEY', ''),
+    tokenwatchKafkaBrokers: str('AUTH_TOKENWATCH_KAFKA_BROKERS', '')
+      .split(',')
+      .map((b) => b.trim())
+      .filter((b) => b !== ''),
+    tokenwatchKafkaTopic: str('AUTH_TOKENWATCH_KAFKA_TOPIC', 'tokenwatch.events'),
   };
   if (config.keyRotationSeconds > 0 && config.keyOverlapSeconds < config.accessTtlSeconds) {
     problems.push(

@@ -1,9 +1,10 @@
 /**
- * What the routes share: configuration, keys, tokens, state, the event emitter, and the test/demo
+ * What the routes share: configuration, keys, tokens, state, the event emitters, and the test/demo
  * knobs (injected revocation faults, the log of revocation requests received).
  */
+
+import type { AuthEvents } from '../sdk/src/index.ts';
 import type { AuthConfig } from './config.ts';
-import type { EmitEvent } from './events.ts';
 import type { KeyRing } from './keys.ts';
 import type { AuthStore } from './store.ts';
 import type { AccessTokens } from './tokens.ts';
@@ -29,7 +30,8 @@ export interface AuthContext {
   keys: KeyRing;
   tokens: AccessTokens;
   store: AuthStore;
-  emit: EmitEvent;
+  /** what is reported to tokenwatch */
+  events: AuthEvents;
   faults: RevocationFaults;
   revocationLog: RevocationLogEntry[];
 }

@@ -48,7 +48,7 @@ function fingerprint(body: { tenant?: string | undefined; target: string; id: st
 }
 
 export const revocationsRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, { ctx }) => {
-  const { config, store, tokens, emit } = ctx;
+  const { config, store, tokens, events } = ctx;
   const logEntries = new WeakMap<FastifyRequest, RevocationLogEntry>();
 
   const authorize = async (request: FastifyRequest): Promise<void> => {
@@ -167,13 +167,14 @@ export const revocationsRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async 
 
       if (outcome?.revokedNow) {
         const { target, id } = body;
-        emit('revocation', {
-          subject: target === 'subject' ? id : (outcome.subject ?? body.subject),
+        events.reportRevocation({
+          subject: target === 'subject' ? id : (outcome.subject ?? body.subject ?? ''),
           ...(target === 'subject'
             ? {}
-            : { client_id: outcome.clientId, session_id: target === 'session' ? id : outcome.sessionId }),
-          ...(target === 'family' ? { family_id: id } : {}),
+            : { clientId: outcome.clientId, sessionId: target === 'session' ? id : outcome.sessionId }),
+          ...(target === 'family' ? { familyId: id } : {}),
           ...(target === 'jti' ? { jti: id } : {}),
+          reason: body.detector === undefined ? 'revocation_api' : `tokenwatch:${body.detector}`,
         });
       }
       request.log.info(

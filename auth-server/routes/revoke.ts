@@ -6,7 +6,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AuthContext } from '../context.ts';
-import { callerFields } from '../events.ts';
+import { callerOf, grantOf } from '../events.ts';
 import { authenticateClient, httpError } from '../http.ts';
 
 const RevokeRequest = Type.Object({
@@ -20,7 +20,7 @@ type RevokeRequest = Static<typeof RevokeRequest>;
 const TOKEN_TYPES = ['refresh_token', 'access_token'];
 
 export const revokeRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, { ctx }) => {
-  const { config, store, tokens, emit } = ctx;
+  const { config, store, tokens, events } = ctx;
 
   app.post<{ Body: RevokeRequest }>(
     '/oauth/revoke',
@@ -36,20 +36,14 @@ export const revokeRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app,
         );
       }
       reply.header('cache-control', 'no-store');
-      const caller = callerFields(request);
+      const caller = callerOf(request);
 
       // The token's own format tells which kind it is; the hint is only a hint (RFC 7009 §2.1).
       const lookup = store.findRefreshToken(token);
       if (lookup.status === 'ok') {
         const { family } = lookup;
         if (store.revoke({ target: 'family', id: family.id })?.revokedNow) {
-          emit('revocation', {
-            ...caller,
-            subject: family.subject,
-            client_id: family.clientId,
-            session_id: family.sessionId,
-            family_id: family.id,
-          });
+          events.reportRevocation({ ...grantOf(family, caller), reason: 'rfc7009' });
           request.log.info(
             { client: client.id, family_id: family.id },
             'refresh token family revoked (RFC 7009)',
@@ -59,12 +53,13 @@ export const revokeRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app,
       }
       const claims = await tokens.verify(token).catch(() => undefined);
       if (claims !== undefined && store.revoke({ target: 'jti', id: claims.jti })?.revokedNow) {
-        emit('revocation', {
+        events.reportRevocation({
           ...caller,
           subject: claims.sub,
-          client_id: claims.client_id,
-          session_id: claims.sid,
+          clientId: claims.client_id,
+          sessionId: claims.sid,
           jti: claims.jti,
+          reason: 'rfc7009',
         });
         request.log.info({ client: client.id, jti: claims.jti }, 'access token revoked (RFC 7009)');
       }

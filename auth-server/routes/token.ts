@@ -7,7 +7,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AuthContext } from '../context.ts';
-import { accessTokenFields, callerFields } from '../events.ts';
+import { accessTokenOf, callerOf, grantOf } from '../events.ts';
 import { authenticateClient, httpError, secretsEqual } from '../http.ts';
 import type { Family } from '../store.ts';
 import type { IssuedAccessToken } from '../tokens.ts';
@@ -29,7 +29,7 @@ const DEFAULT_USER_SCOPE = 'api';
 const REVOKE_SCOPE = 'revoke';
 
 export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, { ctx }) => {
-  const { config, store, tokens, emit } = ctx;
+  const { config, store, tokens, events } = ctx;
 
   const required = (body: TokenRequest, name: 'username' | 'password' | 'refresh_token'): string => {
     const value = body[name];
@@ -50,13 +50,8 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
     return access;
   };
 
-  const familyFields = (request: FastifyRequest, body: TokenRequest, family: Family) => ({
-    ...callerFields(request, body.device_id),
-    subject: family.subject,
-    client_id: family.clientId,
-    session_id: family.sessionId,
-    family_id: family.id,
-  });
+  const grant = (request: FastifyRequest, body: TokenRequest, family: Family) =>
+    grantOf(family, callerOf(request, body.device_id));
 
   const grantResponse = (access: IssuedAccessToken, refreshToken?: string) => ({
     access_token: access.token,
@@ -89,10 +84,11 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
     const family = store.createFamily(username, scope, body.client_id);
     const refresh = store.issueRefreshToken(family);
     const access = await issueAccess(family);
-    emit('issuance', {
-      ...familyFields(request, body, family),
-      token_id: refresh.tokenId,
-      ...accessTokenFields(access),
+    events.reportIssuance({
+      ...grant(request, body, family),
+      tokenId: refresh.tokenId,
+      accessToken: accessTokenOf(access),
+      grant: 'password',
     });
     request.log.debug({ subject: username, family_id: family.id, session_id: family.sessionId }, 'login');
     return grantResponse(access, refresh.token);
@@ -105,9 +101,9 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
     }
     const { family, token } = lookup;
     const reject = (reason: 'invalid' | 'revoked' | 'expired' | 'reuse_detected', description: string) => {
-      emit('refresh', {
-        ...familyFields(request, body, family),
-        token_id: token.tokenId,
+      events.reportRefresh({
+        ...grant(request, body, family),
+        tokenId: token.tokenId,
         outcome: 'rejected',
         reason,
       });
@@ -127,19 +123,19 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
         `the refresh token was already used; family ${family.id} is revoked, log in again`,
       );
       store.revoke({ target: 'family', id: family.id });
-      emit('revocation', familyFields(request, body, family));
+      events.reportRevocation({ ...grant(request, body, family), reason: 'reuse_detected' });
       throw error;
     }
     token.rotated = true;
     const next = store.issueRefreshToken(family);
     const access = await issueAccess(family);
-    emit('refresh', {
-      ...familyFields(request, body, family),
-      token_id: token.tokenId,
-      new_token_id: next.tokenId,
+    events.reportRefresh({
+      ...grant(request, body, family),
+      tokenId: token.tokenId,
+      newTokenId: next.tokenId,
       outcome: 'rotated',
       reason: 'ok',
-      ...accessTokenFields(access),
+      accessToken: accessTokenOf(access),
     });
     return grantResponse(access, next.token);
   };

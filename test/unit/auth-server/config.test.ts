@@ -36,6 +36,8 @@ describe('loadAuthConfig', () => {
       source: 'auth-server',
       tokenwatchUrl: '',
       tokenwatchApiKey: '',
+      tokenwatchKafkaBrokers: [],
+      tokenwatchKafkaTopic: 'tokenwatch.events',
     };
     expect(loadAuthConfig({})).toEqual(expected);
   });

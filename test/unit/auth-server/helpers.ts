@@ -1,6 +1,8 @@
 /** Shared fixtures for the auth server tests: a real server on 127.0.0.1, a real event receiver, HTTP helpers. */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { type AuthServerDeps, buildAuthServer } from '../../../auth-server/app.ts';
 import { loadAuthConfig } from '../../../auth-server/config.ts';
@@ -158,12 +160,11 @@ export class EventReceiver {
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
-    let body = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk: string) => {
-      body += chunk;
-    });
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const body = (request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
       const status = request.url === '/v1/events' && request.method === 'POST' ? this.status : 404;
       this.requests.push({ status, authorization: request.headers.authorization, body });
       if (status === 200) this.events.push(...(JSON.parse(body) as Record<string, unknown>[]));
