@@ -186,13 +186,13 @@ export function createMetrics() {
     }),
     revocationHooksPublished: new Counter({
       name: 'tokenwatch_revocation_hooks_published_total',
-      help: 'Revocation notices published on the revocation hook topic, by target',
-      labelNames: ['target'] as const,
+      help: 'Revocation notices published, by sink (revocation_notices: the ClickHouse table GET /v1/revocations serves; revocation_hooks: the Kafka topic) and target',
+      labelNames: ['sink', 'target'] as const,
       registers: [registry],
     }),
     responseWriteFailures: new Counter({
       name: 'tokenwatch_response_write_failures_total',
-      help: 'Failed attempts to store response records or publish revocation notices (each is retried)',
+      help: 'Failed attempts to store response records or publish revocation notices (each is retried), by sink: revocations, webhook_deliveries, revocation_notices (ClickHouse), revocation_hooks (Kafka)',
       labelNames: ['sink'] as const,
       registers: [registry],
     }),

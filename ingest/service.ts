@@ -21,6 +21,7 @@ import { detectionsRoute } from './http/detections-route.ts';
 import { eventsRoute } from './http/events-route.ts';
 import { DirectIntake, type Intake, KafkaIntake } from './http/intake.ts';
 import { opsRoutes, type ReadinessCheck } from './http/ops-routes.ts';
+import { revocationsRoute } from './http/revocations-route.ts';
 import { createKafka, createProducer, ensureTopics, type Producer } from './kafka/client.ts';
 import { DeadLetterTopic } from './kafka/dead-letter-topic.ts';
 import { KafkaSource } from './kafka/source.ts';
@@ -203,10 +204,17 @@ export async function startService(config: Config, log: Logger): Promise<Service
     metrics,
     bodyLimit: config.limits.httpBodyBytes,
   });
+  const readKeys = new ApiKeys(config.readApiKeys);
   await app.register(detectionsRoute, {
     clickhouse: client,
     database: config.clickhouse.database,
-    readKeys: new ApiKeys(config.readApiKeys),
+    readKeys,
+  });
+  await app.register(revocationsRoute, {
+    clickhouse: client,
+    database: config.clickhouse.database,
+    writeKeys: apiKeys,
+    readKeys,
   });
   const address = await app.listen({ host: config.host, port: config.port });
 

@@ -1,9 +1,10 @@
 /**
- * The revocation hook topic: every revocation tokenwatch decides is published for verifiers'
- * denylists (the SDK follows the topic), the moment it is decided — before the auth server has
- * answered — so a stolen access token is refused everywhere within a second. A family or session
- * revocation is followed by one notice per linked access token (`via` names the revocation).
- * Message key `tenant:subject`; value JSON (response/README.md, "Revocation notices").
+ * Revocation notices: every revocation tokenwatch decides is published for verifiers' denylists
+ * the moment it is decided — before the auth server has answered — so a stolen access token is
+ * refused everywhere within a second. A family or session revocation is followed by one notice per
+ * linked access token (`via` names the revocation). Two sinks: the `revocation_notices` table that
+ * GET /v1/revocations serves (always; notice-store.ts) and, in Kafka mode, the revocation hook
+ * topic here: message key `tenant:subject`, value JSON (response/README.md, "Revocation notices").
  */
 import { type Producer, sendChunked } from '../ingest/kafka/client.ts';
 import type { RevocationTarget } from './policy.ts';
@@ -24,11 +25,15 @@ export interface RevocationNotice {
   via?: { target: RevocationTarget; id: string };
 }
 
+/** One place notices go; the revoker publishes to each on its own, retrying each until it takes them. */
 export interface RevocationHooks {
+  /** names the sink in metrics (`sink` label) and logs */
+  readonly sink: string;
   publish(notices: RevocationNotice[]): Promise<void>;
 }
 
 export class KafkaRevocationHooks implements RevocationHooks {
+  readonly sink = 'revocation_hooks';
   private readonly producer: Producer;
   readonly topic: string;
 

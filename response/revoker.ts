@@ -20,7 +20,8 @@ import type { RevocationLog, RevocationRow, RevocationStatus } from './revocatio
 export interface RevokerOptions {
   api: AuthApiClient;
   log: RevocationLog;
-  hooks: RevocationHooks | undefined;
+  /** where notices go (the ClickHouse table, the Kafka topic); each is published to on its own */
+  hooks: RevocationHooks[];
   breaker: CircuitBreaker;
   retry: BackoffPolicy & { giveUpAfterMs: number };
   /** how far back to look for access tokens linked to a family or session */
@@ -104,7 +105,7 @@ export class Revoker {
     const linked = mergeJtis(knownJtis, await this.#linked(decided));
     const request = this.#request(decided, linked);
     // Verifiers hear of it now, whatever the auth server says and however long it takes.
-    if (decided.attempt === 0 && this.#o.hooks !== undefined) {
+    if (decided.attempt === 0 && this.#o.hooks.length > 0) {
       void this.#publish(
         decided,
         [this.#notice(decided, decided.target_kind, decided.target_id, decided.expires_ms)].concat(
@@ -335,21 +336,28 @@ export class Revoker {
     };
   }
 
+  /**
+   * Publishes to every sink at once, each retried on its own: Kafka being down neither delays the
+   * notices pollers read from ClickHouse nor stores them there twice, and the other way round.
+   */
   async #publish(d: RevocationRow, notices: RevocationNotice[]) {
-    const hooks = this.#o.hooks;
-    if (hooks === undefined) return;
+    await Promise.all(this.#o.hooks.map((hooks) => this.#publishTo(hooks, d, notices)));
+  }
+
+  async #publishTo(hooks: RevocationHooks, d: RevocationRow, notices: RevocationNotice[]) {
+    const { metrics } = this.#o;
     try {
       await keepTrying(() => hooks.publish(notices), {
-        what: 'revocation notices',
+        what: `revocation notices (${hooks.sink})`,
         log: this.#o.logger,
         closing: () => this.#stop.signal.aborted,
         maxBackoffMs: this.#o.maxBackoffMs,
-        onFailure: () => this.#o.metrics.responseWriteFailures.inc({ sink: 'revocation_hooks' }),
+        onFailure: () => metrics.responseWriteFailures.inc({ sink: hooks.sink }),
       });
-      for (const n of notices) this.#o.metrics.revocationHooksPublished.inc({ target: n.target });
+      for (const n of notices) metrics.revocationHooksPublished.inc({ sink: hooks.sink, target: n.target });
     } catch (err) {
       this.#o.logger.error(
-        { revocation: d.revocation_id, err: (err as Error).message },
+        { revocation: d.revocation_id, sink: hooks.sink, err: (err as Error).message },
         'revocation notices not published before shutdown',
       );
     }

@@ -18,7 +18,8 @@ import { detectionAlert, guardAlert } from './alerts-of.ts';
 import { AuthApiClient, clientCredentials, staticToken } from './auth-api.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { BlastRadiusGuard } from './guard.ts';
-import { KafkaRevocationHooks } from './hooks.ts';
+import { KafkaRevocationHooks, type RevocationHooks } from './hooks.ts';
+import { ClickHouseRevocationNotices } from './notice-store.ts';
 import { intentOf, revocationId } from './policy.ts';
 import {
   FINAL_STATUSES,
@@ -40,7 +41,7 @@ export interface ResponseDeps {
   clickhouse: ClickHouseClient;
   metrics: Metrics;
   log: Logger;
-  /** with Kafka: revocation notices go to the revocation hook topic */
+  /** with Kafka: revocation notices also go to the revocation hook topic */
   producer?: Producer;
 }
 
@@ -58,6 +59,28 @@ const DECISION_OF: Record<RevocationStatus, ResponseDecision> = {
   dry_run: 'dry_run',
   suppressed: 'suppressed',
 };
+
+/**
+ * Where revocation notices go: ClickHouse in both modes (GET /v1/revocations serves it to pollers),
+ * and the revocation hook topic as well in Kafka mode.
+ */
+function noticeSinks(config: Config, deps: ResponseDeps): RevocationHooks[] {
+  const sinks: RevocationHooks[] = [
+    new ClickHouseRevocationNotices(deps.clickhouse, config.clickhouse.database),
+  ];
+  if (deps.producer !== undefined)
+    sinks.push(new KafkaRevocationHooks(deps.producer, config.response.revocationsTopic));
+  // A notice's row goes with the table's retention (counted from publication), in force or not.
+  const t = config.detect.settings.base;
+  const longestS = Math.max(t.familyLifetimeS, t.sessionLifetimeS);
+  if (config.clickhouse.retentionDays * 86_400 < longestS)
+    deps.log.warn(
+      { retentionDays: config.clickhouse.retentionDays, longestRevocationDays: longestS / 86_400 },
+      'TOKENWATCH_RETENTION_DAYS is shorter than a family or session revocation lasts: notices still in force ' +
+        'are dropped with their partition and GET /v1/revocations stops serving them; raise the retention',
+    );
+  return sinks;
+}
 
 export async function startResponse(config: Config, deps: ResponseDeps): Promise<ResponseStage> {
   const { log, metrics } = deps;
@@ -90,10 +113,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
       : new Revoker({
           api,
           log: outbox,
-          hooks:
-            deps.producer === undefined
-              ? undefined
-              : new KafkaRevocationHooks(deps.producer, r.revocationsTopic),
+          hooks: noticeSinks(config, deps),
           breaker: new CircuitBreaker(r.breaker),
           retry: r.retry,
           accessTokenLookbackMs: thresholds.for('').tokenLifetimeS * 1000,

@@ -25,6 +25,7 @@ export const RETAINED_TABLES: readonly { table: string; timeColumn: string }[] =
   { table: 'detections', timeColumn: 'detected_time' },
   { table: 'revocations', timeColumn: 'time' },
   { table: 'webhook_deliveries', timeColumn: 'time' },
+  { table: 'revocation_notices', timeColumn: 'time' },
 ];
 
 export const onCluster = (o: SchemaOptions) => (o.cluster === '' ? '' : ` ON CLUSTER ${o.cluster}`);
@@ -245,6 +246,37 @@ ORDER BY (tenant, time, revocation_id, time_ms)${ttlClause(o, f, retention('revo
 ENGINE = ${engine(o, 'MergeTree', 'webhook_deliveries')}
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (target, time, delivery_id, attempt)${ttlClause(o, f, retention('webhook_deliveries'))}`,
+    ],
+  },
+  {
+    version: 7,
+    name: 'revocation_notices',
+    // Every revocation notice, for verifiers that poll GET /v1/revocations instead of following the
+    // Kafka topic. `seq` is the polling cursor: published_ms * 1000 + the notice's index in its
+    // insert, increasing per publishing instance (response/notice-store.ts). `time` is when it was
+    // published: rows expire with the retention like every table, so the retention must outlast
+    // the longest notice (a family's 14 days by default).
+    statements: (o, f) => [
+      `CREATE TABLE IF NOT EXISTS ${o.database}.revocation_notices${onCluster(o)}
+(
+  seq UInt64,
+  tenant String,
+  subject String,
+  target Enum8('jti' = 1, 'family' = 2, 'session' = 3, 'subject' = 4),
+  id String,
+  revocation_id String,
+  via_target String,
+  via_id String,
+  detection_id String,
+  detector String,
+  expires_ms UInt64,
+  revoked_ms UInt64,
+  published_ms UInt64,
+  time DateTime
+)
+ENGINE = ${engine(o, 'MergeTree', 'revocation_notices')}
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (tenant, seq)${ttlClause(o, f, retention('revocation_notices'))}`,
     ],
   },
 ];

@@ -17,7 +17,7 @@ export interface RevocationPollerOptions {
   denylist: Denylist;
   /** between polls, ms (default 1,000) */
   intervalMs?: number;
-  /** re-read this much before the cursor, ms (default 5,000) */
+  /** re-read this much before the cursor, ms (default 60,000: clock skew between tokenwatch instances plus one slow insert) */
   overlapMs?: number;
   /** per request, ms (default 5,000) */
   timeoutMs?: number;
@@ -44,7 +44,7 @@ const PAGE_LIMIT = 10_000;
 export function pollRevocations(o: RevocationPollerOptions): RevocationFollower {
   const endpoint = `${baseUrl(o.url, 'url')}/v1/revocations`;
   const intervalMs = o.intervalMs ?? 1_000;
-  const overlap = (o.overlapMs ?? 5_000) * SEQ_PER_MS;
+  const overlap = (o.overlapMs ?? 60_000) * SEQ_PER_MS;
   const log = o.logger ?? stderrLogger;
   const warning = new RateLimitedWarning(10_000);
   const stats = { polls: 0, failures: 0, notices: 0, lastError: undefined as string | undefined };

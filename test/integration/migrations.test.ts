@@ -10,6 +10,14 @@ import { REPO_ROOT } from '../../infra/paths.ts';
 import { featuresOf } from '../../ingest/clickhouse/client.ts';
 import { dropExpiredPartitions } from '../../ingest/clickhouse/retention.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from '../../ingest/clickhouse/schema.ts';
+import type { RevocationNotice } from '../../response/hooks.ts';
+import {
+  ClickHouseRevocationNotices,
+  NoticeClock,
+  noticesAfterSql,
+  polledNotice,
+  readNotices,
+} from '../../response/notice-store.ts';
 import {
   latestRevocationsSql,
   linkedAccessTokensSql,
@@ -44,6 +52,36 @@ const outboxQueries = (database: string) => [
   latestRevocationsSql(database, 30),
   linkedAccessTokensSql(database, { tenant: 't', subject: 's', target: 'family', id: 'F1', sinceMs: 0 }),
 ];
+
+/** Notices of tenant t (a family, its linked jti, one already expired) and one of tenant u. */
+const NOTICE_MS = 1_795_368_720_000;
+const notice = (
+  tenant: string,
+  target: 'family' | 'jti',
+  id: string,
+  expiresMs: number,
+): RevocationNotice => ({
+  version: 1,
+  revocation_id: 'r1',
+  tenant,
+  subject: 's',
+  target,
+  id,
+  expires_at_ms: expiresMs,
+  revoked_at_ms: NOTICE_MS - 1,
+  detection_id: 'd1',
+  detector: 'refresh_replay',
+  ...(target === 'jti' ? { via: { target: 'family' as const, id: 'F1' } } : {}),
+});
+const NOTICES = [
+  notice('t', 'family', 'F1', 9_000_000_000_000),
+  notice('t', 'jti', 'a1', 9_000_000_000_000),
+  notice('t', 'jti', 'old', NOTICE_MS),
+  notice('u', 'family', 'G1', 9_000_000_000_000),
+];
+/** t's notices in force after the first one (seq NOTICE_MS * 1000): only the jti a1. */
+const noticesQuery = (database: string) =>
+  noticesAfterSql(database, { tenant: 't', after: NOTICE_MS * 1000, nowMs: NOTICE_MS + 1, limit: 10 });
 
 const run = promisify(execFile);
 
@@ -101,6 +139,7 @@ describe('migrations', () => {
       'events:ReplacingMergeTree',
       'events_by_token:ReplacingMergeTree',
       'events_by_token_mv:MaterializedView',
+      'revocation_notices:MergeTree',
       'revocations:MergeTree',
       'schema_migrations:ReplacingMergeTree',
       'webhook_deliveries:MergeTree',
@@ -168,6 +207,21 @@ describe('migrations', () => {
         `SELECT count() FROM system.columns WHERE database = '${database}' AND table = 'events'`,
       ),
     ).toBe(34);
+
+    // The revocation notices: stored with their seq, read back after a cursor as they were sent.
+    const notices = new ClickHouseRevocationNotices(ch, database, new NoticeClock(() => NOTICE_MS));
+    await notices.publish(NOTICES);
+    const read = (q: Partial<Parameters<typeof readNotices>[2]>) =>
+      readNotices(ch, database, { tenant: 't', after: 0, nowMs: NOTICE_MS + 1, limit: 10, ...q });
+    expect(await read({})).toEqual([
+      { seq: NOTICE_MS * 1000, ...NOTICES[0] },
+      { seq: NOTICE_MS * 1000 + 1, ...NOTICES[1] },
+    ]);
+    expect(await read({ after: NOTICE_MS * 1000 })).toEqual([{ seq: NOTICE_MS * 1000 + 1, ...NOTICES[1] }]);
+    expect((await read({ limit: 1 })).map((n) => n.id)).toEqual(['F1']);
+    expect((await read({ tenant: undefined })).map((n) => n.id)).toEqual(['F1', 'a1', 'G1']);
+    expect(await read({ nowMs: 9_000_000_000_000 })).toEqual([]);
+    expect(await queryRows(ch, noticesQuery(database))).toHaveLength(1);
   });
 
   it('drops day partitions past the retention on 18.16 (no TTL there), keeping the rest', async () => {
@@ -224,16 +278,25 @@ describe('migrations', () => {
       ...MIGRATIONS.flatMap((m) => m.statements(o, features)),
       "INSERT INTO tw.events (event_id, type, time, time_ms, tenant, subject, jti, family_id, session_id) VALUES ('e1', 'verification', 1795368720, 1795368720000, 't', 's', 'J1', 'F1', '')",
       "INSERT INTO tw.events (event_id, type, time, time_ms, tenant, subject, jti, family_id, session_id) VALUES ('e1', 'verification', 1795368720, 1795368720000, 't', 's', 'J1', 'F1', '')",
+      `INSERT INTO tw.revocation_notices (seq, tenant, subject, target, id, revocation_id, via_target, via_id, detection_id, detector, expires_ms, revoked_ms, published_ms, time) VALUES ${NOTICES.map(
+        (n, i) =>
+          `(${NOTICE_MS * 1000 + i}, '${n.tenant}', 's', '${n.target}', '${n.id}', 'r1', '${n.via?.target ?? ''}', '${n.via?.id ?? ''}', 'd1', 'refresh_replay', ${n.expires_at_ms}, ${n.revoked_at_ms}, ${NOTICE_MS}, ${NOTICE_MS / 1000})`,
+      ).join(', ')}`,
     ];
     const report = await chdb(statements, [
       'SELECT token_kind, token FROM tw.events_by_token FINAL ORDER BY token',
       'SELECT count() AS n FROM tw.events FINAL',
       ...outboxQueries('tw'),
+      noticesQuery('tw'),
       "SELECT create_table_query FROM system.tables WHERE database = 'tw' AND name = 'events'",
     ]);
     const failed = report.results.filter((r) => !r.ok);
     expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
-    const [tokens, count, , , ddl] = report.results.slice(-5);
+    const [tokens, count, , , notices, ddl] = report.results.slice(-6);
+    // (current ClickHouse answers UInt64 as JSON numbers, 18.16 as strings: both read the same)
+    expect(notices!.rows!.map((r) => polledNotice(r as Parameters<typeof polledNotice>[0]))).toEqual([
+      { seq: NOTICE_MS * 1000 + 1, ...NOTICES[1] },
+    ]);
     expect(tokens!.rows).toEqual([
       { token_kind: 'family', token: 'F1' },
       { token_kind: 'jti', token: 'J1' },

@@ -7,91 +7,34 @@
  */
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../infra/process.ts';
 import type { RevocationNotice } from '../../response/hooks.ts';
 import { verifyWebhookSignature } from '../../response/webhooks/index.ts';
 import {
   API_KEY,
   clickhouse,
+  getRevocations,
   kafkaClient,
   metric,
   postAll,
   queryRows,
   READ_KEY,
-  type RunningService,
   scalar,
-  serviceSetup,
   startService,
   TENANT,
   unique,
   waitUntil,
 } from '../support/harness.ts';
 import {
-  type RunningAuthServer,
-  startAuthServer,
-  startWebhookReceiver,
-  type WebhookReceiver,
-} from '../support/peers.ts';
-
-const BERLIN = '85.214.132.117';
-const SAO_PAULO = '200.147.67.142';
-const WEBHOOK_SECRET = 'whsec-0123456789abcdef';
-
-interface World {
-  auth: RunningAuthServer;
-  tw: RunningService;
-  receiver: WebhookReceiver;
-  database: string;
-  revocationsTopic: string;
-  env: Record<string, string>;
-}
-
-/** Auth server and tokenwatch wired to each other (tokenwatch's port is chosen first). */
-async function startWorld(extra: Record<string, string> = {}): Promise<World> {
-  const port = String(await freePort());
-  const receiver = await startWebhookReceiver();
-  const auth = await startAuthServer({
-    AUTH_TOKENWATCH_URL: `http://127.0.0.1:${port}`,
-    AUTH_TOKENWATCH_API_KEY: API_KEY,
-    AUTH_TENANT: TENANT,
-    AUTH_CLIENTS: 'tokenwatch:tw-client-secret:revoke',
-  });
-  const setup = serviceSetup({ kafka: true });
-  const revocationsTopic = `${setup.topic}.revocations`;
-  const env = {
-    ...setup.env,
-    TOKENWATCH_PORT: port,
-    TOKENWATCH_AUTH_REVOKE_URL: `${auth.url}/v1/revocations`,
-    TOKENWATCH_AUTH_TOKEN_URL: `${auth.url}/oauth/token`,
-    TOKENWATCH_AUTH_CLIENT_ID: 'tokenwatch',
-    TOKENWATCH_AUTH_CLIENT_SECRET: 'tw-client-secret',
-    TOKENWATCH_AUTH_RETRY_MAX_MS: '2000',
-    TOKENWATCH_AUTH_BREAKER_COOLDOWN_MS: '1000',
-    TOKENWATCH_KAFKA_REVOCATIONS_TOPIC: revocationsTopic,
-    TOKENWATCH_WEBHOOK_URL: receiver.url,
-    TOKENWATCH_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    TOKENWATCH_WEBHOOK_GROUP_WAIT_MS: '1000',
-    ...extra,
-  };
-  const tw = await startService(env);
-  return { auth, tw, receiver, database: setup.database, revocationsTopic, env };
-}
-
-async function stopWorld(w: World | undefined) {
-  await w?.tw.stop();
-  await w?.auth.stop();
-  await w?.receiver.close();
-}
-
-/** A user's session at the reference auth server: login, then refreshes. */
-async function login(w: World, user: string, ip: string, device: string) {
-  const res = await w.auth.token({ grant_type: 'password', username: user, password: user }, ip, device);
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body as { access_token: string; refresh_token: string };
-}
-
-const refresh = (w: World, token: string, ip: string, device: string) =>
-  w.auth.token({ grant_type: 'refresh_token', refresh_token: token }, ip, device);
+  BERLIN,
+  login,
+  refresh,
+  SAO_PAULO,
+  startWorld,
+  stealFrom,
+  stopWorld,
+  WEBHOOK_SECRET,
+  type World,
+} from '../support/world.ts';
 
 async function readNotices(kafka: Kafka, topic: string, until: (seen: RevocationNotice[]) => boolean) {
   const seen: RevocationNotice[] = [];
@@ -118,7 +61,7 @@ afterAll(() => ch.close());
 describe('stolen refresh token, end to end', () => {
   let w: World | undefined;
   beforeAll(async () => {
-    w = await startWorld();
+    w = await startWorld({ kafka: true });
   });
   afterAll(() => stopWorld(w));
 
@@ -230,6 +173,18 @@ describe('stolen refresh token, end to end', () => {
       expect(n.via?.target).toBe('family');
       expect(n.expires_at_ms).toBeGreaterThan(Date.now());
     }
+    // The same notices are stored for verifiers that poll GET /v1/revocations instead.
+    const polled = await waitUntil(
+      'the same notices over HTTP',
+      async () => {
+        const page = await getRevocations(world.tw.url, API_KEY);
+        const stored = (page.body.notices ?? []).filter((n) => n.subject === user);
+        const keys = new Set(stored.map((n) => `${n.target}:${n.id}`));
+        return mine.every((n) => keys.has(`${n.target}:${n.id}`)) && stored;
+      },
+      10_000,
+    );
+    for (const n of mine) expect(polled).toContainEqual({ seq: expect.any(Number), ...n });
     expect(
       await metric(world.tw.url, 'tokenwatch_revocations_total', { target: 'family', status: 'done' }),
     ).toBe(1);
@@ -239,17 +194,9 @@ describe('stolen refresh token, end to end', () => {
 describe('faults', () => {
   let w: World | undefined;
   beforeAll(async () => {
-    w = await startWorld();
+    w = await startWorld({ kafka: true });
   });
   afterAll(() => stopWorld(w));
-
-  /** A user who logs in and refreshes in Berlin, then the attacker's replay from São Paulo. */
-  async function stealFrom(world: World, user: string) {
-    const first = await login(world, user, BERLIN, 'laptop');
-    expect((await refresh(world, first.refresh_token, BERLIN, 'laptop')).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 500));
-    return refresh(world, first.refresh_token, SAO_PAULO, 'attacker-phone');
-  }
 
   /** The auth server's log of revocation calls with the idempotency key of the first refused one. */
   async function refusedCalls(world: World) {
@@ -335,7 +282,7 @@ describe('a flood of findings', () => {
   afterAll(() => stopWorld(w));
 
   it('10k findings: the guard holds at its limits (30 per tenant, 50 overall) and pages once', async () => {
-    w = await startWorld({ TOKENWATCH_GUARD_TOTAL_PER_MINUTE: '50' });
+    w = await startWorld({ kafka: true, extra: { TOKENWATCH_GUARD_TOTAL_PER_MINUTE: '50' } });
     const world = w;
     // 10,000 families replayed (rotation, then the rotated token again 80 s later from the same
     // place): one refresh_replay finding each, 5,000 per tenant.

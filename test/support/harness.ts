@@ -8,6 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
 import { REPO_ROOT } from '../../infra/paths.ts';
 import { freePort } from '../../infra/process.ts';
+import type { RevocationNotice } from '../../response/hooks.ts';
 
 export const API_KEY = 'test-key-0123456789abcdef';
 /** reads every tenant's detections */
@@ -333,6 +334,33 @@ export async function postAll(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+export interface RevocationsPage {
+  status: number;
+  headers: Headers;
+  body: {
+    notices?: ({ seq: number } & RevocationNotice)[];
+    next_after?: number;
+    more?: boolean;
+    error?: string;
+    message?: string;
+  };
+}
+
+/** GET /v1/revocations with a key (none: no Authorization header) and query parameters. */
+export async function getRevocations(
+  url: string,
+  key: string | undefined,
+  query: Record<string, string | number> = {},
+): Promise<RevocationsPage> {
+  const qs = new URLSearchParams(
+    Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]),
+  ).toString();
+  const res = await fetch(`${url}/v1/revocations${qs === '' ? '' : `?${qs}`}`, {
+    headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as RevocationsPage['body'] };
 }
 
 /** Reads one Prometheus sample (sum over label sets matching `labels`). */

@@ -69,6 +69,7 @@ describe('MIGRATIONS', () => {
       [4, 'dead_letters_door_clickhouse'],
       [5, 'detections'],
       [6, 'response'],
+      [7, 'revocation_notices'],
     ]);
   });
 
@@ -85,6 +86,7 @@ describe('MIGRATIONS', () => {
       "ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS revocation_id String DEFAULT ''",
       'CREATE TABLE IF NOT EXISTS tw.revocations',
       'CREATE TABLE IF NOT EXISTS tw.webhook_deliveries',
+      'CREATE TABLE IF NOT EXISTS tw.revocation_notices',
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -106,10 +108,13 @@ describe('MIGRATIONS', () => {
     for (const [i, table] of [
       [8, 'revocations'],
       [9, 'webhook_deliveries'],
+      [10, 'revocation_notices'],
     ] as const) {
       expect(statements[i]).toContain('\nENGINE = MergeTree()\nPARTITION BY toYYYYMMDD(time)\n');
       expect(statements[i], table).toMatch(/\nTTL time \+ INTERVAL 90 DAY$/);
     }
+    // The polling cursor is the sort key within a tenant: GET /v1/revocations reads a range of it.
+    expect(statements[10]).toMatch(/\nORDER BY \(tenant, seq\)\nTTL /);
     expect(view).toContain('\nTO tw.events_by_token\n');
     expect(view).toContain('\nFROM tw.events\n');
     expect(view).not.toContain('TTL');
@@ -144,6 +149,7 @@ describe('MIGRATIONS', () => {
       "ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS revocation_id String DEFAULT ''",
       'CREATE TABLE IF NOT EXISTS tw.revocations ON CLUSTER prod',
       'CREATE TABLE IF NOT EXISTS tw.webhook_deliveries ON CLUSTER prod',
+      'CREATE TABLE IF NOT EXISTS tw.revocation_notices ON CLUSTER prod',
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
@@ -156,6 +162,9 @@ describe('MIGRATIONS', () => {
       "\nENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tw/dead_letters', '{replica}')\n",
     );
     expect(events).toMatch(/\nTTL time \+ INTERVAL 30 DAY$/);
+    expect(statements[10]).toContain(
+      "\nENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tw/revocation_notices', '{replica}')\n",
+    );
   });
 
   it('cluster on 18.16: replicated, without TTL', () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { REFRESH_REASONS, VERIFICATION_REASONS } from '../../../ingest/contract/event-v1.ts';
+import type { RevocationNotice as PublishedNotice } from '../../../response/hooks.ts';
 import { REVOCATION_TARGETS as RESPONSE_TARGETS } from '../../../response/policy.ts';
 import * as sdk from '../../../sdk/src/index.ts';
 
@@ -15,5 +16,23 @@ describe('SDK and event contract', () => {
 
   it('knows every revocation target the response stage publishes', () => {
     expect([...sdk.REVOCATION_TARGETS].sort()).toStrictEqual([...RESPONSE_TARGETS].sort());
+  });
+
+  it('takes every notice tokenwatch publishes, as published', () => {
+    const published: PublishedNotice = {
+      version: 1,
+      revocation_id: 'rev-1',
+      tenant: 'acme',
+      subject: 'alice',
+      target: 'jti',
+      id: 'jti-1',
+      expires_at_ms: Date.now() + 60_000,
+      revoked_at_ms: Date.now(),
+      detection_id: 'det-1',
+      detector: 'refresh_replay',
+      via: { target: 'family', id: 'fam-1' },
+    };
+    const taken: sdk.RevocationNotice = published; // the types agree
+    expect(sdk.parseNotice(JSON.parse(JSON.stringify(taken)))).toStrictEqual(published);
   });
 });
