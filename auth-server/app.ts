@@ -29,7 +29,13 @@ const nowhere: Reporter = {
   report: () => undefined,
   flush: async () => undefined,
   close: async () => undefined,
-  stats: () => ({ queued: 0, sent: 0, dropped: { queue_full: 0, refused: 0, closed: 0 }, sendFailures: 0 }),
+  stats: () => ({
+    reported: 0,
+    queued: 0,
+    sent: 0,
+    dropped: { queue_full: 0, refused: 0, closed: 0 },
+    sendFailures: 0,
+  }),
 };
 
 /** The SDK reporter the configuration asks for: Kafka, HTTP, or none. */

@@ -20,6 +20,8 @@ export interface Reporter {
 }
 
 export interface ReporterStats {
+  /** events given to report() */
+  reported: number;
   /** events waiting in the queue */
   queued: number;
   /** events the sink took */
@@ -89,6 +91,7 @@ export class BatchingReporter implements Reporter {
   readonly #dropWarning: RateLimitedWarning;
   readonly #failureWarning: RateLimitedWarning;
   readonly #stats: ReporterStats = {
+    reported: 0,
     queued: 0,
     sent: 0,
     dropped: { queue_full: 0, refused: 0, closed: 0 },
@@ -118,6 +121,7 @@ export class BatchingReporter implements Reporter {
   }
 
   report(event: TokenEvent): void {
+    this.#stats.reported++;
     if (this.#closed) {
       this.#stats.dropped.closed++;
       return;
@@ -194,6 +198,9 @@ export class BatchingReporter implements Reporter {
         this.#stats.dropped.refused += refused;
         if (refused > 0) this.#warnRefused(refused, result.detail);
         backoffMs = this.#o.retryMinMs;
+        // Less than a batch left: it lingers to fill up (see #pump), instead of going out at once
+        // in small pieces, a request per few events, while the sink answers fast.
+        if (this.#queue.size < this.#o.batchSize) break;
         continue;
       }
       this.#stats.sendFailures++;

@@ -5,7 +5,14 @@
  */
 import { expect } from 'vitest';
 import { freePort } from '../../infra/process.ts';
-import { API_KEY, type RunningService, serviceSetup, startService, TENANT } from './harness.ts';
+import {
+  API_KEY,
+  type RunningService,
+  type ServiceSetup,
+  serviceSetup,
+  startService,
+  TENANT,
+} from './harness.ts';
 import {
   type RunningAuthServer,
   startAuthServer,
@@ -22,22 +29,29 @@ export interface World {
   tw: RunningService;
   receiver: WebhookReceiver;
   database: string;
-  /** Kafka mode only */
+  /** Kafka mode only: the events topic and the revocation notices topic */
+  topic: string;
   revocationsTopic: string;
   env: Record<string, string>;
 }
 
 /** Auth server and tokenwatch wired to each other (tokenwatch's port is chosen first). */
-export async function startWorld(opts: { kafka: boolean; extra?: Record<string, string> }): Promise<World> {
+export async function startWorld(opts: {
+  kafka: boolean;
+  extra?: Record<string, string>;
+  /** more auth-server environment, given tokenwatch's set-up (e.g. report through its Kafka topic) */
+  authEnv?: (setup: ServiceSetup) => Record<string, string>;
+}): Promise<World> {
   const port = String(await freePort());
   const receiver = await startWebhookReceiver();
+  const setup = serviceSetup({ kafka: opts.kafka });
   const auth = await startAuthServer({
     AUTH_TOKENWATCH_URL: `http://127.0.0.1:${port}`,
     AUTH_TOKENWATCH_API_KEY: API_KEY,
     AUTH_TENANT: TENANT,
     AUTH_CLIENTS: 'tokenwatch:tw-client-secret:revoke',
+    ...opts.authEnv?.(setup),
   });
-  const setup = serviceSetup({ kafka: opts.kafka });
   const revocationsTopic = `${setup.topic}.revocations`;
   const env = {
     ...setup.env,
@@ -55,7 +69,7 @@ export async function startWorld(opts: { kafka: boolean; extra?: Record<string, 
     ...opts.extra,
   };
   const tw = await startService(env);
-  return { auth, tw, receiver, database: setup.database, revocationsTopic, env };
+  return { auth, tw, receiver, database: setup.database, topic: setup.topic, revocationsTopic, env };
 }
 
 export async function stopWorld(w: World | undefined) {

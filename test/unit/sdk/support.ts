@@ -91,6 +91,7 @@ export class CollectingReporter implements Reporter {
   async close(): Promise<void> {}
   stats(): ReporterStats {
     return {
+      reported: this.events.length,
       queued: 0,
       sent: this.events.length,
       dropped: { queue_full: 0, refused: 0, closed: 0 },
