@@ -3,12 +3,14 @@
  * and Kafka), starts the reference auth server and tokenwatch (revoking through the auth server,
  * alerting a local signed-webhook receiver), sends demo traffic through both doors (Kafka and HTTP,
  * including a few hostile events), and every 10 s a thief replays a victim's refresh token from
- * abroad at the auth server. Shows live progress (events, findings, revocations, alerts), each
- * revocation as it lands, and where to look. Ctrl-C stops cleanly.
+ * abroad at the auth server and uses the access token it got at an "orders API" built with the
+ * SDK (its verifications reported over Kafka, its denylist following the revocation topic). Shows
+ * live progress (events, findings, revocations, alerts), each revocation as it lands — at the auth
+ * server and at the orders API — and where to look. Ctrl-C stops cleanly.
  *
  *   npm run demo -- --duration 60     stop by itself after 60 s (default: run until Ctrl-C)
  *   npm run demo -- --rate 500        events per second (default 300)
- *   npm run demo -- --port 8080 --auth-port 8090   where tokenwatch and the auth server listen
+ *   npm run demo -- --port 8080 --auth-port 8090 --api-port 8070   where tokenwatch, the auth server and the orders API listen
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,6 +24,9 @@ import { REPO_ROOT, STACK_ENV_FILE } from '../infra/paths.ts';
 import { STACK, stackDown, stackUp } from '../infra/stack.ts';
 import { createKafka, createProducer } from '../ingest/kafka/client.ts';
 import { verifyWebhookSignature } from '../response/webhooks/index.ts';
+import { Denylist, type RevocationFollower } from '../sdk/src/index.ts';
+import { createKafkaReporter, followRevocations } from '../sdk/src/kafka.ts';
+import { type OrdersApi, startOrdersApi } from './orders-api.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,12 +34,14 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '300' },
     port: { type: 'string', default: '8080' },
     'auth-port': { type: 'string', default: '8090' },
+    'api-port': { type: 'string', default: '8070' },
   },
 });
 const DURATION_S = Number(args.duration);
 const RATE = Number(args.rate);
 const PORT = Number(args.port);
 const AUTH_PORT = Number(args['auth-port']);
+const API_PORT = Number(args['api-port']);
 const AUTH_ADMIN_TOKEN = 'demo-admin-0123456789abcdef';
 const AUTH_REVOKE_TOKEN = 'demo-revoke-0123456789abcdef';
 const WEBHOOK_SECRET = 'demo-webhook-secret-0123456789';
@@ -144,7 +151,7 @@ let attacks = 0;
  * (the server's own reuse detection is off, so it hands the thief a fresh pair). tokenwatch should
  * revoke the family; the demo then shows the thief's next refresh failing, and the victim's.
  */
-async function attack(auth: AuthClient) {
+async function attack(auth: AuthClient, api: OrdersApi) {
   const k = attacks++;
   const victim = `victim-${k}`;
   const home = HOMES[k % HOMES.length]!;
@@ -173,6 +180,7 @@ async function attack(auth: AuthClient) {
   say(
     `attack: ${victim} (${home.city}) — their previous refresh token replayed from ${thief.city}; the auth server answered ${stolen.status}`,
   );
+  void thiefAtOrdersApi(api, stolen.body['access_token'] ?? '', thief.ip, replayedAt);
   for (let waited = 0; waited < 10_000; waited += 100) {
     if ((await auth.revocationsReceived()) > before) {
       const thiefNext = await auth.token(
@@ -194,6 +202,24 @@ async function attack(auth: AuthClient) {
     await new Promise((r) => setTimeout(r, 100));
   }
   say(`attack on ${victim}: no revocation reached the auth server within 10 s`);
+}
+
+/** The thief uses the stolen access token at the orders API until its denylist refuses it. */
+async function thiefAtOrdersApi(api: OrdersApi, token: string, ip: string, replayedAt: number) {
+  let served = 0;
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    const res = await api.call(token, ip, 'thief-laptop');
+    if (res.status === 200) served++;
+    else {
+      say(
+        `orders API: the thief's access token refused (${res.status} ${res.body['error_description']}) ` +
+          `${Date.now() - replayedAt} ms after the replay, by the SDK's denylist — ${served} calls served before`,
+      );
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  say("orders API: the thief's access token was still accepted 10 s after the replay");
 }
 
 /** A webhook receiver standing in for on-call: checks each alert's signature and prints its title. */
@@ -331,6 +357,13 @@ async function main() {
     pino({ level: 'error' }),
   );
   const producer = createProducer(kafka);
+  // The orders API: an SDK-built resource server reporting over Kafka, following revocations.
+  const brokers = [env['TOKENWATCH_KAFKA_BROKERS']!];
+  const sdkLogger = pino({ level: 'error' });
+  const apiReporter = createKafkaReporter({ brokers, topic: TOPIC, logger: sdkLogger });
+  const denylist = new Denylist({ logger: sdkLogger });
+  let follower: RevocationFollower | undefined;
+  let api: OrdersApi | undefined;
   let stopping = false;
   const timers: NodeJS.Timeout[] = [];
 
@@ -340,6 +373,10 @@ async function main() {
     for (const t of timers) clearInterval(t);
     say('stopping: tokenwatch stores what it buffered, then exits');
     await producer.disconnect().catch(() => undefined);
+    await api?.close();
+    await follower?.close();
+    await apiReporter.close();
+    denylist.close();
     // The auth server first: it flushes its last events to tokenwatch, which then stores them.
     for (const child of [authServer, service]) {
       if (child.exitCode !== null) continue;
@@ -358,6 +395,16 @@ async function main() {
 
   await waitReady(url, service);
   await producer.connect();
+  follower = followRevocations({ brokers, topic: `${TOPIC}.revocations`, denylist, logger: sdkLogger });
+  api = await startOrdersApi({
+    authUrl,
+    reporter: apiReporter,
+    denylist,
+    tenant: 'default',
+    source: 'orders-api',
+    port: API_PORT,
+  });
+  const ordersApi = api;
   say('tokenwatch is ready. Where to look:');
   say(`  metrics      ${url}/metrics`);
   say(`  readiness    ${url}/readyz`);
@@ -372,6 +419,10 @@ async function main() {
     `  revocations  clickhouse-client --port ${STACK.clickhouseTcpPort} -q "SELECT status, target_kind, target_id, http_status, latency_ms FROM ${DATABASE}.revocations ORDER BY time_ms DESC LIMIT 10"`,
   );
   say(`  auth server  curl -H 'Authorization: Bearer ${AUTH_ADMIN_TOKEN}' ${authUrl}/admin/revocations`);
+  say(
+    `  orders API   ${ordersApi.url}/orders (the SDK's fastify plugin; a bearer token from the auth server)`,
+  );
+  say(`  notices      curl -H 'Authorization: Bearer ${API_KEY}' '${url}/v1/revocations'`);
   say(
     `sending ${RATE} events/s, half through Kafka (${TOPIC}), half through POST /v1/events${DURATION_S > 0 ? ` for ${DURATION_S} s` : '; Ctrl-C stops'}`,
   );
@@ -402,7 +453,7 @@ async function main() {
   );
   // A stolen refresh token replayed from abroad every 10 s (the first one after 3 s).
   const sendAttack = () => {
-    attack(new AuthClient(authUrl)).catch((err: Error) => say(`attack failed: ${err.message}`));
+    attack(new AuthClient(authUrl), ordersApi).catch((err: Error) => say(`attack failed: ${err.message}`));
   };
   timers.push(setTimeout(sendAttack, 3000), setInterval(sendAttack, ATTACK_EVERY_MS));
   timers.push(

@@ -11,6 +11,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OrdersApi, startOrdersApi } from '../../scripts/orders-api.ts';
 import {
   createHttpReporter,
   Denylist,
@@ -18,7 +19,6 @@ import {
   type RevocationFollower,
 } from '../../sdk/src/index.ts';
 import { API_KEY, clickhouse, queryRows, scalar, TENANT, unique, waitUntil } from '../support/harness.ts';
-import { type ResourceApi, startResourceApi } from '../support/resource-api.ts';
 import { BERLIN, login, refresh, SAO_PAULO, startWorld, stopWorld, type World } from '../support/world.ts';
 
 /** Heap in use after a full garbage collection: what is really retained. */
@@ -30,7 +30,7 @@ function retainedHeap(): number {
 
 const ch = clickhouse();
 let w: World | undefined;
-let api: ResourceApi;
+let api: OrdersApi;
 let reporter: ReturnType<typeof createHttpReporter>;
 let denylist: Denylist;
 let poller: RevocationFollower;
@@ -41,7 +41,7 @@ beforeAll(async () => {
   reporter = createHttpReporter({ url: w.tw.url, apiKey: API_KEY, maxQueue: 2000, retryMaxMs: 1000 });
   denylist = new Denylist();
   poller = pollRevocations({ url: w.tw.url, apiKey: API_KEY, denylist, intervalMs: 250 });
-  api = await startResourceApi({ authUrl: w.auth.url, reporter, denylist, tenant: TENANT, source: SOURCE });
+  api = await startOrdersApi({ authUrl: w.auth.url, reporter, denylist, tenant: TENANT, source: SOURCE });
   await poller.ready;
 });
 afterAll(async () => {

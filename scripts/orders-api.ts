@@ -1,14 +1,15 @@
 /**
- * A resource server as tokenwatch's users build one: fastify with the SDK's plugin, verifying the
- * reference auth server's access tokens through its JWKS, reporting to tokenwatch, refusing what the
- * denylist holds. Listens on 127.0.0.1; trusts X-Forwarded-For from there (tests play clients at
- * any address).
+ * A sample resource server ("orders API") as tokenwatch's users build one with the SDK: fastify with
+ * the SDK's plugin, verifying the reference auth server's access tokens through its JWKS, reporting
+ * every verification to tokenwatch, refusing what the denylist holds. Used by the demo and the SDK's
+ * end-to-end tests. Listens on 127.0.0.1 and trusts X-Forwarded-For from there (the demo's and the
+ * tests' clients play users at any address).
  */
 import Fastify from 'fastify';
-import { tokenwatchPlugin } from '../../sdk/src/fastify.ts';
-import { createVerifier, type Denylist, type Reporter } from '../../sdk/src/index.ts';
+import { tokenwatchPlugin } from '../sdk/src/fastify.ts';
+import { createVerifier, type Denylist, type Reporter } from '../sdk/src/index.ts';
 
-export interface ResourceApi {
+export interface OrdersApi {
   url: string;
   /** GET /orders with the token, as a client at `ip` */
   call(
@@ -19,13 +20,15 @@ export interface ResourceApi {
   close(): Promise<void>;
 }
 
-export async function startResourceApi(o: {
+export async function startOrdersApi(o: {
   authUrl: string;
   reporter: Reporter;
   denylist?: Denylist;
   tenant: string;
   source: string;
-}): Promise<ResourceApi> {
+  /** default: any free port */
+  port?: number;
+}): Promise<OrdersApi> {
   const verifier = createVerifier({
     issuer: o.authUrl,
     audience: 'tokenwatch-demo-api',
@@ -40,7 +43,7 @@ export async function startResourceApi(o: {
   const app = Fastify({ trustProxy: '127.0.0.1' });
   await app.register(tokenwatchPlugin, { verifier });
   app.get('/orders', async (request) => ({ subject: request.tokenClaims?.sub, orders: [] }));
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = await app.listen({ host: '127.0.0.1', port: o.port ?? 0 });
   return {
     url,
     async call(token, ip, device = 'laptop') {
