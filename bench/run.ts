@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { REPO_ROOT } from '../infra/paths.ts';
 
-for (const bench of ['ingest', 'detect', 'respond']) {
+for (const bench of ['ingest', 'detect', 'respond', 'sdk']) {
   console.error(`[bench] ${bench}`);
   const run = spawnSync(process.execPath, [`${REPO_ROOT}bench/${bench}.ts`], { stdio: 'inherit' });
   if (run.status !== 0) {
