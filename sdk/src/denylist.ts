@@ -87,10 +87,18 @@ export function parseNotice(value: unknown): RevocationNotice | string {
   return value as RevocationNotice;
 }
 
-const keyOf = (tenant: string, target: RevocationTarget, id: string) => `${tenant}\u0000${target}\u0000${id}`;
+/** A tenant's entries by target, then id: looked up without building a key string per check. */
+type TenantEntries = Record<RevocationTarget, Map<string, Entry>>;
+const emptyTenant = (): TenantEntries => ({
+  jti: new Map(),
+  family: new Map(),
+  session: new Map(),
+  subject: new Map(),
+});
 
 export class Denylist {
-  readonly #entries = new Map<string, Entry>();
+  readonly #tenants = new Map<string, TenantEntries>();
+  #size = 0;
   readonly #max: number;
   readonly #log: SdkLogger;
   readonly #invalidWarning = new RateLimitedWarning(10_000);
@@ -110,7 +118,7 @@ export class Denylist {
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
   /** Applies a notice (validated first); false when it was invalid or already expired. */
@@ -130,14 +138,19 @@ export class Denylist {
       this.#stats.expired++;
       return false;
     }
-    const key = keyOf(notice.tenant, notice.target, notice.id);
-    const known = this.#entries.get(key);
+    let tenant = this.#tenants.get(notice.tenant);
+    if (tenant === undefined) {
+      tenant = emptyTenant();
+      this.#tenants.set(notice.tenant, tenant);
+    }
+    const known = tenant[notice.target].get(notice.id);
     if (known !== undefined) {
       known.expiresMs = Math.max(known.expiresMs, notice.expires_at_ms);
       known.revokedMs = Math.max(known.revokedMs, notice.revoked_at_ms);
     } else {
-      if (this.#entries.size >= this.#max) this.#evictOldest();
-      this.#entries.set(key, {
+      if (this.#size >= this.#max) this.#evictOldest();
+      this.#size++;
+      tenant[notice.target].set(notice.id, {
         target: notice.target,
         id: notice.id,
         revocation_id: notice.revocation_id,
@@ -151,13 +164,14 @@ export class Denylist {
 
   /** The entry that revokes a token with these facts, if any. */
   match(token: TokenIdentity, nowMs = Date.now()): DenylistMatch | undefined {
-    if (this.#entries.size === 0) return undefined;
+    const tenant = this.#size === 0 ? undefined : this.#tenants.get(token.tenant);
+    if (tenant === undefined) return undefined;
     const found =
-      this.#live(token.tenant, 'jti', token.jti, nowMs) ??
-      this.#live(token.tenant, 'session', token.sessionId, nowMs) ??
-      this.#live(token.tenant, 'family', token.familyId, nowMs);
+      live(tenant.jti, token.jti, nowMs) ??
+      live(tenant.session, token.sessionId, nowMs) ??
+      live(tenant.family, token.familyId, nowMs);
     if (found !== undefined) return this.#hit(found);
-    const bySubject = this.#live(token.tenant, 'subject', token.subject, nowMs);
+    const bySubject = live(tenant.subject, token.subject, nowMs);
     // A subject revocation covers the tokens issued up to it (a token without `iat` is covered).
     if (bySubject !== undefined && (token.iat === undefined || token.iat * 1000 <= bySubject.revokedMs))
       return this.#hit(bySubject);
@@ -166,11 +180,22 @@ export class Denylist {
 
   /** Drops expired entries. */
   sweep(nowMs = Date.now()): void {
-    for (const [key, entry] of this.#entries) if (entry.expiresMs <= nowMs) this.#entries.delete(key);
+    for (const [name, tenant] of this.#tenants) {
+      let left = 0;
+      for (const target of REVOCATION_TARGETS) {
+        for (const [id, entry] of tenant[target])
+          if (entry.expiresMs <= nowMs) {
+            tenant[target].delete(id);
+            this.#size--;
+          }
+        left += tenant[target].size;
+      }
+      if (left === 0) this.#tenants.delete(name);
+    }
   }
 
   stats(): DenylistStats {
-    return { ...this.#stats, entries: this.#entries.size };
+    return { ...this.#stats, entries: this.#size };
   }
 
   /** Stops the sweeper (the denylist keeps answering). */
@@ -178,21 +203,22 @@ export class Denylist {
     clearInterval(this.#sweeper);
   }
 
-  #live(tenant: string, target: RevocationTarget, id: string | undefined, nowMs: number): Entry | undefined {
-    if (id === undefined || id === '') return undefined;
-    const entry = this.#entries.get(keyOf(tenant, target, id));
-    return entry !== undefined && entry.expiresMs > nowMs ? entry : undefined;
-  }
-
   #hit(entry: Entry): DenylistMatch {
     this.#stats.hits++;
     return { target: entry.target, id: entry.id, revocation_id: entry.revocation_id };
   }
 
+  /** Makes room: drops what expired, else the earliest-added entry of the first tenant and target that has one. */
   #evictOldest(): void {
     this.sweep();
-    if (this.#entries.size < this.#max) return;
-    this.#entries.delete(this.#entries.keys().next().value as string);
+    if (this.#size < this.#max) return;
+    for (const tenant of this.#tenants.values()) {
+      const target = REVOCATION_TARGETS.find((t) => tenant[t].size > 0);
+      if (target === undefined) continue;
+      tenant[target].delete(tenant[target].keys().next().value as string);
+      this.#size--;
+      break;
+    }
     this.#stats.evicted++;
     this.#invalidWarning.maybe(() =>
       this.#log.error(
@@ -201,4 +227,10 @@ export class Denylist {
       ),
     );
   }
+}
+
+function live(entries: Map<string, Entry>, id: string | undefined, nowMs: number): Entry | undefined {
+  if (id === undefined || id === '') return undefined;
+  const entry = entries.get(id);
+  return entry !== undefined && entry.expiresMs > nowMs ? entry : undefined;
 }
