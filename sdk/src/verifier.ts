@@ -161,7 +161,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     caller: CallerContext | undefined,
   ): void => {
     if (reporter === undefined) return;
-    // One object literal of a fixed shape: this runs on every request.
+    // One object literal of a fixed shape, callerFields and accessTokenFields (events.ts) inlined:
+    // this runs on every request, and spreading their objects costs an allocation each (bench:sdk).
     const event: TokenEvent = {
       event_id: randomUUID(),
       type: 'verification',
