@@ -102,6 +102,7 @@ export class Denylist {
   readonly #max: number;
   readonly #log: SdkLogger;
   readonly #invalidWarning = new RateLimitedWarning(10_000);
+  readonly #fullWarning = new RateLimitedWarning(10_000);
   readonly #sweeper: NodeJS.Timeout;
   readonly #stats: Omit<DenylistStats, 'entries'> = {
     applied: 0,
@@ -220,7 +221,7 @@ export class Denylist {
       break;
     }
     this.#stats.evicted++;
-    this.#invalidWarning.maybe(() =>
+    this.#fullWarning.maybe(() =>
       this.#log.error(
         { maxEntries: this.#max },
         'the denylist is full: the oldest entries are pushed out (raise maxEntries)',

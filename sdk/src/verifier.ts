@@ -195,7 +195,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       subject: claims.sub,
       jti: claims.jti,
       sessionId: typeof claims.sid === 'string' ? claims.sid : undefined,
-      familyId: familyClaim === undefined ? undefined : (text(claims[familyClaim]) ?? undefined),
+      familyId: familyClaim === undefined ? undefined : text(claims[familyClaim]),
       iat: claims.iat,
     });
 

@@ -15,7 +15,7 @@ import {
 } from '../../sdk/src/index.ts';
 import { createKafkaReporter, followRevocations } from '../../sdk/src/kafka.ts';
 import { clickhouse, kafkaClient, scalar, TENANT, unique, waitUntil } from '../support/harness.ts';
-import { BERLIN, login, refresh, SAO_PAULO, startWorld, stopWorld, type World } from '../support/world.ts';
+import { BERLIN, login, SAO_PAULO, startWorld, stealFrom, stopWorld, type World } from '../support/world.ts';
 
 const ch = clickhouse();
 const brokers = [inject('kafkaBrokers')];
@@ -116,13 +116,10 @@ describe('SDK over Kafka, end to end', () => {
 
   it('a replayed refresh token: the verifier refuses the family’s access tokens as revoked soon after', async () => {
     const user = unique('k-victim');
-    const first = await login(w!, user, BERLIN, 'laptop');
-    const rotated = await refresh(w!, first.refresh_token, BERLIN, 'laptop');
-    const victimToken = rotated.body['access_token'] as string;
-    expect(await verify(victimToken, BERLIN)).toBe('ok');
-    await new Promise((r) => setTimeout(r, 500)); // the rotation is in tokenwatch's state
-    const replayedAt = Date.now();
-    const stolen = await refresh(w!, first.refresh_token, SAO_PAULO, 'attacker-phone');
+    const stolen = await stealFrom(w!, user, async (victim) => {
+      expect(await verify(victim, BERLIN)).toBe('ok');
+    });
+    const { victimAccessToken: victimToken, replayedAt } = stolen;
     expect(stolen.status).toBe(200);
     const attackerToken = stolen.body['access_token'] as string;
     const deniedAt = await waitUntil(

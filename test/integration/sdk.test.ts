@@ -19,7 +19,7 @@ import {
   type RevocationFollower,
 } from '../../sdk/src/index.ts';
 import { API_KEY, clickhouse, queryRows, scalar, TENANT, unique, waitUntil } from '../support/harness.ts';
-import { BERLIN, login, refresh, SAO_PAULO, startWorld, stopWorld, type World } from '../support/world.ts';
+import { BERLIN, login, SAO_PAULO, startWorld, stealFrom, stopWorld, type World } from '../support/world.ts';
 
 /** Heap in use after a full garbage collection: what is really retained. */
 function retainedHeap(): number {
@@ -86,14 +86,10 @@ describe('SDK over HTTP, end to end', () => {
 
   it('a replayed refresh token: the access tokens of the family are refused at the API soon after, as revoked', async () => {
     const user = unique('victim');
-    const first = await login(w!, user, BERLIN, 'laptop');
-    const rotated = await refresh(w!, first.refresh_token, BERLIN, 'laptop');
-    expect(rotated.status).toBe(200);
-    const victimToken = rotated.body['access_token'] as string;
-    expect((await api.call(victimToken, BERLIN)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 500)); // the rotation is in tokenwatch's state
-    const replayedAt = Date.now();
-    const stolen = await refresh(w!, first.refresh_token, SAO_PAULO, 'attacker-phone');
+    const stolen = await stealFrom(w!, user, async (victim) => {
+      expect((await api.call(victim, BERLIN)).status).toBe(200);
+    });
+    const { victimAccessToken: victimToken, replayedAt } = stolen;
     expect(stolen.status).toBe(200);
     const attackerToken = stolen.body['access_token'] as string;
 

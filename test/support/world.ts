@@ -88,11 +88,24 @@ export async function login(w: World, user: string, ip: string, device: string) 
 export const refresh = (w: World, token: string, ip: string, device: string) =>
   w.auth.token({ grant_type: 'refresh_token', refresh_token: token }, ip, device);
 
-/** A user who logs in and refreshes in Berlin, then the attacker's replay from São Paulo (its answer). */
-export async function stealFrom(w: World, user: string) {
+/**
+ * A user who logs in and refreshes in Berlin, then the attacker's replay from São Paulo: its
+ * answer, with the victim's access token of that family and when the replay was sent.
+ * `beforeReplay` runs with the victim's token while it is still good.
+ */
+export async function stealFrom(
+  w: World,
+  user: string,
+  beforeReplay?: (victimAccessToken: string) => Promise<void>,
+) {
   const first = await login(w, user, BERLIN, 'laptop');
-  expect((await refresh(w, first.refresh_token, BERLIN, 'laptop')).status).toBe(200);
+  const rotated = await refresh(w, first.refresh_token, BERLIN, 'laptop');
+  expect(rotated.status).toBe(200);
+  const victimAccessToken = rotated.body['access_token'] as string;
+  await beforeReplay?.(victimAccessToken);
   // The rotation must be in tokenwatch's state before the replay.
   await new Promise((r) => setTimeout(r, 500));
-  return refresh(w, first.refresh_token, SAO_PAULO, 'attacker-phone');
+  const replayedAt = Date.now();
+  const replay = await refresh(w, first.refresh_token, SAO_PAULO, 'attacker-phone');
+  return { ...replay, victimAccessToken, replayedAt };
 }
