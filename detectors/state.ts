@@ -99,6 +99,8 @@ export class Sighting {
       ip: this.place.ip,
       country: this.place.country,
       city: this.place.city,
+      lat: this.lat,
+      lon: this.lon,
       device_id: this.device_id,
       user_agent: this.user_agent,
       outcome,

@@ -54,6 +54,9 @@ export interface EvidenceEvent {
   ip: string;
   country: string;
   city: string;
+  /** where the address was placed (0, 0 when unknown) */
+  lat: number;
+  lon: number;
   device_id: string;
   user_agent: string;
   outcome: string;

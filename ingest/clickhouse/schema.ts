@@ -26,14 +26,20 @@ export const RETAINED_TABLES: readonly { table: string; timeColumn: string }[] =
   { table: 'revocations', timeColumn: 'time' },
   { table: 'webhook_deliveries', timeColumn: 'time' },
   { table: 'revocation_notices', timeColumn: 'time' },
+  { table: 'events_per_minute', timeColumn: 'minute' },
+  { table: 'ingest_per_minute', timeColumn: 'minute' },
+  { table: 'dead_letters_per_minute', timeColumn: 'minute' },
 ];
 
 export const onCluster = (o: SchemaOptions) => (o.cluster === '' ? '' : ` ON CLUSTER ${o.cluster}`);
 
-/** `ReplacingMergeTree()` or its replicated twin in cluster mode. */
-export function engine(o: SchemaOptions, kind: 'ReplacingMergeTree' | 'MergeTree', table: string): string {
-  if (o.cluster === '') return `${kind}()`;
-  return `Replicated${kind}('/clickhouse/tables/{shard}/${o.database}/${table}', '{replica}')`;
+type EngineKind = 'ReplacingMergeTree' | 'MergeTree' | 'SummingMergeTree' | 'AggregatingMergeTree';
+
+/** `ReplacingMergeTree()` (or another kind, with its arguments) or its replicated twin in cluster mode. */
+export function engine(o: SchemaOptions, kind: EngineKind, table: string, args = ''): string {
+  if (o.cluster === '') return `${kind}(${args})`;
+  const replicated = `'/clickhouse/tables/{shard}/${o.database}/${table}', '{replica}'`;
+  return `Replicated${kind}(${replicated}${args === '' ? '' : `, ${args}`})`;
 }
 
 export function ttlClause(o: SchemaOptions, f: ServerFeatures, timeColumn: string): string {
@@ -279,7 +285,115 @@ PARTITION BY toYYYYMMDD(time)
 ORDER BY (tenant, seq)${ttlClause(o, f, retention('revocation_notices'))}`,
     ],
   },
+  {
+    version: 8,
+    name: 'rollups',
+    // Minute-level rollups the overview dashboard reads instead of the raw tables, each filled by a
+    // materialized view as rows are inserted and backfilled once from the rows received before the
+    // view existed. Counts are of inserted rows: an event stored twice (redelivered before the
+    // events table collapsed it) counts twice here. The detections get their evidence's places as
+    // arrays (aligned with event_ids) for the top-IP/country panels and the impossible-travel map.
+    statements: (o, f) => [
+      ...['evidence_ips', 'evidence_countries', 'evidence_cities'].map(
+        (c) => `ALTER TABLE ${o.database}.detections${onCluster(o)} ${addColumn(f)} ${c} Array(String)`,
+      ),
+      ...['evidence_lats', 'evidence_lons'].map(
+        (c) => `ALTER TABLE ${o.database}.detections${onCluster(o)} ${addColumn(f)} ${c} Array(Float64)`,
+      ),
+      `ALTER TABLE ${o.database}.detections${onCluster(o)} ${addColumn(f)} evidence_times_ms Array(UInt64)`,
+      ...rollup(o, f, {
+        table: 'events_per_minute',
+        // by event time: what happened in that minute
+        columns: `minute DateTime,
+  tenant String,
+  source String,
+  type Enum8('verification' = 1, 'refresh' = 2, 'issuance' = 3, 'revocation' = 4),
+  outcome String,
+  reason String,
+  events UInt64`,
+        engine: engine(o, 'SummingMergeTree', 'events_per_minute', '(events)'),
+        orderBy: 'tenant, minute, source, type, outcome, reason',
+        select: `SELECT toStartOfMinute(time) AS minute, tenant, source, type, outcome, reason, count() AS events
+FROM ${o.database}.events`,
+        groupBy: 'minute, tenant, source, type, outcome, reason',
+        receivedMs: 'received_ms',
+      }),
+      ...rollup(o, f, {
+        table: 'ingest_per_minute',
+        // by arrival time: how much arrived and how late
+        columns: `minute DateTime,
+  tenant String,
+  source String,
+  events AggregateFunction(count),
+  lag_ms AggregateFunction(quantiles(0.5, 0.9, 0.99), UInt64),
+  max_lag_ms AggregateFunction(max, UInt64)`,
+        engine: engine(o, 'AggregatingMergeTree', 'ingest_per_minute'),
+        orderBy: 'tenant, minute, source',
+        select: `SELECT toStartOfMinute(received_at) AS minute, tenant, source, countState() AS events,
+  quantilesState(0.5, 0.9, 0.99)(toUInt64(if(received_ms > time_ms, received_ms - time_ms, 0))) AS lag_ms,
+  maxState(toUInt64(if(received_ms > time_ms, received_ms - time_ms, 0))) AS max_lag_ms
+FROM ${o.database}.events`,
+        groupBy: 'minute, tenant, source',
+        receivedMs: 'received_ms',
+      }),
+      ...rollup(o, f, {
+        table: 'dead_letters_per_minute',
+        columns: `minute DateTime,
+  tenant String,
+  door Enum8('http' = 1, 'kafka' = 2, 'clickhouse' = 3),
+  code String,
+  letters UInt64`,
+        engine: engine(o, 'SummingMergeTree', 'dead_letters_per_minute', '(letters)'),
+        orderBy: 'tenant, minute, door, code',
+        select: `SELECT toStartOfMinute(received_at) AS minute, tenant, door, code, count() AS letters
+FROM ${o.database}.dead_letters`,
+        groupBy: 'minute, tenant, door, code',
+        receivedMs: 'received_ms',
+      }),
+    ],
+  },
 ];
+
+interface Rollup {
+  table: string;
+  columns: string;
+  engine: string;
+  orderBy: string;
+  /** the view's SELECT … FROM source, without WHERE or GROUP BY */
+  select: string;
+  groupBy: string;
+  /** the source's arrival column (epoch ms): the backfill takes the rows that arrived before the view */
+  receivedMs: string;
+}
+
+/**
+ * A rollup table, the view that fills it, and a one-time backfill of what arrived before the view
+ * existed (cut at the view's creation second, so rows in flight during the migration may count
+ * twice or not at all; a migration interrupted after the backfill and re-run counts history twice).
+ */
+function rollup(o: SchemaOptions, f: ServerFeatures, r: Rollup): string[] {
+  const view = `${r.table}_mv`;
+  const backfill = `INSERT INTO ${o.database}.${r.table}
+${r.select}
+WHERE ${r.receivedMs} < (SELECT toUInt64(toUnixTimestamp(max(metadata_modification_time))) * 1000
+  FROM system.tables WHERE database = '${o.database}' AND name = '${view}')
+GROUP BY ${r.groupBy}`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${o.database}.${r.table}${onCluster(o)}
+(
+  ${r.columns}
+)
+ENGINE = ${r.engine}
+PARTITION BY toYYYYMMDD(minute)
+ORDER BY (${r.orderBy})${ttlClause(o, f, retention(r.table))}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${o.database}.${view}${onCluster(o)}
+TO ${o.database}.${r.table}
+AS ${r.select}
+GROUP BY ${r.groupBy}`,
+    // On a cluster each shard holds its own events: the backfill is run per shard by hand (README).
+    ...(o.cluster === '' ? [backfill] : []),
+  ];
+}
 
 export const MIGRATIONS_TABLE_SQL = (
   o: SchemaOptions,

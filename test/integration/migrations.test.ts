@@ -24,6 +24,7 @@ import {
   RevocationLog,
   type RevocationRow,
 } from '../../response/revocation-log.ts';
+import { chdb } from '../support/chdb.ts';
 import { clickhouse, queryRows, scalar, unique } from '../support/harness.ts';
 
 const OUTBOX_BASE_MS = Date.now() - 10_000;
@@ -93,25 +94,6 @@ async function migrateCli(database: string) {
       TOKENWATCH_CLICKHOUSE_DATABASE: database,
     },
   });
-}
-
-interface ChdbReport {
-  version: string | null;
-  error?: string;
-  results: { sql: string; ok: boolean; error?: string; rows?: Record<string, unknown>[] }[];
-}
-
-async function chdb(statements: string[], queries: string[]): Promise<ChdbReport> {
-  const child = execFile('python3', [`${REPO_ROOT}test/support/chdb_exec.py`], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  child.stdin!.end(JSON.stringify({ statements, queries }));
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c;
-  });
-  await new Promise((resolve) => child.on('close', resolve));
-  return JSON.parse(out) as ChdbReport;
 }
 
 describe('migrations', () => {

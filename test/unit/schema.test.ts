@@ -70,6 +70,7 @@ describe('MIGRATIONS', () => {
       [5, 'detections'],
       [6, 'response'],
       [7, 'revocation_notices'],
+      [8, 'rollups'],
     ]);
   });
 
@@ -87,6 +88,18 @@ describe('MIGRATIONS', () => {
       'CREATE TABLE IF NOT EXISTS tw.revocations',
       'CREATE TABLE IF NOT EXISTS tw.webhook_deliveries',
       'CREATE TABLE IF NOT EXISTS tw.revocation_notices',
+      ...['ips', 'countries', 'cities'].map(
+        (c) => `ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
+      ),
+      ...['lats', 'lons'].map(
+        (c) => `ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_${c} Array(Float64)`,
+      ),
+      'ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_times_ms Array(UInt64)',
+      ...['events_per_minute', 'ingest_per_minute', 'dead_letters_per_minute'].flatMap((t) => [
+        `CREATE TABLE IF NOT EXISTS tw.${t}`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS tw.${t}_mv`,
+        `INSERT INTO tw.${t}`,
+      ]),
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -125,6 +138,11 @@ describe('MIGRATIONS', () => {
     expect(render(SINGLE, OLD).filter((s) => s.includes('ADD COLUMN'))).toStrictEqual([
       "ALTER TABLE tw.detections ADD COLUMN response String DEFAULT ''",
       "ALTER TABLE tw.detections ADD COLUMN revocation_id String DEFAULT ''",
+      ...['ips', 'countries', 'cities'].map(
+        (c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(String)`,
+      ),
+      ...['lats', 'lons'].map((c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(Float64)`),
+      'ALTER TABLE tw.detections ADD COLUMN evidence_times_ms Array(UInt64)',
     ]);
   });
 
@@ -150,6 +168,20 @@ describe('MIGRATIONS', () => {
       'CREATE TABLE IF NOT EXISTS tw.revocations ON CLUSTER prod',
       'CREATE TABLE IF NOT EXISTS tw.webhook_deliveries ON CLUSTER prod',
       'CREATE TABLE IF NOT EXISTS tw.revocation_notices ON CLUSTER prod',
+      ...['ips', 'countries', 'cities'].map(
+        (c) =>
+          `ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
+      ),
+      ...['lats', 'lons'].map(
+        (c) =>
+          `ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_${c} Array(Float64)`,
+      ),
+      'ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_times_ms Array(UInt64)',
+      // no backfill on a cluster: each shard's is run by hand
+      ...['events_per_minute', 'ingest_per_minute', 'dead_letters_per_minute'].flatMap((t) => [
+        `CREATE TABLE IF NOT EXISTS tw.${t} ON CLUSTER prod`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS tw.${t}_mv ON CLUSTER prod`,
+      ]),
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
@@ -164,6 +196,10 @@ describe('MIGRATIONS', () => {
     expect(events).toMatch(/\nTTL time \+ INTERVAL 30 DAY$/);
     expect(statements[10]).toContain(
       "\nENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tw/revocation_notices', '{replica}')\n",
+    );
+    const rollup = statements.find((s) => s.startsWith('CREATE TABLE IF NOT EXISTS tw.events_per_minute'));
+    expect(rollup).toContain(
+      "\nENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/tw/events_per_minute', '{replica}', (events))\n",
     );
   });
 

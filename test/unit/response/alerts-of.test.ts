@@ -25,6 +25,8 @@ const finding: Finding = {
         ip: '200.147.67.142',
         country: 'BR',
         city: 'São Paulo',
+        lat: -23.5475,
+        lon: -46.6361,
         device_id: 'thief-laptop',
         user_agent: 'python-requests',
         outcome: 'rotated',
