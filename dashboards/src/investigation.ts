@@ -118,11 +118,11 @@ LIMIT 100`).columns('device_id', 'agent', 'ips', 'countries', 'events', 'first_s
       'Outcomes over time',
       'The subject’s events per interval by type, outcome and reason.',
       sql(`
-SELECT ${bucket('time')} AS time, concat(toString(type), ' ', outcome, ' ', reason) AS what, count() AS events
+SELECT ${bucket('time')} AS interval_start, concat(toString(type), ' ', outcome, ' ', reason) AS what, count() AS events
 FROM events
 WHERE ${TENANT} AND $__timeFilter(time) AND ${SUBJECTS} AND ${TOKENS}
-GROUP BY time, what
-ORDER BY time`).columns('time', 'what', 'events'),
+GROUP BY interval_start, what
+ORDER BY interval_start`).columns('interval_start', 'what', 'events'),
       { w: 24, h: 7, unit: 'short', bars: true },
     ),
   ];

@@ -126,45 +126,45 @@ function traffic() {
       'Verification outcomes /s',
       'Every access-token verification the verifiers reported, accepted or rejected.',
       sql(`
-SELECT ${bucket('minute')} AS time, outcome, sum(events) / $__interval_s AS per_second
+SELECT ${bucket('minute')} AS interval_start, outcome, sum(events) / $__interval_s AS per_second
 FROM events_per_minute
 WHERE $__timeFilter(minute) AND ${TENANTS} AND ${SOURCES} AND type = 'verification'
-GROUP BY time, outcome
-ORDER BY time`).columns('time', 'outcome', 'per_second'),
+GROUP BY interval_start, outcome
+ORDER BY interval_start`).columns('interval_start', 'outcome', 'per_second'),
       { ...size, unit: 'reqps' },
     ),
     seriesPanel(
       'Rejections by reason /s',
       'Rejected verifications by reason: a wall of bad_signature or alg_not_allowed is someone forging tokens.',
       sql(`
-SELECT ${bucket('minute')} AS time, reason, sum(events) / $__interval_s AS per_second
+SELECT ${bucket('minute')} AS interval_start, reason, sum(events) / $__interval_s AS per_second
 FROM events_per_minute
 WHERE $__timeFilter(minute) AND ${TENANTS} AND ${SOURCES} AND type = 'verification' AND outcome = 'rejected'
-GROUP BY time, reason
-ORDER BY time`).columns('time', 'reason', 'per_second'),
+GROUP BY interval_start, reason
+ORDER BY interval_start`).columns('interval_start', 'reason', 'per_second'),
       { ...size, unit: 'reqps', bars: true },
     ),
     seriesPanel(
       'Refresh: rotated, rejected, reuse /s',
       'Refresh-token rotations, refusals, and reuse the auth server itself detected.',
       sql(`
-SELECT ${bucket('minute')} AS time,
+SELECT ${bucket('minute')} AS interval_start,
   if(reason = 'reuse_detected', 'reuse_detected', outcome) AS refresh, sum(events) / $__interval_s AS per_second
 FROM events_per_minute
 WHERE $__timeFilter(minute) AND ${TENANTS} AND ${SOURCES} AND type = 'refresh'
-GROUP BY time, refresh
-ORDER BY time`).columns('time', 'refresh', 'per_second'),
+GROUP BY interval_start, refresh
+ORDER BY interval_start`).columns('interval_start', 'refresh', 'per_second'),
       { ...size, unit: 'reqps' },
     ),
     seriesPanel(
       'Revoked tokens presented /s, by source',
       'Verifications refused as revoked, by the service that refused them (revocation hits).',
       sql(`
-SELECT ${bucket('minute')} AS time, source, sum(events) / $__interval_s AS per_second
+SELECT ${bucket('minute')} AS interval_start, source, sum(events) / $__interval_s AS per_second
 FROM events_per_minute
 WHERE $__timeFilter(minute) AND ${TENANTS} AND ${SOURCES} AND type = 'verification' AND reason = 'revoked'
-GROUP BY time, source
-ORDER BY time`).columns('time', 'source', 'per_second'),
+GROUP BY interval_start, source
+ORDER BY interval_start`).columns('interval_start', 'source', 'per_second'),
       { ...size, unit: 'reqps', bars: true },
     ),
   ];
@@ -177,36 +177,36 @@ function response() {
       'Findings by detector and severity',
       'Detections per interval, by detector and severity.',
       sql(`
-SELECT ${bucket('detected_time')} AS time, concat(toString(detector), ' / ', toString(severity)) AS finding,
+SELECT ${bucket('detected_time')} AS interval_start, concat(toString(detector), ' / ', toString(severity)) AS finding,
   uniqExact(detection_id) AS findings
 FROM detections
 WHERE $__timeFilter(detected_time) AND ${TENANTS}
-GROUP BY time, finding
-ORDER BY time`).columns('time', 'finding', 'findings'),
+GROUP BY interval_start, finding
+ORDER BY interval_start`).columns('interval_start', 'finding', 'findings'),
       { ...size, unit: 'short', bars: true },
     ),
     seriesPanel(
       'Revocations by status',
       'How each revocation ended: done (acknowledged), dry_run, suppressed (guard), failed, not_found.',
       sql(`
-SELECT ${bucket('time')} AS time, toString(status) AS outcome, uniqExact(revocation_id) AS revocations
+SELECT ${bucket('time')} AS interval_start, toString(status) AS outcome, uniqExact(revocation_id) AS revocations
 FROM revocations
 WHERE $__timeFilter(time) AND ${TENANTS} AND status IN ${FINAL_STATUSES}
-GROUP BY time, outcome
-ORDER BY time`).columns('time', 'outcome', 'revocations'),
+GROUP BY interval_start, outcome
+ORDER BY interval_start`).columns('interval_start', 'outcome', 'revocations'),
       { ...size, unit: 'short', bars: true },
     ),
     seriesPanel(
       'Time to revoke (p50, p99)',
       'From the misuse (its event time) to the auth server acknowledging the revocation.',
       sql(`
-SELECT ${bucket('time')} AS time,
+SELECT ${bucket('time')} AS interval_start,
   quantile(0.5)(if(time_ms > detected_ms, time_ms - detected_ms, 0) / 1000) AS p50,
   quantile(0.99)(if(time_ms > detected_ms, time_ms - detected_ms, 0) / 1000) AS p99
 FROM revocations
 WHERE $__timeFilter(time) AND ${TENANTS} AND status = 'done' AND detected_ms > 0
-GROUP BY time
-ORDER BY time`).columns('time', 'p50', 'p99'),
+GROUP BY interval_start
+ORDER BY interval_start`).columns('interval_start', 'p50', 'p99'),
       { ...size, unit: 's' },
     ),
   ];
@@ -311,36 +311,36 @@ function ingest() {
       'Events stored /s',
       'Events stored per second, by the minute they arrived.',
       sql(`
-SELECT ${bucket('minute')} AS time, countMerge(events) / $__interval_s AS events_per_second
+SELECT ${bucket('minute')} AS interval_start, countMerge(events) / $__interval_s AS events_per_second
 FROM ingest_per_minute
 WHERE $__timeFilter(minute) AND ${TENANTS} AND ${SOURCES}
-GROUP BY time
-ORDER BY time`).columns('time', 'events_per_second'),
+GROUP BY interval_start
+ORDER BY interval_start`).columns('interval_start', 'events_per_second'),
       { ...size, unit: 'reqps', minInterval: ROLLUP_INTERVAL },
     ),
     seriesPanel(
       'Ingest lag (event time → received)',
       'How late events arrive: p50, p99 and max of received time minus the producer’s event time.',
       sql(`
-SELECT time, q[1] / 1000 AS p50, q[3] / 1000 AS p99, worst / 1000 AS max
+SELECT interval_start, q[1] / 1000 AS p50, q[3] / 1000 AS p99, worst / 1000 AS max
 FROM (
-  SELECT ${bucket('minute')} AS time, quantilesMerge(0.5, 0.9, 0.99)(lag_ms) AS q, maxMerge(max_lag_ms) AS worst
+  SELECT ${bucket('minute')} AS interval_start, quantilesMerge(0.5, 0.9, 0.99)(lag_ms) AS q, maxMerge(max_lag_ms) AS worst
   FROM ingest_per_minute
   WHERE $__timeFilter(minute) AND ${TENANTS} AND ${SOURCES}
-  GROUP BY time
+  GROUP BY interval_start
 )
-ORDER BY time`).columns('time', 'p50', 'p99', 'max'),
+ORDER BY interval_start`).columns('interval_start', 'p50', 'p99', 'max'),
       { ...size, unit: 's', minInterval: ROLLUP_INTERVAL },
     ),
     seriesPanel(
       'Dead letters by code',
       'Events refused per interval, by why (see the dead_letters table for each one).',
       sql(`
-SELECT ${bucket('minute')} AS time, code, sum(letters) AS letters
+SELECT ${bucket('minute')} AS interval_start, code, sum(letters) AS letters
 FROM dead_letters_per_minute
 WHERE $__timeFilter(minute) AND ${TENANTS}
-GROUP BY time, code
-ORDER BY time`).columns('time', 'code', 'letters'),
+GROUP BY interval_start, code
+ORDER BY interval_start`).columns('interval_start', 'code', 'letters'),
       { ...size, unit: 'short', bars: true, minInterval: ROLLUP_INTERVAL },
     ),
     new timeseries.PanelBuilder()

@@ -2,7 +2,9 @@
 
 /**
  * The start of the panel's interval containing `column` (a DateTime). Written out because 18.16
- * has no `toStartOfInterval`, which the plugin's `$__timeInterval` expands to.
+ * has no `toStartOfInterval`, which the plugin's `$__timeInterval` expands to. Alias it
+ * `interval_start`, never like a column: an alias shadows the column in WHERE, and
+ * `$__timeFilter(time)` would then filter the buckets and drop the first, partial one.
  */
 export const bucket = (column: string) =>
   `toDateTime(intDiv(toUInt32(${column}), $__interval_s) * $__interval_s)`;

@@ -231,6 +231,23 @@ describe('dashboard SQL on ClickHouse 18.16', () => {
     expect(ips.map((r) => r['ip'])).toContain('200.147.67.142');
   });
 
+  it('a range that starts inside an interval keeps that interval (time filter on rows, not buckets)', async () => {
+    const q = allQueries(DASHBOARDS['overview.json']!()).find(
+      (x) => x.panelTitle === 'Revocations by status',
+    )!;
+    const ctx = {
+      fromMs: ALICE.replay - 1000,
+      toMs: SEED_TO,
+      intervalS: 3600,
+      variables: { tenant: ALL, source: ALL },
+    };
+    const rows = (await run(expandQuery(q.text, ctx))).data;
+    expect(rows.map((r) => [r['outcome'], Number(r['revocations'])]).sort()).toEqual([
+      ['done', 1],
+      ['failed', 1],
+    ]);
+  });
+
   it('the investigation finds alice by her stolen jti alone', async () => {
     const timeline = allQueries(DASHBOARDS['investigation.json']!()).find(
       (q) => q.panelTitle === 'Timeline',
