@@ -1,10 +1,21 @@
-# tokenwatch ingest service. Node 24 runs the TypeScript sources directly (type stripping).
+# One image for tokenwatch and its companions in docker-compose.yml. Node 24 runs the TypeScript
+# sources directly (type stripping): no build step, runtime dependencies only.
+#   default                                     tokenwatch: node ingest/cli.ts serve
+#   entrypoint node auth-server/main.ts         the reference auth server
+#   entrypoint node scripts/demo.ts --attach    the demo's traffic and attacks against running services
+# test/unit/compose.test.ts checks that every module these three import is copied here.
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY ingest ./ingest
+COPY detectors ./detectors
+COPY response ./response
+COPY sdk/src ./sdk/src
+COPY auth-server ./auth-server
+COPY infra ./infra
+COPY scripts ./scripts
 COPY schema ./schema
 USER node
 EXPOSE 8080
