@@ -324,7 +324,7 @@ ORDER BY interval_start`).columns('interval_start', 'events_per_second'),
       sql(`
 SELECT interval_start, q[1] / 1000 AS p50, q[3] / 1000 AS p99, worst / 1000 AS max
 FROM (
-  SELECT ${bucket('minute')} AS interval_start, quantilesMerge(0.5, 0.9, 0.99)(lag_ms) AS q, maxMerge(max_lag_ms) AS worst
+  SELECT ${bucket('minute')} AS interval_start, quantilesTDigestMerge(0.5, 0.9, 0.99)(lag_ms) AS q, maxMerge(max_lag_ms) AS worst
   FROM ingest_per_minute
   WHERE $__timeFilter(minute) AND ${TENANTS} AND ${SOURCES}
   GROUP BY interval_start

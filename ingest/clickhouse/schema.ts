@@ -320,17 +320,18 @@ FROM ${o.database}.events`,
       }),
       ...rollup(o, f, {
         table: 'ingest_per_minute',
-        // by arrival time: how much arrived and how late
+        // by arrival time: how much arrived and how late (lag quantiles as t-digest states: a quarter
+        // the size of quantiles' reservoir, and cheaper to merge over a week of minutes)
         columns: `minute DateTime,
   tenant String,
   source String,
   events AggregateFunction(count),
-  lag_ms AggregateFunction(quantiles(0.5, 0.9, 0.99), UInt64),
+  lag_ms AggregateFunction(quantilesTDigest(0.5, 0.9, 0.99), UInt64),
   max_lag_ms AggregateFunction(max, UInt64)`,
         engine: engine(o, 'AggregatingMergeTree', 'ingest_per_minute'),
         orderBy: 'tenant, minute, source',
         select: `SELECT toStartOfMinute(received_at) AS minute, tenant, source, countState() AS events,
-  quantilesState(0.5, 0.9, 0.99)(toUInt64(if(received_ms > time_ms, received_ms - time_ms, 0))) AS lag_ms,
+  quantilesTDigestState(0.5, 0.9, 0.99)(toUInt64(if(received_ms > time_ms, received_ms - time_ms, 0))) AS lag_ms,
   maxState(toUInt64(if(received_ms > time_ms, received_ms - time_ms, 0))) AS max_lag_ms
 FROM ${o.database}.events`,
         groupBy: 'minute, tenant, source',

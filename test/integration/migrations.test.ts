@@ -117,10 +117,16 @@ describe('migrations', () => {
     );
     expect(tables.map((t) => `${t.name}:${t.engine}`)).toEqual([
       'dead_letters:ReplacingMergeTree',
+      'dead_letters_per_minute:SummingMergeTree',
+      'dead_letters_per_minute_mv:MaterializedView',
       'detections:ReplacingMergeTree',
       'events:ReplacingMergeTree',
       'events_by_token:ReplacingMergeTree',
       'events_by_token_mv:MaterializedView',
+      'events_per_minute:SummingMergeTree',
+      'events_per_minute_mv:MaterializedView',
+      'ingest_per_minute:AggregatingMergeTree',
+      'ingest_per_minute_mv:MaterializedView',
       'revocation_notices:MergeTree',
       'revocations:MergeTree',
       'schema_migrations:ReplacingMergeTree',
@@ -219,6 +225,8 @@ describe('migrations', () => {
         type: 'refresh',
         time: t,
         time_ms: t * 1000,
+        received_at: t,
+        received_ms: t * 1000,
         jti: `j${i}`,
       })),
       format: 'JSONEachRow',
@@ -236,8 +244,12 @@ describe('migrations', () => {
     });
     const o = { database, cluster: '', retentionDays: 30 };
     const dropped = await dropExpiredPartitions(ch, o, featuresOf('18.16.1'), pino({ level: 'silent' }));
-    expect(dropped).toBe(6); // two old days in each of events, events_by_token, dead_letters
+    // two old days in each of events, events_by_token, dead_letters and their three rollups
+    expect(dropped).toBe(12);
     expect(await scalar(ch, `SELECT count() FROM ${database}.events`)).toBe(2);
+    expect(await scalar(ch, `SELECT sum(events) FROM ${database}.events_per_minute`)).toBe(2);
+    expect(await scalar(ch, `SELECT countMerge(events) FROM ${database}.ingest_per_minute`)).toBe(2);
+    expect(await scalar(ch, `SELECT sum(letters) FROM ${database}.dead_letters_per_minute`)).toBe(2);
     expect(await scalar(ch, `SELECT count() FROM ${database}.events_by_token`)).toBe(2);
     expect(await scalar(ch, `SELECT count() FROM ${database}.dead_letters`)).toBe(2);
     expect(await dropExpiredPartitions(ch, o, featuresOf('18.16.1'), pino({ level: 'silent' }))).toBe(0);
