@@ -221,7 +221,7 @@ async function main() {
         const readsRollup = raw !== sql;
         const first = await timed(ch, sql); // warm both, and compare the answers
         const rawFirst = await timed(ch, raw);
-        const same = sameAnswer(first.rows, rawFirst.rows, sql.includes('quantile'));
+        const same = !readsRollup || sameAnswer(first.rows, rawFirst.rows, sql.includes('quantile'));
         if (!same) {
           log(
             `${q.where}: the rollup's answer (${first.rows.length} rows) differs from the raw tables' (${rawFirst.rows.length}); first rows ${JSON.stringify(first.rows.slice(0, 3))} vs ${JSON.stringify(rawFirst.rows.slice(0, 3))}`,

@@ -104,8 +104,8 @@ LIMIT 2000`).columns('time', 'lat', 'lon', 'city', 'country', 'ip', 'device_id',
       'Devices and networks',
       'Each device the subject’s tokens were used from: its addresses, places, and first and last sight.',
       sql(`
-SELECT device_id, any(user_agent) AS agent, arrayStringConcat(groupUniqArray(ip), ', ') AS ips,
-  arrayStringConcat(groupUniqArray(country), ', ') AS countries, count() AS events,
+SELECT device_id, any(user_agent) AS agent, arrayStringConcat(arraySort(groupUniqArray(ip)), ', ') AS ips,
+  arrayStringConcat(arraySort(groupUniqArray(country)), ', ') AS countries, count() AS events,
   min(time) AS first_seen, max(time) AS last_seen
 FROM events
 WHERE ${TENANT} AND $__timeFilter(time) AND ${SUBJECTS} AND ${TOKENS}

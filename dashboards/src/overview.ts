@@ -222,7 +222,7 @@ function suspects() {
       'Subjects with the most replay, impossible-travel and device-reuse findings. Click a subject to investigate.',
       sql(`
 SELECT tenant, subject, uniqExact(detection_id) AS findings,
-  arrayStringConcat(groupUniqArray(toString(detector)), ', ') AS detectors, max(detected_time) AS last_seen
+  arrayStringConcat(arraySort(groupUniqArray(toString(detector))), ', ') AS detectors, max(detected_time) AS last_seen
 FROM detections
 WHERE $__timeFilter(detected_time) AND ${TENANTS} AND detector IN ${REUSE_DETECTORS}
 GROUP BY tenant, subject
