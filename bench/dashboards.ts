@@ -34,7 +34,7 @@ const LAG = 'toUInt64(if(received_ms > time_ms, received_ms - time_ms, 0))';
  * The same question of the raw tables: each rollup read rewritten as the aggregation it stands for
  * (the rollup's minute becomes the raw row's time or arrival time).
  */
-export function rawEquivalent(sql: string): string {
+function rawEquivalent(sql: string): string {
   if (sql.includes('FROM events_per_minute')) {
     return sql
       .replaceAll('FROM events_per_minute', 'FROM events')

@@ -20,6 +20,7 @@ import {
   webhookEntries,
 } from '../response/settings.ts';
 import { parseWebhookTargets, type WebhookTarget } from '../response/webhooks/index.ts';
+import { type Env, envReader } from './env.ts';
 
 export interface ApiKey {
   tenant: string;
@@ -117,8 +118,6 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
-
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function parseTrustProxy(raw: string): boolean | string {
@@ -129,33 +128,7 @@ function parseTrustProxy(raw: string): boolean | string {
 
 /** Reads and validates the configuration; throws ConfigError listing every problem at once. */
 export function loadConfig(env: Env = process.env): Config {
-  const problems: string[] = [];
-  const str = (name: string, fallback: string): string => {
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? fallback : v.trim();
-  };
-  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = env[name];
-    if (raw === undefined || raw.trim() === '') return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-      return fallback;
-    }
-    return n;
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const raw = str(name, String(fallback)).toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-    problems.push(`${name}=${JSON.stringify(env[name])} must be true or false`);
-    return fallback;
-  };
-  const list = (name: string, fallback: string): string[] =>
-    str(name, fallback)
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
+  const { problems, str, int, bool, list } = envReader(env);
 
   const logLevel = str('TOKENWATCH_LOG_LEVEL', 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) {

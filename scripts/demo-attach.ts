@@ -5,6 +5,8 @@
  * its default is in README.md ("Configuration", the demo's table). Parsing only: no I/O.
  */
 
+import { type Env, envReader } from '../ingest/env.ts';
+
 export interface AttachOptions {
   /** tokenwatch's base URL */
   tokenwatchUrl: string;
@@ -28,18 +30,13 @@ export interface AttachOptions {
   waitSeconds: number;
 }
 
-type Env = Record<string, string | undefined>;
-
-const TRUE = ['1', 'true', 'yes', 'on'];
-const FALSE = ['', '0', 'false', 'no', 'off'];
-
 /** Whether attach mode is asked for: the --attach flag, or DEMO_ATTACH. */
 export function attachRequested(flag: boolean | undefined, env: Env): boolean {
   if (flag === true) return true;
-  const raw = (env['DEMO_ATTACH'] ?? '').trim().toLowerCase();
-  if (TRUE.includes(raw)) return true;
-  if (FALSE.includes(raw)) return false;
-  throw new Error(`DEMO_ATTACH=${JSON.stringify(env['DEMO_ATTACH'])} must be true or false`);
+  const { problems, bool } = envReader(env);
+  const attach = bool('DEMO_ATTACH', false);
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return attach;
 }
 
 /**
@@ -47,8 +44,7 @@ export function attachRequested(flag: boolean | undefined, env: Env): boolean {
  * defaults are where `docker compose up` publishes the services on the host.
  */
 export function attachOptions(env: Env): AttachOptions {
-  const problems: string[] = [];
-  const str = (name: string, fallback: string): string => env[name]?.trim() || fallback;
+  const { problems, str, int, list } = envReader(env);
   const required = (name: string, what: string): string => {
     const value = str(name, '');
     if (value === '') problems.push(`${name} is required in attach mode: ${what}`);
@@ -62,19 +58,8 @@ export function attachOptions(env: Env): AttachOptions {
       );
     return value;
   };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = str(name, '');
-    if (raw === '') return fallback;
-    const n = Number(raw);
-    if (Number.isInteger(n) && n >= min && n <= max) return n;
-    problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-    return fallback;
-  };
 
-  const brokers = str('DEMO_KAFKA_BROKERS', '127.0.0.1:29092')
-    .split(',')
-    .map((b) => b.trim())
-    .filter((b) => b !== '');
+  const brokers = list('DEMO_KAFKA_BROKERS', '127.0.0.1:29092');
   for (const b of brokers)
     if (!/^[^\s:]+:\d{1,5}$/.test(b))
       problems.push(`DEMO_KAFKA_BROKERS entry ${JSON.stringify(b)} must be host:port`);

@@ -13,6 +13,13 @@ export interface Size {
   h: number;
 }
 
+/** The series listed under the chart: how every time series panel of these dashboards shows its legend. */
+export const legendBelow = () =>
+  new common.VizLegendOptionsBuilder()
+    .displayMode(common.LegendDisplayMode.List)
+    .placement(common.LegendPlacement.Bottom)
+    .showLegend(true);
+
 /** A time series panel over ClickHouse: lines by default, stacked bars for counts. */
 export function seriesPanel(
   title: string,
@@ -28,12 +35,7 @@ export function seriesPanel(
     .unit(o.unit)
     .min(0)
     .gridPos({ x: 0, y: 0, w: o.w, h: o.h })
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.List)
-        .placement(common.LegendPlacement.Bottom)
-        .showLegend(true),
-    )
+    .legend(legendBelow())
     .tooltip(
       new common.VizTooltipOptionsBuilder()
         .mode(common.TooltipDisplayMode.Multi)

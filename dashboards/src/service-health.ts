@@ -7,7 +7,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { DASHBOARD_UIDS, PROMETHEUS } from './datasources.ts';
-import { numberPanels, row } from './panels.ts';
+import { legendBelow, numberPanels, row } from './panels.ts';
 
 /** Every series of these dashboards comes from the instances picked in $instance. */
 const I = 'job="tokenwatch", instance=~"$instance"';
@@ -26,12 +26,7 @@ function promPanel(title: string, description: string, unit: string, series: Ser
     .min(0)
     .gridPos({ x: 0, y: 0, w: 8, h: 7 })
     .fillOpacity(bars ? 80 : 10)
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.List)
-        .placement(common.LegendPlacement.Bottom)
-        .showLegend(true),
-    );
+    .legend(legendBelow());
   if (bars) panel.drawStyle(common.GraphDrawStyle.Bars);
   series.forEach((s, i) => {
     panel.withTarget(

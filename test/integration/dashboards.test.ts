@@ -12,10 +12,10 @@ import { expectedColumns } from '../../dashboards/src/clickhouse-query.ts';
 import { DASHBOARDS } from '../../dashboards/src/index.ts';
 import { allQueries, type FoundQuery, isClickHouse } from '../../dashboards/src/inspect.ts';
 import { ALL, expandQuery, type QueryContext } from '../../dashboards/src/macros.ts';
-import { detectFeatures, featuresOf } from '../../ingest/clickhouse/client.ts';
+import { detectFeatures } from '../../ingest/clickhouse/client.ts';
 import { migrate } from '../../ingest/clickhouse/migrate.ts';
-import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from '../../ingest/clickhouse/schema.ts';
-import { chdb } from '../support/chdb.ts';
+import { MIGRATIONS } from '../../ingest/clickhouse/schema.ts';
+import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import {
   ALICE,
   type EventRow,
@@ -269,19 +269,12 @@ describe('dashboard SQL on ClickHouse 18.16', () => {
 
 describe('dashboard SQL on current ClickHouse (chdb)', () => {
   it('every query runs and returns the columns its panel reads', async () => {
-    const probe = await chdb([], []);
-    expect(
-      probe.error,
-      'chdb (pip install chdb) is needed to check SQL on current ClickHouse',
-    ).toBeUndefined();
-    const features = featuresOf(probe.version!);
+    const features = await chdbFeatures();
     const o = { database: 'tw', cluster: '', retentionDays: 3650 };
     const insert = (table: string, rows: EventRow[]) =>
       `INSERT INTO tw.${table} FORMAT JSONEachRow\n${rows.map((r) => JSON.stringify(r)).join('\n')}`;
     const statements = [
-      'CREATE DATABASE IF NOT EXISTS tw',
-      MIGRATIONS_TABLE_SQL(o),
-      ...MIGRATIONS.flatMap((m) => m.statements(o, features)),
+      ...schemaStatements(o, features),
       insert('events', events),
       ...tables.map(([table, rows]) => insert(table, rows)),
     ];

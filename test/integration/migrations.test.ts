@@ -9,7 +9,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/paths.ts';
 import { featuresOf } from '../../ingest/clickhouse/client.ts';
 import { dropExpiredPartitions } from '../../ingest/clickhouse/retention.ts';
-import { MIGRATIONS, MIGRATIONS_TABLE_SQL } from '../../ingest/clickhouse/schema.ts';
+import { MIGRATIONS } from '../../ingest/clickhouse/schema.ts';
 import type { RevocationNotice } from '../../response/hooks.ts';
 import {
   ClickHouseRevocationNotices,
@@ -24,7 +24,7 @@ import {
   RevocationLog,
   type RevocationRow,
 } from '../../response/revocation-log.ts';
-import { chdb } from '../support/chdb.ts';
+import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import { clickhouse, queryRows, scalar, unique } from '../support/harness.ts';
 
 const OUTBOX_BASE_MS = Date.now() - 10_000;
@@ -256,18 +256,11 @@ describe('migrations', () => {
   });
 
   it('runs the same schema on a current ClickHouse engine, with TTL', async () => {
-    const probe = await chdb([], []);
-    expect(
-      probe.error,
-      'chdb (pip install chdb) is needed to check SQL on current ClickHouse',
-    ).toBeUndefined();
-    const features = featuresOf(probe.version!);
+    const features = await chdbFeatures();
     expect(features.ttl).toBe(true);
     const o = { database: 'tw', cluster: '', retentionDays: 30 };
     const statements = [
-      'CREATE DATABASE IF NOT EXISTS tw',
-      MIGRATIONS_TABLE_SQL(o),
-      ...MIGRATIONS.flatMap((m) => m.statements(o, features)),
+      ...schemaStatements(o, features),
       // idempotent: the whole schema again
       ...MIGRATIONS.flatMap((m) => m.statements(o, features)),
       "INSERT INTO tw.events (event_id, type, time, time_ms, tenant, subject, jti, family_id, session_id) VALUES ('e1', 'verification', 1795368720, 1795368720000, 't', 's', 'J1', 'F1', '')",

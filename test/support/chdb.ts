@@ -1,6 +1,8 @@
 /** Runs SQL on a current ClickHouse engine (chdb, through test/support/chdb_exec.py). */
 import { execFile } from 'node:child_process';
 import { REPO_ROOT } from '../../infra/paths.ts';
+import { featuresOf, type ServerFeatures } from '../../ingest/clickhouse/client.ts';
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type SchemaOptions } from '../../ingest/clickhouse/schema.ts';
 
 export interface ChdbReport {
   version: string | null;
@@ -21,3 +23,19 @@ export async function chdb(statements: string[], queries: string[]): Promise<Chd
   await new Promise((resolve) => child.on('close', resolve));
   return JSON.parse(out) as ChdbReport;
 }
+
+/** What the chdb engine is (its version's features); fails saying how to get chdb when it is missing. */
+export async function chdbFeatures(): Promise<ServerFeatures> {
+  const probe = await chdb([], []);
+  if (probe.error !== undefined || probe.version === null) {
+    throw new Error(`chdb (pip install chdb) is needed to check SQL on current ClickHouse: ${probe.error}`);
+  }
+  return featuresOf(probe.version);
+}
+
+/** The whole schema as statements for chdb: database, migrations table, every migration. */
+export const schemaStatements = (o: SchemaOptions, features: ServerFeatures): string[] => [
+  `CREATE DATABASE IF NOT EXISTS ${o.database}`,
+  MIGRATIONS_TABLE_SQL(o),
+  ...MIGRATIONS.flatMap((m) => m.statements(o, features)),
+];
