@@ -22,6 +22,11 @@ import { AccessTokens } from './tokens.ts';
 export interface AuthServerDeps {
   /** where events go (default: from AUTH_TOKENWATCH_KAFKA_BROKERS or AUTH_TOKENWATCH_URL); closed with the server */
   reporter?: Reporter;
+  /**
+   * the clock (epoch ms) of token times, expiries and event times (default Date.now): the traffic
+   * simulator runs the server in process on a simulated clock to play a day in minutes
+   */
+  clock?: () => number;
 }
 
 /** Reports nothing: no tokenwatch is configured. */
@@ -77,13 +82,14 @@ export async function buildAuthServer(
   });
   const reporter = deps.reporter ?? configuredReporter(config, app.log.child({ component: 'reporter' }));
   const issuer = () => config.issuer ?? listeningUrl(app, config.host);
+  const clock = deps.clock ?? Date.now;
   const keys = await KeyRing.create(config.signingAlg, config.keyOverlapSeconds);
   const ctx: AuthContext = {
     config,
     keys,
-    tokens: new AccessTokens(keys, issuer, config.audience, config.accessTtlSeconds),
-    store: new AuthStore(config.accessTtlSeconds, config.refreshTtlSeconds),
-    events: createAuthEvents({ reporter, tenant: config.tenant, source: config.source }),
+    tokens: new AccessTokens(keys, issuer, config.audience, config.accessTtlSeconds, clock),
+    store: new AuthStore(config.accessTtlSeconds, config.refreshTtlSeconds, clock),
+    events: createAuthEvents({ reporter, tenant: config.tenant, source: config.source, now: clock }),
     faults: { revocations: 'ok', slowMs: 0 },
     revocationLog: [],
   };

@@ -88,14 +88,18 @@ export class AuthStore {
   private readonly denied = new Map<string, number>();
   readonly idempotency = new Map<string, IdempotencyRecord>();
 
-  constructor(accessTtlSeconds: number, refreshTtlSeconds: number) {
+  /** epoch ms: Date.now, or a simulation's clock */
+  readonly clock: () => number;
+
+  constructor(accessTtlSeconds: number, refreshTtlSeconds: number, clock: () => number = Date.now) {
+    this.clock = clock;
     this.accessTtlMs = accessTtlSeconds * 1000;
     this.refreshTtlMs = refreshTtlSeconds * 1000;
   }
 
   /** A new family (and session) for a login. */
   createFamily(subject: string, scope: string, clientId: string | undefined): Family {
-    const now = Date.now();
+    const now = this.clock();
     const family: Family = {
       id: randomId('fam'),
       subject,
@@ -147,7 +151,7 @@ export class AuthStore {
 
   /** Whether an access token (or refresh token) id is on the denylist. */
   isDenied(jti: string): boolean {
-    return (this.denied.get(jti) ?? 0) > Date.now();
+    return (this.denied.get(jti) ?? 0) > this.clock();
   }
 
   /** Denies an id until `untilMs`; true when it was not denied before. */
@@ -162,7 +166,10 @@ export class AuthStore {
     const { target, id } = request;
     if (target === 'jti') {
       const known = this.access.get(id);
-      const revokedNow = this.deny(id, known?.expMs ?? request.expiresAtMs ?? Date.now() + this.accessTtlMs);
+      const revokedNow = this.deny(
+        id,
+        known?.expMs ?? request.expiresAtMs ?? this.clock() + this.accessTtlMs,
+      );
       return { revokedNow, accessJtisDenied: revokedNow ? 1 : 0, ...describe(known) };
     }
     const matches = (subject: string, sessionId?: string, familyId?: string) =>
@@ -172,7 +179,7 @@ export class AuthStore {
     const first = families[0] ?? accessTokens[0];
     if (first === undefined) return undefined;
 
-    const now = Date.now();
+    const now = this.clock();
     let familiesRevoked = 0;
     for (const family of families) {
       if (family.revokedAtMs !== undefined) continue;
@@ -187,7 +194,7 @@ export class AuthStore {
   }
 
   /** Drops what can no longer matter: expired denylist entries, access records, families, idempotency records. */
-  prune(now = Date.now()): void {
+  prune(now = this.clock()): void {
     for (const [jti, untilMs] of this.denied) if (untilMs <= now) this.denied.delete(jti);
     for (const [jti, record] of this.access) if (record.expMs <= now) this.access.delete(jti);
     for (const [key, record] of this.idempotency) {

@@ -40,7 +40,16 @@ export class AccessTokens {
   readonly audience: string;
   readonly ttlSeconds: number;
 
-  constructor(keys: KeyRing, issuer: () => string, audience: string, ttlSeconds: number) {
+  readonly clock: () => number;
+
+  constructor(
+    keys: KeyRing,
+    issuer: () => string,
+    audience: string,
+    ttlSeconds: number,
+    clock: () => number = Date.now,
+  ) {
+    this.clock = clock;
     this.keys = keys;
     this.issuer = issuer;
     this.audience = audience;
@@ -49,7 +58,7 @@ export class AccessTokens {
 
   async issue(grant: AccessTokenGrant): Promise<IssuedAccessToken> {
     const key = this.keys.current;
-    const iat = Math.floor(Date.now() / 1000);
+    const iat = Math.floor(this.clock() / 1000);
     const claims: AccessClaims = {
       iss: this.issuer(),
       aud: this.audience,
@@ -75,6 +84,7 @@ export class AccessTokens {
       audience: this.audience,
       typ: TOKEN_TYPE,
       requiredClaims: ['sub', 'jti', 'scope', 'iat', 'exp'],
+      currentDate: new Date(this.clock()),
     });
     return payload as unknown as AccessClaims;
   }

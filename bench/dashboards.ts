@@ -20,7 +20,7 @@ import { startClickHouse, stopClickHouse } from '../infra/clickhouse-server.ts';
 import { freePort } from '../infra/process.ts';
 import { detectFeatures } from '../ingest/clickhouse/client.ts';
 import { migrate } from '../ingest/clickhouse/migrate.ts';
-import { machine, quantile, writeResults } from './support.ts';
+import { type Headline, headline, machine, quantile, writeResults } from './support.ts';
 
 const EVENTS = Number(process.env['BENCH_DASHBOARD_EVENTS'] ?? 10_000_000);
 const ROUNDS = Number(process.env['BENCH_DASHBOARD_ROUNDS'] ?? 20);
@@ -260,6 +260,26 @@ async function main() {
   }
 }
 
+/** The whole overview per range (p95 of the per-round sum), as built beside the raw tables. */
+function headlines(
+  measured: Measured[],
+  totals: Record<string, { rollup: number[]; raw: number[] }>,
+): Headline[] {
+  return Object.entries(totals).map(([range, t]) => {
+    const built = quantile(t.rollup, 0.95);
+    const raw = quantile(t.raw, 0.95);
+    const differ = measured.filter((x) => x.range === range && !x.sameAnswer).length;
+    return headline({
+      figure: `whole overview p95, ${range}, as built (rollups)`,
+      value: built,
+      unit: 'ms',
+      baseline: 'the same questions asked of the raw tables',
+      baselineValue: raw,
+      note: `raw ÷ built ${(raw / built).toFixed(1)}×; ${differ === 0 ? 'same answers' : `ANSWERS DIFFER in ${differ} queries`}`,
+    });
+  });
+}
+
 function report(measured: Measured[], totals: Record<string, { rollup: number[]; raw: number[] }>) {
   const date = new Date().toISOString().slice(0, 10);
   const m = machine(`ClickHouse 18.16 on loopback, ${EVENTS.toLocaleString('en')} events over 7 days`);
@@ -303,6 +323,7 @@ function report(measured: Measured[], totals: Record<string, { rollup: number[];
   ].join('\n');
   console.log(`\n${section}`);
   writeResults('Dashboards', section, 'dashboards', {
+    headline: headlines(measured, totals),
     date,
     machine: m,
     events: EVENTS,

@@ -17,7 +17,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { REPO_ROOT } from '../infra/paths.ts';
-import { machine, quantile, startBenchStack, startService, stopService, writeResults } from './support.ts';
+import {
+  type Headline,
+  headline,
+  machine,
+  quantile,
+  startBenchStack,
+  startService,
+  stopService,
+  writeResults,
+} from './support.ts';
 import { createRunTopics, followFindings, kafkaModeEnv, latenciesOf, probeUnderLoad } from './traffic.ts';
 
 const RATE = Number(process.env['BENCH_DETECT_RATE'] ?? 20_000);
@@ -126,6 +135,34 @@ async function main() {
   report(latency, memory);
 }
 
+/** p99 latency under load beside idle; heap bytes per key of each workload beside a plain Map. */
+function headlines(latency: LatencyResult[], memory: MemoryResult[]): Headline[] {
+  const [idle, loaded] = latency as [LatencyResult, LatencyResult];
+  const base = memory.find((x) => x.workload === 'baseline')!;
+  return [
+    headline({
+      figure: `misuse → finding p99 under ${loaded.load}`,
+      value: loaded.p99,
+      unit: 'ms',
+      baseline: 'the same probes, no background load',
+      baselineValue: idle.p99,
+      note: `probes found ${loaded.found}/${loaded.probes} (idle ${idle.found}/${idle.probes}); goal p99 ≤ 250 ms under 20k events/s`,
+    }),
+    ...memory
+      .filter((x) => x !== base)
+      .map((x) =>
+        headline({
+          figure: `detector heap per tracked key (${x.workload})`,
+          value: x.bytesPerKey,
+          unit: 'bytes',
+          baseline: 'Map(36-char id → number)',
+          baselineValue: base.bytesPerKey,
+          note: `at ${x.keys.toLocaleString('en')} keys`,
+        }),
+      ),
+  ];
+}
+
 function report(latency: LatencyResult[], memory: MemoryResult[]) {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const m = machine(`Kafka ${KAFKA_VERSION}, ClickHouse 18.16`);
@@ -160,6 +197,7 @@ function report(latency: LatencyResult[], memory: MemoryResult[]) {
   ].join('\n');
   console.log(`\n${section}`);
   writeResults('Detection', section, 'detect', {
+    headline: headlines(latency, memory),
     date,
     machine: m,
     rate: RATE,

@@ -18,6 +18,8 @@ import { GeoLookup } from '../ingest/pipeline/geo.ts';
 import { toEventRow } from '../ingest/pipeline/rows.ts';
 import { validateEventValue } from '../ingest/pipeline/validate.ts';
 import {
+  type Headline,
+  headline,
   machine,
   median,
   SERVICE_API_KEY,
@@ -325,6 +327,23 @@ interface DoorResult {
   rounds: Round[];
 }
 
+/** Each door's events/s beside the raw insert baseline (medians of rounds; ratio: median of per-round ratios). */
+function headlines(results: DoorResult[]): Headline[] {
+  return results.map((r) => {
+    const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
+    return headline({
+      figure: `${r.name} throughput`,
+      value: of('eventsPerSecond'),
+      unit: 'events/s',
+      baseline: 'the same rows, raw JSONEachRow inserts',
+      baselineValue: of('baseline'),
+      ratio: of('ratio'),
+      note:
+        r.rounds.length === 1 ? 'one round' : `medians of ${r.rounds.length} rounds; ratio: median of theirs`,
+    });
+  });
+}
+
 function report(results: DoorResult[], machine: string) {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const fmt = (n: number) => Math.round(n).toLocaleString('en');
@@ -344,7 +363,13 @@ function report(results: DoorResult[], machine: string) {
     '',
   ].join('\n');
   console.log(`\n${section}`);
-  writeResults('Ingest', section, 'ingest', { date, machine, events: N, results });
+  writeResults('Ingest', section, 'ingest', {
+    headline: headlines(results),
+    date,
+    machine,
+    events: N,
+    results,
+  });
 }
 
 main().catch((err: Error) => {

@@ -36,7 +36,7 @@ import {
   Denylist,
   type SdkLogger,
 } from '../sdk/src/index.ts';
-import { machine, median, writeResults } from './support.ts';
+import { type Headline, headline, machine, median, writeResults } from './support.ts';
 
 const SECONDS = Number(process.env['BENCH_SDK_SECONDS'] ?? 2);
 const ROUNDS = Number(process.env['BENCH_SDK_ROUNDS'] ?? 5);
@@ -467,34 +467,54 @@ async function main() {
 
 // ---------------------------------------------------------------------------------------------
 
+/** One SDK variant of one algorithm, beside its baseline: medians of rounds. */
+interface Row {
+  alg: string;
+  key: VariantKey;
+  name: string;
+  perSecond: number;
+  baseline: number;
+  overhead: number;
+  /** each round's overhead against that round's baseline */
+  roundOverheads: number[];
+  /** 1/SDK − 1/baseline, µs */
+  addedUs: number;
+  /** CPU per verification of the bench process (median of rounds), µs */
+  cpuUs: number;
+  baselineCpuUs: number;
+  /** CPU per verification of the sink process (median of rounds), µs */
+  sinkCpuUs?: number;
+  verifications: number;
+  delivered?: number;
+  batches?: number;
+  droppedQueueFull: number;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** Verifications/s of each reporting variant beside bare jwtVerify, with its overhead against the goal. */
+function headlines(reporting: Row[]): Headline[] {
+  return reporting.map((r) => {
+    const goal = `goal ≤ ${pct(GOAL_OVERHEAD)}: ${r.overhead <= GOAL_OVERHEAD ? 'met' : 'NOT met'}`;
+    const delivery =
+      r.delivered === r.verifications ? 'every event reached the sink' : 'NOT every event reached the sink';
+    return headline({
+      figure: `${r.alg} verifications/s, ${r.name}`,
+      value: r.perSecond,
+      unit: 'verif/s',
+      baseline: 'bare jose jwtVerify, same tokens',
+      baselineValue: r.baseline,
+      note: `overhead ${pct(r.overhead)} (${goal}); ${delivery}`,
+    });
+  });
+}
+
 function report(results: AlgResult[], httpDropped: Record<string, number>, denylistEntries: number) {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const fmt = (n: number) => Math.round(n).toLocaleString('en');
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const us = (x: number) => x.toFixed(1);
   const sdkKeys = ['http', 'kafka', 'down'] as const;
 
-  interface Row {
-    alg: string;
-    key: VariantKey;
-    name: string;
-    perSecond: number;
-    baseline: number;
-    overhead: number;
-    /** each round's overhead against that round's baseline */
-    roundOverheads: number[];
-    /** 1/SDK − 1/baseline, µs */
-    addedUs: number;
-    /** CPU per verification of the bench process (median of rounds), µs */
-    cpuUs: number;
-    baselineCpuUs: number;
-    /** CPU per verification of the sink process (median of rounds), µs */
-    sinkCpuUs?: number;
-    verifications: number;
-    delivered?: number;
-    batches?: number;
-    droppedQueueFull: number;
-  }
   const rows: Row[] = [];
   for (const r of results) {
     const base = r.variants.find((v) => v.key === 'baseline')!;
@@ -601,6 +621,7 @@ function report(results: AlgResult[], httpDropped: Record<string, number>, denyl
   ].join('\n');
   console.log(`\n${section}`);
   writeResults('SDK overhead', section, 'sdk', {
+    headline: headlines(reporting),
     date,
     machine: machineNote,
     settings: {

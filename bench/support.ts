@@ -1,7 +1,11 @@
-/** What the benchmarks share: a private ClickHouse + Kafka, the service as a child process, and bench/RESULTS.md. */
+/**
+ * What the benchmarks share: a private ClickHouse + Kafka, the service as a child process, and their
+ * results — a section of bench/RESULTS.md and bench/results/<name>.json each (BENCH_OUTPUT_DIR: elsewhere).
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startClickHouse, stopClickHouse } from '../infra/clickhouse-server.ts';
 import { startKafka, stopKafka } from '../infra/kafka-server.ts';
@@ -100,23 +104,110 @@ export const quantile = (xs: number[], q: number) => {
 
 export const machine = (extra: string) => `${cpus().length} cores, Node ${process.versions.node}, ${extra}`;
 
-/** Replaces (or appends) the `## <title>` section of bench/RESULTS.md and writes bench/results/<name>.json. */
-export function writeResults(title: string, section: string, name: string, json: unknown) {
-  mkdirSync(`${REPO_ROOT}bench/results`, { recursive: true });
-  writeFileSync(`${REPO_ROOT}bench/results/${name}.json`, `${JSON.stringify(json, null, 2)}\n`);
-  const file = `${REPO_ROOT}bench/RESULTS.md`;
+/** One of a benchmark's few most important figures, beside the baseline it was measured against in the same run. */
+export interface Headline {
+  figure: string;
+  /** NaN (null in the JSON) where nothing was measured, e.g. no probe found */
+  value: number;
+  unit: string;
+  /** what the baseline is, e.g. "bare jose jwtVerify" */
+  baseline: string;
+  /** the baseline's figure, in `unit` */
+  baselineValue: number;
+  /** value ÷ baselineValue; null where that is not a number (baseline 0 or not measured) */
+  ratio: number | null;
+  note?: string;
+}
+
+/** A headline figure; `ratio` defaults to value ÷ baselineValue (pass the bench's own, e.g. a median of per-round ratios). */
+export function headline(h: Omit<Headline, 'ratio'> & { ratio?: number }): Headline {
+  const ratio = h.ratio ?? h.value / h.baselineValue;
+  const figure: Headline = {
+    figure: h.figure,
+    value: h.value,
+    unit: h.unit,
+    baseline: h.baseline,
+    baselineValue: h.baselineValue,
+    ratio: Number.isFinite(ratio) ? ratio : null,
+  };
+  if (h.note !== undefined) figure.note = h.note;
+  return figure;
+}
+
+/** What every benchmark writes to bench/results/<name>.json: its headline figures, then anything else. */
+export interface BenchResults {
+  headline: Headline[];
+  [key: string]: unknown;
+}
+
+/** Where results go: BENCH_OUTPUT_DIR (RESULTS.md and results/*.json inside it; relative to the repository), by default bench/. */
+export const OUTPUT_DIR = resolve(REPO_ROOT, process.env['BENCH_OUTPUT_DIR'] ?? 'bench');
+export const RESULTS_MD = join(OUTPUT_DIR, 'RESULTS.md');
+export const resultsJson = (name: string) => join(OUTPUT_DIR, 'results', `${name}.json`);
+
+const RESULTS_PREAMBLE =
+  '# Benchmark results\n\nEach figure beside the baseline it was measured against in the same run (these machines are noisy: compare ratios).\n\n';
+
+/** Where `## <title>` starts in a markdown document (at the start of a line), or -1. */
+function sectionStart(doc: string, title: string): number {
+  const heading = `## ${title}\n`;
+  if (doc.startsWith(heading)) return 0;
+  const at = doc.indexOf(`\n${heading}`);
+  return at === -1 ? -1 : at + 1;
+}
+
+/** Where the first `## ` section starts, or -1 (a document of preamble only). */
+function firstSectionStart(doc: string): number {
+  if (doc.startsWith('## ')) return 0;
+  const at = doc.indexOf('\n## ');
+  return at === -1 ? -1 : at + 1;
+}
+
+/**
+ * `doc` with its `## <title>` section replaced by `section` (up to the next `## ` heading); a new
+ * section goes after the last one, or with `position: 'first'` before the first one (after the preamble).
+ */
+export function withSection(
+  doc: string,
+  title: string,
+  section: string,
+  position: 'first' | 'last' = 'last',
+): string {
+  const body = `${section.trimEnd()}\n\n`;
+  const start = sectionStart(doc, title);
+  let out: string;
+  if (start !== -1) {
+    const end = doc.indexOf('\n## ', start);
+    out = doc.slice(0, start) + body + (end === -1 ? '' : doc.slice(end + 1));
+  } else {
+    const first = position === 'first' ? firstSectionStart(doc) : -1;
+    if (first !== -1) out = doc.slice(0, first) + body + doc.slice(first);
+    else out = doc.trim() === '' ? body : `${doc.trimEnd()}\n\n${body}`;
+  }
+  return `${out.trimEnd()}\n`;
+}
+
+/** Replaces (or adds) the `## <title>` section of RESULTS.md. */
+export function writeSection(title: string, section: string, position: 'first' | 'last' = 'last') {
   let doc: string;
   try {
-    doc = readFileSync(file, 'utf8');
-  } catch {
-    doc =
-      '# Benchmark results\n\nEach figure beside the baseline it was measured against in the same run (these machines are noisy: compare ratios).\n\n';
+    doc = readFileSync(RESULTS_MD, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    doc = RESULTS_PREAMBLE;
   }
-  const start = doc.indexOf(`## ${title}\n`);
-  if (start === -1) doc = `${doc.trimEnd()}\n\n${section}`;
-  else {
-    const end = doc.indexOf('\n## ', start + 1);
-    doc = doc.slice(0, start) + section + (end === -1 ? '' : doc.slice(end + 1));
-  }
-  writeFileSync(file, `${doc.trimEnd()}\n`);
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  writeFileSync(RESULTS_MD, withSection(doc, title, section, position));
+}
+
+/** Writes results/<name>.json. */
+export function writeJson(name: string, json: unknown) {
+  mkdirSync(join(OUTPUT_DIR, 'results'), { recursive: true });
+  writeFileSync(resultsJson(name), `${JSON.stringify(json, null, 2)}\n`);
+}
+
+/** Replaces (or appends) the `## <title>` section of RESULTS.md and writes results/<name>.json. */
+export function writeResults(title: string, section: string, name: string, json: BenchResults) {
+  writeJson(name, json);
+  writeSection(title, section);
 }

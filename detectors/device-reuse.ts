@@ -15,13 +15,15 @@ import {
   sightingOf,
   tokenOf,
 } from './state.ts';
+import { claimsVerified } from './trust.ts';
 import type { DetectorEvent, Finding } from './types.ts';
 
 /** Devices (or networks) remembered per token: enough to prove reuse, bounded against floods. */
 const MAX_DEVICES = 8;
 
+/** A use of the token: a verification whose claims were verified, or a refresh. */
 const presented = (e: DetectorEvent) =>
-  (e.type === 'verification' || e.type === 'refresh') && e.reason !== 'malformed';
+  (e.type === 'verification' || e.type === 'refresh') && claimsVerified(e);
 
 /**
  * Keeps the event as its device's latest sighting. Returns the devices when a new device joined

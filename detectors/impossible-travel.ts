@@ -2,12 +2,14 @@
  * impossible_travel: the same jti, session or family seen from places no one could travel between
  * in the time between: great-circle distance minus both accuracy radii, over the elapsed time,
  * above the max speed (and at least the minimum distance). Allowlisted networks (VPN egress,
- * corporate proxies), private/reserved addresses and addresses without geo are skipped, not guessed.
+ * corporate proxies), private/reserved addresses and addresses without geo are skipped, not guessed,
+ * and so are verifications whose claims were never verified (a forgery says nothing; see trust.ts).
  */
 import type { Thresholds } from './config.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { distanceKm, isTelling } from './network.ts';
 import { familyOf, type KeyedState, type Sighting, sessionOf, sightingOf, tokenOf } from './state.ts';
+import { claimsVerified } from './trust.ts';
 import type { Action, DetectorEvent, Finding } from './types.ts';
 
 type Scope = 'jti' | 'session' | 'family';
@@ -34,7 +36,7 @@ function holders(k: KeyedState, e: DetectorEvent, cfg: Thresholds) {
 }
 
 export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
-  if (!hasPlace(e, cfg)) return [];
+  if (!hasPlace(e, cfg) || !claimsVerified(e)) return [];
   const found: Finding[] = [];
   const here = sightingOf(e);
   for (const [kind, id, holder] of holders(k, e, cfg)) {

@@ -71,7 +71,7 @@ export const revocationsRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async 
   app.addHook('onRequest', async (request, reply) => {
     const key = request.headers['idempotency-key'];
     const entry: RevocationLogEntry = {
-      received_at_ms: Date.now(),
+      received_at_ms: ctx.store.clock(),
       idempotency_key: typeof key === 'string' ? key : null,
       target: null,
       id: null,
@@ -143,7 +143,7 @@ export const revocationsRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async 
           expMs: Date.parse(expires_at),
         })),
       });
-      const now = new Date();
+      const now = new Date(ctx.store.clock());
       const [statusCode, responseBody] =
         outcome === undefined
           ? [

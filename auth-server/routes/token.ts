@@ -116,7 +116,8 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
     if (family.revokedAtMs !== undefined || store.isDenied(token.tokenId)) {
       throw reject('revoked', `the refresh token's family ${family.id} was revoked; log in again`);
     }
-    if (Date.now() >= family.expiresAtMs) throw reject('expired', 'the refresh token expired; log in again');
+    if (store.clock() >= family.expiresAtMs)
+      throw reject('expired', 'the refresh token expired; log in again');
     if (token.rotated && config.reuseDetection) {
       const error = reject(
         'reuse_detected',

@@ -74,6 +74,8 @@ export interface AuthEventsOptions {
   tenant?: string;
   /** the reporting auth server/instance (default the host name) */
   source?: string;
+  /** the clock (epoch ms) of the events' `time` (default Date.now; a simulation runs its own) */
+  now?: () => number;
 }
 
 export function createAuthEvents(options: AuthEventsOptions): AuthEvents {
@@ -84,11 +86,12 @@ export function createAuthEvents(options: AuthEventsOptions): AuthEvents {
     );
   const source = text(options.source ?? hostname(), 128);
   const { reporter } = options;
+  const now = options.now ?? Date.now;
 
   const event = (type: EventType, g: GrantContext, access: AccessTokenFields | undefined): TokenEvent => ({
     event_id: randomUUID(),
     type,
-    time: Date.now(),
+    time: now(),
     tenant: g.tenant !== undefined && TENANT_PATTERN.test(g.tenant) ? g.tenant : tenant,
     source,
     subject: text(g.subject),

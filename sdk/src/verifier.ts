@@ -70,6 +70,8 @@ export interface VerifierOptions {
   denylist?: Denylist;
   /** the claim that carries the refresh-token family id, where the issuer puts one (none by default) */
   familyClaim?: string;
+  /** the clock (epoch ms) for exp/nbf, the denylist and event times (default Date.now; a simulation runs its own) */
+  now?: () => number;
 }
 
 export interface Verifier {
@@ -139,6 +141,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     ...(options.typ !== undefined ? { typ: options.typ } : {}),
   };
   const { reporter, denylist, familyClaim } = options;
+  const now = options.now ?? Date.now;
+  // A clock of its own means a currentDate per call; the default keeps one options object (hot path).
+  const optionsNow =
+    options.now === undefined
+      ? () => verifyOptions
+      : () => ({ ...verifyOptions, currentDate: new Date(now()) });
   const source = text(options.source ?? hostname(), 128);
   const tenantOption = options.tenant ?? 'default';
   const tenantOf =
@@ -166,7 +174,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const event: TokenEvent = {
       event_id: randomUUID(),
       type: 'verification',
-      time: Date.now(),
+      time: now(),
       tenant,
       source,
       subject: text(claims['sub']),
@@ -190,14 +198,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 
   const denied = (tenant: string, claims: AccessTokenClaims): DenylistMatch | undefined =>
-    denylist?.match({
-      tenant,
-      subject: claims.sub,
-      jti: claims.jti,
-      sessionId: typeof claims.sid === 'string' ? claims.sid : undefined,
-      familyId: familyClaim === undefined ? undefined : text(claims[familyClaim]),
-      iat: claims.iat,
-    });
+    denylist?.match(
+      {
+        tenant,
+        subject: claims.sub,
+        jti: claims.jti,
+        sessionId: typeof claims.sid === 'string' ? claims.sid : undefined,
+        familyId: familyClaim === undefined ? undefined : text(claims[familyClaim]),
+        iat: claims.iat,
+      },
+      now(),
+    );
 
   return {
     async verify(token, caller) {
@@ -212,7 +223,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       let claims: AccessTokenClaims;
       let header: Record<string, unknown>;
       try {
-        const verified = await jwtVerify<AccessTokenClaims>(token, key as JWTVerifyGetKey, verifyOptions);
+        const verified = await jwtVerify<AccessTokenClaims>(token, key as JWTVerifyGetKey, optionsNow());
         claims = verified.payload;
         header = verified.protectedHeader as Record<string, unknown>;
       } catch (err) {

@@ -182,17 +182,24 @@ describe('SDK over HTTP, end to end', () => {
     const after = reporter.stats();
     expect(after.queued).toBe(0);
     expect(after.sent + after.dropped.queue_full + after.dropped.refused).toBe(after.reported);
+    const expected = before.n + (after.sent - reportedBefore.sent);
+    let lastCount = 0;
     const storedCount = await waitUntil(
       'the delivered events in ClickHouse',
       async () => {
-        const n = await scalar(
+        lastCount = await scalar(
           ch,
           `SELECT count() FROM ${w!.database}.events FINAL WHERE source = '${SOURCE}' AND subject = '${user}'`,
         );
-        return n >= before.n + (after.sent - reportedBefore.sent) && n;
+        return lastCount >= expected && lastCount;
       },
-      30_000,
-    );
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}: ${lastCount} stored, expected at least ${expected} (${before.n} before the freeze + ` +
+          `${after.sent - reportedBefore.sent} sent after it); reporter ${JSON.stringify(after)}`,
+      );
+    });
     // A batch that timed out while tokenwatch was frozen may still be taken when it thaws (its bytes
     // were in the socket): counted as dropped by the reporter, stored all the same, at most once.
     expect(storedCount).toBeLessThanOrEqual(before.n + outage.n);

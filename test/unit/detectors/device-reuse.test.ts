@@ -81,6 +81,13 @@ describe('device_reuse: findings', () => {
 describe('device_reuse: hard negatives (no finding)', () => {
   it.each([
     [
+      "a forged signature carrying the victim's jti from another device",
+      [
+        ev({ at: T0, jti: 'j', device_id: 'a' }),
+        ev({ at: T0 + MINUTE, jti: 'j', device_id: 'forger', outcome: 'rejected', reason: 'bad_signature' }),
+      ],
+    ],
+    [
       'one device, many requests',
       [
         ev({ at: T0, jti: 'j', device_id: 'a' }),

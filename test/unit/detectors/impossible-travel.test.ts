@@ -129,6 +129,16 @@ describe('impossible_travel: hard negatives (no finding)', () => {
       'different jtis in different places',
       [use(T0, PLACES.berlin), use(T0 + MINUTE, PLACES.saoPaulo, { jti: 'jti-2' })],
     ],
+    ...(['bad_signature', 'alg_not_allowed', 'unknown_kid', 'malformed', 'other'] as const).map(
+      (reason): [string, ReturnType<typeof use>[]] => [
+        `a forgery (${reason}) naming the victim's jti and session from far away: its claims are not the token's`,
+        [
+          use(T0, PLACES.berlin, { session_id: 's-1' }),
+          use(T0 + MINUTE, PLACES.saoPaulo, { session_id: 's-1', outcome: 'rejected', reason }),
+          use(T0 + 2 * MINUTE, PLACES.berlin, { session_id: 's-1' }),
+        ],
+      ],
+    ),
   ])('%s', (_what, events) => {
     expect(detect(events)).toEqual([]);
   });

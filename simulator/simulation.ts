@@ -1,0 +1,59 @@
+/**
+ * A whole simulation from a seed: the population, every user's benign days, the attacks and their
+ * labels, as one time-ordered list of steps. Pure: the same options give the same steps.
+ */
+import { ATTACK_KINDS, planAttacks } from './attacks.ts';
+import { userPlan } from './day-plan.ts';
+import { makePopulation, type User } from './population.ts';
+import { Random } from './random.ts';
+import { type AttackKind, type AttackLabel, byTime, type Step } from './steps.ts';
+
+export interface SimulationOptions {
+  seed: string;
+  users: number;
+  /** simulated time covered, ms */
+  durationMs: number;
+  /** UTC epoch ms of simulated time 0 (decides local times of day) */
+  startUtcMs: number;
+  attacksPerKind: number;
+  tenant: string;
+  /** chance a user flies somewhere on a given day (default 0.03) */
+  travelPerDay?: number;
+  kinds?: readonly AttackKind[];
+}
+
+export interface Simulation {
+  options: SimulationOptions;
+  users: User[];
+  steps: Step[];
+  labels: AttackLabel[];
+  /** users no attack touches: the denominator of false positives per 1,000 benign subjects */
+  benignSubjects: string[];
+}
+
+export function buildSimulation(o: SimulationOptions): Simulation {
+  const rnd = new Random(o.seed);
+  const users = makePopulation(o.users, rnd.fork('population'));
+  const window = { startUtcMs: o.startUtcMs, durationMs: o.durationMs };
+  const benign = new Map(
+    users.map((u) => [u.subject, userPlan(u, rnd.fork(`plan/${u.subject}`), window, o.travelPerDay)]),
+  );
+  const attacks = planAttacks(
+    users,
+    benign,
+    rnd.fork('attacks'),
+    o.durationMs,
+    o.attacksPerKind,
+    o.tenant,
+    o.kinds ?? ATTACK_KINDS,
+  );
+  const victims = new Set(attacks.labels.map((l) => l.subject));
+  const steps = [...[...benign.values()].flat(), ...attacks.steps].sort(byTime);
+  return {
+    options: o,
+    users,
+    steps,
+    labels: attacks.labels.sort((a, b) => a.startAt - b.startAt),
+    benignSubjects: users.map((u) => u.subject).filter((s) => !victims.has(s)),
+  };
+}
