@@ -16,6 +16,7 @@ COPY sdk/src ./sdk/src
 COPY auth-server ./auth-server
 COPY infra ./infra
 COPY scripts ./scripts
+COPY simulator ./simulator
 COPY schema ./schema
 USER node
 EXPOSE 8080

@@ -1,15 +1,18 @@
 /**
  * `npm run demo`: the main job on local infrastructure. Brings up the local stack (a real ClickHouse
  * and Kafka), starts the reference auth server and tokenwatch (revoking through the auth server,
- * alerting a local signed-webhook receiver), sends demo traffic through both doors (Kafka and HTTP,
- * including a few hostile events), and every 10 s a thief replays a victim's refresh token from
- * abroad at the auth server and uses the access token it got at an "orders API" built with the
- * SDK (its verifications reported over Kafka, its denylist following the revocation topic). Shows
- * live progress (events, findings, revocations, alerts), each revocation as it lands — at the auth
- * server and at the orders API — and where to look. Ctrl-C stops cleanly.
+ * alerting a local signed-webhook receiver), and runs the traffic simulator on the real clock:
+ * simulated users log in, call APIs and refresh through the auth server and SDK verifiers (an
+ * "orders API" over HTTP, a gateway and a mobile backend in process; verifications reported over
+ * Kafka, denylists following the revocation topic), and every 20 s an attacker strikes — a stolen
+ * refresh token replayed from abroad first, then XSS, forgeries, a cloned token, a signature
+ * flood, a revoked token. A trickle of hostile events goes to both doors. Shows live progress
+ * (events, findings, revocations, alerts), each attack move and what came of it, each revocation
+ * as it is acknowledged, and where to look. Ctrl-C stops cleanly.
  *
  *   npm run demo -- --duration 60     stop by itself after 60 s (default: run until Ctrl-C)
- *   npm run demo -- --rate 500        events per second (default 300)
+ *   npm run demo -- --rate 300        API calls per second, about (default 150)
+ *   npm run demo -- --seed demo       the simulation's seed (same seed, same users and attacks)
  *   npm run demo -- --port 8080 --auth-port 8090 --api-port 8070   where tokenwatch, the auth server and the orders API listen
  *   node scripts/demo.ts --attach     start nothing: drive services that already run (the Docker Compose
  *                                     stack's), found through DEMO_* variables (scripts/demo-attach.ts)
@@ -29,13 +32,22 @@ import { createKafka, createProducer } from '../ingest/kafka/client.ts';
 import { verifyWebhookSignature } from '../response/webhooks/index.ts';
 import { Denylist, type RevocationFollower } from '../sdk/src/index.ts';
 import { createKafkaReporter, followRevocations } from '../sdk/src/kafka.ts';
+import { planAttack } from '../simulator/attacks.ts';
+import { SimClock } from '../simulator/clock.ts';
+import { type AttackEvent, Executor } from '../simulator/executor.ts';
+import { VPN_EGRESS_CIDR } from '../simulator/places.ts';
+import { type ApiPort, httpAuth, SIM_CLIENT, sdkApis } from '../simulator/ports.ts';
+import { Random } from '../simulator/random.ts';
+import { buildSimulation, type Simulation } from '../simulator/simulation.ts';
+import { type AttackKind, type AttackLabel, byTime, type Step } from '../simulator/steps.ts';
 import { type AttachOptions, attachOptions, attachRequested } from './demo-attach.ts';
 import { type OrdersApi, startOrdersApi } from './orders-api.ts';
 
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '0' },
-    rate: { type: 'string', default: '300' },
+    rate: { type: 'string', default: '150' },
+    seed: { type: 'string', default: 'demo' },
     port: { type: 'string', default: '8080' },
     'auth-port': { type: 'string', default: '8090' },
     'api-port': { type: 'string', default: '8070' },
@@ -52,7 +64,14 @@ const AUTH_REVOKE_TOKEN = 'demo-revoke-0123456789abcdef';
 const WEBHOOK_SECRET = 'demo-webhook-secret-0123456789';
 const API_KEY = 'demo-key-0123456789abcdef';
 const READ_KEY = 'demo-read-key-0123456789abcdef';
-const ATTACK_EVERY_MS = 10_000;
+const ATTACK_EVERY_MS = 20_000;
+const FIRST_ATTACK_MS = 10_000;
+const SEED = args.seed;
+/** the simulated day packed denser: each burst of use has 20× the calls at 1/20 of the gaps */
+const PACKED_ACTIVITY = 20;
+/** hours planned when the demo runs until Ctrl-C */
+const PLAN_HOURS = 12;
+const AUDIENCE = 'tokenwatch-demo-api';
 const DATABASE = 'tokenwatch_demo';
 const TOPIC = 'tokenwatch.demo.events';
 const say = (msg: string) => console.log(`[demo] ${msg}`);
@@ -60,176 +79,139 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Scopes this run's synthetic ids (events, families, tokens), so a second run never repeats the first's. */
 const RUN = `${process.pid}-${Date.now().toString(36)}`;
 
-/** Where demo users live: a public address with a known location each. */
-const HOMES = [
-  { city: 'Berlin', ip: '85.214.132.117' },
-  { city: 'Rio de Janeiro', ip: '200.147.67.142' },
-  { city: 'Frankfurt (IPv6)', ip: '2a00:1450:4001:82b::200e' },
-  { city: 'Tokyo', ip: '133.242.0.1' },
-  { city: 'US', ip: '8.8.8.8' },
-  { city: 'Cape Town', ip: '41.76.108.46' },
-];
-
-let seq = 0;
-/** One demo event: mostly accepted verifications, some expired ones, refresh rotations, now and then a hostile one. */
-function demoEvent(): Record<string, unknown> | string {
-  const n = seq++;
-  const user = n % 50;
-  const home = HOMES[user % HOMES.length]!;
-  const base = {
-    event_id: `demo-${RUN}-${n}`,
+let hostileSeq = 0;
+/** Hostile input a few times a second beside the simulated traffic: refused one by one into the dead-letter store. */
+function hostileEvent(): string {
+  const n = hostileSeq++;
+  if (n % 2 === 0) return '{"event_id": "broken", "type": '; // malformed JSON
+  return JSON.stringify({
+    event_id: `hostile-${RUN}-${n}`,
+    type: 'verification',
     time: Date.now(),
     tenant: 'default',
-    source: `api-gateway-${n % 3}`,
-    subject: `user-${user}`,
-    ip: home.ip,
-    user_agent: 'Mozilla/5.0 (demo)',
-    device_id: `device-${user}`,
-    session_id: `session-${user}`,
-  };
-  const kind = n % 20;
-  if (kind === 19) return '{"event_id": "broken", "type": '; // malformed: dead-lettered, the rest goes on
-  if (kind === 18)
-    return { ...base, ip: '999.0.0.1', type: 'verification', outcome: 'accepted', reason: 'ok' };
-  if (kind >= 15)
-    return {
-      ...base,
-      type: 'refresh',
-      outcome: 'rotated',
-      reason: 'ok',
-      family_id: `family-${RUN}-${user}`,
-      token_id: `rt-${RUN}-${n}`,
-      new_token_id: `rt-${RUN}-${n + 1}`,
-    };
-  if (kind >= 12)
-    return { ...base, type: 'verification', outcome: 'rejected', reason: 'expired', jti: `jti-${RUN}-${n}` };
-  return {
-    ...base,
-    type: 'verification',
+    source: 'edge-proxy',
+    subject: 'user-00001',
+    ip: '999.0.0.1', // not an address
     outcome: 'accepted',
     reason: 'ok',
-    jti: `jti-${RUN}-${n}`,
-    iss: 'https://auth.demo',
-    aud: 'api',
-    alg: 'EdDSA',
-    kid: 'demo-1',
+  });
+}
+
+/** The demo's attacks, in this order: the first (a replayed refresh token) lands within a minute. */
+const ATTACK_ORDER: readonly AttackKind[] = [
+  'refresh_replay',
+  'xss_parallel',
+  'alg_none',
+  'access_clone',
+  'bad_signature_flood',
+  'revoked_token',
+];
+/** Attack moves at 1/50 of an attacker's pace: minutes become seconds. */
+const ATTACK_TEMPO = 0.02;
+
+/**
+ * The demo's attacks: one every ATTACK_EVERY_MS from FIRST_ATTACK_MS, kinds in ATTACK_ORDER order,
+ * each on a user whose laptop is in use then (labels as in the evaluation).
+ */
+function demoAttacks(
+  sim: Simulation,
+  durationMs: number,
+  rnd: Random,
+): { steps: Step[]; labels: AttackLabel[] } {
+  const out: { steps: Step[]; labels: AttackLabel[] } = { steps: [], labels: [] };
+  const byUser = new Map(sim.users.map((u) => [u.subject, u]));
+  const used = new Set<string>();
+  for (let k = 0, at = FIRST_ATTACK_MS; at < durationMs - 60_000; k++, at += ATTACK_EVERY_MS) {
+    const kind = ATTACK_ORDER[k % ATTACK_ORDER.length]!;
+    const anchor = sim.steps.find(
+      (s) => s.kind === 'call' && s.at >= at && s.device.endsWith('-laptop') && !used.has(s.subject),
+    );
+    if (anchor === undefined || anchor.kind !== 'call') continue;
+    used.add(anchor.subject);
+    const id = `A${String(k + 1).padStart(3, '0')}-${kind}`;
+    const p = planAttack(
+      kind,
+      id,
+      k,
+      { user: byUser.get(anchor.subject)!, device: anchor.device, net: anchor.net, at: anchor.at - 30_000 },
+      rnd,
+      ATTACK_TEMPO,
+    );
+    out.steps.push(...p.steps);
+    out.labels.push(...p.labels);
+  }
+  return out;
+}
+
+/**
+ * How many simulated users make about `rate` API calls a second over the next ten minutes: it
+ * depends on the hour (who is awake where), so it is measured on a sample of the plan.
+ */
+function usersFor(rate: number, startUtcMs: number): number {
+  const sample = 1000;
+  const window = 600_000;
+  const probe = buildSimulation({
+    seed: SEED,
+    users: sample,
+    durationMs: window,
+    startUtcMs,
+    attacksPerKind: 0,
+    tenant: 'default',
+    activity: PACKED_ACTIVITY,
+  });
+  const perUserS = probe.steps.length / sample / (window / 1000);
+  return Math.min(200_000, Math.max(50, Math.round(rate / Math.max(perUserS, 1e-4))));
+}
+
+/** What a 401 from the orders API says, as a reason (the SDK's error_description). */
+function reasonOf(body: Record<string, unknown>): string {
+  const text = String(body['error_description'] ?? '');
+  if (/revoked/.test(text)) return 'revoked';
+  if (/"exp"|expired/.test(text)) return 'expired';
+  return String(body['error'] ?? 'rejected');
+}
+
+/** The APIs the simulated clients call: the orders API over HTTP, the gateway and mobile backend in process. */
+function demoApis(ordersApi: OrdersApi, inProcess: ApiPort): ApiPort {
+  return {
+    async call(source, token, caller) {
+      if (source !== 'orders-api') return inProcess.call(source, token, caller);
+      const res = await ordersApi.call(token, caller.ip, caller.deviceId, caller.userAgent);
+      return res.status === 200 ? { ok: true } : { ok: false, reason: reasonOf(res.body) };
+    },
+    revoked: (jti, subject, expiresAtMs) => inProcess.revoked(jti, subject, expiresAtMs),
   };
 }
 
-/** The thief's places: far from every demo home. */
-const ABROAD = [
-  { city: 'São Paulo', ip: '200.147.67.142' },
-  { city: 'Tokyo', ip: '133.242.0.1' },
-];
-
-/** The reference auth server, as the demo's users and thief talk to it (X-Forwarded-For: where they are). */
-class AuthClient {
-  readonly url: string;
-  readonly adminToken: string;
-  constructor(url: string, adminToken: string) {
-    this.url = url;
-    this.adminToken = adminToken;
-  }
-
-  async token(form: Record<string, string>, ip: string, device: string) {
-    const res = await fetch(`${this.url}/oauth/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-forwarded-for': ip,
-        'x-device-id': device,
-        'user-agent': device.startsWith('thief') ? 'python-requests/2.32' : 'Mozilla/5.0 (demo)',
-      },
-      body: new URLSearchParams(form).toString(),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, string> };
-  }
-
-  async revocationsReceived(): Promise<number> {
-    const res = await fetch(`${this.url}/admin/revocations`, {
-      headers: { authorization: `Bearer ${this.adminToken}` },
-    });
-    const body = (await res.json()) as { revocations: { status_code: number }[] };
-    return body.revocations.filter((r) => r.status_code === 200).length;
-  }
-}
-
-let attacks = 0;
-/**
- * A stolen refresh token, for real at the reference auth server: the victim logs in and refreshes
- * from home; the thief presents the victim's previous refresh token from abroad on another device
- * (the server's own reuse detection is off, so it hands the thief a fresh pair). tokenwatch should
- * revoke the family; the demo then shows the thief's next refresh failing, and the victim's.
- */
-async function attack(auth: AuthClient, api: OrdersApi) {
-  const k = attacks++;
-  const victim = `victim-${k}`;
-  const home = HOMES[k % HOMES.length]!;
-  // far from home: never the victim's own country
-  const thief = ABROAD[home.city === 'Tokyo' ? 0 : home.city === 'Rio de Janeiro' ? 1 : k % ABROAD.length]!;
-  const login = await auth.token(
-    { grant_type: 'password', username: victim, password: victim },
-    home.ip,
-    `laptop-${victim}`,
-  );
-  if (login.status !== 200)
-    throw new Error(`login of ${victim}: ${login.status} ${JSON.stringify(login.body)}`);
-  const fresh = await auth.token(
-    { grant_type: 'refresh_token', refresh_token: login.body['refresh_token']! },
-    home.ip,
-    `laptop-${victim}`,
-  );
-  await new Promise((r) => setTimeout(r, 1000));
-  const before = await auth.revocationsReceived();
-  const replayedAt = Date.now();
-  const stolen = await auth.token(
-    { grant_type: 'refresh_token', refresh_token: login.body['refresh_token']! },
-    thief.ip,
-    'thief-laptop',
-  );
-  say(
-    `attack: ${victim} (${home.city}) — their previous refresh token replayed from ${thief.city}; the auth server answered ${stolen.status}`,
-  );
-  void thiefAtOrdersApi(api, stolen.body['access_token'] ?? '', thief.ip, replayedAt);
-  for (let waited = 0; waited < 10_000; waited += 100) {
-    if ((await auth.revocationsReceived()) > before) {
-      const thiefNext = await auth.token(
-        { grant_type: 'refresh_token', refresh_token: stolen.body['refresh_token'] ?? '' },
-        thief.ip,
-        'thief-laptop',
-      );
-      const victimNext = await auth.token(
-        { grant_type: 'refresh_token', refresh_token: fresh.body['refresh_token'] ?? '' },
-        home.ip,
-        `laptop-${victim}`,
-      );
-      say(
-        `revoked: ${victim}'s token family revoked at the auth server ${Date.now() - replayedAt} ms after the replay; ` +
-          `thief's next refresh → ${thiefNext.status} ${thiefNext.body['error'] ?? ''}, ${victim}'s → ${victimNext.status} (must log in again)`,
-      );
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  say(`attack on ${victim}: no revocation reached the auth server within 10 s`);
-}
-
-/** The thief uses the stolen access token at the orders API until its denylist refuses it. */
-async function thiefAtOrdersApi(api: OrdersApi, token: string, ip: string, replayedAt: number) {
-  let served = 0;
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    const res = await api.call(token, ip, 'thief-laptop');
-    if (res.status === 200) served++;
-    else {
-      say(
-        `orders API: the thief's access token refused (${res.status} ${res.body['error_description']}) ` +
-          `${Date.now() - replayedAt} ms after the replay, by the SDK's denylist — ${served} calls served before`,
-      );
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  say("orders API: the thief's access token was still accepted 10 s after the replay");
+/** Prints each attack move and what came of it; remembers when each attack began. */
+function attackPrinter(labels: AttackLabel[]) {
+  const byId = new Map(labels.map((l) => [l.id, l]));
+  const begun = new Map<string, number>();
+  return {
+    begun,
+    print(e: AttackEvent) {
+      const label = byId.get(e.attack);
+      if (e.step.kind === 'steal') {
+        say(`attack ${e.attack}: ${label?.description ?? ''}`);
+        return;
+      }
+      if (!begun.has(e.attack)) begun.set(e.attack, e.wallMs);
+      const from = 'net' in e.step ? `${e.step.net.city} (${e.step.net.ip})` : '';
+      const move =
+        e.step.kind === 'thief_refresh'
+          ? 'refresh token presented'
+          : e.step.kind === 'forge'
+            ? 'forgeries'
+            : 'call';
+      if (
+        e.step.kind === 'thief_call' &&
+        e.outcome === 'call accepted' &&
+        begun.get(e.attack)! < e.wallMs - 1
+      )
+        return;
+      say(`  ${e.attack} ${move} from ${from}: ${e.outcome}`);
+    },
+  };
 }
 
 /** The signed-webhook receiver the demo's alerts go to. */
@@ -294,16 +276,57 @@ async function waitReady(url: string, child: ChildProcess) {
   throw new Error('tokenwatch did not become ready within 60 s');
 }
 
-async function progress(ch: ClickHouseClient, db: string) {
+let revocationsSeenMs = Date.now();
+/**
+ * Prints each revocation tokenwatch made since the last call: what, whose, why, and how long after
+ * the misuse (the detecting event) and after the attack's first move it was acknowledged.
+ */
+async function revocationsSince(
+  ch: ClickHouseClient,
+  db: string,
+  labels: AttackLabel[],
+  begun: Map<string, number>,
+) {
+  const rs = await ch
+    .query({
+      query: `SELECT subject, toString(target_kind) AS kind, detector, toString(status) AS status, time_ms, detected_ms
+              FROM ${db}.revocations WHERE time_ms > ${revocationsSeenMs} AND status IN ('done', 'failed', 'suppressed')
+              ORDER BY time_ms`,
+      format: 'JSONEachRow',
+    })
+    .catch(() => undefined);
+  if (rs === undefined) return;
+  const rows = await rs.json<{
+    subject: string;
+    kind: string;
+    detector: string;
+    status: string;
+    time_ms: string;
+    detected_ms: string;
+  }>();
+  for (const r of rows) {
+    revocationsSeenMs = Math.max(revocationsSeenMs, Number(r.time_ms));
+    const attack = labels.find((l) => l.subject === r.subject);
+    const began = attack === undefined ? undefined : begun.get(attack.id);
+    say(
+      `REVOKED (${r.status}): ${r.subject}'s ${r.kind} by ${r.detector}, acknowledged by the auth server ` +
+        `${Number(r.time_ms) - Number(r.detected_ms)} ms after the misuse` +
+        `${began === undefined ? '' : `, ${((Number(r.time_ms) - began) / 1000).toFixed(1)} s after ${attack!.id} began`}`,
+    );
+  }
+}
+
+/** This run's figures (since `sinceMs`): events, dead letters, findings, revocations, countries. */
+async function progress(ch: ClickHouseClient, db: string, sinceMs: number) {
   const rs = await ch.query({
     query: `SELECT
-        (SELECT count() FROM ${db}.events) AS events,
+        (SELECT count() FROM ${db}.events WHERE time_ms >= ${sinceMs}) AS events,
         (SELECT count() FROM ${db}.events WHERE time_ms > toUInt64(now() - 5) * 1000) AS last5s,
-        (SELECT count() FROM ${db}.dead_letters) AS dead,
-        (SELECT count() FROM ${db}.detections FINAL) AS findings,
-        (SELECT groupArray(d) FROM (SELECT concat(toString(detector), ' ', toString(count())) AS d FROM ${db}.detections FINAL GROUP BY detector ORDER BY detector)) AS byDetector,
-        (SELECT countIf(status = 'done') FROM ${db}.revocations) AS revoked,
-        (SELECT groupArray(c) FROM (SELECT concat(country, ' ', toString(count())) AS c FROM ${db}.events WHERE country != '' GROUP BY country ORDER BY count() DESC LIMIT 4)) AS countries`,
+        (SELECT count() FROM ${db}.dead_letters WHERE received_ms >= ${sinceMs}) AS dead,
+        (SELECT count() FROM ${db}.detections FINAL WHERE found_at_ms >= ${sinceMs}) AS findings,
+        (SELECT groupArray(d) FROM (SELECT concat(toString(detector), ' ', toString(count())) AS d FROM ${db}.detections FINAL WHERE found_at_ms >= ${sinceMs} GROUP BY detector ORDER BY detector)) AS byDetector,
+        (SELECT countIf(status = 'done') FROM ${db}.revocations WHERE time_ms >= ${sinceMs}) AS revoked,
+        (SELECT groupArray(c) FROM (SELECT concat(country, ' ', toString(count())) AS c FROM ${db}.events WHERE time_ms >= ${sinceMs} AND country != '' GROUP BY country ORDER BY count() DESC LIMIT 4)) AS countries`,
     format: 'JSONEachRow',
   });
   const [row] = await rs.json<{
@@ -372,6 +395,7 @@ async function startLocal(): Promise<Site> {
       AUTH_TOKENWATCH_API_KEY: API_KEY,
       AUTH_REVOCATION_TOKEN: AUTH_REVOKE_TOKEN,
       AUTH_ADMIN_TOKEN: AUTH_ADMIN_TOKEN,
+      AUTH_CLIENTS: `${SIM_CLIENT.id}:${SIM_CLIENT.secret}:revoke`,
       AUTH_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -397,6 +421,8 @@ async function startLocal(): Promise<Site> {
       TOKENWATCH_WEBHOOK_SECRET: WEBHOOK_SECRET,
       TOKENWATCH_WEBHOOK_GROUP_WAIT_MS: '1000',
       TOKENWATCH_PUBLIC_URL: url,
+      // the simulated corporate VPN's egress: allowlisted, as a deployment lists its VPNs and proxies
+      TOKENWATCH_DETECT_ALLOWLIST: VPN_EGRESS_CIDR,
       TOKENWATCH_LOG_LEVEL: process.env['TOKENWATCH_LOG_LEVEL'] ?? 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -582,11 +608,13 @@ async function main() {
   let follower: RevocationFollower | undefined;
   let api: OrdersApi | undefined;
   let stopping = false;
+  let stopTraffic = () => {};
   const timers: NodeJS.Timeout[] = [];
 
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    stopTraffic();
     for (const t of timers) clearInterval(t);
     say(attach ? 'stopping' : 'stopping: tokenwatch stores what it buffered, then exits');
     await producer.disconnect().catch(() => undefined);
@@ -634,40 +662,65 @@ async function main() {
     `sending ${RATE} events/s, half through Kafka (${site.topic}), half through POST /v1/events${DURATION_S > 0 ? ` for ${DURATION_S} s` : '; Ctrl-C stops'}`,
   );
 
-  // Traffic: every 100 ms, RATE/10 events split between the two doors.
-  const perTick = Math.max(2, Math.round(RATE / 10));
+  // The simulated users, through the auth server and the APIs, on the real clock; attacks mixed in.
+  const clock = new SimClock(false);
+  const planMs = DURATION_S > 0 ? DURATION_S * 1000 + 60_000 : PLAN_HOURS * 3_600_000;
+  const sim = buildSimulation({
+    seed: SEED,
+    users: usersFor(RATE, clock.startMs),
+    durationMs: planMs,
+    startUtcMs: clock.startMs,
+    attacksPerKind: 0,
+    tenant: 'default',
+    activity: PACKED_ACTIVITY,
+  });
+  const attacks = demoAttacks(sim, planMs, new Random(`${SEED}/demo-attacks`));
+  const steps = [...sim.steps, ...attacks.steps].sort(byTime);
+  const printer = attackPrinter(attacks.labels);
+  const executor = new Executor({
+    users: sim.users,
+    auth: httpAuth(authUrl, SIM_CLIENT),
+    api: demoApis(
+      ordersApi,
+      sdkApis({
+        issuer: authUrl,
+        audience: AUDIENCE,
+        jwksUrl: `${authUrl}/.well-known/jwks.json`,
+        reporter: apiReporter,
+        denylist,
+        tenant: 'default',
+        now: clock.now,
+      }),
+    ),
+    clock,
+    seed: SEED,
+    onAttackStep: (e) => printer.print(e),
+  });
+  stopTraffic = () => executor.stop();
+  say(
+    `simulating ${sim.users.length} users (seed ${SEED}: home cities on six continents, laptops, phones switching ` +
+      `Wi-Fi and mobile data, VPN users, flights) — about ${Math.round(sim.steps.filter((x) => x.at < 600_000).length / 600)} ` +
+      `API calls/s — with an attack every ${ATTACK_EVERY_MS / 1000} s from ${FIRST_ATTACK_MS / 1000} s${DURATION_S > 0 ? `, for ${DURATION_S} s` : '; Ctrl-C stops'}`,
+  );
+  executor.run(steps).catch((err: Error) => say(`simulation failed: ${err.message}`));
+  // Hostile input beside it, half through each door, refused event by event into the dead letters.
   timers.push(
     setInterval(() => {
-      const batch = Array.from({ length: perTick }, demoEvent);
-      const half = batch.length / 2;
-      const toKafka = batch.slice(0, half).map((e) => ({
-        key: typeof e === 'string' ? 'default:' : `default:${e['subject']}`,
-        value: typeof e === 'string' ? e : JSON.stringify(e),
-      }));
       producer
-        .send({ topic: site.topic, messages: toKafka })
+        .send({ topic: site.topic, messages: [{ key: 'default:user-00001', value: hostileEvent() }] })
         .catch((err: Error) => say(`Kafka send failed: ${err.message}`));
-      const body = batch
-        .slice(half)
-        .map((e) => (typeof e === 'string' ? e : JSON.stringify(e)))
-        .join('\n');
       fetch(`${url}/v1/events`, {
         method: 'POST',
-        body,
+        body: hostileEvent(),
         headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${site.apiKey}` },
       }).catch((err: Error) => say(`POST failed: ${err.message}`));
-    }, 100),
+    }, 1000),
   );
-  // A stolen refresh token replayed from abroad every 10 s (the first one after 3 s).
-  const sendAttack = () => {
-    attack(new AuthClient(authUrl, site.authAdminToken), ordersApi).catch((err: Error) =>
-      say(`attack failed: ${err.message}`),
-    );
-  };
-  timers.push(setTimeout(sendAttack, 3000), setInterval(sendAttack, ATTACK_EVERY_MS));
+  timers.push(setInterval(() => void revocationsSince(ch, db, attacks.labels, printer.begun), 1000));
+  const demoStartMs = Date.now(); // the database may hold earlier runs: this run's numbers only
   timers.push(
     setInterval(() => {
-      progress(ch, db).then(
+      progress(ch, db, demoStartMs).then(
         (p) =>
           say(
             `stored ${p.events} events (${Math.round(Number(p.last5s) / 5)}/s), ${p.dead} dead letters, ${p.findings} findings (${p.byDetector.join(', ') || 'none yet'}), ${p.revoked} revocations${site.alerts === undefined ? '' : `, ${site.alerts.received()} alerts`}; top countries: ${p.countries.join(', ')}`,

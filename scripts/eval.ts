@@ -28,7 +28,7 @@ import { SimClock } from '../simulator/clock.ts';
 import { evaluate, renderEvaluation, type StoredFinding } from '../simulator/evaluate.ts';
 import { Executor } from '../simulator/executor.ts';
 import { VPN_EGRESS_CIDR } from '../simulator/places.ts';
-import { httpAuth, sdkApis } from '../simulator/ports.ts';
+import { httpAuth, SIM_CLIENT, sdkApis } from '../simulator/ports.ts';
 import { buildSimulation } from '../simulator/simulation.ts';
 
 const { values: args } = parseArgs({
@@ -129,9 +129,14 @@ async function main() {
   );
   const tokenwatch = await startTokenwatch(env, topic);
 
-  // Simulated days that ended before now: whole UTC days, so local times of day line up.
+  // Simulated days that ended before now: whole UTC days, so local times of day line up; working
+  // days where they fit within the events' accepted age (a weekend is the quiet case).
   const durationMs = Math.round(DAYS * DAY);
-  const startUtcMs = Math.floor((Date.now() - durationMs - 3_600_000) / DAY) * DAY;
+  let startUtcMs = Math.floor((Date.now() - durationMs - 3_600_000) / DAY) * DAY;
+  const weekend = (ms: number) => [0, 6].includes(new Date(ms).getUTCDay());
+  const anyWeekend = (from: number) =>
+    Array.from({ length: Math.ceil(DAYS) }, (_, i) => from + i * DAY).some(weekend);
+  for (let back = 0; back < 3 && DAYS <= 5 && anyWeekend(startUtcMs); back++) startUtcMs -= DAY;
   const sim = buildSimulation({
     seed: args.seed!,
     users: USERS,
@@ -161,7 +166,7 @@ async function main() {
     AUTH_TRUST_PROXY: 'true',
     AUTH_ALLOW_ANY_USER: 'true',
     AUTH_TENANT: TENANT,
-    AUTH_CLIENTS: 'shop-web:shop-web-secret:revoke',
+    AUTH_CLIENTS: `${SIM_CLIENT.id}:${SIM_CLIENT.secret}:revoke`,
     AUTH_LOG_LEVEL: 'warn',
   });
   const auth = await buildAuthServer(authConfig, { reporter, clock: clock.now });
@@ -179,7 +184,7 @@ async function main() {
   });
   const executor = new Executor({
     users: sim.users,
-    auth: httpAuth(authUrl, { id: 'shop-web', secret: 'shop-web-secret' }),
+    auth: httpAuth(authUrl, SIM_CLIENT),
     api,
     clock,
     concurrency: CONCURRENCY,

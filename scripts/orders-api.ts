@@ -16,6 +16,7 @@ export interface OrdersApi {
     token: string,
     ip: string,
     device?: string,
+    userAgent?: string,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
   close(): Promise<void>;
 }
@@ -46,9 +47,14 @@ export async function startOrdersApi(o: {
   const url = await app.listen({ host: '127.0.0.1', port: o.port ?? 0 });
   return {
     url,
-    async call(token, ip, device = 'laptop') {
+    async call(token, ip, device = 'laptop', userAgent = 'Mozilla/5.0') {
       const res = await fetch(`${url}/orders`, {
-        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': ip, 'x-device-id': device },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-forwarded-for': ip,
+          'user-agent': userAgent,
+          ...(device === '' ? {} : { 'x-device-id': device }),
+        },
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },

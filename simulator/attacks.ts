@@ -26,7 +26,7 @@ export const ATTACK_KINDS: readonly AttackKind[] = [
   'revoked_token',
 ];
 
-const MINUTE = 60_000;
+const MINUTES = 60_000;
 const SCRIPT_UA = 'python-requests/2.32.3';
 const CLONE_UA = 'ShopApp/5.12 (Linux; Android 14; SM-A546B)';
 
@@ -35,7 +35,7 @@ export interface AttackPlan {
   labels: AttackLabel[];
 }
 
-interface Anchor {
+export interface Anchor {
   user: User;
   device: string;
   net: Network;
@@ -54,8 +54,8 @@ function findAnchor(
   const calls = steps.filter(
     (s): s is Extract<Step, { kind: 'call' }> =>
       s.kind === 'call' &&
-      s.at > 10 * MINUTE &&
-      s.at < durationMs - 90 * MINUTE &&
+      s.at > 10 * MINUTES &&
+      s.at < durationMs - 90 * MINUTES &&
       s.device.endsWith(wantLaptop ? '-laptop' : '-phone'),
   );
   if (calls.length === 0) return undefined;
@@ -77,7 +77,19 @@ function elsewhere(home: City, rnd: Random): City {
   return [...CITIES].filter((c) => c !== home).sort((a, b) => distanceKm(a, home) - distanceKm(b, home))[0]!;
 }
 
-function plan(kind: AttackKind, id: string, index: number, a: Anchor, rnd: Random): AttackPlan {
+/**
+ * One attack on the user of `a`, starting 30 s after it. `tempo` scales the waits between its
+ * moves (1: as attackers take their time; the demo plays them faster so they land within minutes).
+ */
+export function planAttack(
+  kind: AttackKind,
+  id: string,
+  index: number,
+  a: Anchor,
+  rnd: Random,
+  tempo = 1,
+): AttackPlan {
+  const MINUTE = 60_000 * tempo;
   const { user } = a;
   const subject = user.subject;
   const steps: Step[] = [];
@@ -261,10 +273,12 @@ function plan(kind: AttackKind, id: string, index: number, a: Anchor, rnd: Rando
     }
     case 'revoked_token': {
       steal(true);
-      const logoutAt = Math.round(t0 + rnd.between(2, 10) * MINUTE);
+      // Within the stolen token's 15 minutes (at most 6 + 4 + 5 × 39 s = 13.3): past them the
+      // verifier refuses it as expired, not revoked.
+      const logoutAt = Math.round(t0 + rnd.between(2, 6) * MINUTE);
       steps.push({ at: logoutAt, subject, kind: 'logout', device: a.device, net: a.net, staleTab: false });
-      const start = Math.round(logoutAt + rnd.between(1, 10) * MINUTE);
-      const end = thiefCalls(start, rnd.int(3, 8), 30_000, thief, '', SCRIPT_UA);
+      const start = Math.round(logoutAt + rnd.between(1, 4) * MINUTE);
+      const end = thiefCalls(start, rnd.int(3, 6), 30_000, thief, '', SCRIPT_UA);
       return {
         steps,
         labels: [
@@ -306,7 +320,7 @@ export function planAttacks(
       victims.add(user.subject);
       index++;
       const id = `A${String(index).padStart(3, '0')}-${kind}`;
-      const p = plan(kind, id, index, anchor, rnd);
+      const p = planAttack(kind, id, index, anchor, rnd);
       out.steps.push(...p.steps);
       out.labels.push(...p.labels.map((l) => ({ ...l, tenant })));
       k++;

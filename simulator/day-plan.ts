@@ -29,6 +29,8 @@ interface DayContext {
   window: PlanWindow;
   /** UTC ms of this day's local midnight */
   midnightUtc: number;
+  /** calls per burst ×, gaps ÷ (1: as people use apps; the demo packs more into its minutes) */
+  activity: number;
   steps: Step[];
 }
 
@@ -45,8 +47,9 @@ function burst(
   meanGapMs: number,
 ): number {
   let t = c.midnightUtc + fromH * HOUR - c.window.startUtcMs;
-  for (let i = 0; i < count; i++) {
-    t += Math.max(2000, c.rnd.exponential(meanGapMs));
+  const calls = Math.round(count * c.activity);
+  for (let i = 0; i < calls; i++) {
+    t += Math.max(2000, c.rnd.exponential(meanGapMs / c.activity));
     if (t < 0 || t >= c.window.durationMs) continue;
     const source = device.kind === 'laptop' || c.rnd.chance(0.8) ? sourceOf(device) : 'orders-api';
     c.steps.push({
@@ -133,7 +136,13 @@ function maybeLogout(c: DayContext, device: Device, net: Network) {
 }
 
 /** Every benign step of one user in the window (in no particular order). */
-export function userPlan(user: User, rnd: Random, window: PlanWindow, travelPerDay = 0.03): Step[] {
+export function userPlan(
+  user: User,
+  rnd: Random,
+  window: PlanWindow,
+  travelPerDay = 0.03,
+  activity = 1,
+): Step[] {
   const steps: Step[] = [];
   const offset = user.utcOffsetH * HOUR;
   const firstMidnight = Math.floor((window.startUtcMs + offset) / (24 * HOUR)) * 24 * HOUR - offset;
@@ -143,7 +152,7 @@ export function userPlan(user: User, rnd: Random, window: PlanWindow, travelPerD
     midnight < window.startUtcMs + window.durationMs;
     midnight += 24 * HOUR
   ) {
-    const c: DayContext = { user, rnd, window, midnightUtc: midnight, steps };
+    const c: DayContext = { user, rnd, window, midnightUtc: midnight, steps, activity };
     const laptop = user.devices[0]!;
     if (away === undefined && rnd.chance(travelPerDay)) {
       away = flight(c, user.devices); // the rest of the window there: the hotel's evenings only

@@ -7,8 +7,9 @@
  * the attacker's addresses in its evidence. Per detector:
  * - precision: findings that belong to some attack / all its findings;
  * - recall: attacks that list the detector as expected and have a finding of it / those attacks;
- * - false positives per 1,000 benign subjects per day: findings that belong to no attack, over the
- *   users no attack touched, per simulated day;
+ * - false positives per 1,000 benign subjects per day: subjects with a finding that belongs to no
+ *   attack (one false alarm however many of its tokens it names), over the users no attack
+ *   touched, per simulated day;
  * - time to detect: simulated time from the attack's first malicious request to the detecting
  *   event (how long the attacker had), and the wall time from that event to the stored finding.
  */
@@ -51,6 +52,8 @@ export interface DetectorQuality {
   findings: number;
   truePositives: number;
   falsePositives: number;
+  /** distinct subjects with a false positive */
+  falselyFlaggedSubjects: number;
   precision: number | null;
   expectedAttacks: number;
   detectedAttacks: number;
@@ -114,6 +117,7 @@ export function evaluate(input: EvaluationInput): Evaluation {
       .map((f, i) => ({ f, attacks: owner[i]! }))
       .filter((x) => x.f.detector === detector);
     const fps = mine.filter((x) => x.attacks.length === 0);
+    const flagged = new Set(fps.map(({ f }) => `${f.tenant}\u0000${f.subject}`)).size;
     const expected = input.labels.filter((l) => l.expected.includes(detector));
     const firstFinding = (l: AttackLabel) =>
       mine
@@ -135,12 +139,13 @@ export function evaluate(input: EvaluationInput): Evaluation {
       findings: mine.length,
       truePositives: mine.length - fps.length,
       falsePositives: fps.length,
+      falselyFlaggedSubjects: flagged,
       precision: mine.length === 0 ? null : (mine.length - fps.length) / mine.length,
       expectedAttacks: expected.length,
       detectedAttacks: detected.length,
       recall: expected.length === 0 ? null : detected.length / expected.length,
       fpPer1000SubjectsPerDay:
-        input.benignSubjects === 0 ? 0 : fps.length / (input.benignSubjects / 1000) / input.days,
+        input.benignSubjects === 0 ? 0 : flagged / (input.benignSubjects / 1000) / input.days,
       timeToDetectS: ttd.length === 0 ? null : { p50: pct(ttd, 0.5), max: Math.max(...ttd) },
       findingLatencyMs:
         latencies.length === 0
@@ -206,7 +211,7 @@ export function renderEvaluation(e: Evaluation): string {
     '|---|---:|---:|---:|---:|---:|---:|',
     ...e.detectors.map(
       (d) =>
-        `| ${d.detector} | ${d.findings} | ${f2(d.precision)} | ${f2(d.recall)} (${d.detectedAttacks} / ${d.expectedAttacks}) | ${d.fpPer1000SubjectsPerDay.toFixed(2)} (${d.falsePositives}) | ${
+        `| ${d.detector} | ${d.findings} | ${f2(d.precision)} | ${f2(d.recall)} (${d.detectedAttacks} / ${d.expectedAttacks}) | ${d.fpPer1000SubjectsPerDay.toFixed(2)} (${d.falselyFlaggedSubjects} subjects, ${d.falsePositives} findings) | ${
           d.timeToDetectS === null
             ? '–'
             : `${d.timeToDetectS.p50.toFixed(0)} s / ${d.timeToDetectS.max.toFixed(0)} s`

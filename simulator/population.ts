@@ -3,7 +3,7 @@
  * tablet), some on the corporate VPN, some working from home, some with several browser tabs or a
  * flaky phone connection. Pure and seeded: the same seed and size give the same people.
  */
-import { CITIES, type City, sameBlock, VPN_EGRESS_IPS } from './places.ts';
+import { CITIES, type City, VPN_EGRESS_IPS } from './places.ts';
 import type { Random } from './random.ts';
 
 export type NetworkKind = 'home' | 'office' | 'mobile' | 'vpn' | 'hotel' | 'attacker';
@@ -59,14 +59,16 @@ export const network = (city: City, kind: NetworkKind, ip: string): Network => (
   country: city.country,
 });
 
+// Exactly the listed addresses: a neighbour in the same /24 may be placed hundreds of km away.
+
 /** A carrier address near the city (phones on mobile data). */
 export function mobileNet(city: City, rnd: Random): Network {
-  return network(city, 'mobile', sameBlock(rnd.pick(city.mobile), rnd.int(2, 250)));
+  return network(city, 'mobile', rnd.pick(city.mobile));
 }
 
-/** A fixed line in the city (a hotel's, a café's). */
+/** A fixed line in the city (a home's, an office's, a hotel's). */
 export function fixedNet(city: City, kind: NetworkKind, rnd: Random): Network {
-  return network(city, kind, sameBlock(rnd.pick(city.fixed), rnd.int(2, 250)));
+  return network(city, kind, rnd.pick(city.fixed));
 }
 
 export const vpnNet = (rnd: Random): Network => ({

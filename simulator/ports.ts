@@ -34,6 +34,12 @@ export interface ApiPort {
   revoked(jti: string, subject: string, expiresAtMs: number): void;
 }
 
+/**
+ * The client the simulated apps log out with (RFC 7009 needs client authentication): the auth
+ * server must list it in AUTH_CLIENTS (the demo and eval start it so; docker-compose.yml sets it).
+ */
+export const SIM_CLIENT = { id: 'shop-web', secret: 'shop-web-secret-0123456789' } as const;
+
 const headers = (caller: Caller): Record<string, string> => ({
   'x-forwarded-for': caller.ip,
   'user-agent': caller.userAgent,

@@ -20,6 +20,8 @@ export interface SimulationOptions {
   /** chance a user flies somewhere on a given day (default 0.03) */
   travelPerDay?: number;
   kinds?: readonly AttackKind[];
+  /** calls per burst ×, gaps ÷ (default 1; the demo packs more into its minutes) */
+  activity?: number;
 }
 
 export interface Simulation {
@@ -36,7 +38,10 @@ export function buildSimulation(o: SimulationOptions): Simulation {
   const users = makePopulation(o.users, rnd.fork('population'));
   const window = { startUtcMs: o.startUtcMs, durationMs: o.durationMs };
   const benign = new Map(
-    users.map((u) => [u.subject, userPlan(u, rnd.fork(`plan/${u.subject}`), window, o.travelPerDay)]),
+    users.map((u) => [
+      u.subject,
+      userPlan(u, rnd.fork(`plan/${u.subject}`), window, o.travelPerDay, o.activity),
+    ]),
   );
   const attacks = planAttacks(
     users,

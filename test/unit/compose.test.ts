@@ -16,6 +16,8 @@ import { CLICKHOUSE, PROMETHEUS } from '../../dashboards/src/datasources.ts';
 import { REPO_ROOT } from '../../infra/paths.ts';
 import { type Config, loadConfig } from '../../ingest/config.ts';
 import { type AttachOptions, attachOptions, attachRequested } from '../../scripts/demo-attach.ts';
+import { VPN_EGRESS_CIDR } from '../../simulator/places.ts';
+import { SIM_CLIENT } from '../../simulator/ports.ts';
 
 interface Service {
   image?: string;
@@ -247,6 +249,9 @@ describe('docker-compose.yml', () => {
     expect(tw.apiKeys).toContainEqual({ tenant: 'default', key: o.apiKey });
     expect(tw.readApiKeys.map((k) => k.key)).toContain(o.readKey);
     expect(o.authAdminToken).toBe(auth.adminToken);
+    // the simulated apps log out as SIM_CLIENT; the simulated VPN's egress is not a place
+    expect(auth.clients).toContainEqual({ id: SIM_CLIENT.id, secret: SIM_CLIENT.secret, scopes: ['revoke'] });
+    expect(envOf('tokenwatch')['TOKENWATCH_DETECT_ALLOWLIST']).toBe(VPN_EGRESS_CIDR);
     expect(o.brokers).toEqual(tw.kafka.brokers);
     expect(tw.kafka.topics).toContain(o.eventsTopic);
     expect(o.revocationsTopic).toBe(tw.response.revocationsTopic);
