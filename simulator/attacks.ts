@@ -115,9 +115,11 @@ export function planAttack(
     userAgent: string,
   ) => {
     let t = from;
+    let last = Math.round(from);
     for (let i = 0; i < count; i++) {
+      last = Math.round(t);
       steps.push({
-        at: Math.round(t),
+        at: last,
         subject,
         kind: 'thief_call',
         attack: id,
@@ -128,7 +130,7 @@ export function planAttack(
       });
       t += gapMs * rnd.between(0.7, 1.3);
     }
-    return Math.round(t - gapMs);
+    return last; // the last call's time (t - gapMs could be up to 0.3 gaps before it)
   };
   const steal = (fresh: boolean) =>
     steps.push({ at: t0, subject, kind: 'steal', device: a.device, net: a.net, attack: id, fresh });

@@ -4,7 +4,8 @@
  *
  * A finding belongs to an attack when it was detected (event time) between a minute before the
  * attack's first malicious request and `slackMs` after its last, and names the victim or has one of
- * the attacker's addresses in its evidence. Per detector:
+ * the attacker's addresses in its evidence — or, doing both, any time after the attack began. Per
+ * detector:
  * - precision: findings that belong to some attack / all its findings;
  * - recall: attacks that list the detector as expected and have a finding of it / those attacks;
  * - false positives per 1,000 benign subjects per day: subjects with a finding that belongs to no
@@ -103,10 +104,13 @@ export function belongsTo(
 ): boolean {
   const from = startMs + l.startAt - 60_000;
   const to = startMs + l.endAt + slackMs;
-  if (f.detected_ms < from || f.detected_ms > to) return false;
-  return (
-    (f.tenant === l.tenant && f.subject === l.subject) || f.evidence_ips.some((ip) => l.ips.includes(ip))
-  );
+  if (f.detected_ms < from) return false;
+  const victim = f.tenant === l.tenant && f.subject === l.subject;
+  const attacker = f.evidence_ips.some((ip) => l.ips.includes(ip));
+  // The victim's finding that names the attacker's address is about the attack however late its
+  // detecting event came (the victim's next request from a place that is not allowlisted, an hour on).
+  if (victim && attacker) return true;
+  return f.detected_ms <= to && (victim || attacker);
 }
 
 export function evaluate(input: EvaluationInput): Evaluation {
