@@ -60,6 +60,7 @@ const DAY = 86_400_000;
 const DATABASE = 'tokenwatch_eval';
 const TENANT = 'default';
 const API_KEY = 'eval-key-0123456789abcdef';
+const EVAL_TITLE = 'Detection quality (npm run eval)';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -291,8 +292,8 @@ async function main() {
       labels: sim.labels,
     });
     writeSection(
-      'Detection quality (npm run eval)',
-      `\`npm run eval -- --users ${USERS} --days ${DAYS} --attacks ${ATTACKS} --seed ${args.seed}\` (${new Date().toISOString().slice(0, 10)}): ${summary}\n\n${markdown}\n`,
+      EVAL_TITLE,
+      `## ${EVAL_TITLE}\n\n\`npm run eval -- --users ${USERS} --days ${DAYS} --attacks ${ATTACKS} --seed ${args.seed}\` (${new Date().toISOString().slice(0, 10)}): ${summary}\n\n${markdown}\n`,
     );
     say('report written: bench/RESULTS.md (Detection quality) and bench/results/eval.json');
   }
