@@ -699,7 +699,7 @@ async function main() {
   stopTraffic = () => executor.stop();
   say(
     `simulating ${sim.users.length} users (seed ${SEED}: home cities on six continents, laptops, phones switching ` +
-      `Wi-Fi and mobile data, VPN users, flights) — about ${Math.round(sim.steps.filter((x) => x.at < 600_000).length / 600)} ` +
+      `Wi-Fi and mobile data, VPN users, flights) — about ${Math.round(sim.steps.filter((x) => x.at < Math.min(600_000, planMs)).length / (Math.min(600_000, planMs) / 1000))} ` +
       `API calls/s — with an attack every ${ATTACK_EVERY_MS / 1000} s from ${FIRST_ATTACK_MS / 1000} s${DURATION_S > 0 ? `, for ${DURATION_S} s` : '; Ctrl-C stops'}`,
   );
   executor.run(steps).catch((err: Error) => say(`simulation failed: ${err.message}`));
