@@ -6,11 +6,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startClickHouse, stopClickHouse } from '../infra/clickhouse-server.ts';
 import { startKafka, stopKafka } from '../infra/kafka-server.ts';
 import { REPO_ROOT } from '../infra/paths.ts';
-import { freePort } from '../infra/process.ts';
+import { freePort, stopChild, waitUntilReady } from '../infra/process.ts';
 
 export const SERVICE_API_KEY = 'bench-key-0123456789abcdef';
 
@@ -68,25 +67,11 @@ export async function startService(
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, child };
-    await sleep(200);
-  }
-  throw new Error('service did not become ready');
+  await waitUntilReady(url, child, 'the service', 120_000);
+  return { url, child };
 }
 
-export async function stopService(child: ChildProcess) {
-  const exited = new Promise((r) => child.on('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
+export const stopService = stopChild;
 
 export const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);

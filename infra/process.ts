@@ -1,5 +1,5 @@
 /** Small helpers for the local stack: free ports, waiting, detached processes with pid files. */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,6 +32,35 @@ export async function waitFor(
   }
   const tail = logFile ? `\n--- last lines of ${logFile} ---\n${tailOf(logFile)}` : '';
   throw new Error(`${what} did not answer within ${timeoutMs} ms${tail}`);
+}
+
+/**
+ * Waits until the service `child` runs answers 200 on `<url>/readyz`; throws at once if the child
+ * exits, and after `timeoutMs` naming `what`.
+ */
+export async function waitUntilReady(url: string, child: ChildProcess, what: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`${what} exited with code ${child.exitCode}; see its log above`);
+    if (
+      await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await sleep(200);
+  }
+  throw new Error(`${what} did not become ready on ${url} within ${timeoutMs / 1000} s`);
+}
+
+/** SIGTERM to a child process, resolved once it exited (at once if it already had). */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 function tailOf(file: string, lines = 30): string {

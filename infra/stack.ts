@@ -3,11 +3,19 @@
  * (a real ClickHouse and a real single-node Kafka) on loopback, data under .state/stack.
  * Writes the addresses to .state/stack.env, which the service, the demo and the tests read.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { pingClickHouse, startClickHouse, stopClickHouse } from './clickhouse-server.ts';
 import { DEFAULT_KAFKA_VERSION, startKafka, stopKafka } from './kafka-server.ts';
 import { STACK_ENV_FILE, STATE_DIR } from './paths.ts';
 import { isAlive, readPid } from './process.ts';
+
+/** Whether the local stack is up already (its addresses written and its ClickHouse answering). */
+export async function stackRunning(): Promise<boolean> {
+  return (
+    existsSync(STACK_ENV_FILE) &&
+    (await pingClickHouse(`http://127.0.0.1:${STACK.clickhouseHttpPort}`).catch(() => false))
+  );
+}
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 

@@ -17,17 +17,16 @@
  *   node scripts/demo.ts --attach     start nothing: drive services that already run (the Docker Compose
  *                                     stack's), found through DEMO_* variables (scripts/demo-attach.ts)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { pino } from 'pino';
-import { pingClickHouse } from '../infra/clickhouse-server.ts';
-import { REPO_ROOT, STACK_ENV_FILE } from '../infra/paths.ts';
-import { STACK, stackDown, stackUp } from '../infra/stack.ts';
+import { REPO_ROOT } from '../infra/paths.ts';
+import { stopChild, waitUntilReady } from '../infra/process.ts';
+import { STACK, stackDown, stackRunning, stackUp } from '../infra/stack.ts';
 import { createKafka, createProducer } from '../ingest/kafka/client.ts';
 import { verifyWebhookSignature } from '../response/webhooks/index.ts';
 import { Denylist, type RevocationFollower } from '../sdk/src/index.ts';
@@ -260,22 +259,6 @@ async function startAlertReceiver(secret: string, host: string, port: number): P
   };
 }
 
-async function waitReady(url: string, child: ChildProcess) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null)
-      throw new Error(`tokenwatch exited with code ${child.exitCode}; see its log above`);
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('tokenwatch did not become ready within 60 s');
-}
-
 let revocationsSeenMs = Date.now();
 /**
  * Prints each revocation tokenwatch made since the last call: what, whose, why, and how long after
@@ -367,9 +350,7 @@ interface Site {
 
 /** The default: the local stack, the reference auth server and tokenwatch, as child processes. */
 async function startLocal(): Promise<Site> {
-  const stackWasUp =
-    existsSync(STACK_ENV_FILE) &&
-    (await pingClickHouse(`http://127.0.0.1:${STACK.clickhouseHttpPort}`).catch(() => false));
+  const stackWasUp = await stackRunning();
   say(
     stackWasUp
       ? 'local stack already running'
@@ -444,15 +425,10 @@ async function startLocal(): Promise<Site> {
     authAdminToken: AUTH_ADMIN_TOKEN,
     alerts,
     sql: (query) => `clickhouse-client --port ${STACK.clickhouseTcpPort} -q "${query}"`,
-    ready: () => waitReady(url, service),
+    ready: () => waitUntilReady(url, service, 'tokenwatch'),
     async shutdown() {
       // The auth server first: it flushes its last events to tokenwatch, which then stores them.
-      for (const child of [authServer, service]) {
-        if (child.exitCode !== null) continue;
-        const exited = new Promise((r) => child.on('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      for (const child of [authServer, service]) await stopChild(child);
       alerts.close();
       if (!stackWasUp) await stackDown((m) => say(m));
       else say('the local stack keeps running (npm run stack:down stops it)');

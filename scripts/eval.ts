@@ -12,23 +12,18 @@
  * and JSON (bench/results/eval.json).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { buildAuthServer } from '../auth-server/app.ts';
-import { loadAuthConfig } from '../auth-server/config.ts';
 import { writeJson, writeSection } from '../bench/support.ts';
-import { pingClickHouse } from '../infra/clickhouse-server.ts';
-import { REPO_ROOT, STACK_ENV_FILE } from '../infra/paths.ts';
-import { STACK, stackDown, stackUp } from '../infra/stack.ts';
-import { Denylist } from '../sdk/src/index.ts';
+import { REPO_ROOT } from '../infra/paths.ts';
+import { stopChild, waitUntilReady } from '../infra/process.ts';
+import { stackDown, stackRunning, stackUp } from '../infra/stack.ts';
 import { createKafkaReporter } from '../sdk/src/kafka.ts';
 import { SimClock } from '../simulator/clock.ts';
 import { evaluate, renderEvaluation, type StoredFinding } from '../simulator/evaluate.ts';
 import { Executor } from '../simulator/executor.ts';
 import { VPN_EGRESS_CIDR } from '../simulator/places.ts';
-import { httpAuth, SIM_CLIENT, sdkApis } from '../simulator/ports.ts';
+import { startSimulatedPlatform } from '../simulator/platform.ts';
 import { buildSimulation } from '../simulator/simulation.ts';
 
 const { values: args } = parseArgs({
@@ -91,33 +86,12 @@ async function startTokenwatch(env: Record<string, string>, topic: string): Prom
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const url = `http://127.0.0.1:${PORT}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null)
-      throw new Error(`tokenwatch exited with code ${child.exitCode}; see its log above`);
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return child;
-    await sleep(200);
-  }
-  throw new Error(`tokenwatch did not become ready on ${url} within 60 s (is port ${PORT} free? --port)`);
-}
-
-async function stop(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.on('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  await waitUntilReady(`http://127.0.0.1:${PORT}`, child, `tokenwatch (port ${PORT}; --port picks another)`);
+  return child;
 }
 
 async function main() {
-  const stackWasUp =
-    existsSync(STACK_ENV_FILE) &&
-    (await pingClickHouse(`http://127.0.0.1:${STACK.clickhouseHttpPort}`).catch(() => false));
+  const stackWasUp = await stackRunning();
   say(stackWasUp ? 'local stack already running' : 'starting the local stack (ClickHouse + Kafka)…');
   const env = await stackUp((m) => say(m));
   const ch = createClient({ url: env['TOKENWATCH_CLICKHOUSE_URL']!, request_timeout: 120_000 });
@@ -161,32 +135,11 @@ async function main() {
     maxQueue: 200_000,
     logger,
   });
-  const authConfig = loadAuthConfig({
-    AUTH_HOST: '127.0.0.1',
-    AUTH_PORT: '0',
-    AUTH_TRUST_PROXY: 'true',
-    AUTH_ALLOW_ANY_USER: 'true',
-    AUTH_TENANT: TENANT,
-    AUTH_CLIENTS: `${SIM_CLIENT.id}:${SIM_CLIENT.secret}:revoke`,
-    AUTH_LOG_LEVEL: 'warn',
-  });
-  const auth = await buildAuthServer(authConfig, { reporter, clock: clock.now });
-  await auth.listen({ host: '127.0.0.1', port: 0 });
-  const authUrl = `http://127.0.0.1:${(auth.server.address() as AddressInfo).port}`;
-  const denylist = new Denylist();
-  const api = sdkApis({
-    issuer: authUrl,
-    audience: authConfig.audience,
-    jwksUrl: `${authUrl}/.well-known/jwks.json`,
-    reporter,
-    denylist,
-    tenant: TENANT,
-    now: clock.now,
-  });
+  const platform = await startSimulatedPlatform({ reporter, clock, tenant: TENANT });
   const executor = new Executor({
     users: sim.users,
-    auth: httpAuth(authUrl, SIM_CLIENT),
-    api,
+    auth: platform.auth,
+    api: platform.api,
     clock,
     concurrency: CONCURRENCY,
     seed: args.seed!,
@@ -211,9 +164,8 @@ async function main() {
   const stopAll = async (code: number) => {
     clearInterval(progress);
     executor.stop();
-    await auth.close().catch(() => undefined);
-    denylist.close();
-    await stop(tokenwatch);
+    await platform.close().catch(() => undefined);
+    await stopChild(tokenwatch);
     await ch.close();
     if (!stackWasUp) await stackDown((m) => say(m));
     process.exit(code);

@@ -95,16 +95,16 @@ export function planAttack(
   const steps: Step[] = [];
   const thief = attackerNet(user.home, index, rnd);
   const t0 = a.at + 30_000;
-  const label = (startAt: number, endAt: number, ips: string[], expected: string[], description: string) => ({
-    id,
-    kind,
-    tenant: '',
-    subject,
-    startAt,
-    endAt,
-    ips,
-    expected,
-    description,
+  /** The plan: the steps pushed so far and this attack's label. */
+  const done = (
+    startAt: number,
+    endAt: number,
+    ips: string[],
+    expected: string[],
+    description: string,
+  ): AttackPlan => ({
+    steps,
+    labels: [{ id, kind, tenant: '', subject, startAt, endAt, ips, expected, description }],
   });
   const thiefCalls = (
     from: number,
@@ -132,6 +132,18 @@ export function planAttack(
     }
     return last; // the last call's time (t - gapMs could be up to 0.3 gaps before it)
   };
+  const forge = (at: number, forgery: 'alg_none' | 'bad_signature', count: number) =>
+    steps.push({
+      at,
+      subject,
+      kind: 'forge',
+      attack: id,
+      net: thief,
+      forgery,
+      count,
+      userAgent: SCRIPT_UA,
+      source: 'api-gateway',
+    });
   const steal = (fresh: boolean) =>
     steps.push({ at: t0, subject, kind: 'steal', device: a.device, net: a.net, attack: id, fresh });
 
@@ -155,18 +167,13 @@ export function planAttack(
       });
       const lastCall = thiefCalls(replayAt + 5000, rnd.int(3, 6), 10_000, thief, `${id}-thief`, SCRIPT_UA);
       const end = Math.max(lastCall, victimAt);
-      return {
-        steps,
-        labels: [
-          label(
-            replayAt,
-            end,
-            [thief.ip],
-            ['refresh_replay'],
-            `${subject}'s refresh token replayed from ${thief.city} (${thiefFirst ? 'before' : 'after'} the victim's own refresh)`,
-          ),
-        ],
-      };
+      return done(
+        replayAt,
+        end,
+        [thief.ip],
+        ['refresh_replay'],
+        `${subject}'s refresh token replayed from ${thief.city} (${thiefFirst ? 'before' : 'after'} the victim's own refresh)`,
+      );
     }
     case 'access_clone': {
       steal(true);
@@ -176,18 +183,13 @@ export function planAttack(
         : network(city, 'attacker', sameBlock(rnd.pick(city.fixed), 2 + (index % 250)));
       const start = Math.round(t0 + rnd.between(1, 3) * MINUTE);
       const end = thiefCalls(start, rnd.int(4, 10), 40_000, net, `${id}-clone`, CLONE_UA);
-      return {
-        steps,
-        labels: [
-          label(
-            start,
-            end,
-            [net.ip],
-            ['device_reuse'],
-            `${subject}'s access token cloned to a second device in ${city.name}`,
-          ),
-        ],
-      };
+      return done(
+        start,
+        end,
+        [net.ip],
+        ['device_reuse'],
+        `${subject}'s access token cloned to a second device in ${city.name}`,
+      );
     }
     case 'xss_parallel': {
       steal(true);
@@ -202,44 +204,24 @@ export function planAttack(
       );
       for (let t = start + 15_000; t < end; t += 30_000)
         steps.push({ at: t, subject, kind: 'call', device: a.device, net: a.net, source: 'api-gateway' });
-      return {
-        steps,
-        labels: [
-          label(
-            start,
-            end,
-            [thief.ip],
-            ['impossible_travel'],
-            `${subject}'s access token stolen by XSS and used in parallel from ${thief.city}`,
-          ),
-        ],
-      };
+      return done(
+        start,
+        end,
+        [thief.ip],
+        ['impossible_travel'],
+        `${subject}'s access token stolen by XSS and used in parallel from ${thief.city}`,
+      );
     }
     case 'alg_none': {
       const count = rnd.int(1, 4);
-      steps.push({
-        at: t0,
-        subject,
-        kind: 'forge',
-        attack: id,
-        net: thief,
-        forgery: 'alg_none',
-        count,
-        userAgent: SCRIPT_UA,
-        source: 'api-gateway',
-      });
-      return {
-        steps,
-        labels: [
-          label(
-            t0,
-            t0,
-            [thief.ip],
-            ['verification_anomaly'],
-            `${count} unsigned (alg none) tokens claiming ${subject} from ${thief.city}`,
-          ),
-        ],
-      };
+      forge(t0, 'alg_none', count);
+      return done(
+        t0,
+        t0,
+        [thief.ip],
+        ['verification_anomaly'],
+        `${count} unsigned (alg none) tokens claiming ${subject} from ${thief.city}`,
+      );
     }
     case 'bad_signature_flood': {
       let total = 0;
@@ -248,30 +230,15 @@ export function planAttack(
       for (let i = 0; i < rounds; i++, t += 15_000) {
         const count = rnd.int(10, 25);
         total += count;
-        steps.push({
-          at: t,
-          subject,
-          kind: 'forge',
-          attack: id,
-          net: thief,
-          forgery: 'bad_signature',
-          count,
-          userAgent: SCRIPT_UA,
-          source: 'api-gateway',
-        });
+        forge(t, 'bad_signature', count);
       }
-      return {
-        steps,
-        labels: [
-          label(
-            t0,
-            t - 15_000,
-            [thief.ip],
-            ['verification_anomaly'],
-            `${total} tokens with forged signatures claiming ${subject} from ${thief.city} within ${rounds * 15} s`,
-          ),
-        ],
-      };
+      return done(
+        t0,
+        t - 15_000,
+        [thief.ip],
+        ['verification_anomaly'],
+        `${total} tokens with forged signatures claiming ${subject} from ${thief.city} within ${rounds * 15} s`,
+      );
     }
     case 'revoked_token': {
       steal(true);
@@ -281,18 +248,13 @@ export function planAttack(
       steps.push({ at: logoutAt, subject, kind: 'logout', device: a.device, net: a.net, staleTab: false });
       const start = Math.round(logoutAt + rnd.between(1, 4) * MINUTE);
       const end = thiefCalls(start, rnd.int(3, 6), 30_000, thief, '', SCRIPT_UA);
-      return {
-        steps,
-        labels: [
-          label(
-            start,
-            end,
-            [thief.ip],
-            ['verification_anomaly'],
-            `${subject} logged out; the stolen access token still presented from ${thief.city}`,
-          ),
-        ],
-      };
+      return done(
+        start,
+        end,
+        [thief.ip],
+        ['verification_anomaly'],
+        `${subject} logged out; the stolen access token still presented from ${thief.city}`,
+      );
     }
   }
 }

@@ -128,7 +128,8 @@ export function evaluate(input: EvaluationInput): Evaluation {
         .filter((x) => x.attacks.includes(l))
         .map((x) => x.f)
         .sort((a, b) => a.detected_ms - b.detected_ms)[0];
-    const detected = expected.map((l) => ({ l, f: firstFinding(l) })).filter((x) => x.f !== undefined);
+    const firsts = expected.map((l) => ({ l, f: firstFinding(l) }));
+    const detected = firsts.filter((x) => x.f !== undefined);
     const ttd = detected.map(({ l, f }) =>
       Math.max(0, (f!.detected_ms - (input.startMs + l.startAt)) / 1000),
     );
@@ -155,7 +156,7 @@ export function evaluate(input: EvaluationInput): Evaluation {
         latencies.length === 0
           ? null
           : { p50: pct(latencies, 0.5), p95: pct(latencies, 0.95), max: Math.max(...latencies) },
-      missed: expected.filter((l) => firstFinding(l) === undefined).map((l) => `${l.id}: ${l.description}`),
+      missed: firsts.filter((x) => x.f === undefined).map(({ l }) => `${l.id}: ${l.description}`),
       falsePositiveSamples: fps
         .slice(0, 5)
         .map(

@@ -6,6 +6,7 @@
  * lookup; test/unit/simulator/places.test.ts checks every address still lands where it says, so a
  * geoip-lite update that moves one fails loudly instead of skewing the evaluation.
  */
+import { distanceKm as greatCircleKm } from '../detectors/network.ts';
 
 export interface City {
   name: string;
@@ -349,11 +350,7 @@ export function sameBlock(ip: string, last: number): string {
   return `${ip.slice(0, ip.lastIndexOf('.'))}.${last}`;
 }
 
-/** Great-circle distance in km. */
+/** Great-circle distance in km, as the impossible_travel detector measures it. */
 export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLon = (b.lon - a.lon) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371 * Math.asin(Math.sqrt(h));
+  return greatCircleKm(a.lat, a.lon, b.lat, b.lon);
 }

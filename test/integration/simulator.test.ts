@@ -13,17 +13,14 @@
  * The simulated window always starts on a Wednesday at 06:00 UTC (the latest one over before now),
  * so the plan — who is awake, who is attacked — is the same whenever the test runs.
  */
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildAuthServer } from '../../auth-server/app.ts';
-import { loadAuthConfig } from '../../auth-server/config.ts';
-import { createHttpReporter, Denylist } from '../../sdk/src/index.ts';
+import { createHttpReporter } from '../../sdk/src/index.ts';
 import { ATTACK_KINDS } from '../../simulator/attacks.ts';
 import { SimClock } from '../../simulator/clock.ts';
 import { DETECTORS, evaluate, renderEvaluation, type StoredFinding } from '../../simulator/evaluate.ts';
 import { Executor } from '../../simulator/executor.ts';
 import { VPN_EGRESS_CIDR } from '../../simulator/places.ts';
-import { httpAuth, SIM_CLIENT, sdkApis } from '../../simulator/ports.ts';
+import { startSimulatedPlatform } from '../../simulator/platform.ts';
 import { buildSimulation } from '../../simulator/simulation.ts';
 import {
   API_KEY,
@@ -91,33 +88,12 @@ describe('the simulator through the real pipeline', () => {
     const clock = new SimClock(true, startUtcMs);
     const reporter = createHttpReporter({ url: tw.url, apiKey: API_KEY, maxQueue: 200_000 });
     cleanup.push(() => reporter.close());
-    const authConfig = loadAuthConfig({
-      AUTH_HOST: '127.0.0.1',
-      AUTH_PORT: '0',
-      AUTH_TRUST_PROXY: 'true',
-      AUTH_ALLOW_ANY_USER: 'true',
-      AUTH_TENANT: TENANT,
-      AUTH_CLIENTS: `${SIM_CLIENT.id}:${SIM_CLIENT.secret}:revoke`,
-      AUTH_LOG_LEVEL: 'warn',
-    });
-    const auth = await buildAuthServer(authConfig, { reporter, clock: clock.now });
-    await auth.listen({ host: '127.0.0.1', port: 0 });
-    cleanup.push(() => auth.close());
-    const authUrl = `http://127.0.0.1:${(auth.server.address() as AddressInfo).port}`;
-    const denylist = new Denylist();
-    cleanup.push(async () => denylist.close());
+    const platform = await startSimulatedPlatform({ reporter, clock, tenant: TENANT });
+    cleanup.push(() => platform.close());
     const executor = new Executor({
       users: sim.users,
-      auth: httpAuth(authUrl, SIM_CLIENT),
-      api: sdkApis({
-        issuer: authUrl,
-        audience: authConfig.audience,
-        jwksUrl: `${authUrl}/.well-known/jwks.json`,
-        reporter,
-        denylist,
-        tenant: TENANT,
-        now: clock.now,
-      }),
+      auth: platform.auth,
+      api: platform.api,
       clock,
       concurrency: 16,
       seed: 'integration',
