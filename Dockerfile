@@ -9,6 +9,7 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY platform ./platform
 COPY ingest ./ingest
 COPY detectors ./detectors
 COPY response ./response

@@ -1,5 +1,6 @@
 /** A finding as tokenwatch records it: with an id, the dry-run flag and the wall-clock detection time. */
 import { createHash } from 'node:crypto';
+import { stringifyWellFormed } from '../platform/text.ts';
 import type { Finding } from './types.ts';
 
 /**
@@ -66,7 +67,7 @@ export function toDetectionRow(d: Detection) {
     evidence_lats: d.evidence.events.map((e) => e.lat),
     evidence_lons: d.evidence.events.map((e) => e.lon),
     evidence_times_ms: d.evidence.events.map((e) => e.time_ms),
-    evidence: JSON.stringify(d.evidence),
+    evidence: stringifyWellFormed(d.evidence),
     trigger_event_id: d.trigger_event_id,
     first_event_time: Math.floor(d.first_event_ms / 1000),
     first_event_ms: d.first_event_ms,

@@ -8,6 +8,7 @@
  * group's committed offset and live after it. Revoked partitions' subjects are forgotten.
  * Offsets are committed only after a batch's detections are stored and published.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -39,6 +40,9 @@ export interface KafkaDetectorOptions {
   familyLookbackS: number;
   tokenLookbackS: number;
 }
+
+/** Messages run between yields to the event loop. */
+const SLICE = 256;
 
 const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -251,7 +255,10 @@ export class KafkaDetector {
     let live = 0;
     let warm = 0;
     const receivedMs = Date.now();
-    for (const m of batch.messages) {
+    for (let i = 0; i < batch.messages.length; i++) {
+      // A fetch can hold thousands of messages: run them in slices, yielding to the event loop.
+      if (i > 0 && i % SLICE === 0) await yieldToLoop();
+      const m = batch.messages[i]!;
       const mode: Mode = liveFrom !== undefined && BigInt(m.offset) < liveFrom ? 'warmup' : 'live';
       if (mode === 'live') live++;
       else warm++;

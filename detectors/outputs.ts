@@ -10,6 +10,9 @@ import type { Logger } from 'pino';
 import { type Producer, sendChunked } from '../ingest/kafka/client.ts';
 import { keepTrying } from '../ingest/keep-trying.ts';
 import type { Metrics } from '../ingest/metrics.ts';
+import type { WriteBacklog } from '../platform/backlog.ts';
+import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
+import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
 import { type Detection, toDetectionRow } from './detection.ts';
 
 export interface DetectionSink {
@@ -21,17 +24,22 @@ export class ClickHouseDetections implements DetectionSink {
   readonly name = 'clickhouse';
   private readonly client: ClickHouseClient;
   private readonly database: string;
+  private readonly refused: RefusedRowSink;
 
-  constructor(client: ClickHouseClient, database: string) {
+  constructor(client: ClickHouseClient, database: string, refused: RefusedRowSink) {
     this.client = client;
     this.database = database;
+    this.refused = refused;
   }
 
+  /** Rows ClickHouse refuses are dead-lettered (never retried forever); other failures are thrown. */
   async write(detections: Detection[]): Promise<void> {
-    await this.client.insert({
+    await insertJsonRows({
+      client: this.client,
       table: `${this.database}.detections`,
-      values: detections.map(toDetectionRow),
-      format: 'JSONEachRow',
+      rows: detections.map(toDetectionRow),
+      refused: this.refused,
+      queryId: 'detectors-detections',
     });
   }
 }
@@ -69,17 +77,19 @@ export class DetectionOutputs {
   private readonly log: Logger;
   private readonly maxBackoffMs: number;
   private readonly responder: Responder | undefined;
+  private readonly backlog: WriteBacklog | undefined;
 
   constructor(
     sinks: DetectionSink[],
     log: Logger,
-    options: { metrics?: Metrics; maxBackoffMs?: number; responder?: Responder } = {},
+    options: { metrics?: Metrics; maxBackoffMs?: number; responder?: Responder; backlog?: WriteBacklog } = {},
   ) {
     this.sinks = sinks;
     this.log = log;
     this.metrics = options.metrics;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
     this.responder = options.responder;
+    this.backlog = options.backlog;
   }
 
   /** Resolves when every sink has the detections (retrying), or rejects when closed before. */
@@ -106,6 +116,7 @@ export class DetectionOutputs {
       baseBackoffMs: 200,
       maxBackoffMs: this.maxBackoffMs,
       onFailure: () => this.metrics?.detectionWriteFailures.inc({ sink: sink.name }),
+      ...(this.backlog !== undefined ? { backlog: this.backlog } : {}),
     });
   }
 

@@ -37,6 +37,8 @@ export interface RuntimeMetrics {
   stateKeys: { set(n: number): void };
   stateMaxKeys: { set(n: number): void };
   stateEvictions: { inc(n?: number): void };
+  /** events the detectors failed on (skipped) */
+  detectorFailures?: { inc(): void };
 }
 
 export interface RuntimeOptions {
@@ -48,6 +50,8 @@ export interface RuntimeOptions {
   metrics?: RuntimeMetrics;
   /** wall clock (ms), for detection times */
   now?: () => number;
+  /** told of each event the detectors failed on (it was skipped) */
+  onFailure?: (input: DetectorInput, err: Error) => void;
 }
 
 export type Mode = 'live' | 'warmup';
@@ -75,23 +79,41 @@ class Interner {
 
 export const subjectKey = (tenant: string, subject: string) => `${tenant}\u0000${subject}`;
 
-/** A subjectKey back to [tenant, subject]. */
-function splitKey(key: string): [string, string] {
-  const sep = key.indexOf('\u0000');
-  return [key.slice(0, sep), key.slice(sep + 1)];
+/**
+ * One tenant's share of the state: its subjects in least-recently-seen order and its source
+ * addresses. Kept apart so that past the cap the tenant holding the most loses its own oldest state
+ * first: one tenant's flood of subjects cannot evict another tenant's.
+ */
+class TenantState {
+  readonly name: string;
+  readonly subjects = new Map<string, SubjectState>();
+  readonly sources = new Map<string, SourceState>();
+  /** tracked tokens + families + sessions of its subjects */
+  keys = 0;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** what it counts against the cap: each subject (whatever it holds) plus its keys */
+  get units(): number {
+    return this.subjects.size + this.keys;
+  }
 }
 
 export class DetectorRuntime {
-  readonly #subjects = new Map<string, SubjectState>();
-  readonly #sources = new Map<string, SourceState>();
+  readonly #tenants = new Map<string, TenantState>();
   readonly #strings = new Interner(200_000);
   readonly #options: RuntimeOptions;
   readonly #now: () => number;
   #keys = 0;
+  #subjects = 0;
+  #sources = 0;
   #evicted = 0;
+  #failures = 0;
   /** the newest event time seen (ms): the clock state expires by */
   #watermarkMs = 0;
-  #sweepCursor: Iterator<[string, SubjectState]> | undefined;
+  #sweepCursor: Iterator<[TenantState, string, SubjectState]> | undefined;
 
   constructor(options: RuntimeOptions) {
     this.#options = options;
@@ -101,33 +123,70 @@ export class DetectorRuntime {
 
   get stats() {
     return {
-      subjects: this.#subjects.size,
-      sources: this.#sources.size,
+      subjects: this.#subjects,
+      sources: this.#sources,
       keys: this.#keys,
       evicted: this.#evicted,
+      failures: this.#failures,
       watermarkMs: this.#watermarkMs,
     };
   }
 
-  /** Runs the detectors over one event; the detections to report (none in warmup). */
+  /** Keys (tokens + families + sessions) and subjects held per tenant. */
+  tenantStats(): Map<string, { subjects: number; keys: number; sources: number }> {
+    return new Map(
+      [...this.#tenants.values()].map((t) => [
+        t.name,
+        { subjects: t.subjects.size, keys: t.keys, sources: t.sources.size },
+      ]),
+    );
+  }
+
+  #tenant(name: string): TenantState {
+    let t = this.#tenants.get(name);
+    if (t === undefined) {
+      t = new TenantState(name);
+      this.#tenants.set(name, t);
+    }
+    return t;
+  }
+
+  /**
+   * Runs the detectors over one event; the detections to report (none in warmup). Never throws: an
+   * event the detectors fail on (a bug a hostile input found) is counted and skipped, so it cannot
+   * crash a consumer into a loop that re-reads it forever.
+   */
   process(input: DetectorInput, mode: Mode): Detection[] {
+    try {
+      return this.#process(input, mode);
+    } catch (err) {
+      this.#failures++;
+      this.#options.metrics?.detectorFailures?.inc();
+      this.#options.onFailure?.(input, err as Error);
+      return [];
+    }
+  }
+
+  #process(input: DetectorInput, mode: Mode): Detection[] {
     if (!EVENT_TYPES.has(input.type)) return [];
     const e = this.#event(input);
     if (e.time_ms > this.#watermarkMs) this.#watermarkMs = Math.min(e.time_ms, this.#now() + 300_000);
     if (mode === 'live' && e.reason === 'revoked')
       this.#options.metrics?.revocationHits.inc({ type: e.type });
 
-    const key = subjectKey(e.tenant, e.subject);
-    let subject = this.#subjects.get(key);
-    if (subject === undefined) subject = new SubjectState();
-    else this.#subjects.delete(key); // re-inserted below: the map stays in least-recently-seen order
-    this.#subjects.set(key, subject);
+    const tenant = this.#tenant(e.tenant);
+    let subject = tenant.subjects.get(e.subject);
+    if (subject === undefined) {
+      subject = new SubjectState();
+      this.#subjects++;
+    } else tenant.subjects.delete(e.subject); // re-inserted below: the map stays in least-recently-seen order
+    tenant.subjects.set(e.subject, subject);
     const before = subject.keys;
     const seen = toSeconds(e.time_ms);
     if (seen > subject.lastSeenS) subject.lastSeenS = seen;
 
     // The source IP's state is looked up (and made) only when a detector reads it: rejections.
-    const sourceOf = () => this.#source(e);
+    const sourceOf = () => this.#source(tenant, e.ip);
     const keyed: KeyedState = {
       subject,
       get source() {
@@ -135,8 +194,10 @@ export class DetectorRuntime {
       },
     };
     const found = detectAll(keyed, e, this.#options.thresholds.for(e.tenant));
-    this.#keys += subject.keys - before;
-    if (this.#keys > this.#options.maxKeys) this.#evict();
+    const grown = subject.keys - before;
+    tenant.keys += grown;
+    this.#keys += grown;
+    if (this.#keys + this.#subjects > this.#options.maxKeys) this.#evict();
     if (mode === 'warmup' || found.length === 0) return [];
 
     const foundAt = this.#now();
@@ -167,54 +228,97 @@ export class DetectorRuntime {
     };
     let removed = 0;
     for (let i = 0; i < budget; i++) {
-      this.#sweepCursor ??= this.#subjects.entries();
+      this.#sweepCursor ??= this.#everySubject();
       const next = this.#sweepCursor.next();
       if (next.done === true) {
         this.#sweepCursor = undefined;
         break;
       }
-      const [key, subject] = next.value;
+      const [tenant, key, subject] = next.value;
       const before = subject.keys;
-      const empty = pruneSubject(subject, nowS, lifetimesFor(splitKey(key)[0]));
+      const empty = pruneSubject(subject, nowS, lifetimesFor(tenant.name));
+      tenant.keys += subject.keys - before;
       this.#keys += subject.keys - before;
       if (empty) {
-        this.#subjects.delete(key);
+        this.#drop(tenant, key, subject);
         removed++;
       }
     }
-    for (const [key, source] of this.#sources)
-      if (pruneSource(source, nowS, lifetimesFor(splitKey(key)[0]))) this.#sources.delete(key);
+    for (const tenant of this.#tenants.values()) {
+      for (const [ip, source] of tenant.sources)
+        if (pruneSource(source, nowS, lifetimesFor(tenant.name))) {
+          tenant.sources.delete(ip);
+          this.#sources--;
+        }
+      if (tenant.subjects.size === 0 && tenant.sources.size === 0) this.#tenants.delete(tenant.name);
+    }
     this.#report();
     return removed;
+  }
+
+  *#everySubject(): Generator<[TenantState, string, SubjectState]> {
+    for (const tenant of this.#tenants.values())
+      for (const [key, subject] of tenant.subjects) yield [tenant, key, subject];
+  }
+
+  #drop(tenant: TenantState, key: string, subject: SubjectState) {
+    tenant.subjects.delete(key);
+    tenant.keys -= subject.keys;
+    this.#keys -= subject.keys;
+    this.#subjects--;
   }
 
   /** Drops the state of subjects this process no longer owns (their partitions moved to another). */
   forget(keep: (tenant: string, subject: string) => boolean): number {
     let dropped = 0;
-    for (const [key, subject] of this.#subjects) {
-      if (keep(...splitKey(key))) continue;
-      this.#keys -= subject.keys;
-      this.#subjects.delete(key);
-      dropped++;
-    }
+    for (const tenant of this.#tenants.values())
+      for (const [key, subject] of tenant.subjects) {
+        if (keep(tenant.name, key)) continue;
+        this.#drop(tenant, key, subject);
+        dropped++;
+      }
     this.#report();
     return dropped;
   }
 
   #report() {
-    this.#options.metrics?.stateSubjects.set(this.#subjects.size);
+    this.#options.metrics?.stateSubjects.set(this.#subjects);
     this.#options.metrics?.stateKeys.set(this.#keys);
   }
 
-  /** Evicts the least recently seen subjects until 5% below the cap. */
+  /** The tenant holding the most (by `of`), and how much the runner-up holds. */
+  #largest(of: (t: TenantState) => number): { top: TenantState | undefined; next: number } {
+    let top: TenantState | undefined;
+    let next = 0;
+    for (const t of this.#tenants.values()) {
+      const n = of(t);
+      if (top === undefined || n > of(top)) {
+        if (top !== undefined) next = Math.max(next, of(top));
+        top = t;
+      } else next = Math.max(next, n);
+    }
+    return { top, next };
+  }
+
+  /**
+   * Evicts least recently seen subjects until 5% below the cap, always from the tenant holding the
+   * most (down to the runner-up's size, then the largest again): a flooding tenant loses its own
+   * oldest state first.
+   */
   #evict() {
     const target = Math.floor(this.#options.maxKeys * 0.95);
     let n = 0;
-    for (const [key, subject] of this.#subjects) {
-      if (this.#keys <= target) break;
-      this.#keys -= subject.keys;
-      this.#subjects.delete(key);
-      n++;
+    while (this.#keys + this.#subjects > target) {
+      const { top, next } = this.#largest((t) => t.units);
+      if (top === undefined || top.subjects.size === 0) break;
+      // At least one per round (a tie between tenants alternates between them).
+      let here = 0;
+      for (const [key, subject] of top.subjects) {
+        if (this.#keys + this.#subjects <= target || (here > 0 && top.units < next)) break;
+        this.#drop(top, key, subject);
+        here++;
+      }
+      n += here;
     }
     this.#sweepCursor = undefined;
     this.#evicted += n;
@@ -222,16 +326,21 @@ export class DetectorRuntime {
     this.#report();
   }
 
-  #source(e: DetectorEvent): SourceState {
-    const key = subjectKey(e.tenant, e.ip);
-    let s = this.#sources.get(key);
+  /** The source address's state; past the cap, the oldest source of the tenant with the most goes. */
+  #source(tenant: TenantState, ip: string): SourceState {
+    let s = tenant.sources.get(ip);
     if (s === undefined) {
-      if (this.#sources.size >= this.#options.maxKeys) {
-        const oldest = this.#sources.keys().next().value;
-        if (oldest !== undefined) this.#sources.delete(oldest);
+      if (this.#sources >= this.#options.maxKeys) {
+        const { top } = this.#largest((t) => t.sources.size);
+        const oldest = top?.sources.keys().next().value;
+        if (top !== undefined && oldest !== undefined) {
+          top.sources.delete(oldest);
+          this.#sources--;
+        }
       }
       s = new SourceState();
-      this.#sources.set(key, s);
+      tenant.sources.set(ip, s);
+      this.#sources++;
     }
     return s;
   }

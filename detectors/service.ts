@@ -10,6 +10,8 @@ import type { Producer } from '../ingest/kafka/client.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { EventRow } from '../ingest/pipeline/rows.ts';
 import type { Stage } from '../ingest/pipeline/stage.ts';
+import type { WriteBacklog } from '../platform/backlog.ts';
+import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
 import { readHistory } from './history.ts';
 import { KafkaDetector } from './kafka-detector.ts';
 import {
@@ -39,6 +41,10 @@ export interface DetectionDeps {
   kafka?: { client: Kafka; producer: Producer };
   /** the response stage, which decides on each detection before it is stored */
   responder?: Responder;
+  /** where rows ClickHouse refuses go (dead letters) */
+  refused: RefusedRowSink;
+  /** writes being retried (readiness) */
+  backlog?: WriteBacklog;
 }
 
 export async function startDetection(config: Config, deps: DetectionDeps): Promise<DetectionStage> {
@@ -49,14 +55,22 @@ export async function startDetection(config: Config, deps: DetectionDeps): Promi
     dryRun: settings.dryRun,
     maxKeys: config.detect.maxKeys,
     metrics: deps.metrics,
+    onFailure: (input, err) =>
+      log.error(
+        { event_id: input.event_id, tenant: input.tenant, err: err.message, stack: err.stack },
+        'the detectors failed on an event; it was skipped (please report this)',
+      ),
   });
-  const sinks: DetectionSink[] = [new ClickHouseDetections(deps.clickhouse, config.clickhouse.database)];
+  const sinks: DetectionSink[] = [
+    new ClickHouseDetections(deps.clickhouse, config.clickhouse.database, deps.refused),
+  ];
   if (deps.kafka !== undefined)
     sinks.push(new KafkaDetections(deps.kafka.producer, config.detect.findingsTopic));
   const outputs = new DetectionOutputs(sinks, log, {
     metrics: deps.metrics,
     maxBackoffMs: config.batch.retryMaxBackoffMs,
     ...(deps.responder !== undefined ? { responder: deps.responder } : {}),
+    ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
   });
   const sweeper = setInterval(() => runtime.sweep(20_000), 1000);
   sweeper.unref();

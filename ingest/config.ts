@@ -96,11 +96,35 @@ export interface Config {
     bufferMaxRows: number;
     retryMaxBackoffMs: number;
     urgentLingerMs: number;
+    /** the share of bufferMaxRows one tenant's HTTP requests may hold */
+    tenantShare: number;
+  };
+  /** the HTTP server: bounds per request, per key and per tenant, timeouts, where /metrics is served */
+  http: {
+    maxEventsPerRequest: number;
+    requestsPerSecondPerKey: number;
+    tenantEventsPerSecond: number;
+    tenantBytesPerSecond: number;
+    tenantBurstSeconds: number;
+    maxInflating: number;
+    requestTimeoutMs: number;
+    connectionTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    shutdownGraceMs: number;
+    maxEventLoopDelayMs: number;
+    /** bearer key /metrics requires ('' = none) */
+    metricsKey: string;
+    /** 0: /metrics on the main listener; else a listener of its own on metricsHost:metricsPort */
+    metricsPort: number;
+    metricsHost: string;
+    /** /readyz fails while a row has waited longer than this to be stored */
+    readyMaxBacklogMs: number;
   };
   limits: {
     httpBodyBytes: number;
     httpAckTimeoutMs: number;
     eventBytes: number;
+    eventMaxDepth: number;
     maxEventAgeSeconds: number;
     maxFutureSkewSeconds: number;
     deadLetterPayloadBytes: number;
@@ -349,11 +373,30 @@ export function loadConfig(env: Env = process.env): Config {
       bufferMaxRows: int('TOKENWATCH_BUFFER_MAX_ROWS', 100_000, 1, 10_000_000),
       retryMaxBackoffMs: int('TOKENWATCH_INSERT_RETRY_MAX_BACKOFF_MS', 10_000, 10, 600_000),
       urgentLingerMs: int('TOKENWATCH_HTTP_ACK_LINGER_MS', 100, 0, 600_000),
+      tenantShare: int('TOKENWATCH_BUFFER_TENANT_SHARE_PERCENT', 50, 1, 100) / 100,
+    },
+    http: {
+      maxEventsPerRequest: int('TOKENWATCH_HTTP_MAX_EVENTS_PER_REQUEST', 10_000, 1, 1_000_000),
+      requestsPerSecondPerKey: int('TOKENWATCH_HTTP_REQUESTS_PER_SECOND_PER_KEY', 1000, 0, 1_000_000),
+      tenantEventsPerSecond: int('TOKENWATCH_TENANT_EVENTS_PER_SECOND', 50_000, 0, 100_000_000),
+      tenantBytesPerSecond: int('TOKENWATCH_TENANT_BYTES_PER_SECOND', 64 * 1024 * 1024, 0),
+      tenantBurstSeconds: int('TOKENWATCH_TENANT_BURST_SECONDS', 2, 1, 3600),
+      maxInflating: int('TOKENWATCH_HTTP_MAX_INFLATING', 4, 1, 1000),
+      requestTimeoutMs: int('TOKENWATCH_HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+      connectionTimeoutMs: int('TOKENWATCH_HTTP_CONNECTION_TIMEOUT_MS', 60_000, 1000, 3_600_000),
+      keepAliveTimeoutMs: int('TOKENWATCH_HTTP_KEEP_ALIVE_TIMEOUT_MS', 5000, 100, 3_600_000),
+      shutdownGraceMs: int('TOKENWATCH_HTTP_SHUTDOWN_GRACE_MS', 5000, 0, 600_000),
+      maxEventLoopDelayMs: int('TOKENWATCH_HTTP_MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 600_000),
+      metricsKey: env['TOKENWATCH_METRICS_KEY']?.trim() ?? '',
+      metricsPort: int('TOKENWATCH_METRICS_PORT', 0, 0, 65535),
+      metricsHost: str('TOKENWATCH_METRICS_HOST', str('TOKENWATCH_HOST', '0.0.0.0')),
+      readyMaxBacklogMs: int('TOKENWATCH_READY_MAX_BACKLOG_MS', 30_000, 1000, 86_400_000),
     },
     limits: {
       httpBodyBytes: int('TOKENWATCH_HTTP_BODY_LIMIT_BYTES', 16 * 1024 * 1024, 1024),
       httpAckTimeoutMs: int('TOKENWATCH_HTTP_ACK_TIMEOUT_MS', 10_000, 100),
       eventBytes: int('TOKENWATCH_EVENT_MAX_BYTES', 16 * 1024, 256),
+      eventMaxDepth: int('TOKENWATCH_EVENT_MAX_DEPTH', 32, 2, 1000),
       maxEventAgeSeconds: int('TOKENWATCH_MAX_EVENT_AGE_SECONDS', 7 * 24 * 3600, 1),
       maxFutureSkewSeconds: int('TOKENWATCH_MAX_FUTURE_SKEW_SECONDS', 300, 0),
       deadLetterPayloadBytes: int('TOKENWATCH_DEAD_LETTER_PAYLOAD_BYTES', 4096, 64, 1024 * 1024),
@@ -364,6 +407,12 @@ export function loadConfig(env: Env = process.env): Config {
       `TOKENWATCH_BUFFER_MAX_ROWS (${config.batch.bufferMaxRows}) must be at least TOKENWATCH_BATCH_MAX_ROWS (${config.batch.maxRows})`,
     );
   }
+  if (config.http.metricsKey !== '' && config.http.metricsKey.length < 16)
+    problems.push('TOKENWATCH_METRICS_KEY must be at least 16 characters (or empty: /metrics open)');
+  if (config.http.metricsPort !== 0 && config.http.metricsPort === config.port)
+    problems.push(
+      `TOKENWATCH_METRICS_PORT (${config.http.metricsPort}) must differ from TOKENWATCH_PORT, or be 0 to serve /metrics on it`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -3,6 +3,8 @@
  * it succeeds or its stage closes, with exponential backoff and jitter.
  */
 import type { Logger } from 'pino';
+import type { WriteBacklog } from '../platform/backlog.ts';
+import { RowsRefusedError } from '../platform/clickhouse/refusals.ts';
 import { backoffMs } from './backoff.ts';
 
 export interface KeepTryingOptions {
@@ -17,21 +19,35 @@ export interface KeepTryingOptions {
   onFailure?: () => void;
   /** more fields for the warning (e.g. the sink and the batch size) */
   context?: Record<string, unknown>;
+  /** where a write that keeps failing is registered (readiness reads its age) */
+  backlog?: WriteBacklog;
 }
 
+/**
+ * Runs `fn` until it succeeds. RowsRefusedError is never retried (the same rows would be refused
+ * again: the caller isolates them); the stage closing ends the retries with the last error.
+ */
 export async function keepTrying<T>(fn: () => Promise<T>, o: KeepTryingOptions): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      o.onFailure?.();
-      if (o.closing()) throw err;
-      const wait = backoffMs({ baseMs: o.baseBackoffMs ?? 100, maxMs: o.maxBackoffMs }, attempt);
-      o.log.warn(
-        { ...o.context, attempt, retryInMs: wait, err: (err as Error).message },
-        `storing ${o.what} failed; retrying`,
-      );
-      await new Promise((r) => setTimeout(r, wait));
+  const startedMs = Date.now();
+  let settle: (() => void) | undefined;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof RowsRefusedError) throw err;
+        o.onFailure?.();
+        if (o.closing()) throw err;
+        settle ??= o.backlog?.begin(o.what, startedMs);
+        const wait = backoffMs({ baseMs: o.baseBackoffMs ?? 100, maxMs: o.maxBackoffMs }, attempt);
+        o.log.warn(
+          { ...o.context, attempt, retryInMs: wait, err: (err as Error).message },
+          `storing ${o.what} failed; retrying`,
+        );
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
+  } finally {
+    settle?.();
   }
 }

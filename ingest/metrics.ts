@@ -97,6 +97,11 @@ export function createMetrics() {
       help: 'Subjects whose detector state was dropped to stay under the memory cap (detections for them may be missed)',
       registers: [registry],
     }),
+    detectorFailures: new Counter({
+      name: 'tokenwatch_detector_failures_total',
+      help: 'Events the detectors failed on and skipped (a bug: see the log for the event id)',
+      registers: [registry],
+    }),
     rebuildSeconds: new Histogram({
       name: 'tokenwatch_detector_rebuild_duration_seconds',
       help: 'Time to rebuild detector state from ClickHouse (on start and on partition assignment)',
@@ -113,6 +118,24 @@ export function createMetrics() {
       name: 'tokenwatch_detection_write_failures_total',
       help: 'Failed attempts to store or publish findings (each is retried)',
       labelNames: ['sink'] as const,
+      registers: [registry],
+    }),
+    rowsRefused: new Counter({
+      name: 'tokenwatch_rows_refused_total',
+      help: 'Rows ClickHouse refused at insert (their values), by table; each is stored as a dead letter (code insert_rejected) and the rest of its batch is stored',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    rowsDropped: new Counter({
+      name: 'tokenwatch_rows_dropped_total',
+      help: 'Rows dropped because ClickHouse refused even their bare dead letter, by table (should stay 0; see the log)',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    httpRefused: new Counter({
+      name: 'tokenwatch_http_refused_total',
+      help: 'HTTP ingest requests refused whole to keep tenants apart, by reason (rate_limited: requests per key; events_quota, bytes_quota: per tenant; too_many_events: per request; inflating: gzip bodies at once; under_pressure: event loop or memory)',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     httpBusy: new Counter({

@@ -9,8 +9,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type DetectionDeps, type DetectionStage, startDetection } from '../detectors/service.ts';
+import { WriteBacklog } from '../platform/backlog.ts';
 import { startResponse } from '../response/service.ts';
 import { createClickHouse, detectFeatures, type ServerFeatures } from './clickhouse/client.ts';
+import { DeadLetterStore } from './clickhouse/dead-letter-store.ts';
 import { isSchemaCurrent, migrate } from './clickhouse/migrate.ts';
 import { dropExpiredPartitions } from './clickhouse/retention.ts';
 import type { SchemaOptions } from './clickhouse/schema.ts';
@@ -20,8 +22,10 @@ import { ApiKeys } from './http/api-keys.ts';
 import { detectionsRoute } from './http/detections-route.ts';
 import { eventsRoute } from './http/events-route.ts';
 import { DirectIntake, type Intake, KafkaIntake } from './http/intake.ts';
+import { metricsRoute } from './http/metrics-route.ts';
 import { opsRoutes, type ReadinessCheck } from './http/ops-routes.ts';
 import { revocationsRoute } from './http/revocations-route.ts';
+import { TenantQuota } from './http/tenant-quota.ts';
 import { createKafka, createProducer, ensureTopics, type Producer } from './kafka/client.ts';
 import { DeadLetterTopic } from './kafka/dead-letter-topic.ts';
 import { KafkaSource } from './kafka/source.ts';
@@ -84,8 +88,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (!schemaCurrent) log.warn('schema is not current: run `tokenwatch migrate` (not ready until then)');
 
   const stage = new Stage(config.limits, metrics);
+  // Every table's refused rows become dead letters; writes being retried are readiness' business.
+  const deadLetters = new DeadLetterStore(
+    client,
+    schema.database,
+    metrics,
+    log.child({ component: 'dead-letters' }),
+  );
+  const backlog = new WriteBacklog();
   const batcher = new Batcher(
-    new ClickHouseSink(client, schema.database, metrics),
+    new ClickHouseSink(client, schema.database, metrics, deadLetters),
     config.batch,
     metrics,
     log.child({ component: 'batcher' }),
@@ -98,6 +110,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const checks: ReadinessCheck[] = [
     { name: 'clickhouse', check: async () => (await client.ping()).success },
     { name: 'migrations', check: async () => (schemaCurrent ||= await isSchemaCurrent(client, schema)) },
+    {
+      // Rows that could not be stored for long: ClickHouse down or the schema wrong (refused rows
+      // never wait: they are dead-lettered).
+      name: 'storage',
+      check: () =>
+        batcher.oldestWaitMs() <= config.http.readyMaxBacklogMs &&
+        (backlog.oldest()?.waitedMs ?? 0) <= config.http.readyMaxBacklogMs,
+    },
   ];
 
   if (config.kafka.brokers.length > 0) {
@@ -155,6 +175,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
         metrics,
         log: log.child({ component: 'response' }),
         ...(producer !== undefined ? { producer } : {}),
+        refused: deadLetters,
+        backlog,
       })
     : undefined;
   const detection = config.detect.enabled
@@ -165,6 +187,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
         log: log.child({ component: 'detectors' }),
         kafka: detectionKafka,
         responder: response,
+        refused: deadLetters,
+        backlog,
       })
     : undefined;
   if (detection !== undefined) checks.push({ name: 'detectors', check: () => detection.ready });
@@ -175,34 +199,66 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const apiKeys = new ApiKeys(config.apiKeys);
   if (apiKeys.size === 0)
     log.warn('TOKENWATCH_API_KEYS is empty: POST /v1/events refuses every request (no anonymous writes)');
+  const h = config.http;
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
+    // A trickled body or an idle socket cannot hold a connection (or the shutdown) for long.
+    requestTimeout: h.requestTimeoutMs,
+    connectionTimeout: h.connectionTimeoutMs,
+    keepAliveTimeout: h.keepAliveTimeoutMs,
+    http: { headersTimeout: Math.min(h.requestTimeoutMs, 60_000) },
   });
   // While shutting down, answers close their connection so keep-alive clients do not hold the exit.
   let shuttingDown = false;
   app.addHook('onSend', async (_request, reply) => {
     if (shuttingDown) reply.header('connection', 'close');
   });
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status >= 500) {
-      request.log.error({ err, url: request.url }, 'request failed');
-      return reply
-        .code(status)
-        .send({ error: 'internal_error', message: 'internal error; see the service log' });
-    }
-    request.log.debug({ err: err.message, url: request.url, status }, 'request refused');
-    return reply.code(status).send({ error: err.code ?? 'bad_request', message: err.message });
-  });
-  await app.register(opsRoutes, { registry: metrics.registry, checks });
+  app.setErrorHandler(
+    (
+      err: Error & { statusCode?: number; code?: string; headers?: Record<string, string> },
+      request,
+      reply,
+    ) => {
+      if (err.headers !== undefined) reply.headers(err.headers);
+      const status = err.statusCode ?? 500;
+      if (status >= 500) {
+        request.log.error({ err, url: request.url }, 'request failed');
+        return reply
+          .code(status)
+          .send({ error: 'internal_error', message: 'internal error; see the service log' });
+      }
+      request.log.debug({ err: err.message, url: request.url, status }, 'request refused');
+      return reply.code(status).send({ error: err.code ?? 'bad_request', message: err.message });
+    },
+  );
+  await app.register(opsRoutes, { checks });
+  // /metrics on the main listener, or on a listener of its own (TOKENWATCH_METRICS_PORT).
+  const metricsApp = h.metricsPort === 0 ? undefined : Fastify({ logger: false });
+  if (metricsApp === undefined)
+    await app.register(metricsRoute, { registry: metrics.registry, key: h.metricsKey });
+  else await metricsApp.register(metricsRoute, { registry: metrics.registry, key: h.metricsKey });
   await app.register(eventsRoute, {
     stage,
     intake,
     apiKeys,
     metrics,
     bodyLimit: config.limits.httpBodyBytes,
+    maxEvents: h.maxEventsPerRequest,
+    eventQuota: new TenantQuota({
+      perSecond: h.tenantEventsPerSecond,
+      burstSeconds: h.tenantBurstSeconds,
+      minCapacity: h.maxEventsPerRequest,
+    }),
+    byteQuota: new TenantQuota({
+      perSecond: h.tenantBytesPerSecond,
+      burstSeconds: h.tenantBurstSeconds,
+      minCapacity: config.limits.httpBodyBytes,
+    }),
+    maxInflating: h.maxInflating,
+    requestsPerSecondPerKey: h.requestsPerSecondPerKey,
+    maxEventLoopDelayMs: h.maxEventLoopDelayMs,
   });
   const readKeys = new ApiKeys(config.readApiKeys);
   await app.register(detectionsRoute, {
@@ -217,6 +273,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     readKeys,
   });
   const address = await app.listen({ host: config.host, port: config.port });
+  const metricsAddress = await metricsApp?.listen({ host: h.metricsHost, port: h.metricsPort });
 
   const retention = features.ttl
     ? undefined
@@ -231,6 +288,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   log.info(
     {
       address,
+      metrics: metricsAddress ?? `${address}/metrics`,
       kafka: config.kafka.brokers.length > 0 ? config.kafka.brokers : 'off',
       clickhouse: config.clickhouse.url,
       server: features.version,
@@ -245,6 +303,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
       log.info('shutting down: closing HTTP, storing buffered events, committing offsets');
       shuttingDown = true;
       const httpClosed = app.close();
+      // Connections still open after the grace (a trickled body, a slow reader) are cut.
+      const cut = setTimeout(() => app.server.closeAllConnections(), h.shutdownGraceMs);
+      cut.unref();
+      void httpClosed.finally(() => clearTimeout(cut));
       // Store what is buffered now, so requests waiting for their rows are answered at once.
       batcher.flush().catch(() => undefined);
       await httpClosed;
@@ -257,6 +319,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await detection?.close();
       await response?.close();
       await producer?.disconnect();
+      await metricsApp?.close();
       await client.close();
       log.info('shut down cleanly');
     })());

@@ -10,6 +10,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { quoteString } from '../ingest/clickhouse/sql.ts';
+import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
+import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
 import type { RevocationHooks, RevocationNotice } from './hooks.ts';
 import type { RevocationTarget } from './policy.ts';
 
@@ -85,9 +87,17 @@ export class ClickHouseRevocationNotices implements RevocationHooks {
   /** the insert in flight: the next waits for it, so seq order is insert order */
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(client: ClickHouseClient, database: string, clock = new NoticeClock()) {
+  readonly #refused: RefusedRowSink;
+
+  constructor(
+    client: ClickHouseClient,
+    database: string,
+    refused: RefusedRowSink,
+    clock = new NoticeClock(),
+  ) {
     this.#client = client;
     this.#database = database;
+    this.#refused = refused;
     this.#clock = clock;
   }
 
@@ -101,10 +111,12 @@ export class ClickHouseRevocationNotices implements RevocationHooks {
     const run = this.#tail.then(async () => {
       // The millisecond is taken when the insert starts, not when publish was called (order above).
       for (const chunk of noticeRows(notices, this.#clock)) {
-        await this.#client.insert({
+        await insertJsonRows({
+          client: this.#client,
           table: `${this.#database}.revocation_notices`,
-          values: chunk,
-          format: 'JSONEachRow',
+          rows: chunk,
+          refused: this.#refused,
+          queryId: 'response-revocation-notices',
         });
       }
     });

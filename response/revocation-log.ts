@@ -6,6 +6,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { quoteString } from '../ingest/clickhouse/sql.ts';
+import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
+import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
 import type { RevocationTarget } from './policy.ts';
 
 export const REVOCATION_STATUSES = [
@@ -52,18 +54,22 @@ const toInsert = (r: RevocationRow) => ({ ...r, time: Math.floor(r.time_ms / 100
 export class RevocationLog {
   private readonly client: ClickHouseClient;
   private readonly database: string;
+  private readonly refused: RefusedRowSink;
 
-  constructor(client: ClickHouseClient, database: string) {
+  constructor(client: ClickHouseClient, database: string, refused: RefusedRowSink) {
     this.client = client;
     this.database = database;
+    this.refused = refused;
   }
 
+  /** Rows ClickHouse refuses are dead-lettered (never retried forever); other failures are thrown. */
   async append(rows: RevocationRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.client.insert({
+    await insertJsonRows({
+      client: this.client,
       table: `${this.database}.revocations`,
-      values: rows.map(toInsert),
-      format: 'JSONEachRow',
+      rows: rows.map(toInsert),
+      refused: this.refused,
+      queryId: 'response-revocations',
     });
   }
 

@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffMs } from '../ingest/backoff.ts';
 import { keepTrying } from '../ingest/keep-trying.ts';
 import type { Metrics } from '../ingest/metrics.ts';
+import type { WriteBacklog } from '../platform/backlog.ts';
+import { cut } from '../platform/text.ts';
 import type { Alert } from './alert.ts';
 import type { AuthApiClient, RevocationOutcome, RevocationRequest } from './auth-api.ts';
 import type { CircuitBreaker } from './breaker.ts';
@@ -37,6 +39,8 @@ export interface RevokerOptions {
   metrics: Metrics;
   logger: Logger;
   maxBackoffMs: number;
+  /** writes being retried (readiness) */
+  backlog?: WriteBacklog;
 }
 
 /** An access token to deny, until when. */
@@ -242,7 +246,7 @@ export class Revoker {
       attempt,
       http_status: outcome.status,
       latency_ms: outcome.latencyMs,
-      error: error.slice(0, 1000),
+      error: cut(error, 1000),
       time_ms: Date.now(),
     };
     await keepTrying(() => this.#o.log.append([row]), {
@@ -251,6 +255,7 @@ export class Revoker {
       closing: () => this.#stop.signal.aborted,
       maxBackoffMs: this.#o.maxBackoffMs,
       onFailure: () => this.#o.metrics.responseWriteFailures.inc({ sink: 'revocations' }),
+      ...(this.#o.backlog !== undefined ? { backlog: this.#o.backlog } : {}),
     });
   }
 
@@ -353,6 +358,7 @@ export class Revoker {
         closing: () => this.#stop.signal.aborted,
         maxBackoffMs: this.#o.maxBackoffMs,
         onFailure: () => metrics.responseWriteFailures.inc({ sink: hooks.sink }),
+        ...(this.#o.backlog !== undefined ? { backlog: this.#o.backlog } : {}),
       });
       for (const n of notices) metrics.revocationHooksPublished.inc({ sink: hooks.sink, target: n.target });
     } catch (err) {

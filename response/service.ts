@@ -13,6 +13,8 @@ import type { Config } from '../ingest/config.ts';
 import type { Producer } from '../ingest/kafka/client.ts';
 import { keepTrying } from '../ingest/keep-trying.ts';
 import type { Metrics } from '../ingest/metrics.ts';
+import type { WriteBacklog } from '../platform/backlog.ts';
+import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
 import type { Alert } from './alert.ts';
 import { detectionAlert, guardAlert } from './alerts-of.ts';
 import { AuthApiClient, clientCredentials, staticToken } from './auth-api.ts';
@@ -43,6 +45,10 @@ export interface ResponseDeps {
   log: Logger;
   /** with Kafka: revocation notices also go to the revocation hook topic */
   producer?: Producer;
+  /** where rows ClickHouse refuses go (dead letters) */
+  refused: RefusedRowSink;
+  /** writes being retried (readiness) */
+  backlog?: WriteBacklog;
 }
 
 /** How far back the outbox is read at start: targets revoked before are remembered this long. */
@@ -66,7 +72,7 @@ const DECISION_OF: Record<RevocationStatus, ResponseDecision> = {
  */
 function noticeSinks(config: Config, deps: ResponseDeps): RevocationHooks[] {
   const sinks: RevocationHooks[] = [
-    new ClickHouseRevocationNotices(deps.clickhouse, config.clickhouse.database),
+    new ClickHouseRevocationNotices(deps.clickhouse, config.clickhouse.database, deps.refused),
   ];
   if (deps.producer !== undefined)
     sinks.push(new KafkaRevocationHooks(deps.producer, config.response.revocationsTopic));
@@ -86,7 +92,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
   const { log, metrics } = deps;
   const r = config.response;
   const thresholds = config.detect.settings.thresholds;
-  const outbox = new RevocationLog(deps.clickhouse, config.clickhouse.database);
+  const outbox = new RevocationLog(deps.clickhouse, config.clickhouse.database, deps.refused);
   const guard = new BlastRadiusGuard(r.guard);
   const webhooks: WebhookStage = startWebhooks(config, deps);
   let closing = false;
@@ -123,6 +129,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
           metrics,
           logger: log.child({ component: 'revoker' }),
           maxBackoffMs: config.batch.retryMaxBackoffMs,
+          ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
         });
 
   // The outbox: what was decided before, and what is still to do.
@@ -250,6 +257,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
         closing: () => closing,
         maxBackoffMs: config.batch.retryMaxBackoffMs,
         onFailure: () => metrics.responseWriteFailures.inc({ sink: 'revocations' }),
+        ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
       });
       for (const row of rows) {
         if (row.status !== 'pending') continue;

@@ -7,6 +7,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Config } from '../ingest/config.ts';
 import type { Metrics } from '../ingest/metrics.ts';
+import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
+import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
 import { AddressGuard } from './address-guard.ts';
 import type { Alert } from './alert.ts';
 import { type DeliveryRecord, WebhookDispatcher } from './webhooks/index.ts';
@@ -21,7 +23,7 @@ const LOG_MAX_ROWS = 10_000;
 
 export function startWebhooks(
   config: Config,
-  deps: { clickhouse: ClickHouseClient; metrics: Metrics; log: Logger },
+  deps: { clickhouse: ClickHouseClient; metrics: Metrics; log: Logger; refused: RefusedRowSink },
 ): WebhookStage {
   const w = config.response.webhooks;
   const log = deps.log.child({ component: 'webhooks' });
@@ -37,10 +39,13 @@ export function startWebhooks(
     const batch = rows;
     rows = [];
     try {
-      await deps.clickhouse.insert({
+      // Refused rows are dead-lettered; only failures worth retrying land below.
+      await insertJsonRows({
+        client: deps.clickhouse,
         table: `${config.clickhouse.database}.webhook_deliveries`,
-        values: batch.map((r) => ({ ...r, time: Math.floor(r.time_ms / 1000) })),
-        format: 'JSONEachRow',
+        rows: batch.map((r) => ({ ...r, time: Math.floor(r.time_ms / 1000) })),
+        refused: deps.refused,
+        queryId: 'response-webhook-deliveries',
       });
     } catch (err) {
       deps.metrics.responseWriteFailures.inc({ sink: 'webhook_deliveries' });

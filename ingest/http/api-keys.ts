@@ -18,12 +18,23 @@ export class ApiKeys {
 
   /** The tenant of the key in `Authorization: Bearer …` or `X-Api-Key`; undefined when absent or unknown. */
   authenticate(headers: IncomingHttpHeaders): string | undefined {
-    const auth = headers.authorization;
-    const bearer =
-      auth !== undefined && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, '').trim() : undefined;
-    const header = headers['x-api-key'];
-    const key = bearer ?? (typeof header === 'string' ? header.trim() : undefined);
-    if (key === undefined || key === '') return undefined;
-    return this.#tenantByDigest.get(digest(key));
+    return this.identify(headers)?.tenant;
   }
+
+  /** The known key presented and its tenant; `id` names the key without revealing it (a digest prefix). */
+  identify(headers: IncomingHttpHeaders): { tenant: string; id: string } | undefined {
+    const key = presentedKey(headers);
+    if (key === undefined || key === '') return undefined;
+    const d = digest(key);
+    const tenant = this.#tenantByDigest.get(d);
+    return tenant === undefined ? undefined : { tenant, id: `${tenant}:${d.slice(0, 12)}` };
+  }
+}
+
+/** The key in `Authorization: Bearer …`, else in `X-Api-Key`. */
+function presentedKey(headers: IncomingHttpHeaders): string | undefined {
+  const auth = headers.authorization;
+  if (auth !== undefined && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '').trim();
+  const header = headers['x-api-key'];
+  return typeof header === 'string' ? header.trim() : undefined;
 }

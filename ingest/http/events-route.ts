@@ -1,20 +1,30 @@
 /**
- * The HTTP door: POST /v1/events with NDJSON or a JSON array (gzip allowed), authenticated by a
- * per-tenant API key. Answers with per-event errors by index; rejected events are dead-lettered
- * and the good events beside them are stored.
+ * The HTTP door: POST /v1/events with NDJSON, RFC 7464 json-seq or a JSON array (gzip allowed),
+ * authenticated by a per-tenant API key. Answers with per-event errors by index; rejected events are
+ * dead-lettered and the good events beside them are stored.
+ *
+ * Bounded per tenant and per request: a request may hold at most `maxEvents` events (413 past it);
+ * each tenant has budgets of events and bytes per second (429 with Retry-After past them) and a share
+ * of the insert buffer (503 past it); at most `maxInflating` gzip bodies are inflated at once (503
+ * past it). Events are validated in slices that yield to the event loop, so no body holds it for long.
  */
 import { type Readable, Transform } from 'node:stream';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
+import rateLimit from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics.ts';
 import { BatcherClosedError, BufferFullError } from '../pipeline/batcher.ts';
 import type { DeadLetterRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
-import type { EventError, NormalizedEvent, ValidationResult } from '../pipeline/validate.ts';
+import type { EventError, NormalizedEvent } from '../pipeline/validate.ts';
 import type { ApiKeys } from './api-keys.ts';
+import { type BodyFormat, splitBody } from './body-items.ts';
 import { httpError } from './http-error.ts';
 import { type Intake, UnavailableError } from './intake.ts';
+import type { TenantQuota } from './tenant-quota.ts';
 
 export interface EventsRouteOptions {
   stage: Stage;
@@ -22,6 +32,18 @@ export interface EventsRouteOptions {
   apiKeys: ApiKeys;
   metrics: Metrics;
   bodyLimit: number;
+  /** events one request may hold */
+  maxEvents: number;
+  /** events per second per tenant */
+  eventQuota: TenantQuota;
+  /** decompressed bytes per second per tenant */
+  byteQuota: TenantQuota;
+  /** gzip bodies inflated at once */
+  maxInflating: number;
+  /** requests per second per API key (0: unlimited) */
+  requestsPerSecondPerKey: number;
+  /** refuse (503) while the event loop lags more than this (ms; 0: never) */
+  maxEventLoopDelayMs: number;
 }
 
 const EventErrorSchema = Type.Object({
@@ -41,23 +63,26 @@ const IngestResponse = Type.Object({
 
 const ErrorResponse = Type.Object({ error: Type.String(), message: Type.String() });
 
-const NDJSON_TYPES = [
-  'application/x-ndjson',
-  'application/ndjson',
-  'application/jsonl',
-  'application/json-seq',
-  'text/plain',
-];
+const FORMATS: Record<string, BodyFormat> = {
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+  'application/jsonl': 'ndjson',
+  'text/plain': 'ndjson',
+  'application/json-seq': 'json-seq',
+  'application/json': 'json',
+};
 const RETRY_AFTER_SECONDS = '2';
+/** Events validated between yields to the event loop. */
+const VALIDATION_SLICE = 256;
 
 /** Gunzips request bodies sent with Content-Encoding: gzip, refusing more than `limit` bytes out. */
-function gunzipLimited(payload: NodeJS.ReadableStream, limit: number): Readable {
+function gunzipLimited(payload: NodeJS.ReadableStream, limit: number, done: () => void): Readable {
   let decompressed = 0;
   const out = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+    transform(chunk: Buffer, _enc, next) {
       decompressed += chunk.length;
       if (decompressed > limit) {
-        done(
+        next(
           httpError(
             413,
             'body_too_large',
@@ -66,7 +91,7 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number): Readable 
         );
         return;
       }
-      done(null, chunk);
+      next(null, chunk);
     },
   }) as Transform & { receivedEncodedLength: number };
   // fastify compares this with Content-Length (the compressed size).
@@ -78,69 +103,117 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number): Readable 
   gunzip.on('error', (err) =>
     out.destroy(httpError(400, 'invalid_gzip', `invalid gzip body: ${err.message}`)),
   );
+  // The inflating slot is given back however the body ends: read, refused, or the client gone.
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    done();
+  };
+  out.once('close', release);
+  (payload as Readable).once('error', (err) => out.destroy(err));
+  (payload as Readable).once('aborted', () => out.destroy());
   (payload as Readable).pipe(gunzip).pipe(out);
   return out;
 }
 
-interface Item {
-  /** the event as text (NDJSON line, or the re-serialized array element) */
-  text: string;
-  /** the parsed element for JSON arrays; undefined for NDJSON lines */
-  value?: unknown;
-}
-
-/** Splits a body into items (NDJSON lines, or the elements of a JSON array); an error when a JSON body does not parse as a whole. */
-function splitBody(body: string, ndjson: boolean): Item[] | { error: string } {
-  if (!ndjson) {
-    const trimmed = body.trim();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(trimmed);
-    } catch (err) {
-      return {
-        error: `the body is not valid JSON (${(err as Error).message}); send a JSON array of events, or NDJSON with Content-Type: application/x-ndjson`,
-      };
-    }
-    const elements = Array.isArray(parsed) ? parsed : [parsed];
-    return elements.map((value) => ({ text: JSON.stringify(value) ?? String(value), value }));
-  }
-  const items: Item[] = [];
-  for (const line of body.split('\n')) {
-    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-    if (text.trim() !== '') items.push({ text });
-  }
-  return items;
-}
-
 export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, opts) => {
   const { stage, intake, apiKeys, metrics } = opts;
+  let inflating = 0;
+
+  // Requests per key (unknown keys: per client address), before anything else is done for them.
+  if (opts.requestsPerSecondPerKey > 0) {
+    await app.register(rateLimit, {
+      max: opts.requestsPerSecondPerKey,
+      timeWindow: 1000,
+      hook: 'onRequest',
+      keyGenerator: (request) => apiKeys.identify(request.headers)?.id ?? `address:${request.ip}`,
+      onExceeded: () => metrics.httpRefused.inc({ reason: 'rate_limited' }),
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        code: 'rate_limited',
+        message: `more than ${context.max} requests per second with this key (TOKENWATCH_HTTP_REQUESTS_PER_SECOND_PER_KEY); retry after ${context.after}`,
+      }),
+    });
+  }
+  // Shed load while the process is saturated, rather than queue requests it cannot serve in time.
+  if (opts.maxEventLoopDelayMs > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: opts.maxEventLoopDelayMs,
+      retryAfter: 2,
+      pressureHandler: (_request, reply, type, value) => {
+        metrics.httpRefused.inc({ reason: 'under_pressure' });
+        reply.header('retry-after', '2');
+        reply.code(503).send({
+          error: 'unavailable',
+          message: `tokenwatch is under pressure (${type} ${value}, TOKENWATCH_HTTP_MAX_EVENT_LOOP_DELAY_MS); retry shortly`,
+        });
+      },
+    });
+  }
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
-    ['application/json', ...NDJSON_TYPES],
+    Object.keys(FORMATS),
     { parseAs: 'string', bodyLimit: opts.bodyLimit },
     (_req, body, done) => done(null, body),
   );
 
   app.addHook('preParsing', async (request, _reply, payload) => {
     const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipLimited(payload, opts.bodyLimit);
+    if (encoding === 'gzip' || encoding === 'x-gzip') {
+      if (inflating >= opts.maxInflating) {
+        metrics.httpRefused.inc({ reason: 'inflating' });
+        throw Object.assign(
+          httpError(
+            503,
+            'busy',
+            `${inflating} gzip bodies are being inflated already (TOKENWATCH_HTTP_MAX_INFLATING); retry shortly`,
+          ),
+          { headers: { 'retry-after': '1' } },
+        );
+      }
+      inflating++;
+      return gunzipLimited(payload, opts.bodyLimit, () => {
+        inflating--;
+      });
+    }
     if (encoding !== 'identity') {
       throw httpError(
         415,
         'unsupported_content_encoding',
-        `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip or none`,
+        `unsupported Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}; use gzip or none`,
       );
     }
     return payload;
   });
+
+  const bytesOver = (tenant: string, wait: number) =>
+    `tenant ${JSON.stringify(tenant)} is over its budget of body bytes (TOKENWATCH_TENANT_BYTES_PER_SECOND, burst ${opts.byteQuota.capacity} bytes); retry after ${wait} s`;
+  const tooBusy = (
+    reply: FastifyReply,
+    status: 429 | 503,
+    error: string,
+    message: string,
+    seconds: string,
+  ) => {
+    reply.header('retry-after', seconds);
+    return reply.code(status).send({ error, message });
+  };
 
   app.post(
     '/v1/events',
     {
       bodyLimit: opts.bodyLimit,
       schema: {
-        response: { 200: IngestResponse, 400: ErrorResponse, 401: ErrorResponse, 503: ErrorResponse },
+        response: {
+          200: IngestResponse,
+          400: ErrorResponse,
+          401: ErrorResponse,
+          413: ErrorResponse,
+          429: ErrorResponse,
+          503: ErrorResponse,
+        },
       },
       onRequest: async (request, reply) => {
         const tenant = apiKeys.authenticate(request.headers);
@@ -152,6 +225,13 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
           });
         }
         request.tenant = tenant;
+        // Refused before the body is read when its declared size alone is over the tenant's budget.
+        const declared = Number(request.headers['content-length'] ?? 0);
+        const wait = Number.isFinite(declared) ? opts.byteQuota.wait(tenant, declared) : 0;
+        if (wait > 0) {
+          metrics.httpRefused.inc({ reason: 'bytes_quota' });
+          return tooBusy(reply, 429, 'rate_limited', bytesOver(tenant, wait), String(wait));
+        }
       },
     },
     async (request: FastifyRequest, reply: FastifyReply) => {
@@ -160,10 +240,22 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
       const ctype = (request.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
       const body = typeof request.body === 'string' ? request.body : '';
       const origin = request.ip;
-      const items = splitBody(body, NDJSON_TYPES.includes(ctype));
 
-      if (!Array.isArray(items)) {
-        const error: EventError = { code: 'malformed_json', message: items.error };
+      const bytesWait = opts.byteQuota.take(tenant, Buffer.byteLength(body));
+      if (bytesWait > 0) {
+        metrics.httpRefused.inc({ reason: 'bytes_quota' });
+        return tooBusy(reply, 429, 'rate_limited', bytesOver(tenant, bytesWait), String(bytesWait));
+      }
+      const split = await splitBody(body, FORMATS[ctype] ?? 'ndjson', opts.maxEvents);
+      if (!split.ok && split.tooMany) {
+        metrics.httpRefused.inc({ reason: 'too_many_events' });
+        return reply.code(413).send({
+          error: 'too_many_events',
+          message: `the request holds more than ${opts.maxEvents} events (TOKENWATCH_HTTP_MAX_EVENTS_PER_REQUEST); send at most ${opts.maxEvents} per request`,
+        });
+      }
+      if (!split.ok) {
+        const error: EventError = { code: 'malformed_json', message: split.error };
         const letter = stage.deadLetter({
           door: 'http',
           tenant,
@@ -173,8 +265,20 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
           payload: body,
           receivedMs,
         });
-        await intake.accept([], [letter], receivedMs).catch(() => undefined);
-        return reply.code(400).send({ error: 'malformed_body', message: items.error });
+        await intake.accept([], [letter], receivedMs, tenant).catch(() => undefined);
+        return reply.code(400).send({ error: 'malformed_body', message: split.error });
+      }
+      const { items } = split;
+      const eventsWait = opts.eventQuota.take(tenant, items.length);
+      if (eventsWait > 0) {
+        metrics.httpRefused.inc({ reason: 'events_quota' });
+        return tooBusy(
+          reply,
+          429,
+          'rate_limited',
+          `tenant ${JSON.stringify(tenant)} is over its budget of events (TOKENWATCH_TENANT_EVENTS_PER_SECOND, burst ${opts.eventQuota.capacity}); retry after ${eventsWait} s`,
+          String(eventsWait),
+        );
       }
       metrics.received.inc({ door: 'http' }, items.length);
 
@@ -182,14 +286,13 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
       const deadLetters: DeadLetterRow[] = [];
       const errors: (EventError & { index: number })[] = [];
       const ctx = { nowMs: receivedMs, tenant };
-      items.forEach((item, index) => {
-        const result: ValidationResult =
-          item.value === undefined
-            ? stage.validateText(item.text, ctx)
-            : stage.validateParsed(item.value, item.text, ctx);
+      for (let index = 0; index < items.length; index++) {
+        if (index > 0 && index % VALIDATION_SLICE === 0) await yieldToLoop();
+        const text = items[index]!;
+        const result = stage.validateText(text, ctx);
         if (result.ok) {
           events.push(result.event);
-          return;
+          continue;
         }
         errors.push({ index, ...result.error });
         deadLetters.push(
@@ -199,14 +302,14 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
             origin,
             eventIndex: index,
             error: result.error,
-            payload: item.text,
+            payload: text,
             receivedMs,
           }),
         );
-      });
+      }
 
       try {
-        await intake.accept(events, deadLetters, receivedMs);
+        await intake.accept(events, deadLetters, receivedMs, tenant);
       } catch (err) {
         if (
           err instanceof BufferFullError ||
@@ -214,11 +317,13 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
           err instanceof BatcherClosedError
         ) {
           if (err instanceof BufferFullError) metrics.httpBusy.inc();
-          reply.header('retry-after', RETRY_AFTER_SECONDS);
-          return reply.code(503).send({
-            error: 'unavailable',
-            message: `${err.message}; the request was not fully stored: send it again (events are de-duplicated by event_id)`,
-          });
+          return tooBusy(
+            reply,
+            503,
+            'unavailable',
+            `${err.message}; the request was not fully stored: send it again (events are de-duplicated by event_id)`,
+            RETRY_AFTER_SECONDS,
+          );
         }
         throw err;
       }

@@ -3,15 +3,22 @@
  * the batcher; with Kafka they are published on the events topic so every consumer sees one stream.
  * Either way `accept` resolves only once the events are durable (stored, or acknowledged by Kafka).
  */
+import { cut, stringifyWellFormed } from '../../platform/text.ts';
 import { type OutgoingMessage, type Producer, sendChunked } from '../kafka/client.ts';
 import type { DeadLetterTopic } from '../kafka/dead-letter-topic.ts';
-import { type Batcher, BufferFullError } from '../pipeline/batcher.ts';
+import type { Batcher } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
 import { type NormalizedEvent, toContractEvent } from '../pipeline/validate.ts';
 
 export interface Intake {
-  accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[], receivedMs: number): Promise<void>;
+  /** `tenant`: whose request it is (its share of the insert buffer) */
+  accept(
+    events: NormalizedEvent[],
+    deadLetters: DeadLetterRow[],
+    receivedMs: number,
+    tenant?: string,
+  ): Promise<void>;
 }
 
 export class UnavailableError extends Error {
@@ -33,10 +40,18 @@ export class DirectIntake implements Intake {
   }
 
   /** Resolves once stored; after ackTimeoutMs answers Unavailable (the rows stay queued and are stored later). */
-  async accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[], receivedMs: number): Promise<void> {
-    const rows = events.map((e) => this.stage.enrich(e, receivedMs));
+  async accept(
+    events: NormalizedEvent[],
+    deadLetters: DeadLetterRow[],
+    receivedMs: number,
+    tenant?: string,
+  ): Promise<void> {
+    const rows = this.stage.enrichAll(events, receivedMs, 'http', deadLetters);
     this.observe?.(rows);
-    const stored = this.batcher.submit(rows, deadLetters, { urgent: true });
+    const stored = this.batcher.submit(rows, deadLetters, {
+      urgent: true,
+      ...(tenant !== undefined ? { tenant } : {}),
+    });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -71,12 +86,16 @@ export class KafkaIntake implements Intake {
     this.deadLetterTopic = deadLetterTopic;
   }
 
-  async accept(events: NormalizedEvent[], deadLetters: DeadLetterRow[]): Promise<void> {
-    const stored = this.batcher.trySubmit([], deadLetters);
-    if (stored === undefined) throw new BufferFullError(this.batcher.bufferedRows);
+  async accept(
+    events: NormalizedEvent[],
+    deadLetters: DeadLetterRow[],
+    _receivedMs: number,
+    tenant?: string,
+  ): Promise<void> {
+    const stored = this.batcher.submit([], deadLetters, tenant !== undefined ? { tenant } : {});
     const messages = events.map((e) => ({
-      key: `${e.tenant}:${e.subject}`,
-      value: JSON.stringify(toContractEvent(e)),
+      key: cut(`${e.tenant}:${e.subject}`, 512),
+      value: stringifyWellFormed(toContractEvent(e)),
     }));
     await Promise.all([this.#publish(messages), stored]);
     await this.deadLetterTopic.publish(deadLetters);

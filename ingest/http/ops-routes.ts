@@ -1,6 +1,5 @@
-/** Operations: GET /healthz (the process serves), GET /readyz (dependencies answer), GET /metrics. */
+/** Operations: GET /healthz (the process serves), GET /readyz (dependencies answer, nothing waits too long to be stored). */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Registry } from 'prom-client';
 
 export interface ReadinessCheck {
   name: string;
@@ -8,11 +7,10 @@ export interface ReadinessCheck {
 }
 
 export interface OpsRoutesOptions {
-  registry: Registry;
   checks: ReadinessCheck[];
 }
 
-export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { registry, checks }) => {
+export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { checks }) => {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
@@ -26,10 +24,5 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { reg
     );
     const ready = Object.values(results).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
-  });
-
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', registry.contentType);
-    return registry.metrics();
   });
 };

@@ -13,6 +13,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import { cut, wellFormedJsonText } from '../../platform/text.ts';
 
 export type { Consumer, EachBatchPayload, Producer };
 
@@ -103,7 +104,10 @@ export interface OutgoingMessage {
 /** Kafka's default message.max.bytes is 1 MiB per record batch: stay under it in every send. */
 const MAX_SEND_BYTES = 768 * 1024;
 
-/** Sends messages (acks=all) in sends of at most MAX_SEND_BYTES, in parallel; resolves when all are acknowledged. */
+/**
+ * Sends messages (acks=all) in sends of at most MAX_SEND_BYTES, in parallel; resolves when all are
+ * acknowledged. Keys and values are made well-formed first (every Kafka write goes through here).
+ */
 export async function sendChunked(
   producer: Producer,
   topic: string,
@@ -112,7 +116,8 @@ export async function sendChunked(
   const sends: Promise<unknown>[] = [];
   let chunk: OutgoingMessage[] = [];
   let bytes = 0;
-  for (const m of messages) {
+  for (const raw of messages) {
+    const m = { key: cut(raw.key, 1024), value: wellFormedJsonText(raw.value) };
     const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
     if (bytes + size > MAX_SEND_BYTES && chunk.length > 0) {
       sends.push(producer.send({ topic, acks: -1, messages: chunk }));

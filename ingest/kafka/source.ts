@@ -5,16 +5,22 @@
  * consumer stops fetching and memory stays bounded.
  */
 
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import { cut } from '../../platform/text.ts';
 import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Batcher } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
+import type { NormalizedEvent } from '../pipeline/validate.ts';
 import { type Consumer, createConsumer, type EachBatchPayload } from './client.ts';
 import type { DeadLetterTopic } from './dead-letter-topic.ts';
 import { OffsetCommitter } from './offset-committer.ts';
+
+/** Messages validated between yields to the event loop. */
+const VALIDATION_SLICE = 256;
 
 export class KafkaSource {
   readonly #consumer: Consumer;
@@ -82,20 +88,23 @@ export class KafkaSource {
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
     const receivedMs = Date.now();
-    const events: EventRow[] = [];
+    const valid: NormalizedEvent[] = [];
     const deadLetters: DeadLetterRow[] = [];
-    for (const m of batch.messages) {
+    for (let i = 0; i < batch.messages.length; i++) {
+      // A fetch can hold thousands of messages: validate in slices, yielding to the event loop.
+      if (i > 0 && i % VALIDATION_SLICE === 0) await yieldToLoop();
+      const m = batch.messages[i]!;
       const text = m.value?.toString('utf8') ?? '';
       const result = this.stage.validateText(text, { nowMs: receivedMs });
       if (result.ok) {
-        events.push(this.stage.enrich(result.event, receivedMs));
+        valid.push(result.event);
         continue;
       }
       const origin = `${topic}/${partition}/${m.offset}`;
       deadLetters.push(
         this.stage.deadLetter({
           door: 'kafka',
-          tenant: m.key?.toString('utf8').split(':', 1)[0]?.slice(0, 64) ?? '',
+          tenant: cut(m.key?.toString('utf8').split(':', 1)[0] ?? '', 64),
           origin,
           letterId: `kafka:${origin}`,
           eventIndex: -1,
@@ -105,6 +114,7 @@ export class KafkaSource {
         }),
       );
     }
+    const events = this.stage.enrichAll(valid, receivedMs, 'kafka', deadLetters);
     this.metrics.received.inc({ door: 'kafka' }, batch.messages.length);
     this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
 

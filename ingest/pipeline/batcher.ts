@@ -7,12 +7,17 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { insertIsolating, RowsRefusedError } from '../../platform/clickhouse/refusals.ts';
 import type { Metrics } from '../metrics.ts';
-import { type DeadLetterRow, type EventRow, rejectedRowLetter } from './rows.ts';
+import { type DeadLetterRow, type EventRow, refusedRowLetter } from './rows.ts';
 
 export interface RowSink {
-  /** Throws RowsRejectedError when the server refuses the rows themselves; any other error is retried. */
+  /** Throws RowsRefusedError when the server refuses the rows themselves; any other error is retried. */
   insertEvents(rows: EventRow[]): Promise<void>;
+  /**
+   * Stores dead letters; one the server refuses is stored again without what it refused, or dropped
+   * and counted (it never blocks the others). Any error thrown is retried.
+   */
   insertDeadLetters(rows: DeadLetterRow[]): Promise<void>;
 }
 
@@ -26,16 +31,24 @@ export interface BatcherOptions {
    * maxWaitMs. With at least maxRows/10 rows queued, such a batch goes at once when no insert is running.
    */
   urgentLingerMs?: number;
+  /**
+   * The share of bufferMaxRows one tenant's submissions may hold (0–1; default 1): past it, that
+   * tenant's submissions are refused (BufferFullError) while the others still fit.
+   */
+  tenantShare?: number;
 }
 
 export interface SubmitOptions {
   /** a caller is waiting for these rows: flush after urgentLingerMs instead of maxWaitMs */
   urgent?: boolean;
+  /** whose rows these are, for the per-tenant share of the buffer (HTTP: the key's tenant) */
+  tenant?: string;
 }
 
 interface Submission {
   queuedAt: number;
   urgent: boolean;
+  tenant: string | undefined;
   events: EventRow[];
   deadLetters: DeadLetterRow[];
   resolve: () => void;
@@ -46,15 +59,14 @@ export class BufferFullError extends Error {
   readonly code = 'ERR_TOKENWATCH_BUFFER_FULL';
   readonly bufferedRows: number;
 
-  constructor(bufferedRows: number) {
-    super(`the insert buffer is full (${bufferedRows} rows waiting for ClickHouse); retry later`);
+  constructor(bufferedRows: number, tenant?: string) {
+    super(
+      tenant === undefined
+        ? `the insert buffer is full (${bufferedRows} rows waiting for ClickHouse); retry later`
+        : `tenant ${JSON.stringify(tenant)} holds its whole share of the insert buffer (${bufferedRows} rows waiting for ClickHouse); retry later`,
+    );
     this.bufferedRows = bufferedRows;
   }
-}
-
-/** Thrown by a sink when the server refuses the rows themselves (retrying the same rows cannot help). */
-export class RowsRejectedError extends Error {
-  readonly code = 'ERR_TOKENWATCH_ROWS_REJECTED';
 }
 
 export class BatcherClosedError extends Error {
@@ -78,6 +90,10 @@ export class Batcher {
   #closing = false;
   #giveUp = false;
   #roomWaiters: (() => void)[] = [];
+  /** rows queued or being inserted, per tenant that submitted with one */
+  readonly #tenantRows = new Map<string, number>();
+  /** when the oldest submission of the insert running now was queued (0: none running) */
+  #insertingSince = 0;
 
   private readonly sink: RowSink;
   private readonly opts: BatcherOptions;
@@ -100,6 +116,25 @@ export class Batcher {
     return this.#bufferedRows === 0 || this.#bufferedRows + rows <= this.opts.bufferMaxRows;
   }
 
+  /** Whether `tenant` may add `rows` within its share of the buffer (a tenant holding nothing always may). */
+  #tenantHasRoomFor(tenant: string, rows: number): boolean {
+    const held = this.#tenantRows.get(tenant) ?? 0;
+    const share = Math.max(
+      this.opts.maxRows,
+      Math.floor(this.opts.bufferMaxRows * (this.opts.tenantShare ?? 1)),
+    );
+    return held === 0 || held + rows <= share;
+  }
+
+  /** How long the oldest row not yet stored has waited (ms; 0 when none waits): readiness fails past a bound. */
+  oldestWaitMs(now = Date.now()): number {
+    const oldest = Math.min(
+      this.#insertingSince || Number.POSITIVE_INFINITY,
+      this.#queue[0]?.queuedAt ?? Number.POSITIVE_INFINITY,
+    );
+    return Number.isFinite(oldest) ? Math.max(0, now - oldest) : 0;
+  }
+
   /** Resolves when `rows` fit in the buffer; calls `tick` about every second meanwhile (Kafka heartbeats). */
   async waitForRoom(rows: number, tick?: () => Promise<void>): Promise<void> {
     while (!this.hasRoomFor(rows)) {
@@ -111,6 +146,9 @@ export class Batcher {
 
   /** Queues rows and resolves once they are stored. Rejects with BufferFullError when there is no room. */
   submit(events: EventRow[], deadLetters: DeadLetterRow[] = [], opts: SubmitOptions = {}): Promise<void> {
+    const rows = events.length + deadLetters.length;
+    if (opts.tenant !== undefined && rows > 0 && !this.#tenantHasRoomFor(opts.tenant, rows))
+      return Promise.reject(new BufferFullError(this.#tenantRows.get(opts.tenant) ?? 0, opts.tenant));
     return (
       this.trySubmit(events, deadLetters, opts) ?? Promise.reject(new BufferFullError(this.#bufferedRows))
     );
@@ -130,6 +168,7 @@ export class Batcher {
       this.#queue.push({
         queuedAt: Date.now(),
         urgent: opts.urgent === true,
+        tenant: opts.tenant,
         events,
         deadLetters,
         resolve,
@@ -137,6 +176,8 @@ export class Batcher {
       });
       this.#queuedRows += rows;
       this.#bufferedRows += rows;
+      if (opts.tenant !== undefined)
+        this.#tenantRows.set(opts.tenant, (this.#tenantRows.get(opts.tenant) ?? 0) + rows);
       this.metrics.bufferRows.set(this.#bufferedRows);
       if (this.#fullBatch() || this.#urgentDue()) this.#kick();
       else this.#arm();
@@ -233,6 +274,7 @@ export class Batcher {
   async #insertWithRetry(batch: Submission[]) {
     const events = batch.flatMap((s) => s.events);
     const deadLetters = batch.flatMap((s) => s.deadLetters);
+    this.#insertingSince = batch[0]?.queuedAt ?? 0;
     try {
       // Dead letters first: an event batch is never acknowledged while its rejects are unstored.
       if (deadLetters.length > 0)
@@ -241,37 +283,34 @@ export class Batcher {
     } catch (err) {
       this.#release(batch, err as Error);
       return;
+    } finally {
+      this.#insertingSince = 0;
     }
     this.metrics.batchRows.observe(events.length + deadLetters.length);
     this.#release(batch);
   }
 
   /**
-   * Inserts events; when ClickHouse refuses rows themselves (RowsRejectedError), halves the batch
-   * until the refused rows are alone and stores each of them as a dead letter (insert_rejected).
+   * Inserts events; the rows ClickHouse refuses themselves (RowsRefusedError) are isolated by
+   * halving, the others stored, and each refused one stored as a dead letter (insert_rejected).
    */
   async #storeEvents(rows: EventRow[]): Promise<void> {
-    try {
-      await this.#retrying(rows.length, () => this.sink.insertEvents(rows));
-    } catch (err) {
-      if (!(err instanceof RowsRejectedError)) throw err;
-      if (rows.length > 1) {
-        const mid = rows.length >> 1;
-        await this.#storeEvents(rows.slice(0, mid));
-        await this.#storeEvents(rows.slice(mid));
-        return;
-      }
-      const letter = rejectedRowLetter(rows[0]!, err.message);
+    const refused = await insertIsolating(rows, (part) =>
+      this.#retrying(part.length, () => this.sink.insertEvents(part)),
+    );
+    if (refused.length === 0) return;
+    const letters = refused.map((r) => refusedRowLetter('events', r));
+    for (const letter of letters) {
       this.metrics.rejects.inc({ class: letter.code, door: 'clickhouse' });
       this.log.error(
-        { event_id: letter.event_id, err: err.message },
+        { event_id: letter.event_id, err: letter.message },
         'ClickHouse refused an event; stored as a dead letter',
       );
-      await this.#retrying(1, () => this.sink.insertDeadLetters([letter]));
     }
+    await this.#retrying(letters.length, () => this.sink.insertDeadLetters(letters));
   }
 
-  /** Runs an insert until it succeeds, with capped exponential backoff and jitter; RowsRejectedError and shutdown end it. */
+  /** Runs an insert until it succeeds, with capped exponential backoff and jitter; RowsRefusedError and shutdown end it. */
   async #retrying(rows: number, insert: () => Promise<void>): Promise<void> {
     let backoff = Math.min(100, this.opts.retryMaxBackoffMs);
     for (let attempt = 1; ; attempt++) {
@@ -282,7 +321,7 @@ export class Batcher {
         if (attempt > 1) this.log.info({ attempt, rows }, 'insert succeeded after retries');
         return;
       } catch (err) {
-        if (err instanceof RowsRejectedError) throw err;
+        if (err instanceof RowsRefusedError) throw err;
         this.metrics.insertFailures.inc();
         if (this.#giveUp)
           throw new BatcherClosedError(`ClickHouse insert failed at shutdown: ${(err as Error).message}`);
@@ -300,6 +339,11 @@ export class Batcher {
   #release(batch: Submission[], err?: Error) {
     for (const s of batch) {
       this.#bufferedRows -= rowsOf(s);
+      if (s.tenant !== undefined) {
+        const left = (this.#tenantRows.get(s.tenant) ?? 0) - rowsOf(s);
+        if (left > 0) this.#tenantRows.set(s.tenant, left);
+        else this.#tenantRows.delete(s.tenant);
+      }
       if (err) s.reject(err);
       else s.resolve();
     }

@@ -1,5 +1,7 @@
 /** enrich → rows: the ClickHouse rows for a normalized event (with geo) and for a dead letter. */
 import { randomUUID } from 'node:crypto';
+import type { Refused } from '../../platform/clickhouse/refusals.ts';
+import { cut, cutUtf8, stringifyWellFormed, wellFormedRow } from '../../platform/text.ts';
 import type { GeoLookup } from './geo.ts';
 import { redactRawTokens } from './raw-token.ts';
 import type { EventError, NormalizedEvent } from './validate.ts';
@@ -65,7 +67,8 @@ export function toEventRow(e: NormalizedEvent, geo: GeoLookup, receivedMs: numbe
   const f = e.fields;
   const g = geo.lookup(e.ip);
   const aud = f['aud'];
-  return {
+  // Well-formed already when validated from text; the check is one native scan per string.
+  return wellFormedRow({
     event_id: e.event_id,
     type: e.type,
     time: Math.floor(e.time / 1000),
@@ -99,8 +102,8 @@ export function toEventRow(e: NormalizedEvent, geo: GeoLookup, receivedMs: numbe
     lat: g.lat,
     lon: g.lon,
     geo_radius_km: g.radius_km,
-    extra: Object.keys(e.extra).length === 0 ? '' : JSON.stringify(e.extra),
-  };
+    extra: Object.keys(e.extra).length === 0 ? '' : stringifyWellFormed(e.extra),
+  });
 }
 
 export interface DeadLetterInput {
@@ -117,56 +120,72 @@ export interface DeadLetterInput {
   receivedMs: number;
 }
 
-/** The longest prefix of `text` that fits in `maxBytes` of UTF-8, cut on a character boundary. */
-function truncateUtf8(text: string, maxBytes: number): string {
-  const buf = Buffer.from(text);
-  let end = maxBytes;
-  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--;
-  return buf.subarray(0, end).toString('utf8');
-}
-
 const EVENT_ID = /"event_id"\s*:\s*"([^"\\]{1,128})"/;
 
+/** Bytes kept beyond the payload limit before redaction, so a token cut by the limit is still recognised whole. */
+const REDACTION_MARGIN_BYTES = 16 * 1024;
+
 export function toDeadLetterRow(d: DeadLetterInput, maxPayloadBytes: number): DeadLetterRow {
-  const redacted = redactRawTokens(d.payload);
   const bytes = Buffer.byteLength(d.payload);
-  const truncated = Buffer.byteLength(redacted) > maxPayloadBytes;
-  const payload = truncated ? truncateUtf8(redacted, maxPayloadBytes) : redacted;
-  return {
+  // Cut first, then redact: the scan is linear, but it runs on a bounded text, never on a whole
+  // oversized body.
+  const head = cutUtf8(d.payload, maxPayloadBytes + REDACTION_MARGIN_BYTES);
+  const redacted = redactRawTokens(head);
+  const truncated = head.length < d.payload.length || Buffer.byteLength(redacted) > maxPayloadBytes;
+  const payload = truncated ? cutUtf8(redacted, maxPayloadBytes) : redacted;
+  return wellFormedRow({
     letter_id: d.letterId ?? randomUUID(),
     received_at: Math.floor(d.receivedMs / 1000),
     received_ms: d.receivedMs,
     door: d.door,
-    tenant: d.tenant,
-    origin: d.origin,
+    tenant: cut(d.tenant, 64),
+    origin: cut(d.origin, 256),
     event_index: d.eventIndex,
     event_id: redactRawTokens(EVENT_ID.exec(d.payload.slice(0, 4096))?.[1] ?? ''),
     code: d.error.code,
-    message: redactRawTokens(d.error.message),
-    field: d.error.field ?? '',
+    message: redactRawTokens(cut(d.error.message, 2000, '…')),
+    field: cut(d.error.field ?? '', 256),
     payload,
     payload_bytes: bytes,
     truncated: truncated ? 1 : 0,
-  };
+  });
 }
 
-/** The dead letter of an event row ClickHouse refused at insert (for example after a column type changed). */
-export function rejectedRowLetter(row: EventRow, message: string): DeadLetterRow {
-  const payload = JSON.stringify(row);
-  return {
-    letter_id: `rejected:${row.tenant}:${row.event_id}`,
-    received_at: row.received_at,
-    received_ms: row.received_ms,
+/** Fields that identify a row of one of tokenwatch's tables, in the order they are looked for. */
+const ROW_IDS = ['event_id', 'detection_id', 'revocation_id', 'delivery_id', 'letter_id', 'seq'] as const;
+
+/** Payload bytes kept of a refused row (ClickHouse's message says what was wrong with it). */
+const REFUSED_PAYLOAD_BYTES = 16 * 1024;
+
+/**
+ * The dead letter of a row ClickHouse refused at insert into `table` (an event after a column type
+ * changed under it, a detection, a revocation record…): door `clickhouse`, code `insert_rejected`,
+ * the row as JSON (well-formed, cut) and the server's message. Its id is stable, so a retried
+ * insert stores it once.
+ */
+export function refusedRowLetter(table: string, refused: Refused<object>, nowMs = Date.now()): DeadLetterRow {
+  const row = refused.row as Record<string, unknown>;
+  const name = table.slice(table.lastIndexOf('.') + 1);
+  const idField = ROW_IDS.find((k) => row[k] !== undefined && row[k] !== '');
+  const id = idField === undefined ? '' : cut(String(row[idField]), 128);
+  const tenant = typeof row['tenant'] === 'string' ? cut(row['tenant'], 64) : '';
+  const full = stringifyWellFormed(row);
+  const payload = cutUtf8(redactRawTokens(cutUtf8(full, REFUSED_PAYLOAD_BYTES)), REFUSED_PAYLOAD_BYTES);
+  const receivedMs = typeof row['received_ms'] === 'number' ? row['received_ms'] : nowMs;
+  return wellFormedRow({
+    letter_id: name === 'events' ? `rejected:${tenant}:${id}` : `rejected:${name}:${tenant}:${id}`,
+    received_at: Math.floor(receivedMs / 1000),
+    received_ms: receivedMs,
     door: 'clickhouse',
-    tenant: row.tenant,
-    origin: 'clickhouse insert',
+    tenant,
+    origin: name === 'events' ? 'clickhouse insert' : `clickhouse insert into ${name}`,
     event_index: -1,
-    event_id: row.event_id,
+    event_id: name === 'events' ? id : typeof row['event_id'] === 'string' ? cut(row['event_id'], 128) : '',
     code: 'insert_rejected',
-    message: `ClickHouse refused the row: ${message.slice(0, 1000)}`,
+    message: `ClickHouse refused the row: ${cut(refused.message, 1000, '…')}`,
     field: '',
     payload,
-    payload_bytes: Buffer.byteLength(payload),
-    truncated: 0,
-  };
+    payload_bytes: Buffer.byteLength(full),
+    truncated: payload.length < full.length ? 1 : 0,
+  });
 }

@@ -1,4 +1,9 @@
-/** The shared middle of both doors: untrusted text → validated, normalized, geo-enriched rows or dead letters. */
+/**
+ * The shared middle of both doors: untrusted text → validated, normalized, geo-enriched rows or dead
+ * letters. Each event is handled inside its own failure boundary: whatever one event does to the
+ * code (a bug a hostile input finds), it only ever produces its own dead letter (`unprocessable`),
+ * never a failed request or a crashed consumer.
+ */
 import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import { GeoLookup } from './geo.ts';
@@ -11,14 +16,22 @@ import {
 } from './rows.ts';
 import {
   type NormalizedEvent,
+  toContractEvent,
   type ValidationContext,
   type ValidationOptions,
   type ValidationResult,
-  validateEventParsed,
   validateEventText,
 } from './validate.ts';
 
 export type Door = 'http' | 'kafka';
+
+const unprocessable = (err: unknown): ValidationResult => ({
+  ok: false,
+  error: {
+    code: 'unprocessable',
+    message: `tokenwatch could not process this event (${(err as Error)?.message ?? String(err)}); it is kept as a dead letter: please report it`,
+  },
+});
 
 export class Stage {
   readonly geo = new GeoLookup();
@@ -34,20 +47,54 @@ export class Stage {
       eventBytes: limits.eventBytes,
       maxEventAgeSeconds: limits.maxEventAgeSeconds,
       maxFutureSkewSeconds: limits.maxFutureSkewSeconds,
+      maxDepth: limits.eventMaxDepth,
     };
   }
 
+  /** Validates one event given as text; never throws. */
   validateText(text: string, ctx: ValidationContext): ValidationResult {
-    return validateEventText(text, this.validation, ctx);
-  }
-
-  /** An already-parsed event (a JSON array element) and its serialized text, for the size check. */
-  validateParsed(value: unknown, text: string, ctx: ValidationContext): ValidationResult {
-    return validateEventParsed(value, text, this.validation, ctx);
+    try {
+      return validateEventText(text, this.validation, ctx);
+    } catch (err) {
+      return unprocessable(err);
+    }
   }
 
   enrich(event: NormalizedEvent, receivedMs: number): EventRow {
     return toEventRow(event, this.geo, receivedMs);
+  }
+
+  /**
+   * The rows of validated events; an event whose enrichment fails gets a dead letter (pushed to
+   * `deadLetters`) instead of failing the others.
+   */
+  enrichAll(
+    events: NormalizedEvent[],
+    receivedMs: number,
+    door: Door,
+    deadLetters: DeadLetterRow[],
+  ): EventRow[] {
+    const rows: EventRow[] = [];
+    for (const e of events) {
+      try {
+        rows.push(this.enrich(e, receivedMs));
+      } catch (err) {
+        const failed = unprocessable(err);
+        if (failed.ok) continue;
+        deadLetters.push(
+          this.deadLetter({
+            door,
+            tenant: e.tenant,
+            origin: 'enrichment',
+            eventIndex: -1,
+            error: failed.error,
+            payload: JSON.stringify(toContractEvent(e)),
+            receivedMs,
+          }),
+        );
+      }
+    }
+    return rows;
   }
 
   deadLetter(d: DeadLetterInput): DeadLetterRow {

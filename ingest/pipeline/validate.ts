@@ -4,6 +4,7 @@
  */
 import { FormatRegistry, type TObject } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import { cut, wellFormedDeep } from '../../platform/text.ts';
 import { EVENT_SCHEMAS, EVENT_TYPES, type EventType, KNOWN_FIELDS } from '../contract/event-v1.ts';
 import { parseIp } from './ip.ts';
 import { containsRawToken, findRawToken } from './raw-token.ts';
@@ -21,7 +22,9 @@ export type RejectCode =
   | 'invalid_ip'
   | 'raw_token'
   | 'tenant_mismatch'
-  | 'inconsistent_outcome';
+  | 'inconsistent_outcome'
+  /** tokenwatch failed on the event itself (a bug): kept as a dead letter, never a failed request */
+  | 'unprocessable';
 
 export interface EventError {
   code: RejectCode;
@@ -51,7 +54,11 @@ export interface ValidationOptions {
   eventBytes: number;
   maxEventAgeSeconds: number;
   maxFutureSkewSeconds: number;
+  /** deepest nesting of objects and arrays accepted (the event itself is depth 1); default 32 */
+  maxDepth?: number;
 }
+
+export const DEFAULT_MAX_DEPTH = 32;
 
 export interface ValidationContext {
   nowMs: number;
@@ -112,25 +119,44 @@ export function validateEventText(
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return fail('malformed_json', `not valid JSON: ${(err as Error).message}`);
+    // V8's message quotes the input: cut it, on a code-point boundary (an emoji alone is two units).
+    return fail('malformed_json', `not valid JSON: ${cut((err as Error).message, 200, '…')}`);
   }
+  const deep = tooDeep(value, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  if (deep !== undefined) return deep;
+  // Lone surrogates come only from \u escapes (or from a text that is not well-formed itself):
+  // every string of such an event is made well-formed before anything reads it.
+  const escaped = text.includes('\\u');
+  if (escaped || !text.isWellFormed()) value = wellFormedDeep(value);
   // A raw token shows in the text itself, unless escapes could hide one: then walk the values.
   if (containsRawToken(text)) {
     const field = findRawToken(value);
     if (field !== undefined) return rawTokenError(field);
   }
-  return validateEventValue(value, opts, ctx, text.includes('\\u'));
+  return validateEventValue(value, opts, ctx, escaped, false);
 }
 
-/** Validates one event already parsed from a larger document (a JSON array element), with its text. */
-export function validateEventParsed(
-  value: unknown,
-  text: string,
-  opts: ValidationOptions,
-  ctx: ValidationContext,
-): ValidationResult {
-  if (isLarger(text, opts.eventBytes)) return oversized(opts);
-  return validateEventValue(value, opts, ctx);
+/**
+ * The invalid_field error for the first value nested deeper than `maxDepth`, or undefined.
+ * Iterative, so no depth of input can overflow the stack (JSON.parse itself takes any depth).
+ */
+function tooDeep(value: unknown, maxDepth: number): ValidationResult | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const stack: { v: object; depth: number; path: string }[] = [{ v: value, depth: 1, path: '' }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    for (const [key, child] of Object.entries(item.v)) {
+      if (child === null || typeof child !== 'object') continue;
+      const path = `${item.path}/${cut(key, 64).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      if (item.depth + 1 > maxDepth)
+        return fail(
+          'invalid_field',
+          `${path}: nested deeper than ${maxDepth} levels of objects and arrays; send a flatter event`,
+          path,
+        );
+      stack.push({ v: child, depth: item.depth + 1, path });
+    }
+  }
+  return undefined;
 }
 
 /** Whether `text` is over `maxBytes` of UTF-8; a UTF-16 unit is at most 3 bytes, so short texts skip the count. */
@@ -150,13 +176,21 @@ function rawTokenError(field: string | undefined): ValidationResult {
   );
 }
 
-/** Validates one already-parsed event. `scanForTokens`: walk every string for raw tokens. */
+/**
+ * Validates one already-parsed event. `scanForTokens`: walk every string for raw tokens;
+ * `checkDepth`: refuse values nested deeper than the options allow (done already for text).
+ */
 export function validateEventValue(
   value: unknown,
   opts: ValidationOptions,
   ctx: ValidationContext,
   scanForTokens = true,
+  checkDepth = true,
 ): ValidationResult {
+  if (checkDepth) {
+    const deep = tooDeep(value, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+    if (deep !== undefined) return deep;
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return fail(
       'not_an_object',
@@ -172,7 +206,7 @@ export function validateEventValue(
   if (typeof type !== 'string' || !TYPE_SET.has(type)) {
     return fail(
       'unknown_type',
-      `type must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(type) ?? 'nothing'}`,
+      `type must be one of ${EVENT_TYPES.join(', ')}; got ${type === undefined ? 'nothing' : shorten(type)}`,
       '/type',
     );
   }
@@ -218,7 +252,7 @@ export function validateEventValue(
   if (typeof obj['ip'] === 'string' && obj['ip'] !== '') {
     const parsed = parseIp(obj['ip']);
     if (parsed === undefined)
-      return fail('invalid_ip', `ip ${JSON.stringify(obj['ip'])} is not an IPv4 or IPv6 address`, '/ip');
+      return fail('invalid_ip', `ip ${shorten(obj['ip'])} is not an IPv4 or IPv6 address`, '/ip');
     ip = parsed.address;
   }
 
@@ -277,9 +311,9 @@ function invalidTime(value: unknown): ValidationResult {
   );
 }
 
+/** A value as shown in a message: JSON, at most 80 characters, never a split surrogate pair. */
 function shorten(value: unknown): string {
-  const shown = JSON.stringify(value) ?? String(value);
-  return shown.length > 80 ? `${shown.slice(0, 80)}…` : shown;
+  return cut(JSON.stringify(value) ?? String(value), 80, '…');
 }
 
 /** Turns TypeBox's message into one that names what is allowed (the literals of an enum-like union). */

@@ -164,7 +164,7 @@ describe('HTTP ingest without Kafka', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({
       status: 'ready',
-      checks: { clickhouse: true, migrations: true, detectors: true },
+      checks: { clickhouse: true, migrations: true, storage: true, detectors: true },
     });
     const text = await (await fetch(`${service.url}/metrics`)).text();
     for (const name of [

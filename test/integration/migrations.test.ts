@@ -26,6 +26,7 @@ import {
 } from '../../response/revocation-log.ts';
 import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import { clickhouse, queryRows, scalar, unique } from '../support/harness.ts';
+import { NO_REFUSALS } from '../support/no-refusals.ts';
 
 const OUTBOX_BASE_MS = Date.now() - 10_000;
 const revocationRow = (status: RevocationRow['status'], timeMs: number): RevocationRow => ({
@@ -133,7 +134,7 @@ describe('migrations', () => {
       'webhook_deliveries:MergeTree',
     ]);
     // The response stage's outbox reads run here too.
-    const outbox = new RevocationLog(ch, database);
+    const outbox = new RevocationLog(ch, database, NO_REFUSALS);
     await outbox.append([revocationRow('pending', 1000), revocationRow('done', 2000)]);
     expect(await outbox.latest(30)).toEqual([{ ...revocationRow('done', 2000), decided_ms: 1000 }]);
     const now = Date.now();
@@ -197,7 +198,12 @@ describe('migrations', () => {
     ).toBe(34);
 
     // The revocation notices: stored with their seq, read back after a cursor as they were sent.
-    const notices = new ClickHouseRevocationNotices(ch, database, new NoticeClock(() => NOTICE_MS));
+    const notices = new ClickHouseRevocationNotices(
+      ch,
+      database,
+      NO_REFUSALS,
+      new NoticeClock(() => NOTICE_MS),
+    );
     await notices.publish(NOTICES);
     const read = (q: Partial<Parameters<typeof readNotices>[2]>) =>
       readNotices(ch, database, { tenant: 't', after: 0, nowMs: NOTICE_MS + 1, limit: 10, ...q });

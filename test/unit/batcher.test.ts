@@ -8,9 +8,9 @@ import {
   type BatcherOptions,
   BufferFullError,
   type RowSink,
-  RowsRejectedError,
 } from '../../ingest/pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../../ingest/pipeline/rows.ts';
+import { RowsRefusedError } from '../../platform/clickhouse/refusals.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -532,7 +532,7 @@ class PickySink extends MemorySink {
   override async insertEvents(rows: EventRow[]): Promise<void> {
     if (rows.some((r) => r.event_id.startsWith('poison'))) {
       this.calls.push({ kind: 'events', ids: rows.map((r) => r.event_id), ok: false, at: performance.now() });
-      throw new RowsRejectedError('Code: 27, Cannot parse input');
+      throw new RowsRefusedError('Code: 27, Cannot parse input');
     }
     await super.insertEvents(rows);
   }

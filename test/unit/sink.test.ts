@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serverErrorCode } from '../../ingest/clickhouse/sink.ts';
+import { serverErrorCode } from '../../platform/clickhouse/refusals.ts';
 
 describe('serverErrorCode', () => {
   it('reads the code from 18.16 and current ClickHouse messages', () => {

@@ -7,7 +7,6 @@ import {
   toContractEvent,
   type ValidationContext,
   type ValidationOptions,
-  validateEventParsed,
   validateEventText,
   validateEventValue,
 } from '../../ingest/pipeline/validate.ts';
@@ -495,27 +494,25 @@ describe('raw tokens', () => {
   });
 });
 
-describe('validateEventParsed', () => {
-  it('validates a parsed value, using the text for the size check', () => {
+describe('JSON array elements (split from the body, validated as text)', () => {
+  it('validates an element like an NDJSON line, its size from its own text', () => {
     const text = JSON.stringify(VERIFICATION);
-    expect(expectOk(validateEventParsed(VERIFICATION, text, OPTS, CTX))).toStrictEqual(
-      expectOk(validateEventText(text, OPTS, CTX)),
+    expect(expectOk(validateEventText(text, OPTS, CTX))).toStrictEqual(
+      expectOk(validateEventText(` ${text} `.trim(), OPTS, CTX)),
     );
-    expect(
-      expectError(validateEventParsed(VERIFICATION, 'x'.repeat(300), { ...OPTS, eventBytes: 256 }, CTX)),
-    ).toStrictEqual({
+    expect(expectError(validateEventText('x'.repeat(300), { ...OPTS, eventBytes: 256 }, CTX))).toStrictEqual({
       code: 'oversized',
       message: 'event is larger than 256 bytes (TOKENWATCH_EVENT_MAX_BYTES)',
     });
   });
 
-  it('scans the parsed value for raw tokens', () => {
+  it('scans the element for raw tokens', () => {
     const event = { ...VERIFICATION, deep: [{ t: JWT }] };
-    expect(expectError(validateEventParsed(event, JSON.stringify(event), OPTS, CTX)).field).toBe('/deep/0/t');
+    expect(expectError(validateEventText(JSON.stringify(event), OPTS, CTX)).field).toBe('/deep/0/t');
   });
 
   it('rejects a non-object element', () => {
-    expect(expectError(validateEventParsed([1], '[1]', OPTS, CTX)).code).toBe('not_an_object');
+    expect(expectError(validateEventText('[1]', OPTS, CTX)).code).toBe('not_an_object');
   });
 });
 

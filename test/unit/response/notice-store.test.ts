@@ -9,6 +9,7 @@ import {
   noticesAfterSql,
   polledNotice,
 } from '../../../response/notice-store.ts';
+import { NO_REFUSALS } from '../../support/no-refusals.ts';
 
 const T0 = 1_795_368_720_123;
 
@@ -141,7 +142,7 @@ describe('ClickHouseRevocationNotices', () => {
   it('inserts one publish at a time, taking the millisecond when its insert starts', async () => {
     const fake = fakeClient();
     const { clock } = manualClock();
-    const store = new ClickHouseRevocationNotices(fake.client, 'tw', clock);
+    const store = new ClickHouseRevocationNotices(fake.client, 'tw', NO_REFUSALS, clock);
     const first = store.publish(Array.from({ length: 1001 }, (_, i) => notice(i)));
     const second = store.publish([notice(5000)]);
     await fake.drain();
@@ -153,7 +154,7 @@ describe('ClickHouseRevocationNotices', () => {
 
   it('a failed insert fails its publish only; the next one goes on', async () => {
     const fake = fakeClient();
-    const store = new ClickHouseRevocationNotices(fake.client, 'tw', manualClock().clock);
+    const store = new ClickHouseRevocationNotices(fake.client, 'tw', NO_REFUSALS, manualClock().clock);
     fake.failNext();
     const failed = store.publish([notice(0)]);
     const next = store.publish([notice(1)]);

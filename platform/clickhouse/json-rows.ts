@@ -1,0 +1,39 @@
+/**
+ * Inserting rows as JSONEachRow into one table the way every table owner should: every string made
+ * well-formed first (ClickHouse refuses a lone surrogate in JSON, and one such row used to block a
+ * sink forever), refused rows isolated and handed to the refused-row sink, every other failure
+ * thrown for the caller to retry.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { wellFormedRow } from '../text.ts';
+import { insertIsolating, isRowRefusal, type RefusedRowSink, RowsRefusedError } from './refusals.ts';
+
+export interface JsonInsert<T extends object> {
+  client: ClickHouseClient;
+  /** `database.table` */
+  table: string;
+  rows: T[];
+  /** where refused rows go (their dead letters) */
+  refused: RefusedRowSink;
+  /** names the module in system.query_log */
+  queryId?: string;
+}
+
+/** Inserts the rows; resolves once every row is stored or, if ClickHouse refused it, handed to `refused`. */
+export async function insertJsonRows<T extends object>(o: JsonInsert<T>): Promise<void> {
+  if (o.rows.length === 0) return;
+  const rows = o.rows.map(wellFormedRow);
+  const refused = await insertIsolating(rows, async (part) => {
+    try {
+      await o.client.insert({
+        table: o.table,
+        values: part,
+        format: 'JSONEachRow',
+        ...(o.queryId !== undefined ? { query_id: `${o.queryId}-${crypto.randomUUID()}` } : {}),
+      });
+    } catch (err) {
+      throw isRowRefusal(err) ? new RowsRefusedError((err as Error).message) : err;
+    }
+  });
+  if (refused.length > 0) await o.refused.store(o.table, refused);
+}
