@@ -8,7 +8,6 @@
  * group's committed offset and live after it. Revoked partitions' subjects are forgotten.
  * Offsets are committed only after a batch's detections are stored and published.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -23,6 +22,7 @@ import {
 import { OffsetCommitter } from '../ingest/kafka/offset-committer.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { Stage } from '../ingest/pipeline/stage.ts';
+import { forEachInSlices } from '../platform/slices.ts';
 import type { Detection } from './detection.ts';
 import { readHistory } from './history.ts';
 import type { DetectionOutputs } from './outputs.ts';
@@ -40,9 +40,6 @@ export interface KafkaDetectorOptions {
   familyLookbackS: number;
   tokenLookbackS: number;
 }
-
-/** Messages run between yields to the event loop. */
-const SLICE = 256;
 
 const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -255,18 +252,16 @@ export class KafkaDetector {
     let live = 0;
     let warm = 0;
     const receivedMs = Date.now();
-    for (let i = 0; i < batch.messages.length; i++) {
-      // A fetch can hold thousands of messages: run them in slices, yielding to the event loop.
-      if (i > 0 && i % SLICE === 0) await yieldToLoop();
-      const m = batch.messages[i]!;
+    // A fetch can hold thousands of messages: run in slices shared with all other work.
+    await forEachInSlices(batch.messages, (m) => {
       const mode: Mode = liveFrom !== undefined && BigInt(m.offset) < liveFrom ? 'warmup' : 'live';
       if (mode === 'live') live++;
       else warm++;
       const result = this.stage.validateText(m.value?.toString('utf8') ?? '', { nowMs: receivedMs });
-      if (!result.ok) continue; // ingest dead-letters it; detectors have nothing to learn from it
+      if (!result.ok) return; // ingest dead-letters it; detectors have nothing to learn from it
       const found = this.runtime.process(this.stage.enrich(result.event, receivedMs), mode);
       if (found.length > 0) detections.push(...found);
-    }
+    });
     if (live > 0) this.metrics.detectorEvents.inc({ mode: 'live' }, live);
     if (warm > 0) this.metrics.detectorEvents.inc({ mode: 'warmup' }, warm);
     const next = BigInt(batch.lastOffset()) + 1n;

@@ -1,11 +1,21 @@
 /** Prometheus metrics of the ingest service (prom-client), on a registry of its own. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { startLoopMonitor } from '../platform/loop-monitor.ts';
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tokenwatch_' });
+  const loop = startLoopMonitor();
   return {
     registry,
+    eventLoopBlocked: new Gauge({
+      name: 'tokenwatch_event_loop_blocked_max_seconds',
+      help: 'The longest the event loop was held by work since the last scrape: main-thread CPU time of the longest late 10 ms tick interval (unlike nodejs_eventloop_lag_max_seconds, time the operating system gave to other processes is not counted)',
+      registers: [registry],
+      collect() {
+        this.set(loop.takeMaxBlockedMs() / 1000);
+      },
+    }),
     events: new Counter({
       name: 'tokenwatch_events_total',
       help: 'Events stored, by type, outcome and reason',

@@ -89,14 +89,22 @@ export function wellFormedDeep(value: unknown): unknown {
       copy = arr;
     } else {
       const obj: Record<string, unknown> = {};
-      for (const k of Object.keys(from))
-        work.push({ from: (from as Record<string, unknown>)[k], into: obj, key: wellFormed(k) });
+      for (const k of Object.keys(from)) {
+        const key = wellFormed(k);
+        // Defined now, filled when its turn comes: the copy keeps the key order.
+        define(obj, key, undefined);
+        work.push({ from: (from as Record<string, unknown>)[k], into: obj, key });
+      }
       copy = obj;
     }
-    // defineProperty: a key named __proto__ stays data, never the prototype.
-    Object.defineProperty(into, key, { value: copy, enumerable: true, writable: true, configurable: true });
+    define(into, key, copy);
   }
   return holder['root'];
+}
+
+/** defineProperty: a key named __proto__ stays data, never the prototype. */
+function define(into: object, key: string | number, value: unknown) {
+  Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**

@@ -7,7 +7,7 @@ import type { RowSink } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { DeadLetterStore } from './dead-letter-store.ts';
 import { eventLabels } from './event-labels.ts';
-import { EVENT_COLUMNS, encodeEventRowsTsv } from './tsv.ts';
+import { EVENT_COLUMNS, encodeEventRowsTsvChunks } from './tsv.ts';
 
 export class ClickHouseSink implements RowSink {
   private readonly client: ClickHouseClient;
@@ -27,7 +27,8 @@ export class ClickHouseSink implements RowSink {
       await this.client.insert({
         table: `${this.database}.events`,
         columns: [...EVENT_COLUMNS],
-        values: Readable.from([encodeEventRowsTsv(rows)], { objectMode: false }),
+        // Encoded as the client sends, a chunk per turn of the event loop, not all at once.
+        values: Readable.from(encodeEventRowsTsvChunks(rows), { objectMode: false }),
         format: 'TabSeparated',
       });
     } catch (err) {

@@ -71,6 +71,15 @@ export function tsvStringArray(values: string[]): string {
   return `${out}]`;
 }
 
+/** Rows encoded per chunk of encodeEventRowsTsvChunks (about a millisecond of work each). */
+const ROWS_PER_CHUNK = 500;
+
+/** The TSV of `rows`, a chunk of ROWS_PER_CHUNK rows at a time (an insert streams it as ClickHouse reads). */
+export function* encodeEventRowsTsvChunks(rows: EventRow[]): Generator<string> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_CHUNK)
+    yield encodeEventRowsTsv(rows.slice(i, i + ROWS_PER_CHUNK));
+}
+
 export function encodeEventRowsTsv(rows: EventRow[]): string {
   const lines: string[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {

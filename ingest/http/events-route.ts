@@ -6,15 +6,16 @@
  * Bounded per tenant and per request: a request may hold at most `maxEvents` events (413 past it);
  * each tenant has budgets of events and bytes per second (429 with Retry-After past them) and a share
  * of the insert buffer (503 past it); at most `maxInflating` gzip bodies are inflated at once (503
- * past it). Events are validated in slices that yield to the event loop, so no body holds it for long.
+ * past it). Events are validated in slices shared with all other work (platform/slices.ts), so no body
+ * holds the event loop for long.
  */
 import { type Readable, Transform } from 'node:stream';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { forEachInSlices } from '../../platform/slices.ts';
 import type { Metrics } from '../metrics.ts';
 import { BatcherClosedError, BufferFullError } from '../pipeline/batcher.ts';
 import type { DeadLetterRow } from '../pipeline/rows.ts';
@@ -72,8 +73,6 @@ const FORMATS: Record<string, BodyFormat> = {
   'application/json': 'json',
 };
 const RETRY_AFTER_SECONDS = '2';
-/** Events validated between yields to the event loop. */
-const VALIDATION_SLICE = 256;
 
 /** Gunzips request bodies sent with Content-Encoding: gzip, refusing more than `limit` bytes out. */
 function gunzipLimited(payload: NodeJS.ReadableStream, limit: number, done: () => void): Readable {
@@ -286,13 +285,12 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
       const deadLetters: DeadLetterRow[] = [];
       const errors: (EventError & { index: number })[] = [];
       const ctx = { nowMs: receivedMs, tenant };
-      for (let index = 0; index < items.length; index++) {
-        if (index > 0 && index % VALIDATION_SLICE === 0) await yieldToLoop();
-        const text = items[index]!;
+      // In slices shared with every other request and partition: I/O is served between them.
+      await forEachInSlices(items, (text, index) => {
         const result = stage.validateText(text, ctx);
         if (result.ok) {
           events.push(result.event);
-          continue;
+          return;
         }
         errors.push({ index, ...result.error });
         deadLetters.push(
@@ -306,7 +304,7 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
             receivedMs,
           }),
         );
-      }
+      });
 
       try {
         await intake.accept(events, deadLetters, receivedMs, tenant);

@@ -3,6 +3,7 @@
  * the batcher; with Kafka they are published on the events topic so every consumer sees one stream.
  * Either way `accept` resolves only once the events are durable (stored, or acknowledged by Kafka).
  */
+import { forEachInSlices } from '../../platform/slices.ts';
 import { cut, stringifyWellFormed } from '../../platform/text.ts';
 import { type OutgoingMessage, type Producer, sendChunked } from '../kafka/client.ts';
 import type { DeadLetterTopic } from '../kafka/dead-letter-topic.ts';
@@ -46,7 +47,7 @@ export class DirectIntake implements Intake {
     receivedMs: number,
     tenant?: string,
   ): Promise<void> {
-    const rows = this.stage.enrichAll(events, receivedMs, 'http', deadLetters);
+    const rows = await this.stage.enrichAll(events, receivedMs, 'http', deadLetters);
     this.observe?.(rows);
     const stored = this.batcher.submit(rows, deadLetters, {
       urgent: true,
@@ -93,10 +94,13 @@ export class KafkaIntake implements Intake {
     tenant?: string,
   ): Promise<void> {
     const stored = this.batcher.submit([], deadLetters, tenant !== undefined ? { tenant } : {});
-    const messages = events.map((e) => ({
-      key: cut(`${e.tenant}:${e.subject}`, 512),
-      value: stringifyWellFormed(toContractEvent(e)),
-    }));
+    const messages: OutgoingMessage[] = [];
+    await forEachInSlices(events, (e) => {
+      messages.push({
+        key: cut(`${e.tenant}:${e.subject}`, 512),
+        value: stringifyWellFormed(toContractEvent(e)),
+      });
+    });
     await Promise.all([this.#publish(messages), stored]);
     await this.deadLetterTopic.publish(deadLetters);
   }

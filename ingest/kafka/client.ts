@@ -13,6 +13,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import { forEachInSlices } from '../../platform/slices.ts';
 import { cut, wellFormedJsonText } from '../../platform/text.ts';
 
 export type { Consumer, EachBatchPayload, Producer };
@@ -90,8 +91,9 @@ export function createConsumer(kafka: Kafka, groupId: string, sessionTimeoutMs: 
     groupId,
     sessionTimeout: sessionTimeoutMs,
     heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 3)),
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    maxBytes: 32 * 1024 * 1024,
+    // kafkajs decodes a fetch response in one go on the event loop: smaller fetches, shorter holds.
+    maxBytesPerPartition: 1024 * 1024,
+    maxBytes: 8 * 1024 * 1024,
     maxWaitTimeInMs: 250,
   });
 }
@@ -114,20 +116,28 @@ export async function sendChunked(
   messages: OutgoingMessage[],
 ): Promise<void> {
   const sends: Promise<unknown>[] = [];
+  // Handled at once (Promise.all below sees the failure): a send failing while later chunks are
+  // still being made ready must not be an unhandled rejection.
+  const send = (messages: OutgoingMessage[]) => {
+    const sent = producer.send({ topic, acks: -1, messages });
+    sent.catch(() => undefined);
+    return sent;
+  };
   let chunk: OutgoingMessage[] = [];
   let bytes = 0;
-  for (const raw of messages) {
+  // In slices shared with all other work: thousands of messages are not made ready in one go.
+  await forEachInSlices(messages, (raw) => {
     const m = { key: cut(raw.key, 1024), value: wellFormedJsonText(raw.value) };
     const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
     if (bytes + size > MAX_SEND_BYTES && chunk.length > 0) {
-      sends.push(producer.send({ topic, acks: -1, messages: chunk }));
+      sends.push(send(chunk));
       chunk = [];
       bytes = 0;
     }
     chunk.push(m);
     bytes += size;
-  }
-  if (chunk.length > 0) sends.push(producer.send({ topic, acks: -1, messages: chunk }));
+  });
+  if (chunk.length > 0) sends.push(send(chunk));
   await Promise.all(sends);
 }
 

@@ -1,7 +1,8 @@
 /** Publishes dead letters on the dead-letter topic (after they are stored in ClickHouse). */
 import type { Logger } from 'pino';
+import { forEachInSlices } from '../../platform/slices.ts';
 import type { DeadLetterRow } from '../pipeline/rows.ts';
-import { type Producer, sendChunked } from './client.ts';
+import { type OutgoingMessage, type Producer, sendChunked } from './client.ts';
 
 export class DeadLetterTopic {
   private readonly producer: Producer;
@@ -18,11 +19,11 @@ export class DeadLetterTopic {
   async publish(rows: DeadLetterRow[]): Promise<void> {
     if (rows.length === 0) return;
     try {
-      await sendChunked(
-        this.producer,
-        this.topic,
-        rows.map((r) => ({ key: r.tenant, value: JSON.stringify(r) })),
-      );
+      const messages: OutgoingMessage[] = [];
+      await forEachInSlices(rows, (r) => {
+        messages.push({ key: r.tenant, value: JSON.stringify(r) });
+      });
+      await sendChunked(this.producer, this.topic, messages);
     } catch (err) {
       this.log.error(
         { err: (err as Error).message, topic: this.topic, count: rows.length },

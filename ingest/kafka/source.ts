@@ -5,9 +5,9 @@
  * consumer stops fetching and memory stays bounded.
  */
 
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import { forEachInSlices } from '../../platform/slices.ts';
 import { cut } from '../../platform/text.ts';
 import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
@@ -18,9 +18,6 @@ import type { NormalizedEvent } from '../pipeline/validate.ts';
 import { type Consumer, createConsumer, type EachBatchPayload } from './client.ts';
 import type { DeadLetterTopic } from './dead-letter-topic.ts';
 import { OffsetCommitter } from './offset-committer.ts';
-
-/** Messages validated between yields to the event loop. */
-const VALIDATION_SLICE = 256;
 
 export class KafkaSource {
   readonly #consumer: Consumer;
@@ -90,15 +87,13 @@ export class KafkaSource {
     const receivedMs = Date.now();
     const valid: NormalizedEvent[] = [];
     const deadLetters: DeadLetterRow[] = [];
-    for (let i = 0; i < batch.messages.length; i++) {
-      // A fetch can hold thousands of messages: validate in slices, yielding to the event loop.
-      if (i > 0 && i % VALIDATION_SLICE === 0) await yieldToLoop();
-      const m = batch.messages[i]!;
+    // A fetch can hold thousands of messages: validated in slices shared with all other work.
+    await forEachInSlices(batch.messages, (m) => {
       const text = m.value?.toString('utf8') ?? '';
       const result = this.stage.validateText(text, { nowMs: receivedMs });
       if (result.ok) {
         valid.push(result.event);
-        continue;
+        return;
       }
       const origin = `${topic}/${partition}/${m.offset}`;
       deadLetters.push(
@@ -113,8 +108,8 @@ export class KafkaSource {
           receivedMs,
         }),
       );
-    }
-    const events = this.stage.enrichAll(valid, receivedMs, 'kafka', deadLetters);
+    });
+    const events = await this.stage.enrichAll(valid, receivedMs, 'kafka', deadLetters);
     this.metrics.received.inc({ door: 'kafka' }, batch.messages.length);
     this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
 

@@ -4,6 +4,7 @@
  * code (a bug a hostile input finds), it only ever produces its own dead letter (`unprocessable`),
  * never a failed request or a crashed consumer.
  */
+import { forEachInSlices } from '../../platform/slices.ts';
 import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import { GeoLookup } from './geo.ts';
@@ -65,22 +66,22 @@ export class Stage {
   }
 
   /**
-   * The rows of validated events; an event whose enrichment fails gets a dead letter (pushed to
-   * `deadLetters`) instead of failing the others.
+   * The rows of validated events, in slices shared with all other work; an event whose enrichment
+   * fails gets a dead letter (pushed to `deadLetters`) instead of failing the others.
    */
-  enrichAll(
+  async enrichAll(
     events: NormalizedEvent[],
     receivedMs: number,
     door: Door,
     deadLetters: DeadLetterRow[],
-  ): EventRow[] {
+  ): Promise<EventRow[]> {
     const rows: EventRow[] = [];
-    for (const e of events) {
+    await forEachInSlices(events, (e) => {
       try {
         rows.push(this.enrich(e, receivedMs));
       } catch (err) {
         const failed = unprocessable(err);
-        if (failed.ok) continue;
+        if (failed.ok) return;
         deadLetters.push(
           this.deadLetter({
             door,
@@ -93,7 +94,7 @@ export class Stage {
           }),
         );
       }
-    }
+    });
     return rows;
   }
 

@@ -7,7 +7,7 @@ import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { cut, wellFormedDeep } from '../../platform/text.ts';
 import { EVENT_SCHEMAS, EVENT_TYPES, type EventType, KNOWN_FIELDS } from '../contract/event-v1.ts';
 import { parseIp } from './ip.ts';
-import { containsRawToken, findRawToken } from './raw-token.ts';
+import { containsRawToken, findRawToken, redactRawTokens } from './raw-token.ts';
 
 /** Why an event was rejected; also the `class` label of the rejects metric. */
 export type RejectCode =
@@ -117,7 +117,8 @@ export function validateEventText(
   if (isLarger(text, opts.eventBytes)) return oversized(opts);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // A byte-order mark (some Windows tools write one) is not part of the event.
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     // V8's message quotes the input: cut it, on a code-point boundary (an emoji alone is two units).
     return fail('malformed_json', `not valid JSON: ${cut((err as Error).message, 200, '…')}`);
@@ -172,7 +173,8 @@ function rawTokenError(field: string | undefined): ValidationResult {
   return fail(
     'raw_token',
     'a field looks like a raw JWT; events must carry token ids and claims, never the token itself',
-    field,
+    // the pointer names the field, and a key may be the token itself
+    field === undefined ? undefined : redactRawTokens(field),
   );
 }
 

@@ -4,6 +4,7 @@
  * sink forever), refused rows isolated and handed to the refused-row sink, every other failure
  * thrown for the caller to retry.
  */
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { wellFormedRow } from '../text.ts';
 import { insertIsolating, isRowRefusal, type RefusedRowSink, RowsRefusedError } from './refusals.ts';
@@ -22,12 +23,13 @@ export interface JsonInsert<T extends object> {
 /** Inserts the rows; resolves once every row is stored or, if ClickHouse refused it, handed to `refused`. */
 export async function insertJsonRows<T extends object>(o: JsonInsert<T>): Promise<void> {
   if (o.rows.length === 0) return;
-  const rows = o.rows.map(wellFormedRow);
-  const refused = await insertIsolating(rows, async (part) => {
+  const refused = await insertIsolating(o.rows, async (part) => {
     try {
       await o.client.insert({
         table: o.table,
-        values: part,
+        // A stream, not an array: the client then serializes rows as it sends them, a few per
+        // turn of the event loop, instead of all of them at once.
+        values: Readable.from(wellFormedRows(part), { objectMode: true }),
         format: 'JSONEachRow',
         ...(o.queryId !== undefined ? { query_id: `${o.queryId}-${crypto.randomUUID()}` } : {}),
       });
@@ -36,4 +38,8 @@ export async function insertJsonRows<T extends object>(o: JsonInsert<T>): Promis
     }
   });
   if (refused.length > 0) await o.refused.store(o.table, refused);
+}
+
+function* wellFormedRows<T extends object>(rows: T[]): Generator<T> {
+  for (const row of rows) yield wellFormedRow(row);
 }

@@ -70,10 +70,19 @@ export const TENANT_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 const MAX_EPOCH_S = 253402300799;
 
-/** `value` when it is a non-empty string, cut to `max` characters; otherwise undefined. */
+/**
+ * `value` when it is a non-empty string, cut to `max` UTF-16 units (never between the two halves of
+ * a surrogate pair) and well-formed (a lone surrogate, e.g. from a forged token's claims, becomes
+ * U+FFFD); otherwise undefined.
+ */
 export function text(value: unknown, max = 256): string | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
-  return value.length > max ? value.slice(0, max) : value;
+  let cut = value;
+  if (value.length > max) {
+    const last = value.charCodeAt(max - 1);
+    cut = value.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+  }
+  return cut.isWellFormed() ? cut : cut.toWellFormed();
 }
 
 /** An epoch-seconds claim when it is a whole number the contract takes; otherwise undefined. */

@@ -557,3 +557,40 @@ describe('Batcher rows the server refuses', () => {
     expect(batcher.bufferedRows).toBe(0);
   });
 });
+
+describe('Batcher tenants and readiness', () => {
+  it("refuses a tenant past its share of the buffer while another tenant's rows still fit", async () => {
+    const sink = new MemorySink();
+    sink.hold();
+    const { batcher } = setup({ maxRows: 10, bufferMaxRows: 100, maxWaitMs: 10_000, tenantShare: 0.5 }, sink);
+    const taken = [
+      batcher.submit(events(...Array.from({ length: 30 }, (_, i) => `n${i}`)), [], { tenant: 'noisy' }),
+      batcher.submit(events(...Array.from({ length: 20 }, (_, i) => `m${i}`)), [], { tenant: 'noisy' }),
+    ];
+    await expect(batcher.submit(events('n-over'), [], { tenant: 'noisy' })).rejects.toThrow(
+      /tenant "noisy" holds its whole share of the insert buffer/,
+    );
+    const quiet = batcher.submit(events('q1'), [], { tenant: 'quiet' });
+    sink.open();
+    await within(1000, batcher.flush());
+    await within(1000, Promise.all([...taken, quiet]));
+    expect(sink.events.map((r) => r.event_id)).toContain('q1');
+    // Stored: the noisy tenant's share is free again.
+    const after = batcher.submit(events('n-after'), [], { tenant: 'noisy' });
+    await within(1000, batcher.flush());
+    await within(1000, after);
+  });
+
+  it('says how long the oldest unstored row has waited, in the queue or in an insert being retried', async () => {
+    const sink = new MemorySink();
+    sink.failAlways = true;
+    const { batcher } = setup({ maxRows: 1, maxWaitMs: 1, retryMaxBackoffMs: 20 }, sink);
+    expect(batcher.oldestWaitMs()).toBe(0);
+    const stored = track(batcher.submit(events('e1')));
+    await sleep(150);
+    expect(batcher.oldestWaitMs()).toBeGreaterThanOrEqual(100);
+    sink.failAlways = false;
+    await within(1000, stored.done);
+    expect(batcher.oldestWaitMs()).toBe(0);
+  });
+});

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   containsRawToken,
@@ -111,5 +112,59 @@ describe('findRawToken', () => {
 
   it('appends to a given base pointer', () => {
     expect(findRawToken({ t: JWT }, '/events/3')).toBe('/events/3/t');
+  });
+});
+
+describe('hostile text (the scan is linear and bounded; a decoy flood fails closed)', () => {
+  const noise = fc.string({
+    unit: fc.constantFrom(...'eyJ.AIab_-0 "{}:\\'.split('')),
+    maxLength: 300,
+  });
+
+  it('finds a token wherever it sits among look-alike noise, and redaction removes every token', () => {
+    fc.assert(
+      fc.property(noise, noise, fc.constantFrom(JWT, JWE, ALG_NONE), (before, after, token) => {
+        const text = `${before} ${token} ${after}`;
+        expect(containsRawToken(text)).toBe(true);
+        const redacted = redactRawTokens(text);
+        expect(redacted).toContain(REDACTED);
+        expect(redacted).not.toContain(token.split('.')[1]!);
+        expect(containsRawToken(redacted)).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('redaction is idempotent and never leaves a token in noise', () => {
+    fc.assert(
+      fc.property(noise, (text) => {
+        const once = redactRawTokens(text);
+        expect(redactRawTokens(once)).toBe(once);
+        expect(containsRawToken(once)).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('answers the quadratic-era attacks right: 200 KB of "eyey…", with and without dots', () => {
+    expect(containsRawToken('ey'.repeat(100_000))).toBe(false);
+    expect(containsRawToken(`${'ey'.repeat(100_000)}.${'a'.repeat(20)}`)).toBe(false);
+    expect(containsRawToken(`${'eyJ'.repeat(60_000)}.${'a'.repeat(20)}.x`)).toBe(true); // decoys: fail closed
+    expect(containsRawToken(`${'x'.repeat(200_000)}${JWT}`)).toBe(true);
+  });
+
+  it('counts candidates past the decode budget as tokens (a decoy flood hides nothing)', () => {
+    const decoy = `${b64url({ nope: 1 })}.${'b'.repeat(12)}`;
+    expect(containsRawToken(decoy)).toBe(false);
+    const flood = Array.from({ length: 64 }, () => decoy).join(' ');
+    expect(containsRawToken(flood)).toBe(false);
+    expect(containsRawToken(`${flood} ${decoy}`)).toBe(true);
+    expect(redactRawTokens(`${flood} ${JWT}`)).not.toContain(JWT.split('.')[1]!);
+  });
+
+  it('walks any depth without recursion', () => {
+    let deep: unknown = JWT;
+    for (let i = 0; i < 50_000; i++) deep = { a: deep };
+    expect(findRawToken(deep)).toBe(`${'/a'.repeat(50_000)}`);
   });
 });

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { GeoLookup } from '../../ingest/pipeline/geo.ts';
 import { REDACTED } from '../../ingest/pipeline/raw-token.ts';
-import { type DeadLetterInput, toDeadLetterRow, toEventRow } from '../../ingest/pipeline/rows.ts';
+import {
+  type DeadLetterInput,
+  refusedRowLetter,
+  toDeadLetterRow,
+  toEventRow,
+} from '../../ingest/pipeline/rows.ts';
 import type { NormalizedEvent } from '../../ingest/pipeline/validate.ts';
 import { JWT } from './helpers.ts';
 
@@ -272,5 +277,51 @@ describe('toDeadLetterRow', () => {
     expect(row.payload).toBe(`${'a'.repeat(50)}${REDACTED.slice(0, 10)}`);
     expect(row.payload).not.toContain('eyJ');
     expect(row.truncated).toBe(1);
+  });
+});
+
+describe('hostile dead letters', () => {
+  const base: DeadLetterInput = {
+    door: 'http',
+    tenant: 'acme',
+    origin: '127.0.0.1',
+    eventIndex: 0,
+    error: { code: 'oversized', message: 'too big' },
+    payload: '',
+    receivedMs: RECEIVED,
+  };
+
+  it('cuts a 200 KB payload before redacting it, and keeps every field well-formed', () => {
+    const payload = `"${'ey'.repeat(100_000)}\ud83d`;
+    const row = toDeadLetterRow(
+      { ...base, payload, tenant: `t\ud800`, error: { code: 'x' as never, message: `m\udc00` } },
+      1024,
+    );
+    expect(Buffer.byteLength(row.payload)).toBeLessThanOrEqual(1024);
+    expect(row.truncated).toBe(1);
+    expect(row.payload_bytes).toBe(Buffer.byteLength(payload));
+    for (const v of Object.values(row)) if (typeof v === 'string') expect(v.isWellFormed()).toBe(true);
+  });
+});
+
+describe('refusedRowLetter', () => {
+  it('records a row another table refused: its table, id, tenant and the server message', () => {
+    const row = { detection_id: 'd-1', tenant: 'acme', subject: 'a\ud800', evidence: '{}' };
+    const letter = refusedRowLetter(
+      'tw.detections',
+      { row, message: 'Code: 27, Cannot parse input' },
+      RECEIVED,
+    );
+    expect(letter).toMatchObject({
+      letter_id: 'rejected:detections:acme:d-1',
+      door: 'clickhouse',
+      code: 'insert_rejected',
+      origin: 'clickhouse insert into detections',
+      tenant: 'acme',
+      event_id: '',
+      message: 'ClickHouse refused the row: Code: 27, Cannot parse input',
+      truncated: 0,
+    });
+    expect(JSON.parse(letter.payload)).toStrictEqual({ ...row, subject: 'a\ufffd' });
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REFRESH_REASONS, VERIFICATION_REASONS } from '../../ingest/contract/event-v1.ts';
 import { containsRawToken } from '../../ingest/pipeline/raw-token.ts';
@@ -587,5 +588,55 @@ describe('toContractEvent', () => {
     const event = expectOk(validateEventText(text, OPTS, CTX));
     expect(Object.keys(event.extra)).toStrictEqual(['__proto__', 'y']);
     expect(JSON.stringify(event.extra)).toBe('{"__proto__":{"admin":true},"y":2}');
+  });
+});
+
+describe('hostile events (each one only ever costs its own error)', () => {
+  it('refuses nesting deeper than the limit, at the first field too deep, without recursion', () => {
+    const nested = (depth: number) =>
+      `{"event_id":"d","type":"verification","x":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    expect(expectError(validateEventText(nested(4000), OPTS, CTX))).toStrictEqual({
+      code: 'invalid_field',
+      message: `/x${'/0'.repeat(31)}: nested deeper than 32 levels of objects and arrays; send a flatter event`,
+      field: `/x${'/0'.repeat(31)}`,
+    });
+    expect(expectError(validateEventText(nested(31), OPTS, CTX)).code).not.toBe('invalid_field');
+    expect(expectError(validateEventText(nested(3), { ...OPTS, maxDepth: 3 }, CTX)).code).toBe(
+      'invalid_field',
+    );
+  });
+
+  it('makes every string well-formed: lone surrogates from escapes become U+FFFD', () => {
+    const text = JSON.stringify({ ...VERIFICATION, subject: 'a\ud800b', note: { ['k\udfff']: ['\ud83d'] } });
+    const event = expectOk(validateEventText(text, OPTS, CTX));
+    expect(event.subject).toBe('a\ufffdb');
+    expect(event.extra).toStrictEqual({ note: { 'k\ufffd': ['\ufffd'] } });
+  });
+
+  it('cuts messages built from input on a code-point boundary (an emoji line)', () => {
+    const error = expectError(validateEventText('😀', OPTS, CTX));
+    expect(error.code).toBe('malformed_json');
+    expect(error.message.isWellFormed()).toBe(true);
+    const long = expectError(validateEventText(`{"a":"${'😀'.repeat(200)}`, OPTS, CTX));
+    expect(long.message.isWellFormed()).toBe(true);
+    expect(long.message.length).toBeLessThan(300);
+    const typed = expectError(check({ ...VERIFICATION, type: `${'😀'.repeat(100)}` }));
+    expect(typed.message.isWellFormed()).toBe(true);
+  });
+
+  it('never throws, whatever the text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), fc.jsonValue(), (text, value) => {
+        for (const t of [
+          text,
+          JSON.stringify(value),
+          JSON.stringify({ ...VERIFICATION, v: value, t: text }),
+        ]) {
+          const r = validateEventText(t, OPTS, CTX);
+          if (!r.ok) expect(r.error.message.isWellFormed()).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

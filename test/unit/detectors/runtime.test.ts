@@ -96,6 +96,51 @@ describe('DetectorRuntime', () => {
     expect((await metrics.stateMaxKeys.get()).values[0]?.value).toBe(1000);
   });
 
+  it("one tenant's flood of subjects evicts its own oldest state, never the quiet tenant's", () => {
+    const rt = runtime({ maxKeys: 1000 });
+    for (let i = 0; i < 100; i++)
+      rt.process(
+        ev({ at: T0 + i, tenant: 'quiet', subject: `q${i}`, jti: `qj${i}`, device_id: 'd1' }),
+        'live',
+      );
+    // Subjects with no token at all count too (a flood of rejections from forged tokens).
+    for (let i = 0; i < 5000; i++)
+      rt.process(
+        ev({
+          at: T0 + 200 + i,
+          tenant: 'noisy',
+          subject: `n${i}`,
+          jti: '',
+          type: 'verification',
+          outcome: 'rejected',
+          reason: 'bad_signature',
+        }),
+        'live',
+      );
+    const stats = rt.tenantStats();
+    expect(stats.get('quiet')).toMatchObject({ subjects: 100, keys: 100 });
+    expect(stats.get('noisy')!.subjects).toBeLessThan(900);
+    expect(rt.stats.subjects + rt.stats.keys).toBeLessThanOrEqual(1000);
+    // The quiet tenant's state still catches a clone.
+    const clone = ev({ at: T0 + 9000, tenant: 'quiet', subject: 'q0', jti: 'qj0', device_id: 'd2' });
+    expect(rt.process(clone, 'live').map((d) => d.detector)).toContain('device_reuse');
+  });
+
+  it('never throws out of process: an event the detectors fail on is counted and skipped', () => {
+    const failures: string[] = [];
+    const rt = runtime({ onFailure: (input) => failures.push(input.event_id) });
+    const poisoned = { ...ev({ at: T0, jti: 'j' }), event_id: 'poison' };
+    Object.defineProperty(poisoned, 'ip', {
+      get() {
+        throw new Error('boom');
+      },
+    });
+    expect(rt.process(poisoned, 'live')).toEqual([]);
+    expect(failures).toEqual(['poison']);
+    expect(rt.stats.failures).toBe(1);
+    expect(rt.process(rotation(T0), 'live')).toEqual([]);
+  });
+
   it('forgets tokens at their exp, families after their lifetime, and then the subject', () => {
     const rt = runtime({ now: () => T0 + 30 * 24 * HOUR });
     const expS = Math.floor((T0 + 15 * MINUTE) / 1000);
