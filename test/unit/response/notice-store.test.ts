@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { describe, expect, it } from 'vitest';
 import type { RevocationNotice } from '../../../response/hooks.ts';
@@ -39,13 +40,13 @@ function fakeClient() {
   const pending: (() => void)[] = [];
   let failNext = false;
   const client = {
-    insert: async ({ values }: { values: NoticeRow[] }) => {
+    insert: async ({ values }: { values: NoticeRow[] | Readable }) => {
       if (failNext) {
         failNext = false;
         throw new Error('ClickHouse down');
       }
       await new Promise<void>((r) => pending.push(r));
-      inserted.push(values);
+      inserted.push(Array.isArray(values) ? values : await values.toArray());
     },
   } as unknown as ClickHouseClient;
   return {
