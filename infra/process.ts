@@ -1,8 +1,14 @@
-/** Small helpers for the local stack: free ports, waiting, detached processes with pid files. */
+/**
+ * Small helpers for the local stack: free ports, waiting for a child service, detached processes
+ * with pid files, and stopping them only when their pid file is trusted.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { checkPidFile, writePidFile } from './pid-file.ts';
+import { isRunning, procInfo } from './proc.ts';
+import { StartError } from './start-error.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -16,22 +22,6 @@ export async function freePort(): Promise<number> {
       );
     });
   });
-}
-
-/** Polls `probe` until it resolves true, or throws after `timeoutMs` with `what` in the message. */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<boolean>,
-  timeoutMs: number,
-  logFile?: string,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await sleep(200);
-  }
-  const tail = logFile ? `\n--- last lines of ${logFile} ---\n${tailOf(logFile)}` : '';
-  throw new Error(`${what} did not answer within ${timeoutMs} ms${tail}`);
 }
 
 /**
@@ -63,63 +53,95 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-function tailOf(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
+/** Whether nothing listens on 127.0.0.1:`port` (we could listen there ourselves). */
+export async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Refuses to start a service when another program holds one of its ports: [what, port]. */
+export async function requirePortsFree(ports: [string, number][]): Promise<void> {
+  for (const [name, port] of ports) {
+    if (await portFree(port)) continue;
+    throw new StartError(
+      `${name} port ${port} on 127.0.0.1 is in use by another program`,
+      [],
+      [`see what listens there: ss -ltnp 'sport = :${port}'`, 'stop it, or choose another port'],
+    );
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** A process started by spawnDetached. */
+export interface DetachedProcess {
+  pid: number;
+  /** how it ended ("exit code 1", "signal SIGKILL"), once it has */
+  exitStatus: () => string | undefined;
 }
 
-/** Starts a long-running process in its own process group, output to `logFile`, pid in `pidFile`. */
-export function spawnDetached(command: string, args: string[], logFile: string, pidFile: string): number {
+/**
+ * Starts a long-running process in its own process group, output to `logFile`; records its pid and
+ * start time in `pidFile` (infra/pid-file.ts).
+ */
+export function spawnDetached(
+  command: string,
+  args: string[],
+  logFile: string,
+  pidFile: string,
+): DetachedProcess {
   const out = openSync(logFile, 'a');
   const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
+  closeSync(out);
+  let ended: string | undefined;
+  let failed: string | undefined;
+  child.once('error', (err) => {
+    failed = err.message;
+  });
+  child.once('exit', (code, signal) => {
+    ended = signal === null ? `exit code ${code}` : `signal ${signal}`;
+  });
   child.unref();
-  if (child.pid === undefined) throw new Error(`could not start ${command}`);
-  writeFileSync(pidFile, String(child.pid));
-  return child.pid;
+  if (child.pid === undefined)
+    throw new Error(`could not start ${command}: no such program, or not executable`);
+  writePidFile(pidFile, child.pid);
+  return { pid: child.pid, exitStatus: () => failed ?? ended };
 }
 
-export function readPid(pidFile: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+export interface StopResult {
+  stopped: boolean;
+  /** why nothing was stopped: no pid file, or a stale one (removed) and what its pid names now */
+  note?: string;
 }
 
-/** Stops the process group behind `pidFile` (TERM, then KILL after `graceMs`). */
-export async function stopPidFile(pidFile: string, graceMs = 10_000): Promise<boolean> {
-  const pid = readPid(pidFile);
+/**
+ * Stops the service behind `pidFile` — its process group, TERM, then KILL after `graceMs` — once
+ * /proc confirms the pid is the service whose command line holds `identity` (infra/pid-file.ts);
+ * a stale pid file is removed and nothing is signalled.
+ */
+export async function stopPidFile(pidFile: string, identity: string, graceMs = 10_000): Promise<StopResult> {
+  const check = checkPidFile(pidFile, identity);
+  if (check.state === 'none') return { stopped: false, note: 'no pid file' };
+  if (check.state === 'stale')
+    return { stopped: false, note: `stale pid file ${pidFile} removed: ${check.reason}` };
+  const { pid } = check;
   rmSync(pidFile, { force: true });
-  if (pid === undefined || !isAlive(pid)) return false;
-  signalGroup(pid, 'SIGTERM');
+  // spawnDetached makes the service lead its own group: the group holds what it started (a wrapper's child)
+  const target = procInfo(pid)?.pgrp === pid ? -pid : pid;
+  signal(target, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-  if (isAlive(pid)) signalGroup(pid, 'SIGKILL');
-  while (isAlive(pid)) await sleep(50);
-  return true;
+  while (isRunning(pid) && Date.now() < deadline) await sleep(100);
+  if (isRunning(pid)) signal(target, 'SIGKILL');
+  while (isRunning(pid)) await sleep(50);
+  return { stopped: true };
 }
 
-export function signalGroup(pid: number, signal: NodeJS.Signals) {
+function signal(target: number, name: NodeJS.Signals) {
   try {
-    process.kill(-pid, signal);
+    process.kill(target, name);
   } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
+    /* already gone */
   }
 }
