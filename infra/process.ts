@@ -25,16 +25,23 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Waits until the service `child` runs answers 200 on `<url>/readyz`; throws at once if the child
- * exits, and after `timeoutMs` naming `what`.
+ * Waits until the service `child` runs answers 200 on `<url><path>` (default /readyz); throws at
+ * once if the child exits, and after `timeoutMs` naming `what`.
  */
-export async function waitUntilReady(url: string, child: ChildProcess, what: string, timeoutMs = 60_000) {
+export async function waitUntilReady(
+  url: string,
+  child: ChildProcess,
+  what: string,
+  timeoutMs = 60_000,
+  path = '/readyz',
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
       throw new Error(`${what} exited with code ${child.exitCode}; see its log above`);
     if (
-      await fetch(`${url}/readyz`).then(
+      // a deadline per request: a port held by something that never answers must not hang the wait
+      await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2000) }).then(
         (r) => r.ok,
         () => false,
       )
@@ -42,7 +49,7 @@ export async function waitUntilReady(url: string, child: ChildProcess, what: str
       return;
     await sleep(200);
   }
-  throw new Error(`${what} did not become ready on ${url} within ${timeoutMs / 1000} s`);
+  throw new Error(`${what} did not become ready on ${url}${path} within ${timeoutMs / 1000} s`);
 }
 
 /** SIGTERM to a child process, resolved once it exited (at once if it already had). */

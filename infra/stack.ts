@@ -48,10 +48,22 @@ function stackAdvice(): string[] {
  * Starts the local stack (or finds it running) and writes its addresses to .state/stack.env.
  * On failure (or `signal`) what it started is stopped again and the error says what to do.
  */
+export interface StackStart {
+  /** the addresses, as written to .state/stack.env */
+  env: Record<string, string>;
+  /** which servers this call started (false: it was running already) */
+  started: StackParts;
+}
+
+export interface StackParts {
+  clickhouse: boolean;
+  kafka: boolean;
+}
+
 export async function stackUp(
   log: (msg: string) => void = console.error,
   signal?: AbortSignal,
-): Promise<Record<string, string>> {
+): Promise<StackStart> {
   const started = Date.now();
   mkdirSync(STACK.dir, { recursive: true });
   const { clickhouse: ch, kafka } = await startLocalServers({
@@ -82,17 +94,22 @@ export async function stackUp(
     `stack up in ${((Date.now() - started) / 1000).toFixed(1)} s: ClickHouse ${ch.url}, Kafka ${STACK.kafkaVersion} ${kafka.brokers}`,
   );
   log(`addresses written to ${STACK_ENV_FILE}; logs in ${STACK.dir}`);
-  return env;
+  return { env, started: { clickhouse: ch.startedNow, kafka: kafka.startedNow } };
 }
 
-const stopped = (r: StopResult) => (r.stopped ? 'stopped' : `was not running (${r.note})`);
+const stopped = (r: StopResult) => (r.stopped ? 'stopped' : `not stopped: ${r.note}`);
 
-export async function stackDown(log: (msg: string) => void = console.error) {
+/** Stops the stack, or only the parts `only` names (what one start started), keeping the others. */
+export async function stackDown(
+  log: (msg: string) => void = console.error,
+  only: StackParts = { clickhouse: true, kafka: true },
+) {
+  const kept: StopResult = { stopped: false, note: 'kept: it ran before this start' };
   const [ch, kafka] = await Promise.all([
-    stopClickHouse(`${STACK.dir}/clickhouse`),
-    stopKafka(`${STACK.dir}/kafka`),
+    only.clickhouse ? stopClickHouse(`${STACK.dir}/clickhouse`) : kept,
+    only.kafka ? stopKafka(`${STACK.dir}/kafka`) : kept,
   ]);
-  rmSync(STACK_ENV_FILE, { force: true });
+  if (only.clickhouse && only.kafka) rmSync(STACK_ENV_FILE, { force: true });
   log(`stack down (ClickHouse ${stopped(ch)}, Kafka ${stopped(kafka)})`);
 }
 
