@@ -118,6 +118,9 @@ async function clickHouseAnswers(url: string): Promise<true | string> {
   }
 }
 
+/** How long it gets to exit on SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 15_000;
+
 /** The argument that names this server in its command line (what its pid file is checked against). */
 const identity = (dir: string) => `--config-file=${dir}/config.xml`;
 
@@ -155,7 +158,7 @@ export async function startClickHouse(o: ClickHouseServerOptions): Promise<Runni
       if (!existsSync(`${dir}/users.xml`)) writeFileSync(`${dir}/users.xml`, USERS_XML);
     },
     spawn: () => spawnDetached(binary, [identity(dir)], logFile, pidFile),
-    stop: () => stopClickHouse(dir),
+    stopGraceMs: STOP_GRACE_MS,
     log,
     signal: o.signal,
   });
@@ -164,7 +167,7 @@ export async function startClickHouse(o: ClickHouseServerOptions): Promise<Runni
 
 export async function stopClickHouse(dir: string): Promise<StopResult> {
   const abs = resolve(dir);
-  return stopPidFile(`${abs}/clickhouse.pid`, identity(abs), 15_000);
+  return stopPidFile(`${abs}/clickhouse.pid`, identity(abs), STOP_GRACE_MS);
 }
 
 /** Whether `dir`'s pid file names its running ClickHouse (a stale one is removed). */

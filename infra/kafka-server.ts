@@ -76,6 +76,9 @@ function kafkaAnswers(port: number): Promise<true | string> {
   });
 }
 
+/** How long it gets to exit on SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 20_000;
+
 /** The argument that names this broker in its command line (what its pid file is checked against). */
 const identity = (dir: string) => `${dir}/server.properties`;
 
@@ -162,7 +165,7 @@ export async function startKafka(o: KafkaServerOptions): Promise<RunningKafka> {
         logFile,
         pidFile,
       ),
-    stop: () => stopKafka(dir),
+    stopGraceMs: STOP_GRACE_MS,
     log,
     signal: o.signal,
   });
@@ -171,7 +174,7 @@ export async function startKafka(o: KafkaServerOptions): Promise<RunningKafka> {
 
 export async function stopKafka(dir: string): Promise<StopResult> {
   const abs = resolvePath(dir);
-  return stopPidFile(`${abs}/kafka.pid`, identity(abs), 20_000);
+  return stopPidFile(`${abs}/kafka.pid`, identity(abs), STOP_GRACE_MS);
 }
 
 /** Whether `dir`'s pid file names its running broker (a stale one is removed). */

@@ -33,7 +33,8 @@ export interface LaunchSpec {
   /** writes its config (once its ports are known to be free) */
   prepare: () => Promise<void> | void;
   spawn: () => DetachedProcess;
-  stop: () => Promise<unknown>;
+  /** how long a failed start's process gets to exit on SIGTERM before SIGKILL */
+  stopGraceMs: number;
   log: (msg: string) => void;
   signal?: AbortSignal | undefined;
 }
@@ -76,7 +77,7 @@ export async function launchService(s: LaunchSpec): Promise<{ startedNow: boolea
       advice: [...s.advice, ...s.spawnedAdvice],
     });
   } catch (err) {
-    await s.stop();
+    await proc.stop(s.stopGraceMs);
     throw err;
   }
   return { startedNow: true };

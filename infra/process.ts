@@ -87,6 +87,11 @@ export interface DetachedProcess {
   pid: number;
   /** how it ended ("exit code 1", "signal SIGKILL"), once it has */
   exitStatus: () => string | undefined;
+  /**
+   * Stops it and its group (TERM, KILL after `graceMs`) and removes its pid file. For the spawner:
+   * it needs no pid-file check, so it works even before the process has exec'd its program.
+   */
+  stop: (graceMs: number) => Promise<void>;
 }
 
 /**
@@ -113,8 +118,26 @@ export function spawnDetached(
   child.unref();
   if (child.pid === undefined)
     throw new Error(`could not start ${command}: no such program, or not executable`);
-  writePidFile(pidFile, child.pid);
-  return { pid: child.pid, exitStatus: () => failed ?? ended };
+  const pid = child.pid;
+  writePidFile(pidFile, pid);
+  const exitStatus = () => failed ?? ended;
+  return {
+    pid,
+    exitStatus,
+    async stop(graceMs) {
+      rmSync(pidFile, { force: true });
+      await terminate(-pid, graceMs, () => exitStatus() === undefined);
+    },
+  };
+}
+
+/** TERM to `target` (a pid, or a group as -pid), KILL after `graceMs`; resolves once `running()` is false. */
+async function terminate(target: number, graceMs: number, running: () => boolean) {
+  signal(target, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (running() && Date.now() < deadline) await sleep(100);
+  if (running()) signal(target, 'SIGKILL');
+  while (running()) await sleep(50);
 }
 
 export interface StopResult {
@@ -135,20 +158,24 @@ export async function stopPidFile(pidFile: string, identity: string, graceMs = 1
     return { stopped: false, note: `stale pid file ${pidFile} removed: ${check.reason}` };
   const { pid } = check;
   rmSync(pidFile, { force: true });
-  // spawnDetached makes the service lead its own group: the group holds what it started (a wrapper's child)
-  const target = procInfo(pid)?.pgrp === pid ? -pid : pid;
-  signal(target, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (isRunning(pid) && Date.now() < deadline) await sleep(100);
-  if (isRunning(pid)) signal(target, 'SIGKILL');
-  while (isRunning(pid)) await sleep(50);
+  // spawnDetached makes the service lead its own group: the group holds what it started (a wrapper's
+  // child); a process that does not lead a group is signalled alone
+  await terminate(procInfo(pid)?.pgrp === pid ? -pid : pid, graceMs, () => isRunning(pid));
   return { stopped: true };
 }
 
+/**
+ * Sends `name` to `target` (a pid, or a group as -pid). A group that does not exist yet — a child
+ * signalled before it made its own group — gets it at its pid.
+ */
 function signal(target: number, name: NodeJS.Signals) {
   try {
     process.kill(target, name);
   } catch {
-    /* already gone */
+    try {
+      if (target < 0) process.kill(-target, name);
+    } catch {
+      /* already gone */
+    }
   }
 }

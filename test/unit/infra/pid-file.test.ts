@@ -93,6 +93,20 @@ describe('pid files', () => {
     expect(existsSync(`${dir}/svc.pid`)).toBe(false);
   });
 
+  it("a process is stopped by its spawner at once, even before it exec'd its program", async () => {
+    const dir = tempFolder();
+    const proc = spawnDetached(
+      'sh',
+      ['-c', 'sleep 30; true', 'svc', IDENTITY],
+      `${dir}/svc.log`,
+      `${dir}/svc.pid`,
+    );
+    await proc.stop(2000);
+    expect(proc.exitStatus()).toBe('signal SIGTERM');
+    expect(await gone(proc.pid, 100)).toBe(true);
+    expect(existsSync(`${dir}/svc.pid`)).toBe(false);
+  });
+
   it('an old pid file (pid only) naming the service is trusted by its command line and stopped', async () => {
     const dir = tempFolder();
     const pid = startSleeper(30, IDENTITY);
