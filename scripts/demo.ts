@@ -627,7 +627,7 @@ async function waitForServices(o: AttachOptions, { ch, kafka }: { ch: ClickHouse
 }
 
 /** What the demo advises when it could not start (a failed stack start brings its own advice). */
-const DEMO_ADVICE = [
+const FAILURE_ADVICE = [
   "the lines above are the services' own output: the first error there is usually the cause",
   `ports in use? --port (${PORT}), --auth-port (${AUTH_PORT}) and --api-port (${API_PORT}) choose others`,
   "npm run stack on its own shows the local stack's start; npm run stack -- status tells what runs",
@@ -637,7 +637,7 @@ const DEMO_ADVICE = [
 function reportFailure(err: Error) {
   console.error(`[demo] failed: ${err.message}`);
   if (!(err instanceof StartError))
-    console.error(`What to do:\n${DEMO_ADVICE.map((a) => `  - ${a}`).join('\n')}`);
+    console.error(`What to do:\n${FAILURE_ADVICE.map((a) => `  - ${a}`).join('\n')}`);
 }
 
 async function main() {
