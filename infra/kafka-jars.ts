@@ -30,7 +30,7 @@ export async function ensureKafkaJars(
   const partial = `${libs}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
-  log(`resolving Apache Kafka ${version} jars from Maven Central into ${libs} (before any server starts)…`);
+  log(`resolving Apache Kafka ${version} jars from Maven Central into ${libs}…`);
   const slf4j = Number(version.split('.')[0]) >= 4 ? '2.0.17' : '1.7.36';
   const began = Date.now();
   const output: string[] = [];
