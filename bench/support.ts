@@ -6,10 +6,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startClickHouse, stopClickHouse } from '../infra/clickhouse-server.ts';
-import { startKafka, stopKafka } from '../infra/kafka-server.ts';
+import { stopClickHouse } from '../infra/clickhouse-server.ts';
+import { stopKafka } from '../infra/kafka-server.ts';
 import { REPO_ROOT } from '../infra/paths.ts';
 import { freePort, stopChild, waitUntilReady } from '../infra/process.ts';
+import { startLocalServers } from '../infra/servers.ts';
 
 export const SERVICE_API_KEY = 'bench-key-0123456789abcdef';
 
@@ -29,17 +30,18 @@ export async function startBenchStack(kafkaVersion: string, log: (m: string) => 
     controller: await freePort(),
   };
   log(`starting ClickHouse and Kafka ${kafkaVersion} in ${dir}`);
-  const [chServer, kafkaServer] = await Promise.all([
-    startClickHouse({ dir: `${dir}/clickhouse`, httpPort: ports.http, tcpPort: ports.tcp }),
-    startKafka({
+  const { clickhouse: chServer, kafka: kafkaServer } = await startLocalServers({
+    clickhouse: { dir: `${dir}/clickhouse`, httpPort: ports.http, tcpPort: ports.tcp },
+    kafka: {
       dir: `${dir}/kafka`,
       port: ports.kafka,
       controllerPort: ports.controller,
       version: kafkaVersion,
       partitions: 6,
       heapMb: 1024,
-    }),
-  ]);
+    },
+    log,
+  });
   return {
     clickhouseUrl: chServer.url,
     brokers: kafkaServer.brokers,

@@ -1,22 +1,33 @@
 /**
  * A real ClickHouse server for local use and tests: Debian's `clickhouse-server` package
- * (installed with apt-get when missing and we are root), configured by a small generated config,
- * listening on loopback only, with all data under one folder.
+ * (installed with apt-get when missing and we are root; TOKENWATCH_CLICKHOUSE_SERVER_BIN runs
+ * another binary or a wrapper), configured by a small generated config, listening on loopback only,
+ * with all data under one folder. Its start is followed (infra/start-wait.ts), not timed out.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { isAlive, readPid, spawnDetached, stopPidFile, waitFor } from './process.ts';
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { launchService } from './launch.ts';
+import { checkPidFile, type PidCheck } from './pid-file.ts';
+import { type StopResult, spawnDetached, stopPidFile } from './process.ts';
+import { markLogs } from './start-error.ts';
 
 export interface ClickHouseServerOptions {
   dir: string;
   httpPort: number;
   tcpPort: number;
+  /** where progress lines go (default stderr) */
+  log?: (msg: string) => void;
+  /** aborts the start; a server this call started is stopped again */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RunningClickHouse {
   url: string;
   pidFile: string;
   logFile: string;
+  /** false when it was running already (this call did not start it) */
+  startedNow: boolean;
 }
 
 function which(cmd: string): string | undefined {
@@ -27,8 +38,23 @@ function which(cmd: string): string | undefined {
   }
 }
 
-/** Path of clickhouse-server, installing Debian's package when it is missing. */
+/**
+ * Path of the ClickHouse server to run: TOKENWATCH_CLICKHOUSE_SERVER_BIN when set, else
+ * clickhouse-server on PATH, installing Debian's package when it is missing.
+ */
 export function ensureClickHouseInstalled(log: (msg: string) => void = console.error): string {
+  const override = process.env['TOKENWATCH_CLICKHOUSE_SERVER_BIN'];
+  if (override) {
+    try {
+      accessSync(override, constants.X_OK);
+    } catch {
+      throw new Error(
+        `TOKENWATCH_CLICKHOUSE_SERVER_BIN=${override} is not an executable file: point it at clickhouse-server ` +
+          '(or a script that runs it with its arguments), or unset it to use the one on PATH',
+      );
+    }
+    return override;
+  }
   const found = which('clickhouse-server');
   if (found) return found;
   if (process.getuid?.() !== 0) {
@@ -78,29 +104,74 @@ const USERS_XML = `<?xml version="1.0"?>
 `;
 
 export async function pingClickHouse(url: string): Promise<boolean> {
-  const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
-  return res.ok;
+  return (await clickHouseAnswers(url)) === true;
 }
+
+/** true once ClickHouse answers /ping; otherwise why not. */
+async function clickHouseAnswers(url: string): Promise<true | string> {
+  try {
+    const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
+    return res.ok || `/ping answered ${res.status}`;
+  } catch (err) {
+    const cause = (err as Error).cause;
+    return `not answering yet (${cause instanceof Error ? cause.message : (err as Error).message})`;
+  }
+}
+
+/** How long it gets to exit on SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 15_000;
+
+/** The argument that names this server in its command line (what its pid file is checked against). */
+const identity = (dir: string) => `--config-file=${dir}/config.xml`;
 
 /** Starts (or finds already running) a ClickHouse server with its data in `o.dir`. */
 export async function startClickHouse(o: ClickHouseServerOptions): Promise<RunningClickHouse> {
-  const binary = ensureClickHouseInstalled();
+  const log = o.log ?? console.error;
+  const dir = resolve(o.dir);
+  const binary = ensureClickHouseInstalled(log);
   for (const sub of ['data', 'tmp', 'log', 'user_files', 'format_schemas'])
-    mkdirSync(`${o.dir}/${sub}`, { recursive: true });
+    mkdirSync(`${dir}/${sub}`, { recursive: true });
   const url = `http://127.0.0.1:${o.httpPort}`;
-  const pidFile = `${o.dir}/clickhouse.pid`;
-  const logFile = `${o.dir}/log/stdout.log`;
-  const pid = readPid(pidFile);
-  if (pid !== undefined && isAlive(pid) && (await pingClickHouse(url).catch(() => false))) {
-    return { url, pidFile, logFile };
-  }
-  writeFileSync(`${o.dir}/config.xml`, configXml(o));
-  if (!existsSync(`${o.dir}/users.xml`)) writeFileSync(`${o.dir}/users.xml`, USERS_XML);
-  spawnDetached(binary, [`--config-file=${o.dir}/config.xml`], logFile, pidFile);
-  await waitFor(`ClickHouse at ${url}`, () => pingClickHouse(url), 30_000, `${o.dir}/log/error.log`);
-  return { url, pidFile, logFile };
+  const pidFile = `${dir}/clickhouse.pid`;
+  const logFile = `${dir}/log/stdout.log`;
+  const { startedNow } = await launchService({
+    name: 'ClickHouse',
+    what: `ClickHouse at ${url}`,
+    pidFile,
+    identity: identity(dir),
+    probe: () => clickHouseAnswers(url),
+    logs: markLogs([`${dir}/log/error.log`, logFile, `${dir}/log/server.log`]),
+    dataDir: `${dir}/data`,
+    firstStart: !existsSync(`${dir}/data/metadata`),
+    firstStartDoing: 'first start: creating its system tables',
+    ports: [
+      ['ClickHouse HTTP', o.httpPort],
+      ['ClickHouse native (TCP)', o.tcpPort],
+    ],
+    advice: [
+      `its logs: ${dir}/log/ (error.log, stdout.log, server.log)`,
+      `run it by hand to see it start: ${binary} ${identity(dir)}`,
+    ],
+    spawnedAdvice: [`if its data is damaged, remove ${dir}/data to start empty (its tables go with it)`],
+    prepare: () => {
+      writeFileSync(`${dir}/config.xml`, configXml({ ...o, dir }));
+      if (!existsSync(`${dir}/users.xml`)) writeFileSync(`${dir}/users.xml`, USERS_XML);
+    },
+    spawn: () => spawnDetached(binary, [identity(dir)], logFile, pidFile),
+    stopGraceMs: STOP_GRACE_MS,
+    log,
+    signal: o.signal,
+  });
+  return { url, pidFile, logFile, startedNow };
 }
 
-export async function stopClickHouse(dir: string): Promise<boolean> {
-  return stopPidFile(`${dir}/clickhouse.pid`, 15_000);
+export async function stopClickHouse(dir: string): Promise<StopResult> {
+  const abs = resolve(dir);
+  return stopPidFile(`${abs}/clickhouse.pid`, identity(abs), STOP_GRACE_MS);
+}
+
+/** Whether `dir`'s pid file names its running ClickHouse (a stale one is removed). */
+export function clickHousePidCheck(dir: string): PidCheck {
+  const abs = resolve(dir);
+  return checkPidFile(`${abs}/clickhouse.pid`, identity(abs));
 }

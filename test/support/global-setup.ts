@@ -5,9 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { TestProject } from 'vitest/node';
-import { startClickHouse, stopClickHouse } from '../../infra/clickhouse-server.ts';
-import { startKafka, stopKafka } from '../../infra/kafka-server.ts';
+import { stopClickHouse } from '../../infra/clickhouse-server.ts';
+import { stopKafka } from '../../infra/kafka-server.ts';
 import { freePort } from '../../infra/process.ts';
+import { startLocalServers } from '../../infra/servers.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,17 +35,12 @@ export default async function setup(project: TestProject) {
     await Promise.all([stopClickHouse(`${dir}/clickhouse`), stopKafka(`${dir}/kafka`)]);
     rmSync(dir, { recursive: true, force: true });
   };
-  const [ch, kafka] = await Promise.all([
-    startClickHouse({ dir: `${dir}/clickhouse`, httpPort, tcpPort }),
-    startKafka({
-      dir: `${dir}/kafka`,
-      port: kafkaPort,
-      controllerPort,
-      version: kafkaVersion,
-      partitions: 6,
-    }),
-  ]).catch(async (err: Error) => {
-    await stop(); // one of them may have started: leave nothing running
+  // Kafka's jars are resolved before either server starts; a failed start stops what it started.
+  const { clickhouse: ch, kafka } = await startLocalServers({
+    clickhouse: { dir: `${dir}/clickhouse`, httpPort, tcpPort },
+    kafka: { dir: `${dir}/kafka`, port: kafkaPort, controllerPort, version: kafkaVersion, partitions: 6 },
+  }).catch((err: Error) => {
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   });
   console.error(
