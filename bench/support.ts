@@ -64,7 +64,7 @@ export async function startService(
       ...env,
       TOKENWATCH_PORT: String(port),
       TOKENWATCH_HOST: '127.0.0.1',
-      TOKENWATCH_API_KEYS: `acme:${SERVICE_API_KEY}`,
+      TOKENWATCH_API_KEYS: env['TOKENWATCH_API_KEYS'] ?? `acme:${SERVICE_API_KEY}`,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -12,6 +12,8 @@ import {
   scalar,
   serviceSetup,
   startService,
+  TENANT,
+  waitUntil,
 } from '../support/harness.ts';
 
 describe('HTTP ingest without Kafka', () => {
@@ -126,6 +128,79 @@ describe('HTTP ingest without Kafka', () => {
       `SELECT extra FROM ${setup.database}.events WHERE event_id = 'extra-0'`,
     );
     expect(JSON.parse(row!.extra)).toEqual({ region_hint: 'eu', nested: { a: [1, 2] } });
+  });
+
+  it('dead-letters a finding ClickHouse refuses and stores the others: no row blocks the detections writer', async () => {
+    const own = serviceSetup({ kafka: false, extra: { TOKENWATCH_BATCH_MAX_WAIT_MS: '100' } });
+    const svc = await startService(own.env);
+    try {
+      // `subject` made numeric under the running service: a finding about "alice" cannot be stored.
+      await ch.command({ query: `ALTER TABLE ${own.database}.detections MODIFY COLUMN subject UInt64` });
+      const now = Date.now();
+      const replay = (subject: string) => {
+        const base = {
+          type: 'refresh',
+          tenant: TENANT,
+          subject,
+          family_id: `fam-${subject}`,
+          source: 'auth',
+        };
+        return [
+          {
+            ...base,
+            event_id: `${subject}-rot`,
+            time: now - 60_000,
+            token_id: 'rt0',
+            new_token_id: 'rt1',
+            outcome: 'rotated',
+            reason: 'ok',
+            device_id: 'laptop',
+            ip: '85.214.132.117',
+          },
+          {
+            ...base,
+            event_id: `${subject}-replay`,
+            time: now,
+            token_id: 'rt0',
+            new_token_id: 'rtx',
+            outcome: 'rotated',
+            reason: 'ok',
+            device_id: 'thief',
+            ip: '200.147.67.142',
+          },
+        ];
+      };
+      expect((await postEvents(svc.url, [...replay('alice'), ...replay('12345')])).status).toBe(200);
+      await waitUntil(
+        'the finding about 12345 stored',
+        async () =>
+          (await scalar(
+            ch,
+            `SELECT count() FROM ${own.database}.detections WHERE subject = 12345 AND detector = 'refresh_replay'`,
+          )) > 0 || undefined,
+      );
+      const letters = await waitUntil('the refused findings dead-lettered', async () => {
+        const rows = await queryRows<{ origin: string; code: string; tenant: string; payload: string }>(
+          ch,
+          `SELECT origin, code, tenant, payload FROM ${own.database}.dead_letters WHERE door = 'clickhouse'`,
+        );
+        return rows.length > 0 ? rows : undefined;
+      });
+      expect(
+        letters.every(
+          (l) => l.origin === 'clickhouse insert into detections' && l.code === 'insert_rejected',
+        ),
+      ).toBe(true);
+      expect(letters.some((l) => JSON.parse(l.payload).subject === 'alice')).toBe(true);
+      expect(await metric(svc.url, 'tokenwatch_rows_refused_total', { table: 'detections' })).toBe(
+        letters.length,
+      );
+      // Nothing waits behind the refused rows: the service stays ready and keeps storing.
+      expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
+      expect((await postEvents(svc.url, makeEvents(5, { prefix: 'after-refusal' }))).status).toBe(200);
+    } finally {
+      expect(await svc.stop()).toBe(0);
+    }
   });
 
   it('dead-letters the rows ClickHouse itself refuses and stores the others (a column type changed under it)', async () => {
