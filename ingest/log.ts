@@ -1,8 +1,19 @@
-/** Structured logs (pino, as fastify ships it). */
-import { type Logger, pino } from 'pino';
+/**
+ * Structured logs (pino, as fastify ships it). Every line is made well-formed before it is
+ * written: a log line can quote what a reporter sent (an event id, a server message about a row),
+ * and whoever parses the log must get no lone surrogate back.
+ */
+import { type Logger, type LoggerOptions, pino } from 'pino';
+import { wellFormedJsonText } from '../platform/text.ts';
 import type { Config } from './config.ts';
+
+export const logOptions = (level: Config['logLevel']): LoggerOptions => ({
+  level,
+  base: { service: 'tokenwatch' },
+  hooks: { streamWrite: (line) => wellFormedJsonText(line) },
+});
 
 /** JSON lines on stdout, or on stderr (fd 2) for commands whose stdout is their output. */
 export function createLogger(level: Config['logLevel'], fd: 1 | 2 = 1): Logger {
-  return pino({ level, base: { service: 'tokenwatch' } }, pino.destination(fd));
+  return pino(logOptions(level), pino.destination(fd));
 }

@@ -208,7 +208,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     requestTimeout: h.requestTimeoutMs,
     connectionTimeout: h.connectionTimeoutMs,
     keepAliveTimeout: h.keepAliveTimeoutMs,
-    http: { headersTimeout: Math.min(h.requestTimeoutMs, 60_000) },
+    // Node checks the request timeout only every connectionsCheckingInterval (30 s by default).
+    http: { headersTimeout: Math.min(h.requestTimeoutMs, 60_000), connectionsCheckingInterval: 1000 },
   });
   // While shutting down, answers close their connection so keep-alive clients do not hold the exit.
   let shuttingDown = false;

@@ -60,8 +60,10 @@ export function stringifyWellFormed(value: unknown): string {
  */
 export function wellFormedJsonText(text: string): string {
   if (!LONE_SURROGATE_ESCAPE.test(text)) return wellFormed(text);
+  // A log line ends with its newline: kept.
+  const newline = text.endsWith('\n') ? '\n' : '';
   try {
-    return JSON.stringify(wellFormedDeep(JSON.parse(text)));
+    return JSON.stringify(wellFormedDeep(JSON.parse(text))) + newline;
   } catch {
     return wellFormed(text);
   }

@@ -5,6 +5,7 @@
  * events in more than 30 classes (fixed seed; `npm run bench:hostile` runs longer ones); a noisy
  * tenant at ten times its quota beside a quiet one.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLASS_COUNT } from '../../bench/hostile-corpus.ts';
 import { runHostile } from '../../bench/hostile-run.ts';
@@ -139,6 +140,42 @@ describe('hostile input (fuzz)', () => {
     expect(report.hostile).toBeGreaterThanOrEqual(100_000);
     expect(new Set(report.classes.map((c) => c.cls)).size).toBeGreaterThanOrEqual(30);
     expect(report.maxEventLoopBlockedMs).toBeLessThanOrEqual(100);
+  });
+
+  it('a trickled body holds neither a socket past the request timeout nor the shutdown past its grace', async () => {
+    const own = serviceSetup({
+      kafka: false,
+      extra: { TOKENWATCH_HTTP_REQUEST_TIMEOUT_MS: '3000', TOKENWATCH_HTTP_SHUTDOWN_GRACE_MS: '2000' },
+    });
+    const svc = await startService(own.env);
+    const { port } = new URL(svc.url);
+    const trickle = (onClose: () => void) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('close', onClose);
+      socket.write(
+        `POST /v1/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${API_KEY}\r\ncontent-type: application/x-ndjson\r\ncontent-length: 100000\r\n\r\n{`,
+      );
+      const timer = setInterval(() => socket.write(' '), 200);
+      return { socket, stop: () => clearInterval(timer) };
+    };
+    // Past the request timeout the server closes the trickling socket.
+    const started = Date.now();
+    let closedAfter = 0;
+    const first = trickle(() => {
+      closedAfter = Date.now() - started;
+    });
+    await waitUntil('the trickling request cut', async () => closedAfter > 0 || undefined, 20_000, 100);
+    first.stop();
+    expect(closedAfter).toBeGreaterThanOrEqual(2500);
+    // At shutdown, a trickle still running is cut after the grace and the service exits cleanly.
+    const second = trickle(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    const stopping = Date.now();
+    expect(await svc.stop()).toBe(0);
+    second.stop();
+    second.socket.destroy();
+    expect(Date.now() - stopping).toBeLessThan(15_000);
   });
 
   it('a noisy tenant at 10× its quota is refused with 429 + Retry-After; the quiet tenant is served', async () => {

@@ -116,3 +116,25 @@ describe('wellFormedRow', () => {
     });
   });
 });
+
+describe('log lines', () => {
+  it('are written well-formed: a lone surrogate escape in a logged value comes out as U+FFFD', async () => {
+    const { pino } = await import('pino');
+    const { Writable } = await import('node:stream');
+    const { logOptions } = await import('../../../ingest/log.ts');
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const log = pino(logOptions('info'), sink);
+    log.warn({ event_id: `e${LONE}"x` }, `msg ${LONE}`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.endsWith('\n')).toBe(true);
+    const parsed = JSON.parse(lines[0]!);
+    expect(parsed.event_id).toBe('e\ufffd"x');
+    expect(parsed.msg).toBe('msg \ufffd');
+  });
+});

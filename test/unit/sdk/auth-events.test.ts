@@ -99,3 +99,14 @@ describe('createAuthEvents', () => {
     expect(() => createAuthEvents({ reporter, tenant: 'a b' })).toThrow(ConfigurationError);
   });
 });
+
+describe('text fields from outside (claims of a forged token, caller headers)', () => {
+  it('are cut on a code-point boundary and made well-formed', async () => {
+    const { text } = await import('../../../sdk/src/events.ts');
+    expect(text('ab😀', 3)).toBe('ab');
+    expect(text('ab😀', 4)).toBe('ab😀');
+    expect(text('x\ud800y')).toBe('x\ufffdy');
+    expect(text('')).toBeUndefined();
+    expect(text(5)).toBeUndefined();
+  });
+});
