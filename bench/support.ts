@@ -61,6 +61,10 @@ export async function startService(
     env: {
       PATH: process.env['PATH'] ?? '',
       TOKENWATCH_LOG_LEVEL: 'warn',
+      // Benchmarks measure capacity, not the per-tenant budgets (a bench that wants them sets them).
+      TOKENWATCH_TENANT_EVENTS_PER_SECOND: '0',
+      TOKENWATCH_TENANT_BYTES_PER_SECOND: '0',
+      TOKENWATCH_HTTP_REQUESTS_PER_SECOND_PER_KEY: '0',
       ...env,
       TOKENWATCH_PORT: String(port),
       TOKENWATCH_HOST: '127.0.0.1',
