@@ -154,7 +154,9 @@ async function main() {
       for (const [k, v] of Object.entries(n.answers)) noisyAnswers[k] = (noisyAnswers[k] ?? 0) + v;
       offered += n.offeredPerSecond / ROUNDS;
       badRetryAfter += n.badRetryAfter;
-      log(`round ${round + 1}/${ROUNDS}: quiet p99 ${quantile(unloaded, 0.99).toFixed(1)} ms alone, ${quantile(loaded, 0.99).toFixed(1)} ms beside the noisy tenant`);
+      log(
+        `round ${round + 1}/${ROUNDS}: quiet p99 ${quantile(unloaded, 0.99).toFixed(1)} ms alone, ${quantile(loaded, 0.99).toFixed(1)} ms beside the noisy tenant`,
+      );
     }
     await stopService(fair.child);
 
