@@ -1,8 +1,8 @@
 # One image for tokenwatch and its companions in docker-compose.yml. Node 24 runs the TypeScript
 # sources directly (type stripping): no build step, runtime dependencies only.
 #   default                                     tokenwatch: node ingest/cli.ts serve
-#   entrypoint node auth-server/main.ts         the reference auth server
-#   entrypoint node scripts/demo.ts --attach    the demo's traffic and attacks against running services
+#   entrypoint node examples/auth-server/main.ts         the reference auth server
+#   entrypoint node tools/demo/demo.ts --attach    the demo's traffic and attacks against running services
 # test/unit/compose.test.ts checks that every module these three import is copied here.
 FROM node:24-slim
 WORKDIR /app
@@ -14,10 +14,10 @@ COPY ingest ./ingest
 COPY detectors ./detectors
 COPY response ./response
 COPY sdk/src ./sdk/src
-COPY auth-server ./auth-server
-COPY infra ./infra
-COPY scripts ./scripts
-COPY simulator ./simulator
+COPY examples ./examples
+COPY tools/local-stack ./tools/local-stack
+COPY tools/demo ./tools/demo
+COPY tools/simulator ./tools/simulator
 COPY schema ./schema
 USER node
 EXPOSE 8080

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { startClickHouse, stopClickHouse } from '../../infra/clickhouse-server.ts';
+import { startClickHouse, stopClickHouse } from '../../tools/local-stack/clickhouse-server.ts';
 import {
   clickhouse,
   kafkaClient,

@@ -1,5 +1,5 @@
 /**
- * The local stack's first run, as a new user meets it, through the real `node infra/stack.ts`:
+ * The local stack's first run, as a new user meets it, through the real `node tools/local-stack/stack.ts`:
  * a clean state folder and a clean tools folder (Kafka's jars resolved — from Maven's ~/.m2 cache
  * where it has them — before any server starts) with a ClickHouse that is slow to start (a wrapper
  * that sleeps 40 s before exec'ing clickhouse-server: the stack must wait and say so); a port taken
@@ -20,10 +20,10 @@ import {
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pingClickHouse } from '../../infra/clickhouse-server.ts';
-import { REPO_ROOT } from '../../infra/paths.ts';
-import { isRunning, procInfo } from '../../infra/proc.ts';
-import { freePort } from '../../infra/process.ts';
+import { pingClickHouse } from '../../tools/local-stack/clickhouse-server.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
+import { isRunning, procInfo } from '../../tools/local-stack/proc.ts';
+import { freePort } from '../../tools/local-stack/process.ts';
 
 const SLOW_SECONDS = 40;
 const root = mkdtempSync(`${tmpdir()}/tokenwatch-first-run-`);
@@ -46,7 +46,7 @@ interface Ports {
   controller: number;
 }
 
-/** `node infra/stack.ts <command>` with its own state and tools folders and ports; its output and exit code. */
+/** `node tools/local-stack/stack.ts <command>` with its own state and tools folders and ports; its output and exit code. */
 function stack(command: string, state: string, ports: Ports, clickhouseBin: string) {
   const env: NodeJS.ProcessEnv = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('TOKENWATCH_')),
@@ -63,7 +63,7 @@ function stack(command: string, state: string, ports: Ports, clickhouseBin: stri
   });
   const began = Date.now();
   return new Promise<{ code: number | null; output: string; seconds: number }>((resolve) => {
-    const child = spawn(process.execPath, [`${REPO_ROOT}infra/stack.ts`, command], { env });
+    const child = spawn(process.execPath, [`${REPO_ROOT}tools/local-stack/stack.ts`, command], { env });
     let output = '';
     child.stdout.on('data', (c: Buffer) => {
       output += c.toString();

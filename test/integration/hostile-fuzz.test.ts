@@ -7,8 +7,8 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLASS_COUNT } from '../../bench/hostile-corpus.ts';
-import { runHostile } from '../../bench/hostile-run.ts';
+import { CLASS_COUNT } from '../../tools/bench/hostile-corpus.ts';
+import { runHostile } from '../../tools/bench/hostile-run.ts';
 import {
   API_KEY,
   clickhouse,

@@ -6,7 +6,6 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { REPO_ROOT } from '../../infra/paths.ts';
 import { featuresOf } from '../../ingest/clickhouse/client.ts';
 import { dropExpiredPartitions } from '../../ingest/clickhouse/retention.ts';
 import { MIGRATIONS } from '../../ingest/clickhouse/schema.ts';
@@ -24,6 +23,7 @@ import {
   RevocationLog,
   type RevocationRow,
 } from '../../response/revocation-log.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import { clickhouse, queryRows, scalar, unique } from '../support/harness.ts';
 import { NO_REFUSALS } from '../support/no-refusals.ts';

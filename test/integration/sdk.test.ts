@@ -11,7 +11,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OrdersApi, startOrdersApi } from '../../scripts/orders-api.ts';
+import { type OrdersApi, startOrdersApi } from '../../examples/orders-api/orders-api.ts';
 import {
   createHttpReporter,
   Denylist,

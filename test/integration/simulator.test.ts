@@ -15,13 +15,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHttpReporter } from '../../sdk/src/index.ts';
-import { ATTACK_KINDS } from '../../simulator/attacks.ts';
-import { SimClock } from '../../simulator/clock.ts';
-import { DETECTORS, evaluate, renderEvaluation, type StoredFinding } from '../../simulator/evaluate.ts';
-import { Executor } from '../../simulator/executor.ts';
-import { VPN_EGRESS_CIDR } from '../../simulator/places.ts';
-import { startSimulatedPlatform } from '../../simulator/platform.ts';
-import { buildSimulation } from '../../simulator/simulation.ts';
+import { ATTACK_KINDS } from '../../tools/simulator/attacks.ts';
+import { SimClock } from '../../tools/simulator/clock.ts';
+import { DETECTORS, evaluate, renderEvaluation, type StoredFinding } from '../../tools/simulator/evaluate.ts';
+import { Executor } from '../../tools/simulator/executor.ts';
+import { VPN_EGRESS_CIDR } from '../../tools/simulator/places.ts';
+import { startSimulatedPlatform } from '../../tools/simulator/platform.ts';
+import { buildSimulation } from '../../tools/simulator/simulation.ts';
 import {
   API_KEY,
   clickhouse,

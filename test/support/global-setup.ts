@@ -5,10 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { TestProject } from 'vitest/node';
-import { stopClickHouse } from '../../infra/clickhouse-server.ts';
-import { stopKafka } from '../../infra/kafka-server.ts';
-import { freePort } from '../../infra/process.ts';
-import { startLocalServers } from '../../infra/servers.ts';
+import { stopClickHouse } from '../../tools/local-stack/clickhouse-server.ts';
+import { stopKafka } from '../../tools/local-stack/kafka-server.ts';
+import { freePort } from '../../tools/local-stack/process.ts';
+import { startLocalServers } from '../../tools/local-stack/servers.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -6,9 +6,9 @@ import { gzip } from 'node:zlib';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
-import { REPO_ROOT } from '../../infra/paths.ts';
-import { freePort } from '../../infra/process.ts';
 import type { RevocationNotice } from '../../response/hooks.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
+import { freePort } from '../../tools/local-stack/process.ts';
 
 export const API_KEY = 'test-key-0123456789abcdef';
 /** reads every tenant's detections */

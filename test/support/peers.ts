@@ -35,9 +35,9 @@ export interface RunningAuthServer {
   fault(mode: 'ok' | 'unavailable' | 'slow', slowMs?: number): Promise<void>;
 }
 
-/** Starts `node auth-server/main.ts` on a free port, reporting its events to `tokenwatchUrl`. */
+/** Starts `node examples/auth-server/main.ts` on a free port, reporting its events to `tokenwatchUrl`. */
 export async function startAuthServer(env: Record<string, string>): Promise<RunningAuthServer> {
-  const { child, output, exited } = spawnScript('auth-server/main.ts', [], {
+  const { child, output, exited } = spawnScript('examples/auth-server/main.ts', [], {
     AUTH_HOST: '127.0.0.1',
     AUTH_PORT: '0',
     AUTH_TRUST_PROXY: 'true',

@@ -4,7 +4,7 @@
  * attacker who stole their refresh token.
  */
 import { expect } from 'vitest';
-import { freePort } from '../../infra/process.ts';
+import { freePort } from '../../tools/local-stack/process.ts';
 import {
   API_KEY,
   type RunningService,

@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { REPO_ROOT } from '../../infra/paths.ts';
 import { createMetrics } from '../../ingest/metrics.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 const DIR = 'dashboards/prometheus';
 const read = (file: string) => readFileSync(`${REPO_ROOT}${DIR}/${file}`, 'utf8');

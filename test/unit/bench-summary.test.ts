@@ -5,8 +5,8 @@ import {
   headlinesOf,
   summarySection,
   summaryTable,
-} from '../../bench/summary.ts';
-import { headline, withSection } from '../../bench/support.ts';
+} from '../../tools/bench/summary.ts';
+import { headline, withSection } from '../../tools/bench/support.ts';
 
 const DOC =
   '# Benchmark results\n\nPreamble.\n\n## Ingest\n\ningest figures\n\n## Detection\n\ndetect figures\n';

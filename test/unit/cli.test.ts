@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../infra/paths.ts';
 import { COMMANDS, invocation, usage } from '../../ingest/cli-usage.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 const tokenwatch = (...args: string[]) =>
   spawnSync(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, ...args], {

@@ -11,13 +11,13 @@ import { dirname, join, posix, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type AuthConfig, loadAuthConfig } from '../../auth-server/config.ts';
 import { CLICKHOUSE, PROMETHEUS } from '../../dashboards/src/datasources.ts';
-import { REPO_ROOT } from '../../infra/paths.ts';
+import { type AuthConfig, loadAuthConfig } from '../../examples/auth-server/config.ts';
 import { type Config, loadConfig } from '../../ingest/config.ts';
-import { type AttachOptions, attachOptions, attachRequested } from '../../scripts/demo-attach.ts';
-import { VPN_EGRESS_CIDR } from '../../simulator/places.ts';
-import { SIM_CLIENT } from '../../simulator/ports.ts';
+import { type AttachOptions, attachOptions, attachRequested } from '../../tools/demo/attach.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
+import { VPN_EGRESS_CIDR } from '../../tools/simulator/places.ts';
+import { SIM_CLIENT } from '../../tools/simulator/ports.ts';
 
 interface Service {
   image?: string;
@@ -199,7 +199,7 @@ describe('docker-compose.yml', () => {
     expect(config.trustProxy).toBe(true); // they say where they are with X-Forwarded-For
     expect(config.reuseDetection).toBe(false); // replay is tokenwatch's to catch
     expect(config.adminToken).not.toBe('');
-    const readme = read('auth-server/README.md');
+    const readme = read('examples/auth-server/README.md');
     for (const name of Object.keys(envOf('auth-server'))) expect(readme).toContain(`\`${name}\``);
   });
 
@@ -239,7 +239,7 @@ describe('docker-compose.yml', () => {
         envOf('demo'),
       ),
     ).toBe(true);
-    expect(demo.entrypoint?.slice(0, 2)).toEqual(['node', 'scripts/demo.ts']);
+    expect(demo.entrypoint?.slice(0, 2)).toEqual(['node', 'tools/demo/demo.ts']);
     const o = demoOptions();
     const tw = tokenwatchConfig();
     const auth = authConfig();
@@ -355,7 +355,7 @@ describe('Dockerfile', () => {
   };
 
   it('holds every module that tokenwatch, the auth server and the demo import', () => {
-    expect(entries().sort()).toEqual(['auth-server/main.ts', 'ingest/cli.ts', 'scripts/demo.ts']);
+    expect(entries().sort()).toEqual(['examples/auth-server/main.ts', 'ingest/cli.ts', 'tools/demo/demo.ts']);
     const { modules } = importClosure(entries());
     expect(modules.length).toBeGreaterThan(50);
     const copied = copies.map((c) => c.source);
@@ -507,8 +507,8 @@ describe('README', () => {
   it('documents every DEMO_* variable the demo reads', () => {
     const readme = read('README.md');
     const used = new Set<string>();
-    for (const f of readdirSync(join(REPO_ROOT, 'scripts')).filter((f) => f.endsWith('.ts')))
-      for (const m of read(`scripts/${f}`).matchAll(/\b(DEMO_[A-Z0-9_]+)/g)) used.add(m[1]!);
+    for (const f of readdirSync(join(REPO_ROOT, 'tools/demo')).filter((f) => f.endsWith('.ts')))
+      for (const m of read(`tools/demo/${f}`).matchAll(/\b(DEMO_[A-Z0-9_]+)/g)) used.add(m[1]!);
     expect(used.size).toBeGreaterThan(10);
     expect([...used].filter((v) => !readme.includes(`\`${v}\``)).sort()).toEqual([]);
   });

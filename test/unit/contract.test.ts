@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../infra/paths.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 describe('published JSON Schema', () => {
   it('schema/event-v1.schema.json is what `tokenwatch schema` prints (run `npm run schema` after changing the contract)', () => {

@@ -18,8 +18,8 @@ import { CLICKHOUSE, DASHBOARD_UIDS, PROMETHEUS } from '../../dashboards/src/dat
 import { DASHBOARDS } from '../../dashboards/src/index.ts';
 import { allPanels, allQueries, isClickHouse } from '../../dashboards/src/inspect.ts';
 import { ALL, expandQuery, MacroError } from '../../dashboards/src/macros.ts';
-import { REPO_ROOT } from '../../infra/paths.ts';
 import { createMetrics } from '../../ingest/metrics.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 const built = Object.entries(DASHBOARDS).map(([file, build]) => ({ file, d: build() }));
 

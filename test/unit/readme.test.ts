@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../infra/paths.ts';
+import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type AuthConfig, AuthConfigError, loadAuthConfig } from '../../../auth-server/config.ts';
+import { type AuthConfig, AuthConfigError, loadAuthConfig } from '../../../examples/auth-server/config.ts';
 
 function configError(env: Record<string, string>): AuthConfigError {
   try {
@@ -99,11 +99,11 @@ describe('loadAuthConfig', () => {
   });
 });
 
-describe('auth-server/README.md', () => {
+describe('examples/auth-server/README.md', () => {
   it('documents every AUTH_* variable the config reads', () => {
     const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
-    const used = new Set(read('../../../auth-server/config.ts').match(/\bAUTH_[A-Z_]+/g));
-    const readme = read('../../../auth-server/README.md');
+    const used = new Set(read('../../../examples/auth-server/config.ts').match(/\bAUTH_[A-Z_]+/g));
+    const readme = read('../../../examples/auth-server/README.md');
     expect(used.size).toBeGreaterThan(20);
     expect([...used].filter((name) => !readme.includes(`| \`${name}\` |`))).toEqual([]);
   });

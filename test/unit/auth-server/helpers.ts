@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { type AuthServerDeps, buildAuthServer } from '../../../auth-server/app.ts';
-import { loadAuthConfig } from '../../../auth-server/config.ts';
+import { type AuthServerDeps, buildAuthServer } from '../../../examples/auth-server/app.ts';
+import { loadAuthConfig } from '../../../examples/auth-server/config.ts';
 
 export const ADMIN_TOKEN = 'admin-token-for-tests';
 export const REVOCATION_TOKEN = 'static-revocation-token';

@@ -5,9 +5,9 @@
  */
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkPidFile, readPidFile, writePidFile } from '../../../infra/pid-file.ts';
-import { isRunning, procInfo, statFields } from '../../../infra/proc.ts';
-import { spawnDetached, stopPidFile } from '../../../infra/process.ts';
+import { checkPidFile, readPidFile, writePidFile } from '../../../tools/local-stack/pid-file.ts';
+import { isRunning, procInfo, statFields } from '../../../tools/local-stack/proc.ts';
+import { spawnDetached, stopPidFile } from '../../../tools/local-stack/process.ts';
 import { cleanUp, gone, startProcess, startSleeper, tempFolder } from './processes.ts';
 
 afterEach(cleanUp);

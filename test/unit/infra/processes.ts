@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isRunning } from '../../../infra/proc.ts';
+import { isRunning } from '../../../tools/local-stack/proc.ts';
 
 const started: ChildProcess[] = [];
 const folders: string[] = [];

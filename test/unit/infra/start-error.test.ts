@@ -1,7 +1,7 @@
 /** A failed start shows what this start wrote to the first log that has anything: stdout.log when error.log is empty. */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { linesSince, logExcerpt, markLogs, StartError } from '../../../infra/start-error.ts';
+import { linesSince, logExcerpt, markLogs, StartError } from '../../../tools/local-stack/start-error.ts';
 import { cleanUp, tempFolder } from './processes.ts';
 
 afterEach(cleanUp);

@@ -5,9 +5,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnDetached } from '../../../infra/process.ts';
-import { markLogs, StartError } from '../../../infra/start-error.ts';
-import { type StartWatch, startLimits, waitForStart } from '../../../infra/start-wait.ts';
+import { spawnDetached } from '../../../tools/local-stack/process.ts';
+import { markLogs, StartError } from '../../../tools/local-stack/start-error.ts';
+import { type StartWatch, startLimits, waitForStart } from '../../../tools/local-stack/start-wait.ts';
 import { cleanUp, gone, tempFolder } from './processes.ts';
 
 afterEach(cleanUp);

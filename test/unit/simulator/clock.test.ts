@@ -1,6 +1,6 @@
 /** The simulation's clock: simulated (jumps forward to each step, never back) and real (waits). */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SimClock } from '../../../simulator/clock.ts';
+import { SimClock } from '../../../tools/simulator/clock.ts';
 
 const START = Date.UTC(2025, 2, 4, 6);
 

@@ -7,8 +7,8 @@ import {
   evaluate,
   renderEvaluation,
   type StoredFinding,
-} from '../../../simulator/evaluate.ts';
-import type { AttackLabel } from '../../../simulator/steps.ts';
+} from '../../../tools/simulator/evaluate.ts';
+import type { AttackLabel } from '../../../tools/simulator/steps.ts';
 
 const S = 1000;
 const MIN = 60 * S;

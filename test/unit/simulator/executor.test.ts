@@ -6,12 +6,12 @@
  * test/integration/simulator.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { SimClock } from '../../../simulator/clock.ts';
-import { type AttackEvent, Executor, type ExecutorOptions } from '../../../simulator/executor.ts';
-import type { Device, Network, User } from '../../../simulator/population.ts';
-import type { ApiPort, AuthPort, Caller, CallResult, TokenResponse } from '../../../simulator/ports.ts';
-import { Random } from '../../../simulator/random.ts';
-import type { Source, Step } from '../../../simulator/steps.ts';
+import { SimClock } from '../../../tools/simulator/clock.ts';
+import { type AttackEvent, Executor, type ExecutorOptions } from '../../../tools/simulator/executor.ts';
+import type { Device, Network, User } from '../../../tools/simulator/population.ts';
+import type { ApiPort, AuthPort, Caller, CallResult, TokenResponse } from '../../../tools/simulator/ports.ts';
+import { Random } from '../../../tools/simulator/random.ts';
+import type { Source, Step } from '../../../tools/simulator/steps.ts';
 
 const START = Date.UTC(2025, 2, 4, 8);
 const MIN = 60_000;

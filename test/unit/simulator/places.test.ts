@@ -15,7 +15,7 @@ import {
   sameBlock,
   VPN_EGRESS_CIDR,
   VPN_EGRESS_IPS,
-} from '../../../simulator/places.ts';
+} from '../../../tools/simulator/places.ts';
 
 const ALL: readonly City[] = [...CITIES, ...ATTACKER_CITIES];
 /** the last octets attacks use in the /24 of a fixed line (attackerNet, access_clone: 2 + index % 250) */
@@ -27,7 +27,7 @@ const city = (name: string) => ALL.find((c) => c.name === name)!;
 function misplaced(ip: string, c: City, kind: 'fixed' | 'mobile'): string | undefined {
   const g = geoip.lookup(ip);
   const moved = (why: string) =>
-    `${ip} (${kind}, ${c.name} ${c.country}) ${why} — geoip-lite moved it? Replace it in simulator/places.ts`;
+    `${ip} (${kind}, ${c.name} ${c.country}) ${why} — geoip-lite moved it? Replace it in tools/simulator/places.ts`;
   if (g === null) return moved('is not in geoip-lite any more');
   const at = `now ${g.country || '??'} ${g.city || '(no city)'} ${g.ll.join(',')} ±${g.area} km`;
   if (g.country !== c.country) return moved(`is in another country: ${at}`);

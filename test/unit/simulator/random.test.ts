@@ -1,6 +1,6 @@
 /** The simulator's seeded generator: reproducible, independent per named part, within its bounds. */
 import { describe, expect, it } from 'vitest';
-import { Random } from '../../../simulator/random.ts';
+import { Random } from '../../../tools/simulator/random.ts';
 
 const draw = (r: Random, n: number) => Array.from({ length: n }, () => r.float());
 

@@ -5,11 +5,15 @@
  * laptops through the VPN, laptops asleep longer than an access token lives.
  */
 import { describe, expect, it } from 'vitest';
-import { ATTACK_KINDS } from '../../../simulator/attacks.ts';
-import { DETECTORS } from '../../../simulator/evaluate.ts';
-import { ATTACKER_CITIES, CITIES, distanceKm, VPN_EGRESS_IPS } from '../../../simulator/places.ts';
-import { buildSimulation, type Simulation, type SimulationOptions } from '../../../simulator/simulation.ts';
-import type { Step } from '../../../simulator/steps.ts';
+import { ATTACK_KINDS } from '../../../tools/simulator/attacks.ts';
+import { DETECTORS } from '../../../tools/simulator/evaluate.ts';
+import { ATTACKER_CITIES, CITIES, distanceKm, VPN_EGRESS_IPS } from '../../../tools/simulator/places.ts';
+import {
+  buildSimulation,
+  type Simulation,
+  type SimulationOptions,
+} from '../../../tools/simulator/simulation.ts';
+import type { Step } from '../../../tools/simulator/steps.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

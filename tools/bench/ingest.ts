@@ -1,0 +1,378 @@
+/**
+ * `npm run bench:ingest`: events/s into ClickHouse through each door of the real service, each beside
+ * a raw baseline measured in the same run (the same rows inserted straight into ClickHouse as
+ * JSONEachRow, 10k rows per insert). Starts its own ClickHouse and Kafka in a temporary folder.
+ *
+ *   BENCH_EVENTS (default 200000)  events per measurement
+ *   BENCH_ROUNDS (default 3)       rounds of (baseline, door) per door; medians are reported
+ *   BENCH_KAFKA_VERSION (3.9.2)
+ * Writes tools/bench/results/ingest.json and the "Ingest" section of tools/bench/RESULTS.md.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { featuresOf } from '../../ingest/clickhouse/client.ts';
+import { migrate } from '../../ingest/clickhouse/migrate.ts';
+import { GeoLookup } from '../../ingest/pipeline/geo.ts';
+import { toEventRow } from '../../ingest/pipeline/rows.ts';
+import { validateEventValue } from '../../ingest/pipeline/validate.ts';
+import {
+  type Headline,
+  headline,
+  machine,
+  median,
+  SERVICE_API_KEY,
+  startBenchStack,
+  startService,
+  stopService,
+  writeResults,
+} from './support.ts';
+
+const N = Number(process.env['BENCH_EVENTS'] ?? 200_000);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+/** HTTP load: 8 senders (gateways), each posting 1,000 events per request. */
+const HTTP_SENDERS = 8;
+const HTTP_BATCH = 1000;
+const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
+const log = (msg: string) => console.error(`[bench:ingest] ${msg}`);
+
+const IPS = [
+  '85.214.132.117',
+  '200.147.67.142',
+  '8.8.8.8',
+  '81.2.69.160',
+  '2a00:1450:4001:82b::200e',
+  '133.242.0.1',
+  '41.76.108.46',
+  '10.1.2.3',
+];
+
+/** Realistic events: three in four verifications, one in four refreshes, ~400 bytes each. */
+function makeEvents(n: number, prefix: string): Record<string, unknown>[] {
+  const now = Date.now();
+  return Array.from({ length: n }, (_, i) => {
+    const base = {
+      event_id: `${prefix}-${i}`,
+      time: now - (i % 60_000),
+      tenant: 'acme',
+      source: `gateway-${i % 8}`,
+      subject: `user-${i % 20_000}`,
+      ip: IPS[i % IPS.length],
+      user_agent:
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36',
+      device_id: `dev-${i % 30_000}`,
+      session_id: `sid-${i % 25_000}`,
+    };
+    return i % 4 === 3
+      ? {
+          ...base,
+          type: 'refresh',
+          outcome: 'rotated',
+          reason: 'ok',
+          family_id: `fam-${i % 20_000}`,
+          token_id: `rt-${i}`,
+          new_token_id: `rt-${i}-n`,
+          access_jti: `jti-${i}-n`,
+        }
+      : {
+          ...base,
+          type: 'verification',
+          outcome: 'accepted',
+          reason: 'ok',
+          jti: `jti-${i}`,
+          iss: 'https://auth.example',
+          aud: 'api',
+          kid: 'k1',
+          alg: 'EdDSA',
+          exp: Math.floor(now / 1000) + 900,
+        };
+  });
+}
+
+async function count(ch: ClickHouseClient, table: string): Promise<number> {
+  const rs = await ch.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' });
+  const [row] = await rs.json<{ n: string }>();
+  return Number(row?.n ?? 0);
+}
+
+/** Drops earlier bench databases and waits until background merges are done, so each measurement starts on a quiet server. */
+async function quiesce(ch: ClickHouseClient) {
+  const rs = await ch.query({
+    query: "SELECT name FROM system.databases WHERE name LIKE 'bench\\_%'",
+    format: 'JSONEachRow',
+  });
+  for (const { name } of await rs.json<{ name: string }>())
+    await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` });
+  for (let i = 0; i < 300; i++) {
+    const merges = await ch.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' });
+    const [row] = await merges.json<{ n: string }>();
+    if (Number(row?.n ?? 0) === 0) return;
+    await sleep(100);
+  }
+}
+
+async function freshDatabase(ch: ClickHouseClient, name: string, version: string) {
+  await quiesce(ch);
+  await migrate(
+    ch,
+    { database: name, cluster: '', retentionDays: 30 },
+    featuresOf(version),
+    pino({ level: 'silent' }),
+  );
+}
+
+/** Waits until `table` holds `n` rows; events/s from the first stored row to the last. */
+async function rateUntil(
+  ch: ClickHouseClient,
+  table: string,
+  n: number,
+  timeoutMs = 600_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let first: { t: number; rows: number } | undefined;
+  let lastLog = 0;
+  for (;;) {
+    const rows = await count(ch, table);
+    const t = performance.now();
+    if (first === undefined && rows > 0) first = { t, rows };
+    if (rows >= n && first !== undefined) return (n - first.rows) / ((t - first.t) / 1000);
+    if (Date.now() > deadline) throw new Error(`${table}: ${rows}/${n} rows after ${timeoutMs} ms`);
+    if (Date.now() - lastLog > 5000) {
+      lastLog = Date.now();
+      log(`  ${table}: ${rows}/${n}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** Posts pre-serialized NDJSON bodies with `concurrency` requests in flight; every 200 means stored (or in Kafka). */
+async function postAll(url: string, bodies: string[], concurrency: number) {
+  let next = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      for (;;) {
+        const res = await fetch(`${url}/v1/events`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${SERVICE_API_KEY}` },
+        });
+        await res.arrayBuffer();
+        if (res.status === 200) break;
+        if (res.status !== 503) throw new Error(`POST answered ${res.status}`);
+        await sleep(100);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+function ndjsonBodies(events: Record<string, unknown>[], perRequest: number): string[] {
+  const bodies: string[] = [];
+  for (let i = 0; i < events.length; i += perRequest)
+    bodies.push(
+      events
+        .slice(i, i + perRequest)
+        .map((e) => JSON.stringify(e))
+        .join('\n'),
+    );
+  return bodies;
+}
+
+async function main() {
+  const stack = await startBenchStack(KAFKA_VERSION, log);
+  const ch = createClient({ url: stack.clickhouseUrl, request_timeout: 300_000 });
+  const kafka = new Kafka({ brokers: [stack.brokers], clientId: 'bench', logLevel: logLevel.NOTHING });
+  // Ingest only: the detectors are measured by bench:detect.
+  const baseEnv = { TOKENWATCH_CLICKHOUSE_URL: stack.clickhouseUrl, TOKENWATCH_DETECT: 'false' };
+  try {
+    const [{ version }] = (await (
+      await ch.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' })
+    ).json<{ version: string }>()) as [{ version: string }];
+    const results: DoorResult[] = [];
+
+    // Raw baseline: the same rows the pipeline would build, straight into ClickHouse.
+    const geo = new GeoLookup();
+    const receivedMs = Date.now();
+    const rawRows = makeEvents(N, 'raw').map((e) => {
+      const r = validateEventValue(
+        e,
+        { eventBytes: 16_384, maxEventAgeSeconds: 86_400, maxFutureSkewSeconds: 300 },
+        { nowMs: receivedMs },
+      );
+      if (!r.ok) throw new Error(r.error.message);
+      return toEventRow(r.event, geo, receivedMs);
+    });
+    const measureBaseline = async (db: string) => {
+      await freshDatabase(ch, db, version);
+      const t0 = performance.now();
+      for (let i = 0; i < rawRows.length; i += 10_000) {
+        await ch.insert({
+          table: `${db}.events`,
+          values: rawRows.slice(i, i + 10_000),
+          format: 'JSONEachRow',
+        });
+      }
+      const rate = N / ((performance.now() - t0) / 1000);
+      log(`raw JSONEachRow baseline (${db}): ${Math.round(rate)} rows/s`);
+      return rate;
+    };
+
+    // Kafka → ClickHouse: the topic holds N events before the service starts consuming.
+    const kafkaDoor = async (round: number) => {
+      const topic = `bench.events.${round}`;
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+      await admin.disconnect();
+      const producer = kafka.producer();
+      await producer.connect();
+      const events = makeEvents(N, `k${round}`);
+      for (let i = 0; i < N; i += 5000) {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: events
+            .slice(i, i + 5000)
+            .map((e) => ({ key: `acme:${e['subject']}`, value: JSON.stringify(e) })),
+        });
+      }
+      await producer.disconnect();
+      const db = `bench_kafka_${round}`;
+      await freshDatabase(ch, db, version);
+      const service = await startService({
+        ...baseEnv,
+        TOKENWATCH_CLICKHOUSE_DATABASE: db,
+        TOKENWATCH_KAFKA_BROKERS: stack.brokers,
+        TOKENWATCH_KAFKA_TOPICS: topic,
+        TOKENWATCH_KAFKA_GROUP_ID: `bench-${round}`,
+        TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
+      });
+      const rate = await rateUntil(ch, `${db}.events`, N);
+      await stopService(service.child);
+      return rate;
+    };
+
+    // HTTP → ClickHouse (single process): 8 senders, each posting 1,000 NDJSON events at a time; a 200 means stored.
+    const httpDoor = async (round: number) => {
+      const db = `bench_http_${round}`;
+      await freshDatabase(ch, db, version);
+      const service = await startService({ ...baseEnv, TOKENWATCH_CLICKHOUSE_DATABASE: db });
+      const bodies = ndjsonBodies(makeEvents(N, `h${round}`), HTTP_BATCH);
+      const t0 = performance.now();
+      await postAll(service.url, bodies, HTTP_SENDERS);
+      const rate = N / ((performance.now() - t0) / 1000);
+      if ((await count(ch, `${db}.events`)) !== N) throw new Error('HTTP bench: not every event was stored');
+      await stopService(service.child);
+      return rate;
+    };
+
+    // HTTP → Kafka → ClickHouse: the HTTP door publishes (a 200 means Kafka has it), the consumer stores.
+    const httpKafkaDoor = async (round: number) => {
+      const db = `bench_http_kafka_${round}`;
+      await freshDatabase(ch, db, version);
+      const service = await startService({
+        ...baseEnv,
+        TOKENWATCH_CLICKHOUSE_DATABASE: db,
+        TOKENWATCH_KAFKA_BROKERS: stack.brokers,
+        TOKENWATCH_KAFKA_TOPICS: `bench.http.${round}`,
+        TOKENWATCH_KAFKA_GROUP_ID: `bench-http-${round}`,
+        TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
+      });
+      const bodies = ndjsonBodies(makeEvents(N, `hk${round}`), HTTP_BATCH);
+      const t0 = performance.now();
+      await postAll(service.url, bodies, HTTP_SENDERS);
+      await rateUntil(ch, `${db}.events`, N);
+      const rate = N / ((performance.now() - t0) / 1000);
+      await stopService(service.child);
+      return rate;
+    };
+
+    // Each round: a baseline, then the door, back to back; the ratio of each pair, and the median over rounds.
+    let dbSeq = 0;
+    for (const [name, door] of [
+      ['Kafka → ClickHouse', kafkaDoor],
+      ['HTTP → ClickHouse (single process)', httpDoor],
+      ['HTTP → Kafka → ClickHouse', httpKafkaDoor],
+    ] as const) {
+      const rounds: Round[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const baseline = await measureBaseline(`bench_raw_${dbSeq++}`);
+        log(`${name}, round ${round + 1}/${ROUNDS}`);
+        const eventsPerSecond = await door(dbSeq++);
+        rounds.push({ eventsPerSecond, baseline, ratio: eventsPerSecond / baseline });
+        log(
+          `  ${name}: ${Math.round(eventsPerSecond)} events/s, ratio ${(eventsPerSecond / baseline).toFixed(2)}`,
+        );
+      }
+      results.push({ name, rounds });
+    }
+
+    report(results, machine(`ClickHouse ${version}, Kafka ${KAFKA_VERSION}`));
+  } finally {
+    await ch.close();
+    await stack.stop();
+  }
+}
+
+interface Round {
+  eventsPerSecond: number;
+  baseline: number;
+  ratio: number;
+}
+
+interface DoorResult {
+  name: string;
+  rounds: Round[];
+}
+
+/** Each door's events/s beside the raw insert baseline (medians of rounds; ratio: median of per-round ratios). */
+function headlines(results: DoorResult[]): Headline[] {
+  return results.map((r) => {
+    const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
+    return headline({
+      figure: `${r.name} throughput`,
+      value: of('eventsPerSecond'),
+      unit: 'events/s',
+      baseline: 'the same rows, raw JSONEachRow inserts',
+      baselineValue: of('baseline'),
+      ratio: of('ratio'),
+      note:
+        r.rounds.length === 1 ? 'one round' : `medians of ${r.rounds.length} rounds; ratio: median of theirs`,
+    });
+  });
+}
+
+function report(results: DoorResult[], machine: string) {
+  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const fmt = (n: number) => Math.round(n).toLocaleString('en');
+  const rows = results.map((r) => {
+    const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
+    return `| ${r.name} | ${fmt(of('eventsPerSecond'))} | ${fmt(of('baseline'))} | ${of('ratio').toFixed(2)} | ${r.rounds.map((x) => x.ratio.toFixed(2)).join(', ')} |`;
+  });
+  const section = [
+    '## Ingest',
+    '',
+    `\`npm run bench:ingest\` (BENCH_EVENTS=${N}, BENCH_ROUNDS=${ROUNDS}) on ${date} UTC; ${machine}; ClickHouse, Kafka and the service on the same machine.`,
+    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured just before the door in each round; ratio = door / its round's baseline.`,
+    '',
+    '| door | events/s (median) | raw baseline rows/s (median) | ratio (median of rounds) | ratio per round |',
+    '|---|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ].join('\n');
+  console.log(`\n${section}`);
+  writeResults('Ingest', section, 'ingest', {
+    headline: headlines(results),
+    date,
+    machine,
+    events: N,
+    results,
+  });
+}
+
+main().catch((err: Error) => {
+  console.error(`bench:ingest failed: ${err.stack ?? err.message}`);
+  process.exit(1);
+});
