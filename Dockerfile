@@ -18,7 +18,7 @@ COPY examples ./examples
 COPY tools/local-stack ./tools/local-stack
 COPY tools/demo ./tools/demo
 COPY tools/simulator ./tools/simulator
-COPY schema ./schema
+COPY contract ./contract
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD node -e "fetch('http://127.0.0.1:'+(process.env.TOKENWATCH_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

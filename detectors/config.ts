@@ -1,6 +1,6 @@
 /** Detector thresholds, with per-tenant overrides. Defaults are the documented ones. */
 import type { BlockList } from 'node:net';
-import { cidrList } from './network.ts';
+import { cidrList } from '../platform/net/network.ts';
 
 export interface Thresholds {
   /** refresh_replay: a second presentation of a rotated token this soon, with matching evidence, is a benign race */

@@ -3,9 +3,10 @@
  * device ids, the same jti from more distinct networks (/24, /48) within a short window than one
  * client uses (default ≥ 3 networks in 5 minutes). Allowlisted and private networks do not count.
  */
+
+import { isTelling, networkOf } from '../platform/net/network.ts';
 import type { Thresholds } from './config.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
-import { isTelling, networkOf } from './network.ts';
 import {
   type Devices,
   devicesList,

@@ -5,9 +5,10 @@
  * corporate proxies), private/reserved addresses and addresses without geo are skipped, not guessed,
  * and so are verifications whose claims were never verified (a forgery says nothing; see trust.ts).
  */
+
+import { distanceKm, isTelling } from '../platform/net/network.ts';
 import type { Thresholds } from './config.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
-import { distanceKm, isTelling } from './network.ts';
 import { familyOf, type KeyedState, type Sighting, sessionOf, sightingOf, tokenOf } from './state.ts';
 import { claimsVerified } from './trust.ts';
 import type { Action, DetectorEvent, Finding } from './types.ts';

@@ -11,6 +11,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { Metrics } from '../ingest/metrics.ts';
+import type { Stage } from '../ingest/pipeline/stage.ts';
 import {
   type Consumer,
   createConsumer,
@@ -18,10 +20,8 @@ import {
   partitionCounts,
   partitionOfKey,
   partitionStarts,
-} from '../ingest/kafka/client.ts';
-import { OffsetCommitter } from '../ingest/kafka/offset-committer.ts';
-import type { Metrics } from '../ingest/metrics.ts';
-import type { Stage } from '../ingest/pipeline/stage.ts';
+} from '../platform/kafka/client.ts';
+import { OffsetCommitter } from '../platform/kafka/offset-committer.ts';
 import { forEachInSlices } from '../platform/slices.ts';
 import type { Detection } from './detection.ts';
 import { readHistory } from './history.ts';

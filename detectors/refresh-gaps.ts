@@ -4,7 +4,7 @@
  * The p99 of these gaps per client is what the refresh_replay grace window must cover. Pure; fed
  * events in time order by the backtest.
  */
-import { networkOf } from './network.ts';
+import { networkOf } from '../platform/net/network.ts';
 import type { DetectorInput } from './runtime.ts';
 
 /** Re-presentations later than this are staleness, not concurrency, and are not counted. */

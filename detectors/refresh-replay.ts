@@ -10,9 +10,10 @@
  * The same rotation reported twice (Kafka redelivers, a rebuild re-reads) is recognised by its
  * (token, new token) pair and never mistaken for a replay.
  */
+
+import { networkOf } from '../platform/net/network.ts';
 import type { Thresholds } from './config.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
-import { networkOf } from './network.ts';
 import { type FamilyState, familyOf, hash52, type KeyedState, type Sighting, sightingOf } from './state.ts';
 import type { DetectorEvent, Finding } from './types.ts';
 

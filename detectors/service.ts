@@ -6,12 +6,12 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../ingest/config.ts';
-import type { Producer } from '../ingest/kafka/client.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { EventRow } from '../ingest/pipeline/rows.ts';
 import type { Stage } from '../ingest/pipeline/stage.ts';
 import type { WriteBacklog } from '../platform/backlog.ts';
 import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
+import type { Producer } from '../platform/kafka/client.ts';
 import { readHistory } from './history.ts';
 import { KafkaDetector } from './kafka-detector.ts';
 import {

@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { cidrList } from '../platform/net/network.ts';
 import { DEFAULT_SETTINGS, TenantThresholds, type ThresholdSettings } from './config.ts';
 import { DETECTOR_NAMES } from './engine.ts';
-import { cidrList } from './network.ts';
 import type { DetectorName } from './types.ts';
 
 const positive = (description: string) => Type.Integer({ minimum: 1, description });

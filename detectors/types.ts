@@ -4,7 +4,7 @@
  * own times, no randomness. The runtime around them owns the state (per tenant + subject and per
  * source IP), stores the findings and acts on them.
  */
-import type { EventType } from '../ingest/contract/event-v1.ts';
+import type { EventType } from '../contract/event-v1.ts';
 import type { EventRow } from '../ingest/pipeline/rows.ts';
 
 /** The fields of a stored event (an `events` row) that detectors read, besides its type. */

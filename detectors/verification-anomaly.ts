@@ -6,9 +6,10 @@
  * - a revoked token still presented from a network its owner never used (from the owner's own
  *   networks it is a stale client, not an attacker).
  */
+
+import { networkOf } from '../platform/net/network.ts';
 import type { Thresholds } from './config.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
-import { networkOf } from './network.ts';
 import { type KeyedState, type Sighting, sightingOf } from './state.ts';
 import type { DetectorEvent, Finding } from './types.ts';
 

@@ -40,7 +40,7 @@ export const COMMANDS: Record<string, Command> = {
   schema: {
     summary: 'print the event contract v1 as JSON Schema',
     usage:
-      'usage: tokenwatch schema\n  Prints the JSON Schema of one event (schema/event-v1.schema.json) on stdout.',
+      'usage: tokenwatch schema\n  Prints the JSON Schema of one event (contract/schemas/event-v1.schema.json) on stdout.',
     options: {},
   },
   backtest: {

@@ -8,13 +8,13 @@
  *   tokenwatch backtest   run stored events through the detectors and report what would have fired
  */
 import { writeFileSync } from 'node:fs';
+import { TokenEvent } from '../contract/event-v1.ts';
 import { backtest, renderBacktest } from '../detectors/backtest.ts';
 import { detectorSettings, readSettingsFile } from '../detectors/settings.ts';
+import { migrate } from '../platform/clickhouse/migrate.ts';
+import { createLogger } from '../platform/log.ts';
 import { COMMANDS, invocation, type OptionValues } from './cli-usage.ts';
-import { migrate } from './clickhouse/migrate.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { TokenEvent } from './contract/event-v1.ts';
-import { createLogger } from './log.ts';
 import { parseEventTime } from './pipeline/validate.ts';
 import { connectClickHouse, schemaOptions, startService } from './service.ts';
 

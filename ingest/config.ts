@@ -4,7 +4,6 @@
  */
 
 import { isDetectorName } from '../detectors/engine.ts';
-import { cidrList } from '../detectors/network.ts';
 import {
   type DetectorSettings,
   type DetectorSettingsFile,
@@ -12,6 +11,10 @@ import {
   readSettingsFile,
 } from '../detectors/settings.ts';
 import type { DetectorName } from '../detectors/types.ts';
+import { type Env, envReader } from '../platform/env.ts';
+import type { ApiKey } from '../platform/http/api-keys.ts';
+import { LOG_LEVELS, type LogLevel } from '../platform/log.ts';
+import { cidrList } from '../platform/net/network.ts';
 import type { ResponsePolicy } from '../response/policy.ts';
 import {
   type ResponseSettingsFile,
@@ -20,19 +23,15 @@ import {
   webhookEntries,
 } from '../response/settings.ts';
 import { parseWebhookTargets, type WebhookTarget } from '../response/webhooks/index.ts';
-import { type Env, envReader } from './env.ts';
 
-export interface ApiKey {
-  tenant: string;
-  key: string;
-}
+export type { ApiKey };
 
 export interface Config {
   host: string;
   port: number;
   /** fastify trustProxy: which proxies' X-Forwarded-For to believe for the client address */
   trustProxy: boolean | string;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel: LogLevel;
   apiKeys: ApiKey[];
   /** keys for the read API (GET /v1/detections); tenant `*` reads every tenant */
   readApiKeys: ApiKey[];
@@ -141,8 +140,6 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function parseTrustProxy(raw: string): boolean | string {
   if (raw === 'true') return true;

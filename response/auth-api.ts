@@ -4,8 +4,8 @@
  * OAuth 2.0 client-credentials token (cached until shortly before it expires). It classifies each
  * answer as done, not found, failed (do not retry) or retry; the executor owns retries and backoff.
  */
-import { retryAfterMs } from '../ingest/backoff.ts';
-import { HttpRequestError, post } from './http.ts';
+import { retryAfterMs } from '../platform/backoff.ts';
+import { HttpRequestError, post } from '../platform/http/client.ts';
 import type { RevocationTarget } from './policy.ts';
 
 /** The body of `POST <revocation URL>`. */

@@ -6,7 +6,7 @@
  * GET /v1/revocations serves (always; notice-store.ts) and, in Kafka mode, the revocation hook
  * topic here: message key `tenant:subject`, value JSON (response/README.md, "Revocation notices").
  */
-import { type Producer, sendChunked } from '../ingest/kafka/client.ts';
+import { type Producer, sendChunked } from '../platform/kafka/client.ts';
 import type { RevocationTarget } from './policy.ts';
 
 export interface RevocationNotice {

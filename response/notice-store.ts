@@ -9,9 +9,9 @@
  * land out of seq order, which is why pollers re-read an overlap (README, "GET /v1/revocations").
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { quoteString } from '../ingest/clickhouse/sql.ts';
 import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
 import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
+import { quoteString } from '../platform/clickhouse/sql.ts';
 import type { RevocationHooks, RevocationNotice } from './hooks.ts';
 import type { RevocationTarget } from './policy.ts';
 

@@ -8,10 +8,10 @@
  * table and is resumed by the next start.
  */
 import type { Logger } from 'pino';
-import { type BackoffPolicy, backoffMs } from '../ingest/backoff.ts';
-import { keepTrying } from '../ingest/keep-trying.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { WriteBacklog } from '../platform/backlog.ts';
+import { type BackoffPolicy, backoffMs } from '../platform/backoff.ts';
+import { keepTrying } from '../platform/keep-trying.ts';
 import { cut } from '../platform/text.ts';
 import type { Alert } from './alert.ts';
 import type { AuthApiClient, RevocationOutcome, RevocationRequest } from './auth-api.ts';

@@ -9,7 +9,7 @@ import type { Config } from '../ingest/config.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
 import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
-import { AddressGuard } from './address-guard.ts';
+import { AddressGuard } from '../platform/http/address-guard.ts';
 import type { Alert } from './alert.ts';
 import { type DeliveryRecord, WebhookDispatcher } from './webhooks/index.ts';
 

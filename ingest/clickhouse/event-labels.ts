@@ -4,7 +4,7 @@
  * type, why a token was revoked), which would let one request create a series per value — those
  * count as `other` unless they are one of the few values known here. The raw values stay in ClickHouse.
  */
-import { EVENT_TYPES, REFRESH_REASONS, VERIFICATION_REASONS } from '../contract/event-v1.ts';
+import { EVENT_TYPES, REFRESH_REASONS, VERIFICATION_REASONS } from '../../contract/event-v1.ts';
 
 const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 const OUTCOMES: Record<string, ReadonlySet<string>> = {

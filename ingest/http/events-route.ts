@@ -15,15 +15,15 @@ import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeys } from '../../platform/http/api-keys.ts';
+import { httpError } from '../../platform/http/http-error.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import type { Metrics } from '../metrics.ts';
 import { BatcherClosedError, BufferFullError } from '../pipeline/batcher.ts';
 import type { DeadLetterRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
 import type { EventError, NormalizedEvent } from '../pipeline/validate.ts';
-import type { ApiKeys } from './api-keys.ts';
 import { type BodyFormat, splitBody } from './body-items.ts';
-import { httpError } from './http-error.ts';
 import { type Intake, UnavailableError } from './intake.ts';
 import type { TenantQuota } from './tenant-quota.ts';
 

@@ -3,9 +3,10 @@
  * the batcher; with Kafka they are published on the events topic so every consumer sees one stream.
  * Either way `accept` resolves only once the events are durable (stored, or acknowledged by Kafka).
  */
+
+import { type OutgoingMessage, type Producer, sendChunked } from '../../platform/kafka/client.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import { cut, stringifyWellFormed } from '../../platform/text.ts';
-import { type OutgoingMessage, type Producer, sendChunked } from '../kafka/client.ts';
 import type { DeadLetterTopic } from '../kafka/dead-letter-topic.ts';
 import type { Batcher } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';

@@ -10,9 +10,9 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import type { ApiKeys } from '../../platform/http/api-keys.ts';
+import { httpError } from '../../platform/http/http-error.ts';
 import { readNotices } from '../../response/notice-store.ts';
-import type { ApiKeys } from './api-keys.ts';
-import { httpError } from './http-error.ts';
 
 export interface RevocationsRouteOptions {
   clickhouse: ClickHouseClient;

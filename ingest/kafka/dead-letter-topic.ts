@@ -1,8 +1,8 @@
 /** Publishes dead letters on the dead-letter topic (after they are stored in ClickHouse). */
 import type { Logger } from 'pino';
+import { type OutgoingMessage, type Producer, sendChunked } from '../../platform/kafka/client.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import type { DeadLetterRow } from '../pipeline/rows.ts';
-import { type OutgoingMessage, type Producer, sendChunked } from './client.ts';
 
 export class DeadLetterTopic {
   private readonly producer: Producer;

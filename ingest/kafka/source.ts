@@ -7,6 +7,8 @@
 
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import { type Consumer, createConsumer, type EachBatchPayload } from '../../platform/kafka/client.ts';
+import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import { cut } from '../../platform/text.ts';
 import type { Config } from '../config.ts';
@@ -15,9 +17,7 @@ import type { Batcher } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
 import type { NormalizedEvent } from '../pipeline/validate.ts';
-import { type Consumer, createConsumer, type EachBatchPayload } from './client.ts';
 import type { DeadLetterTopic } from './dead-letter-topic.ts';
-import { OffsetCommitter } from './offset-committer.ts';
 
 export class KafkaSource {
   readonly #consumer: Consumer;

@@ -4,9 +4,9 @@
  */
 import { FormatRegistry, type TObject } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import { EVENT_SCHEMAS, EVENT_TYPES, type EventType, KNOWN_FIELDS } from '../../contract/event-v1.ts';
+import { parseIp } from '../../platform/net/ip.ts';
 import { cut, wellFormedDeep } from '../../platform/text.ts';
-import { EVENT_SCHEMAS, EVENT_TYPES, type EventType, KNOWN_FIELDS } from '../contract/event-v1.ts';
-import { parseIp } from './ip.ts';
 import { containsRawToken, findRawToken, redactRawTokens } from './raw-token.ts';
 
 /** Why an event was rejected; also the `class` label of the rejects metric. */

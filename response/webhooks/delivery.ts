@@ -6,9 +6,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { type BackoffPolicy, backoffMs, retryAfterMs } from '../../ingest/backoff.ts';
-import type { AddressGuard } from '../address-guard.ts';
-import { HttpRequestError, type HttpResponse, post } from '../http.ts';
+import { type BackoffPolicy, backoffMs, retryAfterMs } from '../../platform/backoff.ts';
+import type { AddressGuard } from '../../platform/http/address-guard.ts';
+import { HttpRequestError, type HttpResponse, post } from '../../platform/http/client.ts';
 import { renderBody, type WebhookFormat, type WebhookMessage } from './formats.ts';
 import { SIGNATURE_HEADER, signWebhook } from './signature.ts';
 import type { WebhookTarget } from './targets.ts';

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AddressGuard } from '../address-guard.ts';
+import type { AddressGuard } from '../../platform/http/address-guard.ts';
 import type { Alert } from '../alert.ts';
 import { type DeliveryRecord, deliver, type RetryPolicy } from './delivery.ts';
 import type { WebhookMessage } from './formats.ts';

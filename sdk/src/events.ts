@@ -1,6 +1,6 @@
 /**
  * Events in the shape of tokenwatch's event contract v1 (the repository's
- * ingest/contract/event-v1.ts; JSON Schema in schema/event-v1.schema.json). The SDK trims every
+ * contract/event-v1.ts; JSON Schema in contract/schemas/event-v1.schema.json). The SDK trims every
  * string to the contract's limits and leaves out claims of the wrong type, so what it reports is
  * accepted as sent. Events carry ids and claims, never a raw token.
  */

@@ -12,9 +12,9 @@ import { expectedColumns } from '../../dashboards/src/clickhouse-query.ts';
 import { DASHBOARDS } from '../../dashboards/src/index.ts';
 import { allQueries, type FoundQuery, isClickHouse } from '../../dashboards/src/inspect.ts';
 import { ALL, expandQuery, type QueryContext } from '../../dashboards/src/macros.ts';
-import { detectFeatures } from '../../ingest/clickhouse/client.ts';
-import { migrate } from '../../ingest/clickhouse/migrate.ts';
-import { MIGRATIONS } from '../../ingest/clickhouse/schema.ts';
+import { detectFeatures } from '../../platform/clickhouse/client.ts';
+import { migrate } from '../../platform/clickhouse/migrate.ts';
+import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
 import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import {
   ALICE,

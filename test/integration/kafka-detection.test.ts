@@ -7,7 +7,7 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Detection } from '../../detectors/detection.ts';
-import { partitionOfKey } from '../../ingest/kafka/client.ts';
+import { partitionOfKey } from '../../platform/kafka/client.ts';
 import {
   clickhouse,
   kafkaClient,

@@ -6,9 +6,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { featuresOf } from '../../ingest/clickhouse/client.ts';
-import { dropExpiredPartitions } from '../../ingest/clickhouse/retention.ts';
-import { MIGRATIONS } from '../../ingest/clickhouse/schema.ts';
+import { featuresOf } from '../../platform/clickhouse/client.ts';
+import { dropExpiredPartitions } from '../../platform/clickhouse/retention.ts';
+import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
 import type { RevocationNotice } from '../../response/hooks.ts';
 import {
   ClickHouseRevocationNotices,

@@ -1,7 +1,7 @@
 /** Runs SQL on a current ClickHouse engine (chdb, through test/support/chdb_exec.py). */
 import { execFile } from 'node:child_process';
-import { featuresOf, type ServerFeatures } from '../../ingest/clickhouse/client.ts';
-import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type SchemaOptions } from '../../ingest/clickhouse/schema.ts';
+import { featuresOf, type ServerFeatures } from '../../platform/clickhouse/client.ts';
+import { MIGRATIONS, MIGRATIONS_TABLE_SQL, type SchemaOptions } from '../../platform/clickhouse/schema.ts';
 import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 export interface ChdbReport {

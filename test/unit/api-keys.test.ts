@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiKeys } from '../../ingest/http/api-keys.ts';
+import { ApiKeys } from '../../platform/http/api-keys.ts';
 
 const ACME = 'acme-key-0123456789';
 const BETA = 'beta-key-0123456789';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIp } from '../../ingest/pipeline/ip.ts';
+import { parseIp } from '../../platform/net/ip.ts';
 
 describe('parseIp', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expiredPartitions } from '../../ingest/clickhouse/retention.ts';
+import { expiredPartitions } from '../../platform/clickhouse/retention.ts';
 
 describe('expiredPartitions', () => {
   const noon = Date.parse('2026-03-01T12:00:00Z');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { featuresOf, type ServerFeatures } from '../../ingest/clickhouse/client.ts';
+import { featuresOf, type ServerFeatures } from '../../platform/clickhouse/client.ts';
 import {
   engine,
   MIGRATIONS,
@@ -8,7 +8,7 @@ import {
   RETAINED_TABLES,
   type SchemaOptions,
   ttlClause,
-} from '../../ingest/clickhouse/schema.ts';
+} from '../../platform/clickhouse/schema.ts';
 
 const SINGLE: SchemaOptions = { database: 'tw', cluster: '', retentionDays: 90 };
 const CLUSTER: SchemaOptions = { database: 'tw', cluster: 'prod', retentionDays: 30 };

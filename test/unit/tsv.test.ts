@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { featuresOf } from '../../ingest/clickhouse/client.ts';
-import { MIGRATIONS } from '../../ingest/clickhouse/schema.ts';
 import { EVENT_COLUMNS, encodeEventRowsTsv, tsvString, tsvStringArray } from '../../ingest/clickhouse/tsv.ts';
 import type { EventRow } from '../../ingest/pipeline/rows.ts';
+import { featuresOf } from '../../platform/clickhouse/client.ts';
+import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
 
 const row: EventRow = {
   event_id: 'e\t1',

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REFRESH_REASONS, VERIFICATION_REASONS } from '../../ingest/contract/event-v1.ts';
+import { REFRESH_REASONS, VERIFICATION_REASONS } from '../../contract/event-v1.ts';
 import { containsRawToken } from '../../ingest/pipeline/raw-token.ts';
 import {
   type NormalizedEvent,

@@ -12,11 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
-import { featuresOf } from '../../ingest/clickhouse/client.ts';
-import { migrate } from '../../ingest/clickhouse/migrate.ts';
 import { GeoLookup } from '../../ingest/pipeline/geo.ts';
 import { toEventRow } from '../../ingest/pipeline/rows.ts';
 import { validateEventValue } from '../../ingest/pipeline/validate.ts';
+import { featuresOf } from '../../platform/clickhouse/client.ts';
+import { migrate } from '../../platform/clickhouse/migrate.ts';
 import {
   type Headline,
   headline,

@@ -5,7 +5,7 @@
  * its default is in README.md ("Configuration", the demo's table). Parsing only: no I/O.
  */
 
-import { type Env, envReader } from '../../ingest/env.ts';
+import { type Env, envReader } from '../../platform/env.ts';
 
 export interface AttachOptions {
   /** tokenwatch's base URL */

@@ -25,7 +25,7 @@ import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { pino } from 'pino';
 import { type OrdersApi, startOrdersApi } from '../../examples/orders-api/orders-api.ts';
-import { createKafka, createProducer } from '../../ingest/kafka/client.ts';
+import { createKafka, createProducer } from '../../platform/kafka/client.ts';
 import { verifyWebhookSignature } from '../../response/webhooks/index.ts';
 import { Denylist, type RevocationFollower } from '../../sdk/src/index.ts';
 import { createKafkaReporter, followRevocations } from '../../sdk/src/kafka.ts';

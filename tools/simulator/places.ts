@@ -6,7 +6,7 @@
  * lookup; test/unit/simulator/places.test.ts checks every address still lands where it says, so a
  * geoip-lite update that moves one fails loudly instead of skewing the evaluation.
  */
-import { distanceKm as greatCircleKm } from '../../detectors/network.ts';
+import { distanceKm as greatCircleKm } from '../../platform/net/network.ts';
 
 export interface City {
   name: string;

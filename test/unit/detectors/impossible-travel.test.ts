@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { detectImpossibleTravel } from '../../../detectors/impossible-travel.ts';
-import { distanceKm } from '../../../detectors/network.ts';
+import { distanceKm } from '../../../platform/net/network.ts';
 import { ev, HOUR, MINUTE, PLACES, type Place, run, T0 } from './helpers.ts';
 
 const use = (at: number, place: Place, extra = {}) => ev({ at, place, jti: 'jti-1', ...extra });

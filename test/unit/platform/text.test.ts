@@ -121,7 +121,7 @@ describe('log lines', () => {
   it('are written well-formed: a lone surrogate escape in a logged value comes out as U+FFFD', async () => {
     const { pino } = await import('pino');
     const { Writable } = await import('node:stream');
-    const { logOptions } = await import('../../../ingest/log.ts');
+    const { logOptions } = await import('../../../platform/log.ts');
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {

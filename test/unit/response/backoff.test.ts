@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, retryAfterMs } from '../../../ingest/backoff.ts';
-import { AddressGuard } from '../../../response/address-guard.ts';
+import { backoffMs, retryAfterMs } from '../../../platform/backoff.ts';
+import { AddressGuard } from '../../../platform/http/address-guard.ts';
 
 describe('backoff', () => {
   const policy = { baseMs: 200, maxMs: 5000 };

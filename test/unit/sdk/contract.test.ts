@@ -3,7 +3,7 @@
  * copies of the contract's lists and of the revocation notice. These tests keep the copies equal.
  */
 import { describe, expect, it } from 'vitest';
-import { REFRESH_REASONS, VERIFICATION_REASONS } from '../../../ingest/contract/event-v1.ts';
+import { REFRESH_REASONS, VERIFICATION_REASONS } from '../../../contract/event-v1.ts';
 import type { RevocationNotice as PublishedNotice } from '../../../response/hooks.ts';
 import { REVOCATION_TARGETS as RESPONSE_TARGETS } from '../../../response/policy.ts';
 import * as sdk from '../../../sdk/src/index.ts';

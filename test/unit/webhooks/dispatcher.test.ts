@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AddressGuard } from '../../../response/address-guard.ts';
+import { AddressGuard } from '../../../platform/http/address-guard.ts';
 import type { DeliveryRecord } from '../../../response/webhooks/delivery.ts';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../../../response/webhooks/dispatcher.ts';
 import { verifyWebhookSignature } from '../../../response/webhooks/signature.ts';

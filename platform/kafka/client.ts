@@ -13,8 +13,8 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import { forEachInSlices } from '../../platform/slices.ts';
-import { cut, wellFormedJsonText } from '../../platform/text.ts';
+import { forEachInSlices } from '../slices.ts';
+import { cut, wellFormedJsonText } from '../text.ts';
 
 export type { Consumer, EachBatchPayload, Producer };
 

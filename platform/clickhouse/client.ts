@@ -1,6 +1,5 @@
 /** The ClickHouse connection and what the server can do (version-dependent SQL lives on `features`). */
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import type { Config } from '../config.ts';
 
 export interface ServerFeatures {
   version: string;
@@ -12,7 +11,15 @@ export interface ServerFeatures {
   addColumnIfNotExists: boolean;
 }
 
-export function createClickHouse(config: Config['clickhouse']): ClickHouseClient {
+/** How to reach ClickHouse (the settings tokenwatch reads from TOKENWATCH_CLICKHOUSE_*). */
+export interface ClickHouseConnection {
+  url: string;
+  user: string;
+  password: string;
+  requestTimeoutMs: number;
+}
+
+export function createClickHouse(config: ClickHouseConnection): ClickHouseClient {
   return createClient({
     url: config.url,
     username: config.user,

@@ -1,7 +1,12 @@
 /** Per-tenant API keys. Keys are compared by their SHA-256 digest, so lookups do not leak key bytes through timing. */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ApiKey } from '../config.ts';
+
+/** One configured key: the tenant it belongs to and the key itself. */
+export interface ApiKey {
+  tenant: string;
+  key: string;
+}
 
 const digest = (key: string) => createHash('sha256').update(key).digest('base64');
 

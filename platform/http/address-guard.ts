@@ -6,8 +6,8 @@
  * resolves somewhere else later (DNS rebinding) is caught too.
  */
 import type { BlockList } from 'node:net';
-import { cidrList, inList } from '../detectors/network.ts';
-import { parseIp } from '../ingest/pipeline/ip.ts';
+import { parseIp } from '../net/ip.ts';
+import { cidrList, inList } from '../net/network.ts';
 
 /** Link-local ranges (where cloud metadata services live) and known metadata addresses. */
 const REFUSED = cidrList([

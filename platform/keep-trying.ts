@@ -3,9 +3,9 @@
  * it succeeds or its stage closes, with exponential backoff and jitter.
  */
 import type { Logger } from 'pino';
-import type { WriteBacklog } from '../platform/backlog.ts';
-import { RowsRefusedError } from '../platform/clickhouse/refusals.ts';
+import type { WriteBacklog } from './backlog.ts';
 import { backoffMs } from './backoff.ts';
+import { RowsRefusedError } from './clickhouse/refusals.ts';
 
 export interface KeepTryingOptions {
   /** what is being written, for the logs (e.g. "revocation records") */

@@ -1,6 +1,6 @@
 /**
  * The event contract v1, defined once. TypeBox gives the TypeScript types and the JSON Schema
- * (published as schema/event-v1.schema.json by `npm run schema`). Semantic rules that JSON Schema
+ * (published as contract/schemas/event-v1.schema.json by `npm run schema`). Semantic rules that JSON Schema
  * cannot say well (time skew, IP syntax, raw tokens) live in ../pipeline/validate.ts.
  */
 import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
