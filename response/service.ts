@@ -9,12 +9,12 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Detection, ResponseDecision } from '../detectors/detection.ts';
-import type { Config } from '../ingest/config.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { WriteBacklog } from '../platform/backlog.ts';
 import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
 import type { Producer } from '../platform/kafka/client.ts';
 import { keepTrying } from '../platform/keep-trying.ts';
+import type { Config } from '../service/config.ts';
 import type { Alert } from './alert.ts';
 import { detectionAlert, guardAlert } from './alerts-of.ts';
 import { AuthApiClient, clientCredentials, staticToken } from './auth-api.ts';

@@ -11,7 +11,7 @@ import { type Consumer, createConsumer, type EachBatchPayload } from '../../plat
 import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import { cut } from '../../platform/text.ts';
-import type { Config } from '../config.ts';
+import type { Config } from '../../service/config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Batcher } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';

@@ -5,7 +5,7 @@
  * never a failed request or a crashed consumer.
  */
 import { forEachInSlices } from '../../platform/slices.ts';
-import type { Config } from '../config.ts';
+import type { Config } from '../../service/config.ts';
 import type { Metrics } from '../metrics.ts';
 import { GeoLookup } from './geo.ts';
 import {

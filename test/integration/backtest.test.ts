@@ -86,7 +86,7 @@ describe('tokenwatch backtest', () => {
     const { stdout, stderr } = await run(
       process.execPath,
       [
-        `${REPO_ROOT}ingest/cli.ts`,
+        `${REPO_ROOT}service/cli.ts`,
         'backtest',
         '--from',
         new Date(t0 + 60 * MINUTE).toISOString(),
@@ -124,7 +124,7 @@ describe('tokenwatch backtest', () => {
     const markdown = await run(
       process.execPath,
       [
-        `${REPO_ROOT}ingest/cli.ts`,
+        `${REPO_ROOT}service/cli.ts`,
         'backtest',
         '--from',
         String(t0 + 60 * MINUTE),
@@ -140,7 +140,7 @@ describe('tokenwatch backtest', () => {
   it('explains a bad invocation', async () => {
     const failed = await run(
       process.execPath,
-      [`${REPO_ROOT}ingest/cli.ts`, 'backtest', '--from', 'yesterday'],
+      [`${REPO_ROOT}service/cli.ts`, 'backtest', '--from', 'yesterday'],
       {
         env: { PATH: process.env['PATH'] ?? '' },
       },

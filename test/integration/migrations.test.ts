@@ -88,7 +88,7 @@ const noticesQuery = (database: string) =>
 const run = promisify(execFile);
 
 async function migrateCli(database: string) {
-  return run(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'migrate'], {
+  return run(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'migrate'], {
     env: {
       PATH: process.env['PATH'] ?? '',
       TOKENWATCH_CLICKHOUSE_URL: inject('clickhouseUrl'),

@@ -115,7 +115,7 @@ export function spawnScript(script: string, args: string[], env: Record<string, 
 /** Starts `tokenwatch serve` as a child process (on `TOKENWATCH_PORT` when given) and waits until /readyz says ready. */
 export async function startService(env: Record<string, string>): Promise<RunningService> {
   const port = env['TOKENWATCH_PORT'] ?? (await freePort());
-  const { child, output, exited } = spawnScript('ingest/cli.ts', ['serve'], {
+  const { child, output, exited } = spawnScript('service/cli.ts', ['serve'], {
     ...env,
     TOKENWATCH_PORT: String(port),
   });

@@ -6,11 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS, invocation, usage } from '../../ingest/cli-usage.ts';
+import { COMMANDS, invocation, usage } from '../../service/cli-usage.ts';
 import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 const tokenwatch = (...args: string[]) =>
-  spawnSync(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, ...args], {
+  spawnSync(process.execPath, [`${REPO_ROOT}service/cli.ts`, ...args], {
     encoding: 'utf8',
     env: { PATH: process.env['PATH'] ?? '' },
     timeout: 20_000,

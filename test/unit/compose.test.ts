@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CLICKHOUSE, PROMETHEUS } from '../../dashboards/src/datasources.ts';
 import { type AuthConfig, loadAuthConfig } from '../../examples/auth-server/config.ts';
-import { type Config, loadConfig } from '../../ingest/config.ts';
+import { type Config, loadConfig } from '../../service/config.ts';
 import { type AttachOptions, attachOptions, attachRequested } from '../../tools/demo/attach.ts';
 import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 import { VPN_EGRESS_CIDR } from '../../tools/simulator/places.ts';
@@ -21,7 +21,7 @@ import { SIM_CLIENT } from '../../tools/simulator/ports.ts';
 
 interface Service {
   image?: string;
-  build?: string | { context?: string; dockerfile?: string };
+  build?: string | { context?: string; dockerfile?: string; target?: string };
   entrypoint?: string[];
   command?: string[];
   environment?: Record<string, string | number | boolean> | string[];
@@ -275,17 +275,54 @@ describe('Dockerfile', () => {
     .split('\n')
     .map((l) => l.trim());
   const workdir = lines.find((l) => l.startsWith('WORKDIR '))?.split(/\s+/)[1] ?? '/';
-  /** COPY sources, as repository paths; each lands at the same path under WORKDIR. */
-  const copies = lines
-    .filter((l) => l.startsWith('COPY ') && !l.includes('--from'))
-    .flatMap((l) => {
-      const parts = l
-        .split(/\s+/)
-        .slice(1)
-        .filter((p) => !p.startsWith('--'));
-      const dest = parts.at(-1)!;
-      return parts.slice(0, -1).map((source) => ({ source: posix.normalize(source), dest }));
-    });
+
+  interface Stage {
+    name: string;
+    /** the stage it starts FROM, when that is a stage of this file */
+    parent: string | undefined;
+    lines: string[];
+  }
+  /** The build stages, in order: `FROM <image or stage> AS <name>` and the lines under it. */
+  const stages: Stage[] = [];
+  for (const l of lines) {
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(l);
+    if (from !== null) {
+      const base = from[1]!;
+      stages.push({
+        name: from[2] ?? `stage${stages.length}`,
+        parent: stages.some((s) => s.name === base) ? base : undefined,
+        lines: [],
+      });
+    } else stages.at(-1)?.lines.push(l);
+  }
+  const stage = (name: string) => {
+    const s = stages.find((x) => x.name === name);
+    if (s === undefined) throw new Error(`the Dockerfile has no stage ${JSON.stringify(name)}`);
+    return s;
+  };
+  /** A stage's lines, its parents' first. */
+  const linesOf = (name: string): string[] => {
+    const s = stage(name);
+    return [...(s.parent === undefined ? [] : linesOf(s.parent)), ...s.lines];
+  };
+  /** COPY sources of a stage (its parents' included), as repository paths; each lands at the same path under WORKDIR. */
+  const copiesOf = (name: string) =>
+    linesOf(name)
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from'))
+      .flatMap((l) => {
+        const parts = l
+          .split(/\s+/)
+          .slice(1)
+          .filter((p) => !p.startsWith('--'));
+        const dest = parts.at(-1)!;
+        return parts.slice(0, -1).map((source) => ({ source: posix.normalize(source), dest }));
+      });
+  /** The default target is the last stage. */
+  const product = stages.at(-1)!.name;
+  /** The stage a compose service builds. */
+  const targetOf = (s: Service) =>
+    typeof s.build === 'object' && s.build.target !== undefined ? s.build.target : product;
+
   const ignored = read('.dockerignore')
     .split('\n')
     .map((l) => l.trim().replace(/^\/+|\/+$/g, ''))
@@ -307,13 +344,14 @@ describe('Dockerfile', () => {
     });
 
   it('copies only what exists and what the build context keeps', () => {
-    expect(copies.length).toBeGreaterThan(0);
-    for (const { source, dest } of copies) {
-      expect(existsSync(join(REPO_ROOT, source)), `COPY ${source}`).toBe(true);
-      expect(isIgnored(source), `COPY ${source}, but .dockerignore leaves it out`).toBe(false);
-      // each file lands at its repository path under WORKDIR (imports are relative)
-      const landing = posix.normalize(posix.join(workdir, dest.endsWith('/') ? `${dest}${source}` : dest));
-      expect(landing, `COPY ${source} ${dest}`).toBe(posix.join(workdir, source));
+    for (const { name } of stages) {
+      for (const { source, dest } of copiesOf(name)) {
+        expect(existsSync(join(REPO_ROOT, source)), `COPY ${source}`).toBe(true);
+        expect(isIgnored(source), `COPY ${source}, but .dockerignore leaves it out`).toBe(false);
+        // each file lands at its repository path under WORKDIR (imports are relative)
+        const landing = posix.normalize(posix.join(workdir, dest.endsWith('/') ? `${dest}${source}` : dest));
+        expect(landing, `COPY ${source} ${dest}`).toBe(posix.join(workdir, source));
+      }
     }
     expect(isIgnored('node_modules')).toBe(true);
     expect(isIgnored('sdk/node_modules')).toBe(true);
@@ -343,31 +381,46 @@ describe('Dockerfile', () => {
     return { modules: [...modules].map((m) => relative(REPO_ROOT, m)), packages: [...packages] };
   }
 
-  /** What the image runs: its own entrypoint and the ones docker-compose.yml gives the services built from it. */
-  const entries = () => {
-    const entrypoint = JSON.parse(
-      lines.find((l) => l.startsWith('ENTRYPOINT '))!.slice('ENTRYPOINT '.length),
-    );
+  const entrypointOf = (name: string): string => {
+    const line = linesOf(name).findLast((l) => l.startsWith('ENTRYPOINT '));
+    return (JSON.parse(line!.slice('ENTRYPOINT '.length)) as string[])[1]!;
+  };
+  /** What each stage runs: its own entrypoint and the ones docker-compose.yml gives the services built from it. */
+  const entries = (name: string) => {
     const fromCompose = Object.values(services)
-      .filter(builtHere)
+      .filter((s) => builtHere(s) && targetOf(s) === name)
       .flatMap((s) => (s.entrypoint ? [s.entrypoint[1]!] : []));
-    return [...new Set([entrypoint[1] as string, ...fromCompose])];
+    return [...new Set([entrypointOf(name), ...fromCompose])].sort();
   };
 
-  it('holds every module that tokenwatch, the auth server and the demo import', () => {
-    expect(entries().sort()).toEqual(['examples/auth-server/main.ts', 'ingest/cli.ts', 'tools/demo/demo.ts']);
-    const { modules } = importClosure(entries());
-    expect(modules.length).toBeGreaterThan(50);
-    const copied = copies.map((c) => c.source);
-    const missing = modules.filter((m) => !copied.some((c) => m === c || m.startsWith(`${c}/`)));
-    expect(missing, 'modules the image runs but the Dockerfile does not copy').toEqual([]);
-    expect(modules.filter(isIgnored), 'modules .dockerignore leaves out').toEqual([]);
+  it('builds tokenwatch from the product image (the default) and its companions from the demo image', () => {
+    expect(product).toBe('product');
+    expect(entries('product')).toEqual(['service/cli.ts']);
+    expect(entries('demo')).toEqual(['examples/auth-server/main.ts', 'tools/demo/demo.ts']);
+  });
+
+  it('each image holds every module its entrypoints import', () => {
+    for (const name of ['product', 'demo']) {
+      const { modules } = importClosure(entries(name));
+      expect(modules.length).toBeGreaterThan(50);
+      const copied = copiesOf(name).map((c) => c.source);
+      const missing = modules.filter((m) => !copied.some((c) => m === c || m.startsWith(`${c}/`)));
+      expect(missing, `modules the ${name} image runs but the Dockerfile does not copy`).toEqual([]);
+      expect(modules.filter(isIgnored), 'modules .dockerignore leaves out').toEqual([]);
+    }
+  });
+
+  it('the product image holds the product only: no SDK, examples, tools, tests or docs', () => {
+    const copied = copiesOf('product').map((c) => c.source);
+    expect(copied.filter((c) => /^(sdk|examples|tools|test|docs|dashboards)(\/|$)/.test(c))).toEqual([]);
+    const { modules } = importClosure(entries('product'));
+    expect(modules.filter((m) => /^(sdk|examples|tools)\//.test(m))).toEqual([]);
   });
 
   it('needs no devDependencies at run time (npm ci --omit=dev)', () => {
     expect(lines.some((l) => l.includes('npm ci --omit=dev'))).toBe(true);
     const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
-    const { packages } = importClosure(entries());
+    const { packages } = importClosure([...entries('product'), ...entries('demo')]);
     expect(packages.filter((p) => !(p in pkg.dependencies)).sort()).toEqual([]);
   });
 });

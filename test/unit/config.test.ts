@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../detectors/config.ts';
-import { type Config, ConfigError, loadConfig } from '../../ingest/config.ts';
 import { DEFAULT_POLICY } from '../../response/policy.ts';
+import { type Config, ConfigError, loadConfig } from '../../service/config.ts';
 
 const settingsFile = join(mkdtempSync(join(tmpdir(), 'tokenwatch-config-')), 'detectors.json');
 writeFileSync(

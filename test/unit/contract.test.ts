@@ -5,7 +5,7 @@ import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 describe('published JSON Schema', () => {
   it('contract/schemas/event-v1.schema.json is what `tokenwatch schema` prints (run `npm run schema` after changing the contract)', () => {
-    const printed = execFileSync(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'schema'], {
+    const printed = execFileSync(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'schema'], {
       encoding: 'utf8',
     });
     expect(readFileSync(`${REPO_ROOT}contract/schemas/event-v1.schema.json`, 'utf8')).toBe(printed);

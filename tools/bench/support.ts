@@ -57,7 +57,7 @@ export async function startService(
   env: Record<string, string>,
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
+  const child = spawn(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'serve'], {
     env: {
       PATH: process.env['PATH'] ?? '',
       TOKENWATCH_LOG_LEVEL: 'warn',

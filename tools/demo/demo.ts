@@ -438,7 +438,7 @@ async function startServices(
   });
   watchExit(authServer, 'the reference auth server', started);
   say(`starting tokenwatch on ${url}`);
-  const service = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
+  const service = spawn(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'serve'], {
     env: {
       ...process.env,
       ...env,

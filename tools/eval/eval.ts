@@ -66,7 +66,7 @@ async function scalar(ch: ClickHouseClient, query: string): Promise<number> {
 }
 
 async function startTokenwatch(env: Record<string, string>, topic: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [`${REPO_ROOT}ingest/cli.ts`, 'serve'], {
+  const child = spawn(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'serve'], {
     env: {
       ...process.env,
       ...env,

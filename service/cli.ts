@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * tokenwatch command line (`tokenwatch --help` lists the commands; ingest/cli-usage.ts holds the
+ * tokenwatch command line (`tokenwatch --help` lists the commands; service/cli-usage.ts holds the
  * grammar and the usage texts):
  *   tokenwatch serve      run the service (default)
  *   tokenwatch migrate    apply the ClickHouse migrations and exit
@@ -11,12 +11,12 @@ import { writeFileSync } from 'node:fs';
 import { TokenEvent } from '../contract/event-v1.ts';
 import { backtest, renderBacktest } from '../detectors/backtest.ts';
 import { detectorSettings, readSettingsFile } from '../detectors/settings.ts';
+import { parseEventTime } from '../ingest/pipeline/validate.ts';
 import { migrate } from '../platform/clickhouse/migrate.ts';
 import { createLogger } from '../platform/log.ts';
 import { COMMANDS, invocation, type OptionValues } from './cli-usage.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { parseEventTime } from './pipeline/validate.ts';
-import { connectClickHouse, schemaOptions, startService } from './service.ts';
+import { connectClickHouse, schemaOptions, startService } from './start.ts';
 
 class UsageError extends Error {}
 

@@ -9,6 +9,16 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type DetectionDeps, type DetectionStage, startDetection } from '../detectors/service.ts';
+import { DeadLetterStore } from '../ingest/clickhouse/dead-letter-store.ts';
+import { ClickHouseSink } from '../ingest/clickhouse/sink.ts';
+import { eventsRoute } from '../ingest/http/events-route.ts';
+import { DirectIntake, type Intake, KafkaIntake } from '../ingest/http/intake.ts';
+import { TenantQuota } from '../ingest/http/tenant-quota.ts';
+import { DeadLetterTopic } from '../ingest/kafka/dead-letter-topic.ts';
+import { KafkaSource } from '../ingest/kafka/source.ts';
+import { createMetrics, type Metrics } from '../ingest/metrics.ts';
+import { Batcher } from '../ingest/pipeline/batcher.ts';
+import { Stage } from '../ingest/pipeline/stage.ts';
 import { WriteBacklog } from '../platform/backlog.ts';
 import { createClickHouse, detectFeatures, type ServerFeatures } from '../platform/clickhouse/client.ts';
 import { isSchemaCurrent, migrate } from '../platform/clickhouse/migrate.ts';
@@ -17,21 +27,11 @@ import type { SchemaOptions } from '../platform/clickhouse/schema.ts';
 import { ApiKeys } from '../platform/http/api-keys.ts';
 import { createKafka, createProducer, ensureTopics, type Producer } from '../platform/kafka/client.ts';
 import { startResponse } from '../response/service.ts';
-import { DeadLetterStore } from './clickhouse/dead-letter-store.ts';
-import { ClickHouseSink } from './clickhouse/sink.ts';
 import type { Config } from './config.ts';
 import { detectionsRoute } from './http/detections-route.ts';
-import { eventsRoute } from './http/events-route.ts';
-import { DirectIntake, type Intake, KafkaIntake } from './http/intake.ts';
 import { metricsRoute } from './http/metrics-route.ts';
 import { opsRoutes, type ReadinessCheck } from './http/ops-routes.ts';
 import { revocationsRoute } from './http/revocations-route.ts';
-import { TenantQuota } from './http/tenant-quota.ts';
-import { DeadLetterTopic } from './kafka/dead-letter-topic.ts';
-import { KafkaSource } from './kafka/source.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
-import { Batcher } from './pipeline/batcher.ts';
-import { Stage } from './pipeline/stage.ts';
 
 export interface Service {
   /** http://host:port the service listens on */

@@ -9,10 +9,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { type DetectionRow, fromDetectionRow } from '../../detectors/detection.ts';
 import { DETECTOR_NAMES } from '../../detectors/engine.ts';
+import { parseEventTime } from '../../ingest/pipeline/validate.ts';
 import { quoteString } from '../../platform/clickhouse/sql.ts';
 import type { ApiKeys } from '../../platform/http/api-keys.ts';
 import { httpError } from '../../platform/http/http-error.ts';
-import { parseEventTime } from '../pipeline/validate.ts';
 
 export interface DetectionsRouteOptions {
   clickhouse: ClickHouseClient;

@@ -2,7 +2,7 @@
  * The command line's grammar: its commands with a one-line description each, their options, the
  * usage texts, the version, and what an argument list asks for — help (stdout, exit 0), the version,
  * a command to run with its parsed options, or a usage error that names the unknown command, option
- * or argument (stderr, exit 2). No I/O beyond reading package.json: ingest/cli.ts acts on the result.
+ * or argument (stderr, exit 2). No I/O beyond reading package.json: service/cli.ts acts on the result.
  */
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
