@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { splitBody } from '../../ingest/http/body-items.ts';
+import { splitBody } from '../../ingest/sources/http/body-items.ts';
 
 const ok = async (body: string, format: 'ndjson' | 'json-seq' | 'json', max = 100) => {
   const r = await splitBody(body, format, max);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { eventLabels } from '../../ingest/clickhouse/event-labels.ts';
+import { eventLabels } from '../../ingest/sink/event-labels.ts';
 
 describe('eventLabels', () => {
   it('keeps the contract values and turns free text into other', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TenantQuota } from '../../ingest/http/tenant-quota.ts';
+import { TenantQuota } from '../../ingest/sources/http/tenant-quota.ts';
 
 describe('TenantQuota', () => {
   it('lets a burst through, then refuses with the seconds to wait, taking nothing when refused', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_COLUMNS, encodeEventRowsTsv, tsvString, tsvStringArray } from '../../ingest/clickhouse/tsv.ts';
 import type { EventRow } from '../../ingest/pipeline/rows.ts';
+import { EVENT_COLUMNS, encodeEventRowsTsv, tsvString, tsvStringArray } from '../../ingest/sink/tsv.ts';
 import { featuresOf } from '../../platform/clickhouse/client.ts';
 import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
 

@@ -3,13 +3,13 @@ import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventsRoute } from '../../../ingest/http/events-route.ts';
-import type { Intake } from '../../../ingest/http/intake.ts';
-import { TenantQuota } from '../../../ingest/http/tenant-quota.ts';
 import { createMetrics } from '../../../ingest/metrics.ts';
 import type { DeadLetterRow } from '../../../ingest/pipeline/rows.ts';
 import { Stage } from '../../../ingest/pipeline/stage.ts';
 import type { NormalizedEvent } from '../../../ingest/pipeline/validate.ts';
+import { eventsRoute } from '../../../ingest/sources/http/events-route.ts';
+import type { Intake } from '../../../ingest/sources/http/intake.ts';
+import { TenantQuota } from '../../../ingest/sources/http/tenant-quota.ts';
 import { ApiKeys } from '../../../platform/http/api-keys.ts';
 
 const KEY = 'acme-key-0123456789abcdef';

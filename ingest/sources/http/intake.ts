@@ -4,14 +4,14 @@
  * Either way `accept` resolves only once the events are durable (stored, or acknowledged by Kafka).
  */
 
-import { type OutgoingMessage, type Producer, sendChunked } from '../../platform/kafka/client.ts';
-import { forEachInSlices } from '../../platform/slices.ts';
-import { cut, stringifyWellFormed } from '../../platform/text.ts';
-import type { DeadLetterTopic } from '../kafka/dead-letter-topic.ts';
-import type { Batcher } from '../pipeline/batcher.ts';
-import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
-import type { Stage } from '../pipeline/stage.ts';
-import { type NormalizedEvent, toContractEvent } from '../pipeline/validate.ts';
+import { type OutgoingMessage, type Producer, sendChunked } from '../../../platform/kafka/client.ts';
+import { forEachInSlices } from '../../../platform/slices.ts';
+import { cut, stringifyWellFormed } from '../../../platform/text.ts';
+import type { Batcher } from '../../pipeline/batcher.ts';
+import type { DeadLetterRow, EventRow } from '../../pipeline/rows.ts';
+import type { Stage } from '../../pipeline/stage.ts';
+import { type NormalizedEvent, toContractEvent } from '../../pipeline/validate.ts';
+import type { DeadLetterTopic } from '../../sink/dead-letter-topic.ts';
 
 export interface Intake {
   /** `tenant`: whose request it is (its share of the insert buffer) */

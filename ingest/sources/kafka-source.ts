@@ -17,7 +17,7 @@ import type { Batcher } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
 import type { NormalizedEvent } from '../pipeline/validate.ts';
-import type { DeadLetterTopic } from './dead-letter-topic.ts';
+import type { DeadLetterTopic } from '../sink/dead-letter-topic.ts';
 
 export class KafkaSource {
   readonly #consumer: Consumer;
