@@ -7,12 +7,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Detection } from './detection.ts';
-import { DETECTOR_NAMES } from './engine.ts';
 import { readHistory } from './history.ts';
 import { type GapReport, RefreshGaps } from './refresh-gaps.ts';
+import { REGISTRY } from './registry.ts';
 import { DetectorRuntime } from './runtime.ts';
 import type { DetectorSettings } from './settings.ts';
-import type { DetectorName } from './types.ts';
 
 export interface BacktestOptions {
   fromMs: number;
@@ -42,7 +41,7 @@ export interface BacktestReport {
   events: { warmup: number; in_range: number };
   seconds: number;
   thresholds: DetectorSettings['base'];
-  detectors: Record<DetectorName, DetectorSummary>;
+  detectors: Record<string, DetectorSummary>;
   refresh_gaps: GapReport;
   state: { subjects: number; keys: number; evicted: number };
 }
@@ -65,7 +64,7 @@ export async function backtest(
     now: () => o.toMs,
   });
   const gaps = new RefreshGaps();
-  const summary = (name: DetectorName): DetectorSummary => ({
+  const summary = (name: string): DetectorSummary => ({
     findings: 0,
     subjects: 0,
     dry_run: o.settings.dryRun.has(name),
@@ -74,11 +73,11 @@ export async function backtest(
     by_action: {},
     samples: [],
   });
-  const summaries = Object.fromEntries(DETECTOR_NAMES.map((name) => [name, summary(name)])) as Record<
-    DetectorName,
+  const summaries = Object.fromEntries(REGISTRY.names.map((name) => [name, summary(name)])) as Record<
+    string,
     DetectorSummary
   >;
-  const subjects = new Map<DetectorName, Set<string>>(DETECTOR_NAMES.map((n) => [n, new Set()]));
+  const subjects = new Map<string, Set<string>>(REGISTRY.names.map((n) => [n, new Set()]));
   const events = { warmup: 0, in_range: 0 };
   const fromS = Math.floor(o.fromMs / 1000) - o.warmupS;
 
@@ -94,7 +93,7 @@ export async function backtest(
         gaps.add(e);
       } else events.warmup++;
       for (const d of runtime.process(e, inRange ? 'live' : 'warmup')) {
-        const s = summaries[d.detector];
+        const s = summaries[d.detector]!;
         s.findings++;
         bump(s.by_kind, d.kind);
         bump(s.by_severity, d.severity);
@@ -106,7 +105,7 @@ export async function backtest(
     },
     { log },
   );
-  for (const name of DETECTOR_NAMES) summaries[name].subjects = subjects.get(name)!.size;
+  for (const name of REGISTRY.names) summaries[name]!.subjects = subjects.get(name)!.size;
   const { subjects: stateSubjects, keys, evicted } = runtime.stats;
   return {
     from: new Date(o.fromMs).toISOString(),
@@ -116,7 +115,7 @@ export async function backtest(
     seconds: (Date.now() - started) / 1000,
     thresholds: o.settings.base,
     detectors: summaries,
-    refresh_gaps: gaps.report(o.settings.base.graceWindowMs),
+    refresh_gaps: gaps.report(o.settings.base['graceWindowMs'] as number),
     state: { subjects: stateSubjects, keys, evicted },
   };
 }
@@ -137,14 +136,12 @@ export function renderBacktest(r: BacktestReport): string {
     '',
     '| detector | findings | subjects | by severity | by action | dry-run |',
     '|---|---:|---:|---|---|---|',
-    ...DETECTOR_NAMES.map((n) => {
-      const s = r.detectors[n];
+    ...Object.entries(r.detectors).map(([n, s]) => {
       return `| ${n} | ${s.findings} | ${s.subjects} | ${table(s.by_severity)} | ${table(s.by_action)} | ${s.dry_run ? 'yes' : 'no'} |`;
     }),
     '',
   ];
-  for (const n of DETECTOR_NAMES) {
-    const s = r.detectors[n];
+  for (const [n, s] of Object.entries(r.detectors)) {
     if (s.findings === 0) continue;
     lines.push(`## ${n}`, '', `Kinds: ${table(s.by_kind)}`, '', 'Samples:', '');
     for (const d of s.samples) {

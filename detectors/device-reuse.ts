@@ -4,8 +4,9 @@
  * client uses (default ≥ 3 networks in 5 minutes). Allowlisted and private networks do not count.
  */
 
+import { Type } from '@sinclair/typebox';
 import { isTelling, networkOf } from '../platform/net/network.ts';
-import type { Thresholds } from './config.ts';
+import { defineDetector, type ThresholdsOf } from './descriptor.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import {
   type Devices,
@@ -18,6 +19,21 @@ import {
 } from './state.ts';
 import { claimsVerified } from './trust.ts';
 import type { DetectorEvent, Finding } from './types.ts';
+
+export const DEVICE_REUSE_THRESHOLDS = {
+  maxNetworks: Type.Integer({
+    minimum: 2,
+    default: 3,
+    description:
+      'this many distinct networks (/24, /48) for one jti within the network window, without device ids, is reuse',
+  }),
+  networkWindowMs: Type.Integer({
+    minimum: 1,
+    default: 5 * 60_000,
+    description: 'the window (ms) those networks are counted in',
+  }),
+};
+type Cfg = ThresholdsOf<typeof DEVICE_REUSE_THRESHOLDS>;
 
 /** Devices (or networks) remembered per token: enough to prove reuse, bounded against floods. */
 const MAX_DEVICES = 8;
@@ -46,7 +62,7 @@ function seeDevice(holder: { devices: Devices }, here: Sighting): Sighting[] | u
   return grown;
 }
 
-export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
+export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
   if (!presented(e)) return [];
   const found: Finding[] = [];
   const here = sightingOf(e);
@@ -100,3 +116,14 @@ export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Threshol
   }
   return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }
+
+export const deviceReuse = defineDetector({
+  name: 'device_reuse',
+  finds:
+    'one `jti` or family presented from two or more `device_id`s; without device ids, one `jti` from as many networks within the network window as `maxNetworks`',
+  asks: 'revoke the jti / revoke the family / alert (networks); high / medium',
+  thresholds: DEVICE_REUSE_THRESHOLDS,
+  policy: { target: 'auto', minSeverity: 'high' },
+  windowMs: (t) => t.networkWindowMs,
+  detect: detectDeviceReuse,
+});

@@ -1,7 +1,7 @@
 /** Building findings and keeping to one finding per (detector, kind, target) per window. */
-import type { DetectorEvent, DetectorName, Finding } from './types.ts';
+import type { DetectorEvent, Finding } from './types.ts';
 
-export function finding(detector: DetectorName, fields: Omit<Finding, 'detector'>): Finding {
+export function finding(detector: string, fields: Omit<Finding, 'detector'>): Finding {
   return { detector, ...fields };
 }
 

@@ -6,12 +6,27 @@
  * and so are verifications whose claims were never verified (a forgery says nothing; see trust.ts).
  */
 
+import { Type } from '@sinclair/typebox';
 import { distanceKm, isTelling } from '../platform/net/network.ts';
-import type { Thresholds } from './config.ts';
+import { defineDetector, type ThresholdsOf } from './descriptor.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { familyOf, type KeyedState, type Sighting, sessionOf, sightingOf, tokenOf } from './state.ts';
 import { claimsVerified } from './trust.ts';
 import type { Action, DetectorEvent, Finding } from './types.ts';
+
+export const IMPOSSIBLE_TRAVEL_THRESHOLDS = {
+  maxSpeedKmh: Type.Integer({
+    minimum: 1,
+    default: 1000,
+    description: 'faster than this (km/h), after subtracting both accuracy radii, is impossible',
+  }),
+  minDistanceKm: Type.Integer({
+    minimum: 0,
+    default: 300,
+    description: 'places closer than this (km, after the radii) are never reported',
+  }),
+};
+type Cfg = ThresholdsOf<typeof IMPOSSIBLE_TRAVEL_THRESHOLDS>;
 
 type Scope = 'jti' | 'session' | 'family';
 
@@ -22,13 +37,13 @@ const ACTION: Record<Scope, Action> = {
 };
 
 /** Whether an event says where the client was: a public, non-allowlisted address with a location. */
-export function hasPlace(e: DetectorEvent, cfg: Thresholds): boolean {
+export function hasPlace(e: DetectorEvent, cfg: Cfg): boolean {
   if (e.geo_radius_km === 0 && e.lat === 0 && e.lon === 0) return false;
   return isTelling(e.ip, cfg.allowlist);
 }
 
 /** The records whose latest place this event is compared with (and then becomes). */
-function holders(k: KeyedState, e: DetectorEvent, cfg: Thresholds) {
+function holders(k: KeyedState, e: DetectorEvent, cfg: Cfg) {
   const list: [Scope, string, { place: Sighting | undefined }][] = [];
   if (e.jti !== '') list.push(['jti', e.jti, tokenOf(k.subject, e.jti, e, cfg.tokenLifetimeS)]);
   if (e.session_id !== '') list.push(['session', e.session_id, sessionOf(k.subject, e.session_id, e)]);
@@ -36,7 +51,7 @@ function holders(k: KeyedState, e: DetectorEvent, cfg: Thresholds) {
   return list;
 }
 
-export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
+export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
   if (!hasPlace(e, cfg) || !claimsVerified(e)) return [];
   const found: Finding[] = [];
   const here = sightingOf(e);
@@ -78,3 +93,13 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Thr
   }
   return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }
+
+export const impossibleTravel = defineDetector({
+  name: 'impossible_travel',
+  finds:
+    'one `jti`, session or family seen from places too far apart for the time between: great-circle distance minus both accuracy radii, over the elapsed time, above the max speed and at least the minimum distance apart; allowlisted, private/reserved and no-geo addresses are skipped',
+  asks: 'revoke the jti / revoke the family / alert (session); high',
+  thresholds: IMPOSSIBLE_TRAVEL_THRESHOLDS,
+  policy: { target: 'auto', minSeverity: 'high' },
+  detect: detectImpossibleTravel,
+});

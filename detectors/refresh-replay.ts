@@ -11,11 +11,22 @@
  * (token, new token) pair and never mistaken for a replay.
  */
 
+import { Type } from '@sinclair/typebox';
 import { networkOf } from '../platform/net/network.ts';
-import type { Thresholds } from './config.ts';
+import { defineDetector, type ThresholdsOf } from './descriptor.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { type FamilyState, familyOf, hash52, type KeyedState, type Sighting, sightingOf } from './state.ts';
 import type { DetectorEvent, Finding } from './types.ts';
+
+export const REFRESH_REPLAY_THRESHOLDS = {
+  graceWindowMs: Type.Integer({
+    minimum: 0,
+    default: 30_000,
+    description:
+      'a rotated refresh token presented again this soon (ms), by the same client and for the previous token only, is a benign race (two tabs, a retry)',
+  }),
+};
+type Cfg = ThresholdsOf<typeof REFRESH_REPLAY_THRESHOLDS>;
 
 /** Older rotations remembered per family (hash, hash, time: 24 bytes each); older tokens are forgotten. */
 export const MAX_RETIRED_ROTATIONS = 128;
@@ -94,7 +105,7 @@ function recordRotation(family: FamilyState, e: DetectorEvent, known: Known | un
   family.prevBy = sightingOf(e);
 }
 
-export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
+export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
   if (e.family_id === '' || (e.type !== 'refresh' && e.type !== 'issuance' && e.type !== 'revocation')) {
     return [];
   }
@@ -180,3 +191,13 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Thresh
   if (rotatedTo !== '' && e.token_id !== '') recordRotation(family, e, known);
   return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }
+
+export const refreshReplay = defineDetector({
+  name: 'refresh_replay',
+  finds:
+    'a rotated refresh token presented again — benign only within the grace window AND from the same device (without device ids: same /24·/48 network and user agent) AND for the immediately previous token; the auth server’s own `reuse_detected`; a revoked family presented again',
+  asks: 'revoke the family (a revoked family: alert only); critical from another client, high from the same one',
+  thresholds: REFRESH_REPLAY_THRESHOLDS,
+  policy: { target: 'auto', minSeverity: 'high' },
+  detect: detectRefreshReplay,
+});

@@ -9,9 +9,8 @@
  * - Modes: `live` reports findings; `warmup` (rebuilding state from history) only updates state,
  *   so what was reported before a restart is not reported again.
  */
-import type { TenantThresholds } from './config.ts';
 import { type Detection, toDetection } from './detection.ts';
-import { detectAll, lifetimesOf } from './engine.ts';
+import { type DetectorRegistry, REGISTRY } from './registry.ts';
 import {
   hash52,
   type KeyedState,
@@ -22,7 +21,8 @@ import {
   SubjectState,
   toSeconds,
 } from './state.ts';
-import type { DetectorEvent, DetectorName } from './types.ts';
+import type { TenantThresholds } from './thresholds.ts';
+import type { DetectorEvent } from './types.ts';
 
 /** What the runtime reads from an event: a stored or freshly enriched event row. */
 export type DetectorInput = Omit<DetectorEvent, 'type' | 'what'> & { type: string };
@@ -44,7 +44,9 @@ export interface RuntimeMetrics {
 export interface RuntimeOptions {
   thresholds: TenantThresholds;
   /** detectors whose findings are reported but never acted on */
-  dryRun: ReadonlySet<DetectorName>;
+  dryRun: ReadonlySet<string>;
+  /** the detectors to run (default: the built-in registry) */
+  registry?: DetectorRegistry;
   /** cap on tracked tokens + families + sessions */
   maxKeys: number;
   metrics?: RuntimeMetrics;
@@ -105,6 +107,7 @@ export class DetectorRuntime {
   readonly #tenants = new Map<string, TenantState>();
   readonly #strings = new Interner(200_000);
   readonly #options: RuntimeOptions;
+  readonly #registry: DetectorRegistry;
   readonly #now: () => number;
   #keys = 0;
   #subjects = 0;
@@ -117,6 +120,7 @@ export class DetectorRuntime {
 
   constructor(options: RuntimeOptions) {
     this.#options = options;
+    this.#registry = options.registry ?? REGISTRY;
     this.#now = options.now ?? Date.now;
     options.metrics?.stateMaxKeys.set(options.maxKeys);
   }
@@ -193,7 +197,7 @@ export class DetectorRuntime {
         return sourceOf();
       },
     };
-    const found = detectAll(keyed, e, this.#options.thresholds.for(e.tenant));
+    const found = this.#registry.detectAll(keyed, e, this.#options.thresholds.for(e.tenant));
     const grown = subject.keys - before;
     tenant.keys += grown;
     this.#keys += grown;
@@ -221,7 +225,7 @@ export class DetectorRuntime {
     const lifetimesFor = (tenant: string) => {
       let l = lifetimes.get(tenant);
       if (l === undefined) {
-        l = lifetimesOf(this.#options.thresholds.for(tenant));
+        l = this.#registry.lifetimes(this.#options.thresholds.for(tenant));
         lifetimes.set(tenant, l);
       }
       return l;

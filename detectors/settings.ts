@@ -7,59 +7,53 @@
  *     "dryRun": ["device_reuse"] }
  */
 import { readFileSync } from 'node:fs';
-import { type Static, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { cidrList } from '../platform/net/network.ts';
-import { DEFAULT_SETTINGS, TenantThresholds, type ThresholdSettings } from './config.ts';
-import { DETECTOR_NAMES } from './engine.ts';
-import type { DetectorName } from './types.ts';
+import { type DetectorRegistry, REGISTRY } from './registry.ts';
+import { TenantThresholds, type ThresholdSettings } from './thresholds.ts';
 
-const positive = (description: string) => Type.Integer({ minimum: 1, description });
+/** The settings file: thresholds (the registry's fields), per-tenant overrides, dry-run detectors. */
+export interface DetectorSettingsFile {
+  thresholds?: Partial<ThresholdSettings>;
+  tenants?: Record<string, Partial<ThresholdSettings>>;
+  dryRun?: string[];
+}
 
-const ThresholdsSchema = Type.Partial(
-  Type.Object(
+/** The file's schema under a registry (its thresholds and detector names). */
+function fileSchema(registry: DetectorRegistry) {
+  return Type.Object(
     {
-      graceWindowMs: Type.Integer({ minimum: 0, description: 'refresh_replay grace window' }),
-      maxSpeedKmh: positive('impossible_travel max speed'),
-      minDistanceKm: Type.Integer({ minimum: 0, description: 'impossible_travel minimum distance' }),
-      maxNetworks: Type.Integer({ minimum: 2, description: 'device_reuse networks per window' }),
-      networkWindowMs: positive('device_reuse network window'),
-      burstThreshold: Type.Integer({ minimum: 2, description: 'verification_anomaly burst size' }),
-      burstWindowMs: positive('verification_anomaly burst window'),
-      dedupWindowMs: Type.Integer({ minimum: 0, description: 'one finding per target per window' }),
-      tokenLifetimeS: positive('jti kept this long without exp'),
-      familyLifetimeS: positive('refresh family kept this long after last seen'),
-      sessionLifetimeS: positive('session kept this long after last seen'),
-      allowlistCidrs: Type.Array(Type.String(), { description: 'networks never treated as a place' }),
+      thresholds: Type.Optional(registry.thresholdsSchema),
+      tenants: Type.Optional(Type.Record(Type.String({ minLength: 1 }), registry.thresholdsSchema)),
+      dryRun: Type.Optional(Type.Array(Type.Union(registry.names.map((n) => Type.Literal(n))))),
     },
     { additionalProperties: false },
-  ),
-);
+  );
+}
 
-const FileSchema = Type.Object(
-  {
-    thresholds: Type.Optional(ThresholdsSchema),
-    tenants: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ThresholdsSchema)),
-    dryRun: Type.Optional(Type.Array(Type.Union(DETECTOR_NAMES.map((n) => Type.Literal(n))))),
-  },
-  { additionalProperties: false },
-);
-
-export type DetectorSettingsFile = Static<typeof FileSchema>;
-const checkFile = TypeCompiler.Compile(FileSchema);
+const checks = new WeakMap<DetectorRegistry, ReturnType<typeof TypeCompiler.Compile>>();
+const checkOf = (registry: DetectorRegistry) => {
+  let c = checks.get(registry);
+  if (c === undefined) {
+    c = TypeCompiler.Compile(fileSchema(registry));
+    checks.set(registry, c);
+  }
+  return c;
+};
 
 export interface DetectorSettings {
   thresholds: TenantThresholds;
-  dryRun: ReadonlySet<DetectorName>;
+  dryRun: ReadonlySet<string>;
   /** the base settings (defaults ← file ← environment), for lifetimes and reports */
   base: ThresholdSettings;
 }
 
 /** Problems in a parsed settings file, each naming the field; empty when valid. */
-export function settingsProblems(value: unknown): string[] {
-  const problems = [...checkFile.Errors(value)].map((e) =>
+export function settingsProblems(value: unknown, registry: DetectorRegistry = REGISTRY): string[] {
+  const problems = [...checkOf(registry).Errors(value)].map((e) =>
     e.path.startsWith('/dryRun/')
-      ? `${e.path}: ${JSON.stringify(e.value)} is not a detector (${DETECTOR_NAMES.join(', ')})`
+      ? `${e.path}: ${JSON.stringify(e.value)} is not a detector (${registry.names.join(', ')})`
       : `${e.path === '' ? '(top level)' : e.path}: ${e.message}`,
   );
   if (problems.length > 0) return problems;
@@ -70,7 +64,7 @@ export function settingsProblems(value: unknown): string[] {
   ];
   for (const [path, s] of scopes) {
     try {
-      cidrList(s?.allowlistCidrs ?? []);
+      cidrList((s?.allowlistCidrs as string[] | undefined) ?? []);
     } catch (err) {
       problems.push(`${path}/allowlistCidrs: ${(err as Error).message}`);
     }
@@ -79,14 +73,14 @@ export function settingsProblems(value: unknown): string[] {
 }
 
 /** Reads and checks a settings file; throws an Error listing every problem, naming the file. */
-export function readSettingsFile(path: string): DetectorSettingsFile {
+export function readSettingsFile(path: string, registry: DetectorRegistry = REGISTRY): DetectorSettingsFile {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new Error(`detector settings ${path}: ${(err as Error).message}`);
   }
-  const problems = settingsProblems(value);
+  const problems = settingsProblems(value, registry);
   if (problems.length > 0) throw new Error(`detector settings ${path}: ${problems.join('; ')}`);
   return value as DetectorSettingsFile;
 }
@@ -95,9 +89,10 @@ export function readSettingsFile(path: string): DetectorSettingsFile {
 export function detectorSettings(
   file: DetectorSettingsFile = {},
   overrides: Partial<ThresholdSettings> = {},
-  dryRun: readonly DetectorName[] = [],
+  dryRun: readonly string[] = [],
+  registry: DetectorRegistry = REGISTRY,
 ): DetectorSettings {
-  const base: ThresholdSettings = { ...DEFAULT_SETTINGS, ...file.thresholds, ...overrides };
+  const base = { ...registry.defaults, ...file.thresholds, ...overrides } as ThresholdSettings;
   if (overrides.allowlistCidrs !== undefined) {
     base.allowlistCidrs = [...(file.thresholds?.allowlistCidrs ?? []), ...overrides.allowlistCidrs];
   }

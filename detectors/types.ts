@@ -41,8 +41,8 @@ export type DetectorEvent = Pick<EventRow, (typeof DETECTOR_FIELDS)[number]> & {
   what?: string;
 };
 
-export type DetectorName = 'refresh_replay' | 'impossible_travel' | 'device_reuse' | 'verification_anomaly';
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
 export type Action = 'revoke_family' | 'revoke_jti' | 'alert_only';
 export type TargetKind = 'family' | 'jti' | 'session' | 'source_ip' | 'subject';
 
@@ -63,8 +63,16 @@ export interface EvidenceEvent {
   reason: string;
 }
 
+/** What can be revoked at the auth server (and what a verifier's denylist holds). */
+export const REVOCATION_TARGETS = ['jti', 'family', 'session', 'subject'] as const;
+export type RevocationTarget = (typeof REVOCATION_TARGETS)[number];
+/** What a detector's response policy revokes: what the finding asks for (auto), a fixed target, or nothing. */
+export const POLICY_TARGETS = ['auto', ...REVOCATION_TARGETS, 'none'] as const;
+export type PolicyTarget = (typeof POLICY_TARGETS)[number];
+
 export interface Finding {
-  detector: DetectorName;
+  /** the detector's name (the registry's: detectors/registry.ts) */
+  detector: string;
   /** what happened, in a few words (e.g. "rotated refresh token presented again") */
   kind: string;
   severity: Severity;

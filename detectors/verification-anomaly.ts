@@ -7,11 +7,27 @@
  *   networks it is a stale client, not an attacker).
  */
 
+import { Type } from '@sinclair/typebox';
 import { networkOf } from '../platform/net/network.ts';
-import type { Thresholds } from './config.ts';
+import { defineDetector, type ThresholdsOf } from './descriptor.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { type KeyedState, type Sighting, sightingOf } from './state.ts';
 import type { DetectorEvent, Finding } from './types.ts';
+
+export const VERIFICATION_ANOMALY_THRESHOLDS = {
+  burstThreshold: Type.Integer({
+    minimum: 2,
+    default: 20,
+    description:
+      'this many bad_signature / unknown_kid / wrong_audience / wrong_issuer rejections within the burst window, per source IP and per subject, is a burst',
+  }),
+  burstWindowMs: Type.Integer({
+    minimum: 1,
+    default: 60_000,
+    description: 'the window (ms) those rejections are counted in',
+  }),
+};
+type Cfg = ThresholdsOf<typeof VERIFICATION_ANOMALY_THRESHOLDS>;
 
 const BURST_REASONS: ReadonlySet<string> = new Set([
   'bad_signature',
@@ -23,13 +39,13 @@ const BURST_REASONS: ReadonlySet<string> = new Set([
 const MAX_OWNER_NETWORKS = 32;
 
 /** The recent rejections within the window, with this one (once, however often it is delivered). */
-function countRejection(list: Sighting[] | undefined, here: Sighting, cfg: Thresholds): Sighting[] {
+function countRejection(list: Sighting[] | undefined, here: Sighting, cfg: Cfg): Sighting[] {
   const recent = (list ?? []).filter((x) => here.time_ms - x.time_ms < cfg.burstWindowMs);
   if (!recent.some((x) => x.event_id === here.event_id)) recent.push(here);
   return recent.slice(-cfg.burstThreshold);
 }
 
-export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: Thresholds): Finding[] {
+export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
   if (e.type !== 'verification') return [];
   const { subject } = k; // k.source is read only for rejections (the runtime makes it on first read)
   const network = networkOf(e.ip);
@@ -107,3 +123,14 @@ export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: 
   }
   return found;
 }
+
+export const verificationAnomaly = defineDetector({
+  name: 'verification_anomaly',
+  finds:
+    '`alg_not_allowed` (alg `none`, algorithm confusion) per source IP; bursts of `bad_signature`, `unknown_kid`, `wrong_audience`, `wrong_issuer` per source IP and per subject; a revoked token presented from a network its owner never used (every revocation hit is counted in `tokenwatch_revocation_hits_total`)',
+  asks: 'alert only; high / medium',
+  thresholds: VERIFICATION_ANOMALY_THRESHOLDS,
+  policy: { target: 'none', minSeverity: 'high' },
+  windowMs: (t) => t.burstWindowMs,
+  detect: detectVerificationAnomaly,
+});

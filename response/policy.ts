@@ -9,13 +9,16 @@
  */
 import { createHash } from 'node:crypto';
 import type { Detection } from '../detectors/detection.ts';
-import type { DetectorName, Severity } from '../detectors/types.ts';
+import { REGISTRY } from '../detectors/registry.ts';
+import type { PolicyTarget, RevocationTarget, Severity } from '../detectors/types.ts';
 import { severityRank } from './alert.ts';
 
-export const REVOCATION_TARGETS = ['jti', 'family', 'session', 'subject'] as const;
-export type RevocationTarget = (typeof REVOCATION_TARGETS)[number];
-export const POLICY_TARGETS = ['auto', ...REVOCATION_TARGETS, 'none'] as const;
-export type PolicyTarget = (typeof POLICY_TARGETS)[number];
+export {
+  POLICY_TARGETS,
+  type PolicyTarget,
+  REVOCATION_TARGETS,
+  type RevocationTarget,
+} from '../detectors/types.ts';
 
 export interface DetectorPolicy {
   target: PolicyTarget;
@@ -23,14 +26,11 @@ export interface DetectorPolicy {
   dryRun: boolean;
 }
 
-export type ResponsePolicy = Readonly<Record<DetectorName, DetectorPolicy>>;
+/** Each detector's policy, by name. */
+export type ResponsePolicy = Readonly<Record<string, DetectorPolicy>>;
 
-export const DEFAULT_POLICY: ResponsePolicy = {
-  refresh_replay: { target: 'auto', minSeverity: 'high', dryRun: false },
-  impossible_travel: { target: 'auto', minSeverity: 'high', dryRun: false },
-  device_reuse: { target: 'auto', minSeverity: 'high', dryRun: false },
-  verification_anomaly: { target: 'none', minSeverity: 'high', dryRun: false },
-};
+/** The detectors' own defaults (each descriptor declares its policy: detectors/registry.ts). */
+export const DEFAULT_POLICY: ResponsePolicy = REGISTRY.defaultPolicy();
 
 /** What to revoke: one target of one tenant. */
 export interface RevocationTargetRef {
@@ -47,6 +47,7 @@ export type Intent =
 /** The revocation a detection calls for under the policy (pure). */
 export function intentOf(d: Detection, policy: ResponsePolicy): Intent {
   const p = policy[d.detector];
+  if (p === undefined) return { revoke: false, why: `no policy for detector ${d.detector}: alert only` };
   if (p.target === 'none') return { revoke: false, why: `policy for ${d.detector}: alert only` };
   if (severityRank(d.severity) < severityRank(p.minSeverity))
     return { revoke: false, why: `severity ${d.severity} is below ${p.minSeverity}` };

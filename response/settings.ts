@@ -12,8 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { DETECTOR_NAMES } from '../detectors/engine.ts';
-import type { DetectorName } from '../detectors/types.ts';
+import { REGISTRY } from '../detectors/registry.ts';
 import { SEVERITIES } from './alert.ts';
 import { DEFAULT_POLICY, type DetectorPolicy, POLICY_TARGETS, type ResponsePolicy } from './policy.ts';
 
@@ -29,7 +28,7 @@ const PolicySchema = Type.Object(
 const FileSchema = Type.Object(
   {
     policy: Type.Optional(
-      Type.Object(Object.fromEntries(DETECTOR_NAMES.map((n) => [n, Type.Optional(PolicySchema)])), {
+      Type.Object(Object.fromEntries(REGISTRY.names.map((n) => [n, Type.Optional(PolicySchema)])), {
         additionalProperties: false,
       }),
     ),
@@ -55,20 +54,17 @@ export function readResponseFile(path: string): ResponseSettingsFile {
   if (problems.length > 0) {
     throw new Error(
       `response settings ${path}: ${problems.join('; ')} ` +
-        `(policy keys: ${DETECTOR_NAMES.join(', ')}; targets: ${POLICY_TARGETS.join(', ')}; severities: ${SEVERITIES.join(', ')})`,
+        `(policy keys: ${REGISTRY.names.join(', ')}; targets: ${POLICY_TARGETS.join(', ')}; severities: ${SEVERITIES.join(', ')})`,
     );
   }
   return value as ResponseSettingsFile;
 }
 
 /** The default policy with the file's entries laid over it; `dryRun` from the environment added. */
-export function responsePolicy(
-  file: ResponseSettingsFile,
-  dryRun: readonly DetectorName[] = [],
-): ResponsePolicy {
-  const policy = {} as Record<DetectorName, DetectorPolicy>;
-  for (const name of DETECTOR_NAMES) {
-    const p: DetectorPolicy = { ...DEFAULT_POLICY[name], ...file.policy?.[name] };
+export function responsePolicy(file: ResponseSettingsFile, dryRun: readonly string[] = []): ResponsePolicy {
+  const policy: Record<string, DetectorPolicy> = {};
+  for (const name of REGISTRY.names) {
+    const p: DetectorPolicy = { ...DEFAULT_POLICY[name]!, ...file.policy?.[name] };
     if (dryRun.includes(name)) p.dryRun = true;
     policy[name] = p;
   }

@@ -3,14 +3,13 @@
  * Every option is documented in README.md ("Configuration") with its default.
  */
 
-import { isDetectorName } from '../detectors/engine.ts';
+import { REGISTRY } from '../detectors/registry.ts';
 import {
   type DetectorSettings,
   type DetectorSettingsFile,
   detectorSettings,
   readSettingsFile,
 } from '../detectors/settings.ts';
-import type { DetectorName } from '../detectors/types.ts';
 import { type Env, envReader } from '../platform/env.ts';
 import type { ApiKey } from '../platform/http/api-keys.ts';
 import { LOG_LEVELS, type LogLevel } from '../platform/log.ts';
@@ -185,12 +184,12 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`TOKENWATCH_DETECT_CONFIG: ${(err as Error).message}`);
     }
   }
-  const dryRun: DetectorName[] = [];
+  const dryRun: string[] = [];
   for (const name of list('TOKENWATCH_DETECT_DRY_RUN', '')) {
-    if (isDetectorName(name)) dryRun.push(name);
+    if (REGISTRY.has(name)) dryRun.push(name);
     else
       problems.push(
-        `TOKENWATCH_DETECT_DRY_RUN entry ${JSON.stringify(name)} is not a detector (refresh_replay, impossible_travel, device_reuse, verification_anomaly)`,
+        `TOKENWATCH_DETECT_DRY_RUN entry ${JSON.stringify(name)} is not a detector (${REGISTRY.names.join(', ')})`,
       );
   }
   const allowlist = list('TOKENWATCH_DETECT_ALLOWLIST', '');
@@ -216,9 +215,9 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`TOKENWATCH_RESPONSE_CONFIG: ${(err as Error).message}`);
     }
   }
-  const responseDryRun: DetectorName[] = [];
+  const responseDryRun: string[] = [];
   for (const name of list('TOKENWATCH_RESPONSE_DRY_RUN', '')) {
-    if (isDetectorName(name)) responseDryRun.push(name);
+    if (REGISTRY.has(name)) responseDryRun.push(name);
     else problems.push(`TOKENWATCH_RESPONSE_DRY_RUN entry ${JSON.stringify(name)} is not a detector`);
   }
   const revocationUrl = str('TOKENWATCH_AUTH_REVOKE_URL', '');

@@ -11,7 +11,7 @@ export interface ServerFeatures {
   addColumnIfNotExists: boolean;
 }
 
-/** How to reach ClickHouse (the settings tokenwatch reads from TOKENWATCH_CLICKHOUSE_*). */
+/** How to reach ClickHouse (tokenwatch reads it from TOKENWATCH_CLICKHOUSE_URL, _USER, _PASSWORD and _TIMEOUT_MS). */
 export interface ClickHouseConnection {
   url: string;
   user: string;

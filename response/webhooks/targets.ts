@@ -5,7 +5,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { DETECTOR_NAMES } from '../../detectors/engine.ts';
+import { REGISTRY } from '../../detectors/registry.ts';
 import type { Severity } from '../../detectors/types.ts';
 import { type Alert, type AlertKind, SEVERITIES, severityRank } from '../alert.ts';
 import { WEBHOOK_FORMATS, type WebhookFormat } from './formats.ts';
@@ -41,7 +41,7 @@ const TargetSchema = Type.Object(
     secret: Type.Optional(Type.String()),
     previousSecret: Type.Optional(Type.String()),
     minSeverity: Type.Optional(literals(SEVERITIES)),
-    detectors: Type.Optional(Type.Array(literals(DETECTOR_NAMES))),
+    detectors: Type.Optional(Type.Array(literals(REGISTRY.names))),
     kinds: Type.Optional(Type.Array(literals(ALERT_KINDS))),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
   },
@@ -58,7 +58,7 @@ const EXPECTED: Record<keyof TargetInput, string> = {
   secret: 'a string (the HMAC key receivers verify with), or absent to send unsigned',
   previousSecret: 'a string (the secret being rotated out), or absent',
   minSeverity: `one of ${SEVERITIES.join(', ')}`,
-  detectors: `an array of detector names (${DETECTOR_NAMES.join(', ')}); empty or absent = all`,
+  detectors: `an array of detector names (${REGISTRY.names.join(', ')}); empty or absent = all`,
   kinds: `an array of alert kinds (${ALERT_KINDS.join(', ')}); empty or absent = all`,
   headers: 'an object of header name → string value',
 };

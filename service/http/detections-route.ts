@@ -8,7 +8,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { type DetectionRow, fromDetectionRow } from '../../detectors/detection.ts';
-import { DETECTOR_NAMES } from '../../detectors/engine.ts';
+import { REGISTRY } from '../../detectors/registry.ts';
 import { parseEventTime } from '../../ingest/pipeline/validate.ts';
 import { quoteString } from '../../platform/clickhouse/sql.ts';
 import type { ApiKeys } from '../../platform/http/api-keys.ts';
@@ -28,7 +28,7 @@ const Query = Type.Object(
     to: Type.Optional(Type.String({ description: 'RFC 3339 or epoch ms (exclusive); default: now' })),
     tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     subject: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
-    detector: Type.Optional(Type.Union(DETECTOR_NAMES.map((n) => Type.Literal(n)))),
+    detector: Type.Optional(Type.Union(REGISTRY.names.map((n) => Type.Literal(n)))),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   },
   { additionalProperties: false },

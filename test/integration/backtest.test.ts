@@ -105,12 +105,12 @@ describe('tokenwatch backtest', () => {
     expect(stderr).toContain('backtest: reading stored events');
     expect(report.events).toEqual({ warmup: 1, in_range: 5 });
     expect(report.thresholds.graceWindowMs).toBe(2000);
-    const replay = report.detectors.refresh_replay;
+    const replay = report.detectors['refresh_replay']!;
     expect(replay.subjects).toBe(2); // alice's replay, and bob's second tab: 4 s is past a 2 s window
     expect(replay.by_severity).toEqual({ critical: 1, high: 1 });
     expect(replay.samples.map((d) => d.subject).sort()).toEqual(['alice', 'bob']);
     expect(report.detectors.impossible_travel).toMatchObject({ dry_run: true, subjects: 2 }); // alice's family, carol's jti
-    expect(report.detectors.impossible_travel.samples.every((d) => d.dry_run)).toBe(true);
+    expect(report.detectors['impossible_travel']!.samples.every((d) => d.dry_run)).toBe(true);
     expect(report.refresh_gaps).toMatchObject({
       current_grace_window_ms: 2000,
       suggested_grace_window_ms: 6000,

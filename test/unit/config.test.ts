@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../detectors/config.ts';
+import { REGISTRY } from '../../detectors/registry.ts';
 import { DEFAULT_POLICY } from '../../response/policy.ts';
 import { type Config, ConfigError, loadConfig } from '../../service/config.ts';
 
@@ -134,7 +134,7 @@ describe('loadConfig defaults', () => {
     };
     const config = loadConfig({});
     expect(config).toStrictEqual(expected);
-    expect(config.detect.settings.base).toStrictEqual(DEFAULT_SETTINGS);
+    expect(config.detect.settings.base).toStrictEqual(REGISTRY.defaults);
     expect(config.detect.settings.dryRun).toEqual(new Set());
   });
 
@@ -291,7 +291,7 @@ describe('loadConfig parsing', () => {
         policy: {
           ...DEFAULT_POLICY,
           impossible_travel: { target: 'session', minSeverity: 'critical', dryRun: false },
-          device_reuse: { ...DEFAULT_POLICY.device_reuse, dryRun: true },
+          device_reuse: { ...DEFAULT_POLICY['device_reuse']!, dryRun: true },
         },
         revocationsTopic: 'revocations',
         publicUrl: 'https://tokenwatch.example',

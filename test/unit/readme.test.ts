@@ -15,7 +15,16 @@ describe('README', () => {
   it('documents every TOKENWATCH_* and BENCH_* variable the code reads', () => {
     const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
     const used = new Set<string>();
-    for (const dir of ['ingest', 'detectors', 'response', 'infra', 'scripts', 'bench', 'test/support']) {
+    for (const dir of [
+      'contract',
+      'platform',
+      'ingest',
+      'detectors',
+      'response',
+      'service',
+      'tools',
+      'test/support',
+    ]) {
       for (const file of sources(join(REPO_ROOT, dir))) {
         for (const m of readFileSync(file, 'utf8').matchAll(/\b((?:TOKENWATCH|BENCH)_[A-Z0-9_]+)/g))
           used.add(m[1]!);

@@ -6,8 +6,9 @@
  * any detector must keep to remember a token.
  */
 import { randomUUID } from 'node:crypto';
-import { TenantThresholds } from '../../detectors/config.ts';
+import { REGISTRY } from '../../detectors/registry.ts';
 import { type DetectorInput, DetectorRuntime } from '../../detectors/runtime.ts';
+import { TenantThresholds } from '../../detectors/thresholds.ts';
 
 const KEYS = Number(process.argv[3] ?? 1_000_000);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -145,7 +146,7 @@ function run(name: string, n: number) {
   const workload = WORKLOADS[name];
   if (workload === undefined) throw new Error(`unknown workload ${name}`);
   const rt = new DetectorRuntime({
-    thresholds: new TenantThresholds(),
+    thresholds: new TenantThresholds(REGISTRY.defaults),
     dryRun: new Set(),
     maxKeys: n * 2,
     now: () => NOW,

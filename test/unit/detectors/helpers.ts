@@ -1,7 +1,8 @@
 import { expect } from 'vitest';
-import { type ThresholdSettings, thresholds } from '../../../detectors/config.ts';
-import type { Detector } from '../../../detectors/engine.ts';
+import type { Detector } from '../../../detectors/descriptor.ts';
+import { REGISTRY } from '../../../detectors/registry.ts';
 import { type KeyedState, newKeyedState } from '../../../detectors/state.ts';
+import { buildThresholds, type ThresholdSettings } from '../../../detectors/thresholds.ts';
 import type { DetectorEvent, Finding } from '../../../detectors/types.ts';
 
 export const T0 = Date.UTC(2026, 10, 22, 9, 0, 0);
@@ -145,7 +146,7 @@ export function run(
 }
 
 export function fold(detect: Detector, events: DetectorEvent[], settings: Partial<ThresholdSettings> = {}) {
-  const cfg = thresholds(settings);
+  const cfg = buildThresholds({ ...REGISTRY.defaults, ...settings } as ThresholdSettings);
   const state = newKeyedState();
   const findings: Finding[] = [];
   for (const e of events) findings.push(...detect(state, e, cfg));

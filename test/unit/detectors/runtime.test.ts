@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { TenantThresholds } from '../../../detectors/config.ts';
 import { detectionId } from '../../../detectors/detection.ts';
+import { REGISTRY } from '../../../detectors/registry.ts';
 import { DetectorRuntime, type RuntimeOptions } from '../../../detectors/runtime.ts';
-import type { DetectorName } from '../../../detectors/types.ts';
+import { TenantThresholds } from '../../../detectors/thresholds.ts';
 import { createMetrics } from '../../../ingest/metrics.ts';
 import { ev, HOUR, MINUTE, PLACES, SECOND, T0 } from './helpers.ts';
 
@@ -23,8 +23,8 @@ const replayOf = (at: number, subject = 'alice') =>
 
 function runtime(options: Partial<RuntimeOptions> = {}) {
   return new DetectorRuntime({
-    thresholds: new TenantThresholds(),
-    dryRun: new Set<DetectorName>(),
+    thresholds: new TenantThresholds(REGISTRY.defaults),
+    dryRun: new Set<string>(),
     maxKeys: 100_000,
     now: () => T0 + HOUR,
     ...options,
@@ -69,7 +69,7 @@ describe('DetectorRuntime', () => {
 
   it('keeps subjects apart and thresholds per tenant', () => {
     const rt = runtime({
-      thresholds: new TenantThresholds({}, { lenient: { graceWindowMs: 5 * MINUTE } }),
+      thresholds: new TenantThresholds(REGISTRY.defaults, { lenient: { graceWindowMs: 5 * MINUTE } }),
     });
     const sameDeviceLater = (tenant: string) => [
       { ...rotation(T0), tenant },

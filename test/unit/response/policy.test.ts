@@ -67,7 +67,10 @@ describe('response policy', () => {
   });
 
   it('dry-run from the policy or from the detection', () => {
-    const policy = { ...DEFAULT_POLICY, refresh_replay: { ...DEFAULT_POLICY.refresh_replay, dryRun: true } };
+    const policy = {
+      ...DEFAULT_POLICY,
+      refresh_replay: { ...DEFAULT_POLICY['refresh_replay']!, dryRun: true },
+    };
     expect(intentOf(detection(), policy)).toMatchObject({ revoke: true, dryRun: true });
     expect(intentOf(detection({}, true), DEFAULT_POLICY)).toMatchObject({ revoke: true, dryRun: true });
   });

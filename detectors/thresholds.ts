@@ -1,0 +1,76 @@
+/**
+ * Thresholds: the ones every detector shares (finding dedup window, state lifetimes, the network
+ * allowlist) and, from the registry, each detector's own — merged into one object per tenant
+ * (defaults ← settings file ← environment ← the tenant's overrides), built once per tenant.
+ */
+import type { BlockList } from 'node:net';
+import { type Static, Type } from '@sinclair/typebox';
+import { cidrList } from '../platform/net/network.ts';
+
+/** The thresholds that are no one detector's, with their defaults. */
+export const BASE_THRESHOLDS = {
+  dedupWindowMs: Type.Integer({
+    minimum: 0,
+    default: 10 * 60_000,
+    description: 'one finding per (detector, kind, target) per this window (ms of event time)',
+  }),
+  tokenLifetimeS: Type.Integer({
+    minimum: 1,
+    default: 3600,
+    description: 'a jti without `exp` is kept this long after it was last seen (s)',
+  }),
+  familyLifetimeS: Type.Integer({
+    minimum: 1,
+    default: 14 * 24 * 3600,
+    description:
+      'a refresh family is kept this long after it was last seen (s): its refresh tokens’ lifetime',
+  }),
+  sessionLifetimeS: Type.Integer({
+    minimum: 1,
+    default: 24 * 3600,
+    description: 'a session’s last place is kept this long after it was last seen (s)',
+  }),
+  allowlistCidrs: Type.Array(Type.String(), {
+    default: [],
+    description: 'networks never treated as a place or network (VPN egress, corporate proxies)',
+  }),
+};
+
+const BaseSettings = Type.Object(BASE_THRESHOLDS);
+/** The shared thresholds as settings (CIDRs as text). */
+export type BaseSettings = Static<typeof BaseSettings>;
+
+/** The shared thresholds as detectors read them: the allowlist built. */
+export type BaseThresholds = Omit<BaseSettings, 'allowlistCidrs'> & { allowlist: BlockList };
+
+/** Threshold settings of every detector, by field name (values are numbers, CIDR lists, …). */
+export type ThresholdSettings = BaseSettings & Record<string, unknown>;
+/** What `detect` is handed: every threshold of the registry, the allowlist built. */
+export type Thresholds = BaseThresholds & Record<string, unknown>;
+
+/** Settings → the thresholds detectors read (the allowlist parsed). */
+export function buildThresholds(settings: ThresholdSettings): Thresholds {
+  const { allowlistCidrs, ...rest } = settings;
+  return { ...rest, allowlist: cidrList(allowlistCidrs) } as Thresholds;
+}
+
+/** Thresholds per tenant: the base settings merged with the tenant's overrides, built once per tenant. */
+export class TenantThresholds {
+  readonly #base: ThresholdSettings;
+  readonly #overrides: Record<string, Partial<ThresholdSettings>>;
+  readonly #built = new Map<string, Thresholds>();
+
+  constructor(base: ThresholdSettings, overrides: Record<string, Partial<ThresholdSettings>> = {}) {
+    this.#base = base;
+    this.#overrides = overrides;
+  }
+
+  for(tenant: string): Thresholds {
+    let t = this.#built.get(tenant);
+    if (t === undefined) {
+      t = buildThresholds({ ...this.#base, ...this.#overrides[tenant] } as ThresholdSettings);
+      this.#built.set(tenant, t);
+    }
+    return t;
+  }
+}
