@@ -20,6 +20,8 @@ export interface DetectorDescriptor<P extends TProperties = TProperties, N exten
   readonly finds: string;
   /** the action it asks for and its severity, in words (the docs table) */
   readonly asks: string;
+  /** what its findings are evidence of: one token in the hands of more than one client, or attempts at forging one */
+  readonly category: 'token_reuse' | 'forgery';
   /** its own thresholds: TypeBox fields, each with `default` and `description` (names unique across detectors) */
   readonly thresholds: P;
   /** the response policy when the operator's file sets none */

@@ -122,6 +122,7 @@ export const deviceReuse = defineDetector({
   finds:
     'one `jti` or family presented from two or more `device_id`s; without device ids, one `jti` from as many networks within the network window as `maxNetworks`',
   asks: 'revoke the jti / revoke the family / alert (networks); high / medium',
+  category: 'token_reuse',
   thresholds: DEVICE_REUSE_THRESHOLDS,
   policy: { target: 'auto', minSeverity: 'high' },
   windowMs: (t) => t.networkWindowMs,

@@ -99,6 +99,7 @@ export const impossibleTravel = defineDetector({
   finds:
     'one `jti`, session or family seen from places too far apart for the time between: great-circle distance minus both accuracy radii, over the elapsed time, above the max speed and at least the minimum distance apart; allowlisted, private/reserved and no-geo addresses are skipped',
   asks: 'revoke the jti / revoke the family / alert (session); high',
+  category: 'token_reuse',
   thresholds: IMPOSSIBLE_TRAVEL_THRESHOLDS,
   policy: { target: 'auto', minSeverity: 'high' },
   detect: detectImpossibleTravel,

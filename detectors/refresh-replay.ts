@@ -197,6 +197,7 @@ export const refreshReplay = defineDetector({
   finds:
     'a rotated refresh token presented again — benign only within the grace window AND from the same device (without device ids: same /24·/48 network and user agent) AND for the immediately previous token; the auth server’s own `reuse_detected`; a revoked family presented again',
   asks: 'revoke the family (a revoked family: alert only); critical from another client, high from the same one',
+  category: 'token_reuse',
   thresholds: REFRESH_REPLAY_THRESHOLDS,
   policy: { target: 'auto', minSeverity: 'high' },
   detect: detectRefreshReplay,

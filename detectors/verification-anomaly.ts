@@ -129,6 +129,7 @@ export const verificationAnomaly = defineDetector({
   finds:
     '`alg_not_allowed` (alg `none`, algorithm confusion) per source IP; bursts of `bad_signature`, `unknown_kid`, `wrong_audience`, `wrong_issuer` per source IP and per subject; a revoked token presented from a network its owner never used (every revocation hit is counted in `tokenwatch_revocation_hits_total`)',
   asks: 'alert only; high / medium',
+  category: 'forgery',
   thresholds: VERIFICATION_ANOMALY_THRESHOLDS,
   policy: { target: 'none', minSeverity: 'high' },
   windowMs: (t) => t.burstWindowMs,

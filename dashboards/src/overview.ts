@@ -2,9 +2,11 @@
  * On-call overview: in ten seconds, what is happening — who, from where, what was revoked — and one
  * click to the evidence. Event panels read the minute rollups (migration 8), never the raw events.
  */
+
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { REGISTRY } from '../../detectors/registry.ts';
 import { sql } from './clickhouse-query.ts';
 import { CLICKHOUSE, DASHBOARD_UIDS, PROMETHEUS } from './datasources.ts';
 import {
@@ -212,7 +214,11 @@ ORDER BY interval_start`).columns('interval_start', 'p50', 'p99'),
   ];
 }
 
-const REUSE_DETECTORS = "('refresh_replay', 'impossible_travel', 'device_reuse')";
+/** The detectors whose findings are a token in more than one client's hands (the registry says which). */
+const REUSE_DETECTORS = `(${REGISTRY.detectors
+  .filter((d) => d.category === 'token_reuse')
+  .map((d) => `'${d.name}'`)
+  .join(', ')})`;
 
 function suspects() {
   const size = { w: 8, h: 9 };

@@ -353,6 +353,13 @@ FROM ${o.database}.dead_letters`,
       }),
     ],
   },
+  {
+    version: 9,
+    name: 'detector names are text',
+    // The detectors are a registry (detectors/registry.ts): a new one is a file and a registry line,
+    // and no list of names in SQL has to follow it.
+    statements: (o) => [`ALTER TABLE ${o.database}.detections${onCluster(o)} MODIFY COLUMN detector String`],
+  },
 ];
 
 interface Rollup {

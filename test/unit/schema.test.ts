@@ -71,6 +71,7 @@ describe('MIGRATIONS', () => {
       [6, 'response'],
       [7, 'revocation_notices'],
       [8, 'rollups'],
+      [9, 'detector names are text'],
     ]);
   });
 
@@ -100,6 +101,7 @@ describe('MIGRATIONS', () => {
         `CREATE MATERIALIZED VIEW IF NOT EXISTS tw.${t}_mv`,
         `INSERT INTO tw.${t}`,
       ]),
+      'ALTER TABLE tw.detections MODIFY COLUMN detector String',
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -182,6 +184,7 @@ describe('MIGRATIONS', () => {
         `CREATE TABLE IF NOT EXISTS tw.${t} ON CLUSTER prod`,
         `CREATE MATERIALIZED VIEW IF NOT EXISTS tw.${t}_mv ON CLUSTER prod`,
       ]),
+      'ALTER TABLE tw.detections ON CLUSTER prod MODIFY COLUMN detector String',
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(

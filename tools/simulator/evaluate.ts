@@ -14,14 +14,11 @@
  * - time to detect: simulated time from the attack's first malicious request to the detecting
  *   event (how long the attacker had), and the wall time from that event to the stored finding.
  */
+import { BUILT_IN, type DetectorName } from '../../detectors/registry.ts';
 import type { AttackLabel } from './steps.ts';
 
-export const DETECTORS = [
-  'refresh_replay',
-  'impossible_travel',
-  'device_reuse',
-  'verification_anomaly',
-] as const;
+/** The detectors evaluated: tokenwatch's own, in registry order. */
+export const DETECTORS: readonly DetectorName[] = BUILT_IN.map((d) => d.name);
 
 export interface StoredFinding {
   detector: string;
