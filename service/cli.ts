@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { TokenEvent } from '../contract/event-v1.ts';
-import { backtest, renderBacktest } from '../detectors/backtest.ts';
+import { backtest, renderBacktest } from '../detectors/backtest/backtest.ts';
 import { detectorSettings, readSettingsFile } from '../detectors/settings.ts';
 import { parseEventTime } from '../ingest/pipeline/validate.ts';
 import { migrate } from '../platform/clickhouse/migrate.ts';

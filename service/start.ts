@@ -8,7 +8,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { type DetectionDeps, type DetectionStage, startDetection } from '../detectors/service.ts';
+import { type DetectionDeps, type DetectionStage, startDetection } from '../detectors/run/stage.ts';
 import { createMetrics, type Metrics } from '../ingest/metrics.ts';
 import { Batcher } from '../ingest/pipeline/batcher.ts';
 import { Stage } from '../ingest/pipeline/stage.ts';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BacktestReport } from '../../detectors/backtest.ts';
+import type { BacktestReport } from '../../detectors/backtest/backtest.ts';
 import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 import { clickhouse, postEvents, scalar, serviceSetup, startService, TENANT } from '../support/harness.ts';
 

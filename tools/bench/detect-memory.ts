@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { REGISTRY } from '../../detectors/registry.ts';
-import { type DetectorInput, DetectorRuntime } from '../../detectors/runtime.ts';
+import { type DetectorInput, DetectorRuntime } from '../../detectors/run/runtime.ts';
 import { TenantThresholds } from '../../detectors/thresholds.ts';
 
 const KEYS = Number(process.argv[3] ?? 1_000_000);

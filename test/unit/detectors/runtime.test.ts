@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detectionId } from '../../../detectors/detection.ts';
 import { REGISTRY } from '../../../detectors/registry.ts';
-import { DetectorRuntime, type RuntimeOptions } from '../../../detectors/runtime.ts';
+import { DetectorRuntime, type RuntimeOptions } from '../../../detectors/run/runtime.ts';
 import { TenantThresholds } from '../../../detectors/thresholds.ts';
 import { createMetrics } from '../../../ingest/metrics.ts';
 import { ev, HOUR, MINUTE, PLACES, SECOND, T0 } from './helpers.ts';

@@ -6,12 +6,12 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import type { Detection } from './detection.ts';
-import { readHistory } from './history.ts';
+import type { Detection } from '../detection.ts';
+import { REGISTRY } from '../registry.ts';
+import { readHistory } from '../run/history.ts';
+import { DetectorRuntime } from '../run/runtime.ts';
+import type { DetectorSettings } from '../settings.ts';
 import { type GapReport, RefreshGaps } from './refresh-gaps.ts';
-import { REGISTRY } from './registry.ts';
-import { DetectorRuntime } from './runtime.ts';
-import type { DetectorSettings } from './settings.ts';
 
 export interface BacktestOptions {
   fromMs: number;

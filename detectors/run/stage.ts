@@ -5,13 +5,13 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Metrics } from '../ingest/metrics.ts';
-import type { EventRow } from '../ingest/pipeline/rows.ts';
-import type { Stage } from '../ingest/pipeline/stage.ts';
-import type { WriteBacklog } from '../platform/backlog.ts';
-import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
-import type { Producer } from '../platform/kafka/client.ts';
-import type { Config } from '../service/config.ts';
+import type { Metrics } from '../../ingest/metrics.ts';
+import type { EventRow } from '../../ingest/pipeline/rows.ts';
+import type { Stage } from '../../ingest/pipeline/stage.ts';
+import type { WriteBacklog } from '../../platform/backlog.ts';
+import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
+import type { Producer } from '../../platform/kafka/client.ts';
+import type { Config } from '../../service/config.ts';
 import { readHistory } from './history.ts';
 import { KafkaDetector } from './kafka-detector.ts';
 import {

@@ -4,8 +4,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
+import { DETECTOR_FIELDS } from '../types.ts';
 import type { DetectorInput } from './runtime.ts';
-import { DETECTOR_FIELDS } from './types.ts';
 
 /** The columns read back: the event's type and the fields detectors read. */
 export const HISTORY_COLUMNS = ['type', ...DETECTOR_FIELDS] as const;

@@ -11,8 +11,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Metrics } from '../ingest/metrics.ts';
-import type { Stage } from '../ingest/pipeline/stage.ts';
+import type { Metrics } from '../../ingest/metrics.ts';
+import type { Stage } from '../../ingest/pipeline/stage.ts';
 import {
   type Consumer,
   createConsumer,
@@ -20,10 +20,10 @@ import {
   partitionCounts,
   partitionOfKey,
   partitionStarts,
-} from '../platform/kafka/client.ts';
-import { OffsetCommitter } from '../platform/kafka/offset-committer.ts';
-import { forEachInSlices } from '../platform/slices.ts';
-import type { Detection } from './detection.ts';
+} from '../../platform/kafka/client.ts';
+import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
+import { forEachInSlices } from '../../platform/slices.ts';
+import type { Detection } from '../detection.ts';
 import { readHistory } from './history.ts';
 import type { DetectionOutputs } from './outputs.ts';
 import type { DetectorRuntime, Mode } from './runtime.ts';

@@ -9,8 +9,8 @@
  * - Modes: `live` reports findings; `warmup` (rebuilding state from history) only updates state,
  *   so what was reported before a restart is not reported again.
  */
-import { type Detection, toDetection } from './detection.ts';
-import { type DetectorRegistry, REGISTRY } from './registry.ts';
+import { type Detection, toDetection } from '../detection.ts';
+import { type DetectorRegistry, REGISTRY } from '../registry.ts';
 import {
   hash52,
   type KeyedState,
@@ -20,9 +20,9 @@ import {
   SourceState,
   SubjectState,
   toSeconds,
-} from './state.ts';
-import type { TenantThresholds } from './thresholds.ts';
-import type { DetectorEvent } from './types.ts';
+} from '../state.ts';
+import type { TenantThresholds } from '../thresholds.ts';
+import type { DetectorEvent } from '../types.ts';
 
 /** What the runtime reads from an event: a stored or freshly enriched event row. */
 export type DetectorInput = Omit<DetectorEvent, 'type' | 'what'> & { type: string };

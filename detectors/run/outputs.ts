@@ -7,13 +7,13 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import type { Metrics } from '../ingest/metrics.ts';
-import type { WriteBacklog } from '../platform/backlog.ts';
-import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
-import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
-import { type Producer, sendChunked } from '../platform/kafka/client.ts';
-import { keepTrying } from '../platform/keep-trying.ts';
-import { type Detection, toDetectionRow } from './detection.ts';
+import type { Metrics } from '../../ingest/metrics.ts';
+import type { WriteBacklog } from '../../platform/backlog.ts';
+import { insertJsonRows } from '../../platform/clickhouse/json-rows.ts';
+import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
+import { type Producer, sendChunked } from '../../platform/kafka/client.ts';
+import { keepTrying } from '../../platform/keep-trying.ts';
+import { type Detection, toDetectionRow } from '../detection.ts';
 
 export interface DetectionSink {
   readonly name: string;

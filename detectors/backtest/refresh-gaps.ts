@@ -4,8 +4,8 @@
  * The p99 of these gaps per client is what the refresh_replay grace window must cover. Pure; fed
  * events in time order by the backtest.
  */
-import { networkOf } from '../platform/net/network.ts';
-import type { DetectorInput } from './runtime.ts';
+import { networkOf } from '../../platform/net/network.ts';
+import type { DetectorInput } from '../run/runtime.ts';
 
 /** Re-presentations later than this are staleness, not concurrency, and are not counted. */
 export const MAX_CONCURRENT_GAP_MS = 10 * 60_000;
