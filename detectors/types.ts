@@ -63,9 +63,9 @@ export interface EvidenceEvent {
   reason: string;
 }
 
-/** What can be revoked at the auth server (and what a verifier's denylist holds). */
-export const REVOCATION_TARGETS = ['jti', 'family', 'session', 'subject'] as const;
-export type RevocationTarget = (typeof REVOCATION_TARGETS)[number];
+import { REVOCATION_TARGETS } from '../contract/revocation-api-v1.ts';
+
+export { REVOCATION_TARGETS, type RevocationTarget } from '../contract/revocation-api-v1.ts';
 /** What a detector's response policy revokes: what the finding asks for (auto), a fixed target, or nothing. */
 export const POLICY_TARGETS = ['auto', ...REVOCATION_TARGETS, 'none'] as const;
 export type PolicyTarget = (typeof POLICY_TARGETS)[number];

@@ -14,7 +14,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { REGISTRY } from '../detectors/registry.ts';
 import { SEVERITIES } from './alert.ts';
-import { DEFAULT_POLICY, type DetectorPolicy, POLICY_TARGETS, type ResponsePolicy } from './policy.ts';
+import { DEFAULT_POLICY, type DetectorPolicy, POLICY_TARGETS, type ResponsePolicy } from './decide/policy.ts';
 
 const PolicySchema = Type.Object(
   {

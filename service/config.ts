@@ -14,7 +14,7 @@ import { type Env, envReader } from '../platform/env.ts';
 import type { ApiKey } from '../platform/http/api-keys.ts';
 import { LOG_LEVELS, type LogLevel } from '../platform/log.ts';
 import { cidrList } from '../platform/net/network.ts';
-import type { ResponsePolicy } from '../response/policy.ts';
+import type { ResponsePolicy } from '../response/decide/policy.ts';
 import {
   type ResponseSettingsFile,
   readResponseFile,

@@ -26,7 +26,7 @@ import { dropExpiredPartitions } from '../platform/clickhouse/retention.ts';
 import type { SchemaOptions } from '../platform/clickhouse/schema.ts';
 import { ApiKeys } from '../platform/http/api-keys.ts';
 import { createKafka, createProducer, ensureTopics, type Producer } from '../platform/kafka/client.ts';
-import { startResponse } from '../response/service.ts';
+import { startResponse } from '../response/stage.ts';
 import type { Config } from './config.ts';
 import { detectionsRoute } from './http/detections-route.ts';
 import { metricsRoute } from './http/metrics-route.ts';

@@ -63,7 +63,7 @@ export class KafkaDetections implements DetectionSink {
   }
 }
 
-/** The response stage as the outputs see it (response/service.ts). */
+/** The response stage as the outputs see it (response/stage.ts). */
 export interface Responder {
   decide(detections: Detection[]): Promise<Detection[]>;
 }

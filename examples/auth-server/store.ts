@@ -42,8 +42,9 @@ export type RefreshLookup =
   | { status: 'unknown' }
   | { status: 'wrong_secret' | 'ok'; family: Family; token: RefreshTokenRecord };
 
-export const REVOCATION_TARGETS = ['jti', 'family', 'session', 'subject'] as const;
-export type RevocationTarget = (typeof REVOCATION_TARGETS)[number];
+import type { RevocationTarget } from '../../contract/revocation-api-v1.ts';
+
+export { REVOCATION_TARGETS, type RevocationTarget } from '../../contract/revocation-api-v1.ts';
 
 export interface RevocationRequest {
   target: RevocationTarget;

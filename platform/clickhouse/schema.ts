@@ -259,7 +259,7 @@ ORDER BY (target, time, delivery_id, attempt)${ttlClause(o, f, retention('webhoo
     name: 'revocation_notices',
     // Every revocation notice, for verifiers that poll GET /v1/revocations instead of following the
     // Kafka topic. `seq` is the polling cursor: published_ms * 1000 + the notice's index in its
-    // insert, increasing per publishing instance (response/notice-store.ts). `time` is when it was
+    // insert, increasing per publishing instance (response/notices/clickhouse-notices.ts). `time` is when it was
     // published: rows expire with the retention like every table, so the retention must outlast
     // the longest notice (a family's 14 days by default).
     statements: (o, f) => [

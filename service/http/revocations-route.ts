@@ -12,7 +12,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiKeys } from '../../platform/http/api-keys.ts';
 import { httpError } from '../../platform/http/http-error.ts';
-import { readNotices } from '../../response/notice-store.ts';
+import { readNotices } from '../../response/notices/clickhouse-notices.ts';
 
 export interface RevocationsRouteOptions {
   clickhouse: ClickHouseClient;

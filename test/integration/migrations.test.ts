@@ -6,23 +6,23 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
 import { featuresOf } from '../../platform/clickhouse/client.ts';
 import { dropExpiredPartitions } from '../../platform/clickhouse/retention.ts';
 import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
-import type { RevocationNotice } from '../../response/hooks.ts';
 import {
-  ClickHouseRevocationNotices,
+  ClickHouseNotices,
   NoticeClock,
   noticesAfterSql,
   polledNotice,
   readNotices,
-} from '../../response/notice-store.ts';
+} from '../../response/notices/clickhouse-notices.ts';
 import {
   latestRevocationsSql,
   linkedAccessTokensSql,
   RevocationLog,
   type RevocationRow,
-} from '../../response/revocation-log.ts';
+} from '../../response/revoke/outbox.ts';
 import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import { clickhouse, queryRows, scalar, unique } from '../support/harness.ts';
@@ -198,12 +198,7 @@ describe('migrations', () => {
     ).toBe(34);
 
     // The revocation notices: stored with their seq, read back after a cursor as they were sent.
-    const notices = new ClickHouseRevocationNotices(
-      ch,
-      database,
-      NO_REFUSALS,
-      new NoticeClock(() => NOTICE_MS),
-    );
+    const notices = new ClickHouseNotices(ch, database, NO_REFUSALS, new NoticeClock(() => NOTICE_MS));
     await notices.publish(NOTICES);
     const read = (q: Partial<Parameters<typeof readNotices>[2]>) =>
       readNotices(ch, database, { tenant: 't', after: 0, nowMs: NOTICE_MS + 1, limit: 10, ...q });

@@ -7,7 +7,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RevocationNotice } from '../../response/hooks.ts';
+import type { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
 import { verifyWebhookSignature } from '../../response/webhooks/index.ts';
 import {
   API_KEY,

@@ -7,7 +7,7 @@
 
 import { type DetectionRow, toDetection, toDetectionRow } from '../../detectors/detection.ts';
 import type { EvidenceEvent, Finding } from '../../detectors/types.ts';
-import type { RevocationRow } from '../../response/revocation-log.ts';
+import type { RevocationRow } from '../../response/revoke/outbox.ts';
 
 export const SEED_T0 = Date.UTC(2026, 10, 20, 10, 0, 0);
 export const SEED_FROM = SEED_T0 - 3_600_000;

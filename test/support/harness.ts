@@ -6,7 +6,7 @@ import { gzip } from 'node:zlib';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
-import type { RevocationNotice } from '../../response/hooks.ts';
+import type { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
 import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 import { freePort } from '../../tools/local-stack/process.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REGISTRY } from '../../detectors/registry.ts';
-import { DEFAULT_POLICY } from '../../response/policy.ts';
+import { DEFAULT_POLICY } from '../../response/decide/policy.ts';
 import { type Config, ConfigError, loadConfig } from '../../service/config.ts';
 
 const settingsFile = join(mkdtempSync(join(tmpdir(), 'tokenwatch-config-')), 'detectors.json');

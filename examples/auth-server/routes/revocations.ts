@@ -5,34 +5,11 @@
  * log (GET /admin/revocations); injected faults (POST /admin/faults) apply before anything else.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { RevocationRequest } from '../../../contract/revocation-api-v1.ts';
 import { requireAccessToken } from '../bearer-auth.ts';
 import type { AuthContext, RevocationLogEntry } from '../context.ts';
 import { bearerChallenge, bearerToken, httpError, secretsEqual } from '../http.ts';
-import { REVOCATION_TARGETS, type RevocationTarget } from '../store.ts';
-
-const Timestamp = Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339' });
-/** informational fields: generous limits, so that a long text never fails a revocation */
-const Label = Type.Optional(Type.String({ maxLength: 4096 }));
-
-const RevocationRequest = Type.Object({
-  target: Type.Unsafe<RevocationTarget>({ type: 'string', enum: [...REVOCATION_TARGETS] }),
-  id: Type.String({ minLength: 1, maxLength: 256 }),
-  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  subject: Label,
-  expires_at: Type.Optional(Timestamp),
-  access_jtis: Type.Optional(
-    Type.Array(Type.Object({ jti: Type.String({ minLength: 1, maxLength: 256 }), expires_at: Timestamp }), {
-      maxItems: 10_000,
-    }),
-  ),
-  reason: Label,
-  detection_id: Label,
-  detector: Label,
-  severity: Label,
-});
-type RevocationRequest = Static<typeof RevocationRequest>;
 
 const MAX_LOG_ENTRIES = 10_000;
 const MAX_IDEMPOTENCY_KEY_LENGTH = 200;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { toDetection } from '../../../detectors/detection.ts';
 import type { Finding } from '../../../detectors/types.ts';
-import { detectionAlert, guardAlert } from '../../../response/alerts-of.ts';
-import { DEFAULT_POLICY, intentOf } from '../../../response/policy.ts';
+import { detectionAlert, guardAlert } from '../../../response/decide/alerts.ts';
+import { DEFAULT_POLICY, intentOf } from '../../../response/decide/policy.ts';
 
 const finding: Finding = {
   detector: 'refresh_replay',

@@ -7,7 +7,7 @@ import {
   clientCredentials,
   type RevocationRequest,
   staticToken,
-} from '../../../response/auth-api.ts';
+} from '../../../response/revoke/auth-api.ts';
 
 interface Seen {
   path: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker } from '../../../response/breaker.ts';
+import { CircuitBreaker } from '../../../response/revoke/breaker.ts';
 
 describe('circuit breaker', () => {
   it('opens after N failures in a row, lets one probe through after the cooldown, closes on success', () => {

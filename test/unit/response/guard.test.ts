@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlastRadiusGuard } from '../../../response/guard.ts';
+import { BlastRadiusGuard } from '../../../response/decide/guard.ts';
 
 describe('blast-radius guard', () => {
   it('allows up to the per-tenant limit in a sliding minute, then refuses and trips once', () => {

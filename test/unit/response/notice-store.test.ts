@@ -1,15 +1,15 @@
 import type { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { describe, expect, it } from 'vitest';
-import type { RevocationNotice } from '../../../response/hooks.ts';
+import type { RevocationNotice } from '../../../contract/revocation-notice-v1.ts';
 import {
-  ClickHouseRevocationNotices,
+  ClickHouseNotices,
   NoticeClock,
   type NoticeRow,
   noticeRows,
   noticesAfterSql,
   polledNotice,
-} from '../../../response/notice-store.ts';
+} from '../../../response/notices/clickhouse-notices.ts';
 import { NO_REFUSALS } from '../../support/no-refusals.ts';
 
 const T0 = 1_795_368_720_123;
@@ -139,11 +139,11 @@ describe('noticeRows (seq assignment)', () => {
   });
 });
 
-describe('ClickHouseRevocationNotices', () => {
+describe('ClickHouseNotices', () => {
   it('inserts one publish at a time, taking the millisecond when its insert starts', async () => {
     const fake = fakeClient();
     const { clock } = manualClock();
-    const store = new ClickHouseRevocationNotices(fake.client, 'tw', NO_REFUSALS, clock);
+    const store = new ClickHouseNotices(fake.client, 'tw', NO_REFUSALS, clock);
     const first = store.publish(Array.from({ length: 1001 }, (_, i) => notice(i)));
     const second = store.publish([notice(5000)]);
     await fake.drain();
@@ -155,7 +155,7 @@ describe('ClickHouseRevocationNotices', () => {
 
   it('a failed insert fails its publish only; the next one goes on', async () => {
     const fake = fakeClient();
-    const store = new ClickHouseRevocationNotices(fake.client, 'tw', NO_REFUSALS, manualClock().clock);
+    const store = new ClickHouseNotices(fake.client, 'tw', NO_REFUSALS, manualClock().clock);
     fake.failNext();
     const failed = store.publish([notice(0)]);
     const next = store.publish([notice(1)]);

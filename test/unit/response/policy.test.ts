@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Detection, toDetection } from '../../../detectors/detection.ts';
 import type { Finding } from '../../../detectors/types.ts';
-import { DEFAULT_POLICY, intentOf, revocationId } from '../../../response/policy.ts';
+import { DEFAULT_POLICY, intentOf, revocationId } from '../../../response/decide/policy.ts';
 
 function detection(over: Partial<Finding> = {}, dryRun = false): Detection {
   const f: Finding = {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { REFRESH_REASONS, VERIFICATION_REASONS } from '../../../contract/event-v1.ts';
-import type { RevocationNotice as PublishedNotice } from '../../../response/hooks.ts';
-import { REVOCATION_TARGETS as RESPONSE_TARGETS } from '../../../response/policy.ts';
+import type { RevocationNotice as PublishedNotice } from '../../../contract/revocation-notice-v1.ts';
+import { REVOCATION_TARGETS as RESPONSE_TARGETS } from '../../../response/decide/policy.ts';
 import * as sdk from '../../../sdk/src/index.ts';
 
 describe('SDK and event contract', () => {

@@ -16,22 +16,23 @@ import type { Producer } from '../platform/kafka/client.ts';
 import { keepTrying } from '../platform/keep-trying.ts';
 import type { Config } from '../service/config.ts';
 import type { Alert } from './alert.ts';
-import { detectionAlert, guardAlert } from './alerts-of.ts';
-import { AuthApiClient, clientCredentials, staticToken } from './auth-api.ts';
-import { CircuitBreaker } from './breaker.ts';
-import { BlastRadiusGuard } from './guard.ts';
-import { KafkaRevocationHooks, type RevocationHooks } from './hooks.ts';
-import { ClickHouseRevocationNotices } from './notice-store.ts';
-import { intentOf, revocationId } from './policy.ts';
+import { detectionAlert, guardAlert } from './decide/alerts.ts';
+import { BlastRadiusGuard } from './decide/guard.ts';
+import { intentOf, revocationId } from './decide/policy.ts';
+import { ClickHouseNotices } from './notices/clickhouse-notices.ts';
+import { KafkaNotices } from './notices/kafka-notices.ts';
+import type { NoticeSink } from './notices/sink.ts';
+import { AuthApiClient, clientCredentials, staticToken } from './revoke/auth-api.ts';
+import { CircuitBreaker } from './revoke/breaker.ts';
 import {
   FINAL_STATUSES,
   OPEN_STATUSES,
   RevocationLog,
   type RevocationRow,
   type RevocationStatus,
-} from './revocation-log.ts';
-import { Revoker } from './revoker.ts';
-import { startWebhooks, type WebhookStage } from './webhook-stage.ts';
+} from './revoke/outbox.ts';
+import { Revoker } from './revoke/revoker.ts';
+import { startWebhooks, type WebhookStage } from './webhooks/stage.ts';
 
 export interface ResponseStage {
   /** Decides for each detection, stores the decisions, starts revocations and alerts; resolves with the detections carrying their decision. */
@@ -70,12 +71,12 @@ const DECISION_OF: Record<RevocationStatus, ResponseDecision> = {
  * Where revocation notices go: ClickHouse in both modes (GET /v1/revocations serves it to pollers),
  * and the revocation hook topic as well in Kafka mode.
  */
-function noticeSinks(config: Config, deps: ResponseDeps): RevocationHooks[] {
-  const sinks: RevocationHooks[] = [
-    new ClickHouseRevocationNotices(deps.clickhouse, config.clickhouse.database, deps.refused),
+function noticeSinks(config: Config, deps: ResponseDeps): NoticeSink[] {
+  const sinks: NoticeSink[] = [
+    new ClickHouseNotices(deps.clickhouse, config.clickhouse.database, deps.refused),
   ];
   if (deps.producer !== undefined)
-    sinks.push(new KafkaRevocationHooks(deps.producer, config.response.revocationsTopic));
+    sinks.push(new KafkaNotices(deps.producer, config.response.revocationsTopic));
   // A notice's row goes with the table's retention (counted from publication), in force or not.
   const t = config.detect.settings.base;
   const longestS = Math.max(t.familyLifetimeS, t.sessionLifetimeS);

@@ -8,17 +8,17 @@
  *   dryRun      decided and recorded as `dry_run`, never sent to the auth server
  */
 import { createHash } from 'node:crypto';
-import type { Detection } from '../detectors/detection.ts';
-import { REGISTRY } from '../detectors/registry.ts';
-import type { PolicyTarget, RevocationTarget, Severity } from '../detectors/types.ts';
-import { severityRank } from './alert.ts';
+import type { Detection } from '../../detectors/detection.ts';
+import { REGISTRY } from '../../detectors/registry.ts';
+import type { PolicyTarget, RevocationTarget, Severity } from '../../detectors/types.ts';
+import { severityRank } from '../alert.ts';
 
 export {
   POLICY_TARGETS,
   type PolicyTarget,
   REVOCATION_TARGETS,
   type RevocationTarget,
-} from '../detectors/types.ts';
+} from '../../detectors/types.ts';
 
 export interface DetectorPolicy {
   target: PolicyTarget;

@@ -1,6 +1,6 @@
 /** Alerts made from detections and from the guard (pure): what on-call reads first. */
-import type { Detection, ResponseDecision } from '../detectors/detection.ts';
-import type { Alert } from './alert.ts';
+import type { Detection, ResponseDecision } from '../../detectors/detection.ts';
+import type { Alert } from '../alert.ts';
 import type { GuardScope } from './guard.ts';
 import type { Intent } from './policy.ts';
 

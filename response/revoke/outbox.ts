@@ -5,10 +5,10 @@
  * tokens linked to a family or session (their `access_jti`s in the stored events).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
-import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
-import { quoteString } from '../platform/clickhouse/sql.ts';
-import type { RevocationTarget } from './policy.ts';
+import { insertJsonRows } from '../../platform/clickhouse/json-rows.ts';
+import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
+import { quoteString } from '../../platform/clickhouse/sql.ts';
+import type { RevocationTarget } from '../decide/policy.ts';
 
 export const REVOCATION_STATUSES = [
   'pending',

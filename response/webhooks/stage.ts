@@ -5,13 +5,13 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import type { Metrics } from '../ingest/metrics.ts';
-import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
-import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
-import { AddressGuard } from '../platform/http/address-guard.ts';
-import type { Config } from '../service/config.ts';
-import type { Alert } from './alert.ts';
-import { type DeliveryRecord, WebhookDispatcher } from './webhooks/index.ts';
+import type { Metrics } from '../../ingest/metrics.ts';
+import { insertJsonRows } from '../../platform/clickhouse/json-rows.ts';
+import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
+import { AddressGuard } from '../../platform/http/address-guard.ts';
+import type { Config } from '../../service/config.ts';
+import type { Alert } from '../alert.ts';
+import { type DeliveryRecord, WebhookDispatcher } from './index.ts';
 
 export interface WebhookStage {
   send(alert: Alert): void;

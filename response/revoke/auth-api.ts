@@ -4,25 +4,14 @@
  * OAuth 2.0 client-credentials token (cached until shortly before it expires). It classifies each
  * answer as done, not found, failed (do not retry) or retry; the executor owns retries and backoff.
  */
-import { retryAfterMs } from '../platform/backoff.ts';
-import { HttpRequestError, post } from '../platform/http/client.ts';
-import type { RevocationTarget } from './policy.ts';
+import type { RevocationRequest as ContractRequest } from '../../contract/revocation-api-v1.ts';
+import { retryAfterMs } from '../../platform/backoff.ts';
+import { HttpRequestError, post } from '../../platform/http/client.ts';
 
-/** The body of `POST <revocation URL>`. */
-export interface RevocationRequest {
-  target: RevocationTarget;
-  id: string;
-  tenant: string;
-  subject: string;
-  /** RFC 3339: when a denylist entry for it may be dropped */
-  expires_at: string;
-  /** family/session: the access tokens tokenwatch has seen issued with it */
-  access_jtis: { jti: string; expires_at: string }[];
-  reason: string;
-  detection_id: string;
-  detector: string;
-  severity: string;
-}
+/** The body of `POST <revocation URL>` (contract/revocation-api-v1.ts), every field sent. */
+export type RevocationRequest = Required<Omit<ContractRequest, 'access_jtis'>> & {
+  access_jtis: NonNullable<ContractRequest['access_jtis']>;
+};
 
 export type RevocationOutcome =
   /** 2xx or 409: revoked now or before */

@@ -9,11 +9,12 @@
  * land out of seq order, which is why pollers re-read an overlap (README, "GET /v1/revocations").
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { insertJsonRows } from '../platform/clickhouse/json-rows.ts';
-import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
-import { quoteString } from '../platform/clickhouse/sql.ts';
-import type { RevocationHooks, RevocationNotice } from './hooks.ts';
-import type { RevocationTarget } from './policy.ts';
+import type { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
+import { insertJsonRows } from '../../platform/clickhouse/json-rows.ts';
+import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
+import { quoteString } from '../../platform/clickhouse/sql.ts';
+import type { RevocationTarget } from '../decide/policy.ts';
+import type { NoticeSink } from './sink.ts';
 
 /** Notices per insert: the index within an insert is seq's last three decimal digits. */
 export const NOTICES_PER_INSERT = 1000;
@@ -79,7 +80,7 @@ export function noticeRows(notices: RevocationNotice[], clock: NoticeClock): Not
   return chunks;
 }
 
-export class ClickHouseRevocationNotices implements RevocationHooks {
+export class ClickHouseNotices implements NoticeSink {
   readonly sink = 'revocation_notices';
   readonly #client: ClickHouseClient;
   readonly #database: string;

@@ -8,22 +8,23 @@
  * table and is resumed by the next start.
  */
 import type { Logger } from 'pino';
-import type { Metrics } from '../ingest/metrics.ts';
-import type { WriteBacklog } from '../platform/backlog.ts';
-import { type BackoffPolicy, backoffMs } from '../platform/backoff.ts';
-import { keepTrying } from '../platform/keep-trying.ts';
-import { cut } from '../platform/text.ts';
-import type { Alert } from './alert.ts';
+import type { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
+import type { Metrics } from '../../ingest/metrics.ts';
+import type { WriteBacklog } from '../../platform/backlog.ts';
+import { type BackoffPolicy, backoffMs } from '../../platform/backoff.ts';
+import { keepTrying } from '../../platform/keep-trying.ts';
+import { cut } from '../../platform/text.ts';
+import type { Alert } from '../alert.ts';
+import type { NoticeSink } from '../notices/sink.ts';
 import type { AuthApiClient, RevocationOutcome, RevocationRequest } from './auth-api.ts';
 import type { CircuitBreaker } from './breaker.ts';
-import type { RevocationHooks, RevocationNotice } from './hooks.ts';
-import type { RevocationLog, RevocationRow, RevocationStatus } from './revocation-log.ts';
+import type { RevocationLog, RevocationRow, RevocationStatus } from './outbox.ts';
 
 export interface RevokerOptions {
   api: AuthApiClient;
   log: RevocationLog;
   /** where notices go (the ClickHouse table, the Kafka topic); each is published to on its own */
-  hooks: RevocationHooks[];
+  hooks: NoticeSink[];
   breaker: CircuitBreaker;
   retry: BackoffPolicy & { giveUpAfterMs: number };
   /** how far back to look for access tokens linked to a family or session */
@@ -349,7 +350,7 @@ export class Revoker {
     await Promise.all(this.#o.hooks.map((hooks) => this.#publishTo(hooks, d, notices)));
   }
 
-  async #publishTo(hooks: RevocationHooks, d: RevocationRow, notices: RevocationNotice[]) {
+  async #publishTo(hooks: NoticeSink, d: RevocationRow, notices: RevocationNotice[]) {
     const { metrics } = this.#o;
     try {
       await keepTrying(() => hooks.publish(notices), {
