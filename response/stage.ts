@@ -8,7 +8,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import type { Detection, ResponseDecision } from '../detectors/detection.ts';
+import type { Detection } from '../detectors/detection.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { WriteBacklog } from '../platform/backlog.ts';
 import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
@@ -16,21 +16,14 @@ import type { Producer } from '../platform/kafka/client.ts';
 import { keepTrying } from '../platform/keep-trying.ts';
 import type { Config } from '../service/config.ts';
 import type { Alert } from './alert.ts';
-import { detectionAlert, guardAlert } from './decide/alerts.ts';
+import { DecisionMemory, decide } from './decide/decider.ts';
 import { BlastRadiusGuard } from './decide/guard.ts';
-import { intentOf, revocationId } from './decide/policy.ts';
 import { ClickHouseNotices } from './notices/clickhouse-notices.ts';
 import { KafkaNotices } from './notices/kafka-notices.ts';
 import type { NoticeSink } from './notices/sink.ts';
 import { AuthApiClient, clientCredentials, staticToken } from './revoke/auth-api.ts';
 import { CircuitBreaker } from './revoke/breaker.ts';
-import {
-  FINAL_STATUSES,
-  OPEN_STATUSES,
-  RevocationLog,
-  type RevocationRow,
-  type RevocationStatus,
-} from './revoke/outbox.ts';
+import { OPEN_STATUSES, RevocationLog, type RevocationRow } from './revoke/outbox.ts';
 import { Revoker } from './revoke/revoker.ts';
 import { startWebhooks, type WebhookStage } from './webhooks/stage.ts';
 
@@ -54,19 +47,6 @@ export interface ResponseDeps {
 
 /** How far back the outbox is read at start: targets revoked before are remembered this long. */
 const MEMORY_DAYS = 30;
-/** Detections remembered to answer a redelivered one with its first decision. */
-const DECIDED_DETECTIONS = 100_000;
-
-const DECISION_OF: Record<RevocationStatus, ResponseDecision> = {
-  pending: 'revoke',
-  retrying: 'revoke',
-  done: 'revoke',
-  not_found: 'revoke',
-  failed: 'revoke',
-  dry_run: 'dry_run',
-  suppressed: 'suppressed',
-};
-
 /**
  * Where revocation notices go: ClickHouse in both modes (GET /v1/revocations serves it to pollers),
  * and the revocation hook topic as well in Kafka mode.
@@ -134,12 +114,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
         });
 
   // The outbox: what was decided before, and what is still to do.
-  const targets = new Map<string, RevocationStatus>();
-  const decided = new Map<string, { decision: ResponseDecision; revocationId: string }>();
-  const remember = (detectionId: string, decision: ResponseDecision, id: string) => {
-    if (decided.size >= DECIDED_DETECTIONS) decided.delete(decided.keys().next().value!);
-    decided.set(detectionId, { decision, revocationId: id });
-  };
+  const memory = new DecisionMemory();
   const previous = await keepTrying(() => outbox.latest(MEMORY_DAYS), {
     what: 'the revocation outbox (reading)',
     log,
@@ -148,8 +123,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
   });
   let resumed = 0;
   for (const row of previous) {
-    targets.set(row.revocation_id, row.status);
-    remember(row.detection_id, DECISION_OF[row.status], row.revocation_id);
+    memory.restore(row);
     if (OPEN_STATUSES.has(row.status) && revoker !== undefined) {
       revoker.start(row);
       resumed++;
@@ -165,7 +139,6 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
     return d.detected_ms + t.familyLifetimeS * 1000;
   };
 
-  const alerted = new Set<string>();
   const gauge = setInterval(() => {
     const tripped = guard.tripped(Date.now());
     metrics.guardTripped.set({ scope: 'tenant' }, tripped.tenants);
@@ -176,83 +149,28 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
   return {
     async decide(detections) {
       if (detections.length === 0) return detections;
-      const now = Date.now();
-      const rows: RevocationRow[] = [];
-      const alerts: Alert[] = [];
-      const out = detections.map((d): Detection => {
-        const intent = intentOf(d, r.policy);
-        const again = decided.get(d.detection_id);
-        let decision: ResponseDecision;
-        let id = '';
-        if (again !== undefined) {
-          // The same detection again (a redelivered event): the first decision stands.
-          ({ decision, revocationId: id } = again);
-        } else if (!intent.revoke) {
-          decision = 'alert_only';
-        } else {
-          id = revocationId(intent.ref);
-          const before = targets.get(id);
-          if (before !== undefined && (OPEN_STATUSES.has(before) || FINAL_STATUSES.has(before))) {
-            decision = 'duplicate';
-          } else {
-            let status: RevocationStatus;
-            if (intent.dryRun || api === undefined) {
-              status = 'dry_run';
-            } else {
-              const verdict = guard.allow(d.tenant, now);
-              if (verdict.allowed) status = 'pending';
-              else {
-                status = 'suppressed';
-                metrics.guardSuppressed.inc({ scope: verdict.scope });
-                if (verdict.tripped) {
-                  metrics.guardTrips.inc({ scope: verdict.scope });
-                  log.error(
-                    { scope: verdict.scope, tenant: d.tenant, limitPerMinute: verdict.limit },
-                    'blast-radius guard tripped: revocations held back, findings become alerts',
-                  );
-                }
-                if (verdict.page) alerts.push(guardAlert(verdict.scope, d.tenant, verdict.limit, now));
-              }
-            }
-            decision = DECISION_OF[status];
-            targets.set(id, status);
-            rows.push({
-              revocation_id: id,
-              tenant: d.tenant,
-              subject: d.subject,
-              target_kind: intent.ref.target,
-              target_id: intent.ref.id,
-              status,
-              attempt: 0,
-              http_status: 0,
-              latency_ms: 0,
-              error: status === 'dry_run' && api === undefined ? 'no auth API configured' : '',
-              detection_id: d.detection_id,
-              detector: d.detector,
-              severity: d.severity,
-              reason: `${d.detector}: ${d.kind}`,
-              expires_ms: expiresMs(d, intent.ref.target),
-              detected_ms: d.detected_ms,
-              decided_ms: now,
-              time_ms: now,
-            });
-          }
-        }
-        if (again === undefined) {
-          remember(d.detection_id, decision, id);
-          metrics.responseDecisions.inc({ detector: d.detector, decision });
-        }
-        const result = { ...d, response: decision, revocation_id: id };
-        if (!alerted.has(d.detection_id)) {
-          if (alerted.size >= DECIDED_DETECTIONS) alerted.delete(alerted.values().next().value!);
-          alerted.add(d.detection_id);
-          alerts.push(detectionAlert(result, intent, r.publicUrl));
-        }
-        return result;
+      const decisions = decide(detections, {
+        policy: r.policy,
+        guard,
+        memory,
+        nowMs: Date.now(),
+        canRevoke: api !== undefined,
+        expiresMs,
+        publicUrl: r.publicUrl,
       });
-
+      for (const { detector, decision } of decisions.counted)
+        metrics.responseDecisions.inc({ detector, decision });
+      for (const refusal of decisions.refusals) {
+        metrics.guardSuppressed.inc({ scope: refusal.scope });
+        if (!refusal.tripped) continue;
+        metrics.guardTrips.inc({ scope: refusal.scope });
+        log.error(
+          { scope: refusal.scope, tenant: refusal.tenant, limitPerMinute: refusal.limit },
+          'blast-radius guard tripped: revocations held back, findings become alerts',
+        );
+      }
       // Stored before anything is attempted: a crash from here on resumes from the outbox.
-      await keepTrying(() => outbox.append(rows), {
+      await keepTrying(() => outbox.append(decisions.rows), {
         what: 'revocation decisions',
         log,
         closing: () => closing,
@@ -260,17 +178,9 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
         onFailure: () => metrics.responseWriteFailures.inc({ sink: 'revocations' }),
         ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
       });
-      for (const row of rows) {
-        if (row.status !== 'pending') continue;
-        // The access tokens the detections about this target name (the misuse's own among them).
-        const linkable = row.target_kind === 'family' || row.target_kind === 'session';
-        const named = out
-          .filter((d) => linkable && d.revocation_id === row.revocation_id && d.jti !== '')
-          .map((d) => ({ jti: d.jti, expires_ms: expiresMs(d, 'jti') }));
-        revoker?.start(row, named);
-      }
-      for (const a of alerts) alert(a);
-      return out;
+      for (const { row, named } of decisions.start) revoker?.start(row, named);
+      for (const a of decisions.alerts) alert(a);
+      return decisions.detections;
     },
 
     async close() {

@@ -5,49 +5,19 @@
  * tokens linked to a family or session (their `access_jti`s in the stored events).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { RevocationTarget } from '../../contract/revocation-api-v1.ts';
 import { insertJsonRows } from '../../platform/clickhouse/json-rows.ts';
 import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
 import { quoteString } from '../../platform/clickhouse/sql.ts';
-import type { RevocationTarget } from '../decide/policy.ts';
+import type { RevocationRow, RevocationStatus } from '../revocation.ts';
 
-export const REVOCATION_STATUSES = [
-  'pending',
-  'retrying',
-  'done',
-  'not_found',
-  'failed',
-  'dry_run',
-  'suppressed',
-] as const;
-export type RevocationStatus = (typeof REVOCATION_STATUSES)[number];
-
-/** Statuses after which a target is never revoked again. */
-export const FINAL_STATUSES: ReadonlySet<RevocationStatus> = new Set(['done', 'not_found', 'failed']);
-/** Statuses that mean "still to do" (resumed after a restart). */
-export const OPEN_STATUSES: ReadonlySet<RevocationStatus> = new Set(['pending', 'retrying']);
-
-export interface RevocationRow {
-  revocation_id: string;
-  tenant: string;
-  subject: string;
-  target_kind: RevocationTarget;
-  target_id: string;
-  status: RevocationStatus;
-  attempt: number;
-  http_status: number;
-  latency_ms: number;
-  error: string;
-  detection_id: string;
-  detector: string;
-  severity: string;
-  reason: string;
-  expires_ms: number;
-  /** event time of the misuse that led to it */
-  detected_ms: number;
-  /** wall clock of the decision */
-  decided_ms: number;
-  time_ms: number;
-}
+export {
+  FINAL_STATUSES,
+  OPEN_STATUSES,
+  REVOCATION_STATUSES,
+  type RevocationRow,
+  type RevocationStatus,
+} from '../revocation.ts';
 
 const toInsert = (r: RevocationRow) => ({ ...r, time: Math.floor(r.time_ms / 1000) });
 
