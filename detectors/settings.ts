@@ -9,7 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { Env } from '../platform/env.ts';
 import { cidrList } from '../platform/net/network.ts';
+import { readTable, setting } from '../platform/settings.ts';
 import { type DetectorRegistry, REGISTRY } from './registry.ts';
 import { TenantThresholds, type ThresholdSettings } from './thresholds.ts';
 
@@ -100,5 +102,106 @@ export function detectorSettings(
     base,
     thresholds: new TenantThresholds(base, file.tenants ?? {}),
     dryRun: new Set([...(file.dryRun ?? []), ...dryRun]),
+  };
+}
+
+/** The detection stage's environment settings (the file's thresholds are detectorSettings'). */
+export const DETECT_SETTINGS = {
+  enabled: setting.bool('TOKENWATCH_DETECT', true, 'run the detectors'),
+  groupId: setting.str('TOKENWATCH_DETECT_GROUP_ID', 'tokenwatch-detectors', 'the detectors’ consumer group'),
+  findingsTopic: setting.str(
+    'TOKENWATCH_KAFKA_FINDINGS_TOPIC',
+    'tokenwatch.findings',
+    'where findings are published (Kafka mode)',
+  ),
+  maxKeys: setting.int(
+    'TOKENWATCH_DETECT_MAX_KEYS',
+    2_000_000,
+    1000,
+    Number.MAX_SAFE_INTEGER,
+    'cap on tracked subjects + tokens + families + sessions; past it the least recently seen subjects are evicted, from the tenant holding the most first',
+  ),
+  rebuildOverlapSeconds: setting.int(
+    'TOKENWATCH_DETECT_REBUILD_OVERLAP_SECONDS',
+    300,
+    0,
+    86_400,
+    'on partition assignment, the topic is re-read from this long before the join besides ClickHouse',
+  ),
+  configFile: setting.str(
+    'TOKENWATCH_DETECT_CONFIG',
+    '',
+    'detector settings file: thresholds, per-tenant overrides, dry-run ([detection](detection.md))',
+  ),
+  dryRun: setting.list(
+    'TOKENWATCH_DETECT_DRY_RUN',
+    [],
+    'detectors reported but never acted on, comma-separated (added to the file’s)',
+    {
+      check: (name) => (REGISTRY.has(name) ? undefined : `is not a detector (${REGISTRY.names.join(', ')})`),
+    },
+  ),
+  graceWindowMs: setting.custom<number | undefined>(
+    'TOKENWATCH_DETECT_GRACE_WINDOW_MS',
+    '`30000`',
+    'refresh_replay grace window (overrides the file’s default thresholds)',
+    (env, problems) =>
+      (env['TOKENWATCH_DETECT_GRACE_WINDOW_MS']?.trim() ?? '') === ''
+        ? undefined
+        : setting.int('TOKENWATCH_DETECT_GRACE_WINDOW_MS', 0, 0, 3_600_000, '').read(env, problems),
+  ),
+  allowlist: setting.list(
+    'TOKENWATCH_DETECT_ALLOWLIST',
+    [],
+    'CIDRs never treated as a place or network (VPN egress, corporate proxies), added to the file’s',
+  ),
+};
+
+export interface DetectStageSettings {
+  enabled: boolean;
+  groupId: string;
+  findingsTopic: string;
+  maxKeys: number;
+  rebuildOverlapSeconds: number;
+  configFile: string;
+  settings: DetectorSettings;
+}
+
+/** Reads the detection stage's settings (the environment, then the settings file it names). */
+export function readDetectSettings(env: Env, problems: string[]): DetectStageSettings {
+  // the settings file's problems first: it is the bigger mistake, and the rest may follow from it
+  const own: string[] = [];
+  const s = readTable(DETECT_SETTINGS, env, own);
+  let file: DetectorSettingsFile = {};
+  if (s.configFile !== '') {
+    try {
+      file = readSettingsFile(s.configFile);
+    } catch (err) {
+      problems.push(`TOKENWATCH_DETECT_CONFIG: ${(err as Error).message}`);
+    }
+  }
+  problems.push(...own);
+  try {
+    cidrList(s.allowlist);
+  } catch (err) {
+    problems.push(`TOKENWATCH_DETECT_ALLOWLIST: ${(err as Error).message}`);
+  }
+  // Set: overrides the settings file's grace window; unset: the file's (or the default) stands.
+  const overrides = {
+    ...(s.graceWindowMs !== undefined ? { graceWindowMs: s.graceWindowMs } : {}),
+    ...(s.allowlist.length > 0 ? { allowlistCidrs: s.allowlist } : {}),
+  };
+  return {
+    enabled: s.enabled,
+    groupId: s.groupId,
+    findingsTopic: s.findingsTopic,
+    maxKeys: s.maxKeys,
+    rebuildOverlapSeconds: s.rebuildOverlapSeconds,
+    configFile: s.configFile,
+    settings: detectorSettings(
+      file,
+      overrides,
+      s.dryRun.filter((n) => REGISTRY.has(n)),
+    ),
   };
 }

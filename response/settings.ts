@@ -13,8 +13,12 @@ import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { REGISTRY } from '../detectors/registry.ts';
+import type { Env } from '../platform/env.ts';
+import { cidrList } from '../platform/net/network.ts';
+import { readTable, setting } from '../platform/settings.ts';
 import { SEVERITIES } from './alert.ts';
 import { DEFAULT_POLICY, type DetectorPolicy, POLICY_TARGETS, type ResponsePolicy } from './decide/policy.ts';
+import { parseWebhookTargets, type WebhookTarget } from './webhooks/index.ts';
 
 const PolicySchema = Type.Object(
   {
@@ -86,4 +90,249 @@ export function webhookEntries(
     return { ...rest, secret: secret ?? '' };
   });
   return { entries, problems };
+}
+
+const noDetector = (name: string) => (REGISTRY.has(name) ? undefined : 'is not a detector');
+const httpUrl = (v: string) => (/^https?:\/\/[^/]+/.test(v) ? undefined : 'must be an http(s) URL');
+
+/** The response stage's environment settings (the policy file's are responsePolicy's). */
+export const RESPONSE_SETTINGS = {
+  configFile: setting.str(
+    'TOKENWATCH_RESPONSE_CONFIG',
+    '',
+    'response settings file: policy per detector and webhook targets ([response](response.md))',
+  ),
+  dryRun: setting.list(
+    'TOKENWATCH_RESPONSE_DRY_RUN',
+    [],
+    'detectors whose revocations are decided and recorded as `dry_run`, never sent (comma-separated)',
+    { check: noDetector },
+  ),
+  revocationUrl: setting.str(
+    'TOKENWATCH_AUTH_REVOKE_URL',
+    '',
+    'the auth API’s revocation endpoint (`POST`, [response](response.md)); none: nothing is revoked',
+    { check: httpUrl },
+  ),
+  token: setting.str('TOKENWATCH_AUTH_TOKEN', '', 'static bearer token for the auth API'),
+  tokenUrl: setting.str(
+    'TOKENWATCH_AUTH_TOKEN_URL',
+    '',
+    'OAuth 2.0 token endpoint for client credentials (used instead of the static token when set)',
+    { check: httpUrl },
+  ),
+  clientId: setting.str('TOKENWATCH_AUTH_CLIENT_ID', '', 'client id (HTTP Basic at the token endpoint)'),
+  clientSecret: setting.secret('TOKENWATCH_AUTH_CLIENT_SECRET', 'its secret'),
+  scope: setting.str('TOKENWATCH_AUTH_SCOPE', 'revoke', 'scope asked for with client credentials'),
+  timeoutMs: setting.int(
+    'TOKENWATCH_AUTH_TIMEOUT_MS',
+    2000,
+    50,
+    600_000,
+    'deadline of one call to the auth API (and to its token endpoint)',
+  ),
+  retryBaseMs: setting.int(
+    'TOKENWATCH_AUTH_RETRY_BASE_MS',
+    200,
+    1,
+    600_000,
+    'first retry delay; doubles per attempt, with jitter',
+  ),
+  retryMaxMs: setting.int(
+    'TOKENWATCH_AUTH_RETRY_MAX_MS',
+    5000,
+    1,
+    3_600_000,
+    'cap of one retry delay (also of a `Retry-After`)',
+  ),
+  giveUpSeconds: setting.int(
+    'TOKENWATCH_AUTH_GIVE_UP_SECONDS',
+    86_400,
+    1,
+    30 * 86_400,
+    'a revocation still failing this long after its decision is `failed` and pages',
+  ),
+  breakerFailures: setting.int(
+    'TOKENWATCH_AUTH_BREAKER_FAILURES',
+    5,
+    1,
+    1000,
+    'failed calls in a row that open the circuit breaker',
+  ),
+  breakerCooldownMs: setting.int(
+    'TOKENWATCH_AUTH_BREAKER_COOLDOWN_MS',
+    5000,
+    10,
+    3_600_000,
+    'how long the breaker stays open before one probe call',
+  ),
+  guardPerTenant: setting.int(
+    'TOKENWATCH_GUARD_TENANT_PER_MINUTE',
+    30,
+    0,
+    1_000_000,
+    'revocations per tenant per sliding minute; past it: alert only, page once',
+  ),
+  guardTotal: setting.int(
+    'TOKENWATCH_GUARD_TOTAL_PER_MINUTE',
+    120,
+    0,
+    1_000_000,
+    'revocations overall per sliding minute (per instance)',
+  ),
+  revocationsTopic: setting.str(
+    'TOKENWATCH_KAFKA_REVOCATIONS_TOPIC',
+    'tokenwatch.revocations',
+    'revocation notices for verifiers’ denylists (Kafka mode; in both modes they are also served by `GET /v1/revocations`)',
+  ),
+  publicUrl: setting.str(
+    'TOKENWATCH_PUBLIC_URL',
+    '',
+    'this service’s public base URL; alerts link to its `/v1/detections`',
+    { check: httpUrl },
+  ),
+  webhookUrl: setting.str(
+    'TOKENWATCH_WEBHOOK_URL',
+    '',
+    'one alert webhook target from the environment (besides the file’s)',
+  ),
+  webhookSecret: setting.secret(
+    'TOKENWATCH_WEBHOOK_SECRET',
+    'its HMAC secret (`Tokenwatch-Signature`); empty: unsigned',
+  ),
+  webhookFormat: setting.str(
+    'TOKENWATCH_WEBHOOK_FORMAT',
+    'generic',
+    'its format: `generic`, `slack`, `alertmanager`',
+  ),
+  webhookMinSeverity: setting.str(
+    'TOKENWATCH_WEBHOOK_MIN_SEVERITY',
+    'medium',
+    'its minimum severity (`low`, `medium`, `high`, `critical`)',
+  ),
+  webhookGroupWaitMs: setting.int(
+    'TOKENWATCH_WEBHOOK_GROUP_WAIT_MS',
+    2000,
+    0,
+    3_600_000,
+    'an incident’s first message waits this long to gather its findings',
+  ),
+  webhookGroupIntervalMs: setting.int(
+    'TOKENWATCH_WEBHOOK_GROUP_INTERVAL_MS',
+    60_000,
+    0,
+    86_400_000,
+    'later findings of the same incident are sent together at most this often',
+  ),
+  webhookTimeoutMs: setting.int(
+    'TOKENWATCH_WEBHOOK_TIMEOUT_MS',
+    5000,
+    50,
+    600_000,
+    'deadline of one webhook delivery attempt',
+  ),
+  webhookAllowedCidrs: setting.list(
+    'TOKENWATCH_WEBHOOK_ALLOWED_CIDRS',
+    [],
+    'link-local/metadata ranges webhooks may reach anyway (refused by default)',
+  ),
+};
+
+export interface ResponseStageSettings {
+  /** the auth API's revocation endpoint ('' = none: revocations are recorded as dry_run) */
+  revocationUrl: string;
+  auth: { token: string; tokenUrl: string; clientId: string; clientSecret: string; scope: string };
+  timeoutMs: number;
+  retry: { baseMs: number; maxMs: number; giveUpAfterMs: number };
+  breaker: { failureThreshold: number; cooldownMs: number };
+  guard: { perTenantPerMinute: number; totalPerMinute: number };
+  policy: ResponsePolicy;
+  revocationsTopic: string;
+  /** where alerts link to (this service's public base URL; '' = no links) */
+  publicUrl: string;
+  configFile: string;
+  webhooks: {
+    targets: WebhookTarget[];
+    groupWaitMs: number;
+    groupIntervalMs: number;
+    timeoutMs: number;
+    allowedCidrs: string[];
+  };
+}
+
+/** Reads the response stage's settings (the environment, then the file it names). */
+export function readResponseSettings(env: Env, problems: string[]): ResponseStageSettings {
+  // the settings file's problems first: it is the bigger mistake, and the rest may follow from it
+  const own: string[] = [];
+  const s = readTable(RESPONSE_SETTINGS, env, own);
+  let file: ResponseSettingsFile = {};
+  if (s.configFile !== '') {
+    try {
+      file = readResponseFile(s.configFile);
+    } catch (err) {
+      problems.push(`TOKENWATCH_RESPONSE_CONFIG: ${(err as Error).message}`);
+    }
+  }
+  problems.push(...own);
+  if (s.revocationUrl !== '' && s.token === '' && s.tokenUrl === '')
+    problems.push(
+      'TOKENWATCH_AUTH_REVOKE_URL is set but no credentials: set TOKENWATCH_AUTH_TOKEN (a static bearer token) ' +
+        'or TOKENWATCH_AUTH_TOKEN_URL with TOKENWATCH_AUTH_CLIENT_ID and TOKENWATCH_AUTH_CLIENT_SECRET (client credentials)',
+    );
+  if (s.tokenUrl !== '' && (s.clientId === '' || s.clientSecret === ''))
+    problems.push(
+      'TOKENWATCH_AUTH_TOKEN_URL needs TOKENWATCH_AUTH_CLIENT_ID and TOKENWATCH_AUTH_CLIENT_SECRET',
+    );
+  try {
+    cidrList(s.webhookAllowedCidrs);
+  } catch (err) {
+    problems.push(`TOKENWATCH_WEBHOOK_ALLOWED_CIDRS: ${(err as Error).message}`);
+  }
+  const hooks = webhookEntries(file, env);
+  problems.push(...hooks.problems.map((p) => `TOKENWATCH_RESPONSE_CONFIG ${p}`));
+  if (s.webhookUrl !== '')
+    hooks.entries.push({
+      name: 'env',
+      url: s.webhookUrl,
+      format: s.webhookFormat,
+      secret: s.webhookSecret,
+      minSeverity: s.webhookMinSeverity,
+    });
+  let targets: WebhookTarget[] = [];
+  try {
+    targets = parseWebhookTargets(
+      hooks.entries,
+      'TOKENWATCH_RESPONSE_CONFIG webhooks / TOKENWATCH_WEBHOOK_URL',
+    );
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  return {
+    revocationUrl: s.revocationUrl,
+    auth: {
+      token: s.token,
+      tokenUrl: s.tokenUrl,
+      clientId: s.clientId,
+      clientSecret: s.clientSecret,
+      scope: s.scope,
+    },
+    timeoutMs: s.timeoutMs,
+    retry: { baseMs: s.retryBaseMs, maxMs: s.retryMaxMs, giveUpAfterMs: s.giveUpSeconds * 1000 },
+    breaker: { failureThreshold: s.breakerFailures, cooldownMs: s.breakerCooldownMs },
+    guard: { perTenantPerMinute: s.guardPerTenant, totalPerMinute: s.guardTotal },
+    policy: responsePolicy(
+      file,
+      s.dryRun.filter((n) => REGISTRY.has(n)),
+    ),
+    revocationsTopic: s.revocationsTopic,
+    publicUrl: s.publicUrl,
+    configFile: s.configFile,
+    webhooks: {
+      targets,
+      groupWaitMs: s.webhookGroupWaitMs,
+      groupIntervalMs: s.webhookGroupIntervalMs,
+      timeoutMs: s.webhookTimeoutMs,
+      allowedCidrs: s.webhookAllowedCidrs,
+    },
+  };
 }

@@ -9,12 +9,12 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Detection } from '../detectors/detection.ts';
+import type { TenantThresholds } from '../detectors/thresholds.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { WriteBacklog } from '../platform/backlog.ts';
 import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
 import type { Producer } from '../platform/kafka/client.ts';
 import { keepTrying } from '../platform/keep-trying.ts';
-import type { Config } from '../service/config.ts';
 import type { Alert } from './alert.ts';
 import { DecisionMemory, decide } from './decide/decider.ts';
 import { BlastRadiusGuard } from './decide/guard.ts';
@@ -25,6 +25,7 @@ import { AuthApiClient, clientCredentials, staticToken } from './revoke/auth-api
 import { CircuitBreaker } from './revoke/breaker.ts';
 import { OPEN_STATUSES, RevocationLog, type RevocationRow } from './revoke/outbox.ts';
 import { Revoker } from './revoke/revoker.ts';
+import type { ResponseStageSettings } from './settings.ts';
 import { startWebhooks, type WebhookStage } from './webhooks/stage.ts';
 
 export interface ResponseStage {
@@ -43,6 +44,16 @@ export interface ResponseDeps {
   refused: RefusedRowSink;
   /** writes being retried (readiness) */
   backlog?: WriteBacklog;
+  /** the database of the outbox, the notices and the webhook log */
+  database: string;
+  /** rows older than this are dropped (notices still in force must outlive it) */
+  retentionDays: number;
+  /** the detectors' thresholds: how long each kind of revocation stays in force */
+  thresholds: TenantThresholds;
+  /** how long after a family's revocation its access tokens are looked up again (late events) */
+  relookAfterMs: number;
+  /** cap of the backoff between retries of a failed write */
+  retryMaxBackoffMs: number;
 }
 
 /** How far back the outbox is read at start: targets revoked before are remembered this long. */
@@ -51,31 +62,30 @@ const MEMORY_DAYS = 30;
  * Where revocation notices go: ClickHouse in both modes (GET /v1/revocations serves it to pollers),
  * and the revocation hook topic as well in Kafka mode.
  */
-function noticeSinks(config: Config, deps: ResponseDeps): NoticeSink[] {
-  const sinks: NoticeSink[] = [
-    new ClickHouseNotices(deps.clickhouse, config.clickhouse.database, deps.refused),
-  ];
-  if (deps.producer !== undefined)
-    sinks.push(new KafkaNotices(deps.producer, config.response.revocationsTopic));
+function noticeSinks(config: ResponseStageSettings, deps: ResponseDeps): NoticeSink[] {
+  const sinks: NoticeSink[] = [new ClickHouseNotices(deps.clickhouse, deps.database, deps.refused)];
+  if (deps.producer !== undefined) sinks.push(new KafkaNotices(deps.producer, config.revocationsTopic));
   // A notice's row goes with the table's retention (counted from publication), in force or not.
-  const t = config.detect.settings.base;
+  const t = deps.thresholds.for('');
   const longestS = Math.max(t.familyLifetimeS, t.sessionLifetimeS);
-  if (config.clickhouse.retentionDays * 86_400 < longestS)
+  if (deps.retentionDays * 86_400 < longestS)
     deps.log.warn(
-      { retentionDays: config.clickhouse.retentionDays, longestRevocationDays: longestS / 86_400 },
+      { retentionDays: deps.retentionDays, longestRevocationDays: longestS / 86_400 },
       'TOKENWATCH_RETENTION_DAYS is shorter than a family or session revocation lasts: notices still in force ' +
         'are dropped with their partition and GET /v1/revocations stops serving them; raise the retention',
     );
   return sinks;
 }
 
-export async function startResponse(config: Config, deps: ResponseDeps): Promise<ResponseStage> {
-  const { log, metrics } = deps;
-  const r = config.response;
-  const thresholds = config.detect.settings.thresholds;
-  const outbox = new RevocationLog(deps.clickhouse, config.clickhouse.database, deps.refused);
+export async function startResponse(
+  config: ResponseStageSettings,
+  deps: ResponseDeps,
+): Promise<ResponseStage> {
+  const { log, metrics, thresholds } = deps;
+  const r = config;
+  const outbox = new RevocationLog(deps.clickhouse, deps.database, deps.refused);
   const guard = new BlastRadiusGuard(r.guard);
-  const webhooks: WebhookStage = startWebhooks(config, deps);
+  const webhooks: WebhookStage = startWebhooks(config.webhooks, deps);
   let closing = false;
   const alert = (a: Alert) => webhooks.send(a);
 
@@ -105,11 +115,11 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
           retry: r.retry,
           accessTokenLookbackMs: thresholds.for('').tokenLifetimeS * 1000,
           accessTokenLifetimeMs: thresholds.for('').tokenLifetimeS * 1000,
-          relookAfterMs: 2 * config.batch.maxWaitMs + 1000,
+          relookAfterMs: deps.relookAfterMs,
           alert,
           metrics,
           logger: log.child({ component: 'revoker' }),
-          maxBackoffMs: config.batch.retryMaxBackoffMs,
+          maxBackoffMs: deps.retryMaxBackoffMs,
           ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
         });
 
@@ -119,7 +129,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
     what: 'the revocation outbox (reading)',
     log,
     closing: () => false,
-    maxBackoffMs: config.batch.retryMaxBackoffMs,
+    maxBackoffMs: deps.retryMaxBackoffMs,
   });
   let resumed = 0;
   for (const row of previous) {
@@ -174,7 +184,7 @@ export async function startResponse(config: Config, deps: ResponseDeps): Promise
         what: 'revocation decisions',
         log,
         closing: () => closing,
-        maxBackoffMs: config.batch.retryMaxBackoffMs,
+        maxBackoffMs: deps.retryMaxBackoffMs,
         onFailure: () => metrics.responseWriteFailures.inc({ sink: 'revocations' }),
         ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
       });

@@ -63,7 +63,7 @@ async function runBacktest(opts: OptionValues): Promise<number> {
   const config = loadConfig();
   const settings =
     values.config === undefined ? config.detect.settings : detectorSettings(readSettingsFile(values.config));
-  const log = createLogger(config.logLevel, 2);
+  const log = createLogger(config.service.logLevel, 2);
   const { client } = await connectClickHouse(config, log, 30_000);
   try {
     log.info(
@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.service.logLevel);
   if (command === 'migrate') {
     const { client, features } = await connectClickHouse(config, log, 30_000);
     const report = await migrate(client, schemaOptions(config), features, log);

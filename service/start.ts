@@ -25,7 +25,13 @@ import { isSchemaCurrent, migrate } from '../platform/clickhouse/migrate.ts';
 import { dropExpiredPartitions } from '../platform/clickhouse/retention.ts';
 import type { SchemaOptions } from '../platform/clickhouse/schema.ts';
 import { ApiKeys } from '../platform/http/api-keys.ts';
-import { createKafka, createProducer, ensureTopics, type Producer } from '../platform/kafka/client.ts';
+import {
+  createKafka,
+  createProducer,
+  ensureTopics,
+  type Kafka,
+  type Producer,
+} from '../platform/kafka/client.ts';
 import { startResponse } from '../response/stage.ts';
 import type { Config } from './config.ts';
 import { detectionsRoute } from './http/detections-route.ts';
@@ -87,7 +93,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
   let schemaCurrent = await isSchemaCurrent(client, schema);
   if (!schemaCurrent) log.warn('schema is not current: run `tokenwatch migrate` (not ready until then)');
 
-  const stage = new Stage(config.limits, metrics);
+  const { ingest, service: svc } = config;
+  const stage = new Stage(ingest.limits, metrics);
   // Every table's refused rows become dead letters; writes being retried are readiness' business.
   const deadLetters = new DeadLetterStore(
     client,
@@ -98,14 +105,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const backlog = new WriteBacklog();
   const batcher = new Batcher(
     new ClickHouseSink(client, schema.database, metrics, deadLetters),
-    config.batch,
+    ingest.batch,
     metrics,
     log.child({ component: 'batcher' }),
   );
 
   let producer: Producer | undefined;
   let source: KafkaSource | undefined;
-  let detectionKafka: DetectionDeps['kafka'];
+  let detectionKafka: { client: Kafka; producer: Producer } | undefined;
   let intake: Intake | undefined;
   const checks: ReadinessCheck[] = [
     { name: 'clickhouse', check: async () => (await client.ping()).success },
@@ -115,8 +122,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       // never wait: they are dead-lettered).
       name: 'storage',
       check: () =>
-        batcher.oldestWaitMs() <= config.http.readyMaxBacklogMs &&
-        (backlog.oldest()?.waitedMs ?? 0) <= config.http.readyMaxBacklogMs,
+        batcher.oldestWaitMs() <= svc.readyMaxBacklogMs &&
+        (backlog.oldest()?.waitedMs ?? 0) <= svc.readyMaxBacklogMs,
     },
   ];
 
@@ -126,9 +133,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
       kafka,
       [
         ...new Set([
-          ...config.kafka.topics,
-          config.kafka.publishTopic,
-          config.kafka.deadLetterTopic,
+          ...ingest.kafka.topics,
+          ingest.kafka.publishTopic,
+          ingest.kafka.deadLetterTopic,
           ...(config.detect.enabled ? [config.detect.findingsTopic, config.response.revocationsTopic] : []),
         ]),
       ],
@@ -148,11 +155,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
       producerConnected = false;
     });
     await producer.connect();
-    const deadLetterTopic = new DeadLetterTopic(producer, config.kafka.deadLetterTopic, log);
-    intake = new KafkaIntake(producer, config.kafka.publishTopic, batcher, deadLetterTopic);
+    const deadLetterTopic = new DeadLetterTopic(producer, ingest.kafka.deadLetterTopic, log);
+    intake = new KafkaIntake(producer, ingest.kafka.publishTopic, batcher, deadLetterTopic);
     source = new KafkaSource(
       kafka,
-      config.kafka,
+      {
+        groupId: ingest.kafka.groupId,
+        topics: ingest.kafka.topics,
+        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        topicPartitions: config.kafka.topicPartitions,
+      },
       stage,
       batcher,
       deadLetterTopic,
@@ -169,41 +181,59 @@ export async function startService(config: Config, log: Logger): Promise<Service
     );
   }
 
+  // What two stages share is passed explicitly: no stage reads another's settings.
   const response = config.detect.enabled
-    ? await startResponse(config, {
+    ? await startResponse(config.response, {
         clickhouse: client,
         metrics,
         log: log.child({ component: 'response' }),
         ...(producer !== undefined ? { producer } : {}),
         refused: deadLetters,
         backlog,
+        database: config.clickhouse.database,
+        retentionDays: config.clickhouse.retentionDays,
+        thresholds: config.detect.settings.thresholds,
+        // a family's access tokens are looked up again once the batches in flight are stored
+        relookAfterMs: 2 * ingest.batch.maxWaitMs + 1000,
+        retryMaxBackoffMs: ingest.batch.retryMaxBackoffMs,
       })
     : undefined;
   const detection = config.detect.enabled
-    ? await startDetection(config, {
+    ? await startDetection(config.detect, {
         clickhouse: client,
         stage,
         metrics,
         log: log.child({ component: 'detectors' }),
-        kafka: detectionKafka,
-        responder: response,
+        ...(detectionKafka !== undefined
+          ? {
+              kafka: {
+                ...detectionKafka,
+                topics: ingest.kafka.topics,
+                sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+                topicPartitions: config.kafka.topicPartitions,
+              },
+            }
+          : {}),
+        ...(response !== undefined ? { responder: response } : {}),
         refused: deadLetters,
         backlog,
+        database: config.clickhouse.database,
+        retryMaxBackoffMs: ingest.batch.retryMaxBackoffMs,
       })
     : undefined;
   if (detection !== undefined) checks.push({ name: 'detectors', check: () => detection.ready });
   else log.warn('TOKENWATCH_DETECT is off: events are stored, nothing is detected');
   // Single process: the HTTP door hands its events to the batcher, and to the detectors in process.
-  intake ??= new DirectIntake(stage, batcher, config.limits.httpAckTimeoutMs, detection?.observe);
+  intake ??= new DirectIntake(stage, batcher, ingest.limits.httpAckTimeoutMs, detection?.observe);
 
-  const apiKeys = new ApiKeys(config.apiKeys);
+  const apiKeys = new ApiKeys(svc.apiKeys);
   if (apiKeys.size === 0)
     log.warn('TOKENWATCH_API_KEYS is empty: POST /v1/events refuses every request (no anonymous writes)');
-  const h = config.http;
+  const h = { ...svc, ...ingest.door };
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trustProxy,
+    trustProxy: svc.trustProxy,
     // A trickled body or an idle socket cannot hold a connection (or the shutdown) for long.
     requestTimeout: h.requestTimeoutMs,
     connectionTimeout: h.connectionTimeoutMs,
@@ -245,7 +275,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     intake,
     apiKeys,
     metrics,
-    bodyLimit: config.limits.httpBodyBytes,
+    bodyLimit: ingest.limits.httpBodyBytes,
     maxEvents: h.maxEventsPerRequest,
     eventQuota: new TenantQuota({
       perSecond: h.tenantEventsPerSecond,
@@ -255,13 +285,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
     byteQuota: new TenantQuota({
       perSecond: h.tenantBytesPerSecond,
       burstSeconds: h.tenantBurstSeconds,
-      minCapacity: config.limits.httpBodyBytes,
+      minCapacity: ingest.limits.httpBodyBytes,
     }),
     maxInflating: h.maxInflating,
     requestsPerSecondPerKey: h.requestsPerSecondPerKey,
     maxEventLoopDelayMs: h.maxEventLoopDelayMs,
   });
-  const readKeys = new ApiKeys(config.readApiKeys);
+  const readKeys = new ApiKeys(svc.readApiKeys);
   await app.register(detectionsRoute, {
     clickhouse: client,
     database: config.clickhouse.database,
@@ -273,7 +303,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     writeKeys: apiKeys,
     readKeys,
   });
-  const address = await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: svc.host, port: svc.port });
   const metricsAddress = await metricsApp?.listen({ host: h.metricsHost, port: h.metricsPort });
 
   const retention = features.ttl

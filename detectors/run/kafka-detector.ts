@@ -9,7 +9,6 @@
  * Offsets are committed only after a batch's detections are stored and published.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ingest/metrics.ts';
 import type { Stage } from '../../ingest/pipeline/stage.ts';
@@ -17,6 +16,7 @@ import {
   type Consumer,
   createConsumer,
   type EachBatchPayload,
+  type Kafka,
   partitionCounts,
   partitionOfKey,
   partitionStarts,

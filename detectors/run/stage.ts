@@ -3,15 +3,14 @@
  * of its own with Kafka, or the in-process stream of validated events in single-process mode.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ingest/metrics.ts';
 import type { EventRow } from '../../ingest/pipeline/rows.ts';
 import type { Stage } from '../../ingest/pipeline/stage.ts';
 import type { WriteBacklog } from '../../platform/backlog.ts';
 import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
-import type { Producer } from '../../platform/kafka/client.ts';
-import type { Config } from '../../service/config.ts';
+import type { Kafka, Producer } from '../../platform/kafka/client.ts';
+import type { DetectStageSettings } from '../settings.ts';
 import { readHistory } from './history.ts';
 import { KafkaDetector } from './kafka-detector.ts';
 import {
@@ -38,7 +37,18 @@ export interface DetectionDeps {
   stage: Stage;
   metrics: Metrics;
   log: Logger;
-  kafka?: { client: Kafka; producer: Producer };
+  /** Kafka mode: the client, the producer, and the topics and consumer settings the events come on */
+  kafka?: {
+    client: Kafka;
+    producer: Producer;
+    topics: string[];
+    sessionTimeoutMs: number;
+    topicPartitions: number;
+  };
+  /** the database the detections are stored in (and history read from) */
+  database: string;
+  /** cap of the backoff between retries of a failed write */
+  retryMaxBackoffMs: number;
   /** the response stage, which decides on each detection before it is stored */
   responder?: Responder;
   /** where rows ClickHouse refuses go (dead letters) */
@@ -47,13 +57,16 @@ export interface DetectionDeps {
   backlog?: WriteBacklog;
 }
 
-export async function startDetection(config: Config, deps: DetectionDeps): Promise<DetectionStage> {
-  const { settings } = config.detect;
+export async function startDetection(
+  config: DetectStageSettings,
+  deps: DetectionDeps,
+): Promise<DetectionStage> {
+  const { settings } = config;
   const log = deps.log;
   const runtime = new DetectorRuntime({
     thresholds: settings.thresholds,
     dryRun: settings.dryRun,
-    maxKeys: config.detect.maxKeys,
+    maxKeys: config.maxKeys,
     metrics: deps.metrics,
     onFailure: (input, err) =>
       log.error(
@@ -61,14 +74,11 @@ export async function startDetection(config: Config, deps: DetectionDeps): Promi
         'the detectors failed on an event; it was skipped (please report this)',
       ),
   });
-  const sinks: DetectionSink[] = [
-    new ClickHouseDetections(deps.clickhouse, config.clickhouse.database, deps.refused),
-  ];
-  if (deps.kafka !== undefined)
-    sinks.push(new KafkaDetections(deps.kafka.producer, config.detect.findingsTopic));
+  const sinks: DetectionSink[] = [new ClickHouseDetections(deps.clickhouse, deps.database, deps.refused)];
+  if (deps.kafka !== undefined) sinks.push(new KafkaDetections(deps.kafka.producer, config.findingsTopic));
   const outputs = new DetectionOutputs(sinks, log, {
     metrics: deps.metrics,
-    maxBackoffMs: config.batch.retryMaxBackoffMs,
+    maxBackoffMs: deps.retryMaxBackoffMs,
     ...(deps.responder !== undefined ? { responder: deps.responder } : {}),
     ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
   });
@@ -85,12 +95,12 @@ export async function startDetection(config: Config, deps: DetectionDeps): Promi
     const consumer = new KafkaDetector(
       deps.kafka.client,
       {
-        groupId: config.detect.groupId,
-        topics: config.kafka.topics,
-        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        partitionsConsumedConcurrently: Math.max(1, config.kafka.topicPartitions),
-        overlapSeconds: config.detect.rebuildOverlapSeconds,
-        database: config.clickhouse.database,
+        groupId: config.groupId,
+        topics: deps.kafka.topics,
+        sessionTimeoutMs: deps.kafka.sessionTimeoutMs,
+        partitionsConsumedConcurrently: Math.max(1, deps.kafka.topicPartitions),
+        overlapSeconds: config.rebuildOverlapSeconds,
+        database: deps.database,
         ...lookback,
       },
       deps.clickhouse,
@@ -121,7 +131,7 @@ export async function startDetection(config: Config, deps: DetectionDeps): Promi
   const nowS = Math.floor(started / 1000);
   const { kept } = await readHistory(
     deps.clickhouse,
-    config.clickhouse.database,
+    deps.database,
     { familiesFromS: nowS - lookback.familyLookbackS, tokensFromS: nowS - lookback.tokenLookbackS },
     (e) => runtime.process(e, 'warmup'),
     { log },

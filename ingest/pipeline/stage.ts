@@ -5,8 +5,8 @@
  * never a failed request or a crashed consumer.
  */
 import { forEachInSlices } from '../../platform/slices.ts';
-import type { Config } from '../../service/config.ts';
 import type { Metrics } from '../metrics.ts';
+import type { IngestSettings } from '../settings.ts';
 import { GeoLookup } from './geo.ts';
 import {
   type DeadLetterInput,
@@ -38,10 +38,10 @@ export class Stage {
   readonly geo = new GeoLookup();
   readonly validation: ValidationOptions;
 
-  private readonly limits: Config['limits'];
+  private readonly limits: IngestSettings['limits'];
   private readonly metrics: Metrics;
 
-  constructor(limits: Config['limits'], metrics: Metrics) {
+  constructor(limits: IngestSettings['limits'], metrics: Metrics) {
     this.limits = limits;
     this.metrics = metrics;
     this.validation = {

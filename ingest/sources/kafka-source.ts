@@ -5,13 +5,16 @@
  * consumer stops fetching and memory stays bounded.
  */
 
-import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { type Consumer, createConsumer, type EachBatchPayload } from '../../platform/kafka/client.ts';
+import {
+  type Consumer,
+  createConsumer,
+  type EachBatchPayload,
+  type Kafka,
+} from '../../platform/kafka/client.ts';
 import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import { cut } from '../../platform/text.ts';
-import type { Config } from '../../service/config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Batcher } from '../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
@@ -19,12 +22,21 @@ import type { Stage } from '../pipeline/stage.ts';
 import type { NormalizedEvent } from '../pipeline/validate.ts';
 import type { DeadLetterTopic } from '../sink/dead-letter-topic.ts';
 
+/** What the source consumes and how: the ingest's topics and group, Kafka's session and partitions. */
+export interface KafkaSourceOptions {
+  groupId: string;
+  topics: string[];
+  sessionTimeoutMs: number;
+  /** partitions consumed at once */
+  topicPartitions: number;
+}
+
 export class KafkaSource {
   readonly #consumer: Consumer;
   readonly #committer: OffsetCommitter;
   #joined = false;
 
-  private readonly config: Config['kafka'];
+  private readonly config: KafkaSourceOptions;
   private readonly stage: Stage;
   private readonly batcher: Batcher;
   private readonly deadLetterTopic: DeadLetterTopic;
@@ -33,7 +45,7 @@ export class KafkaSource {
 
   constructor(
     kafka: Kafka,
-    config: Config['kafka'],
+    config: KafkaSourceOptions,
     stage: Stage,
     batcher: Batcher,
     deadLetterTopic: DeadLetterTopic,

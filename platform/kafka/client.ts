@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { forEachInSlices } from '../slices.ts';
 import { cut, wellFormedJsonText } from '../text.ts';
 
-export type { Consumer, EachBatchPayload, Producer };
+export type { Consumer, EachBatchPayload, Kafka, Producer };
 
 export interface KafkaOptions {
   brokers: string[];

@@ -9,8 +9,8 @@ import type { Metrics } from '../../ingest/metrics.ts';
 import { insertJsonRows } from '../../platform/clickhouse/json-rows.ts';
 import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
 import { AddressGuard } from '../../platform/http/address-guard.ts';
-import type { Config } from '../../service/config.ts';
 import type { Alert } from '../alert.ts';
+import type { ResponseStageSettings } from '../settings.ts';
 import { type DeliveryRecord, WebhookDispatcher } from './index.ts';
 
 export interface WebhookStage {
@@ -22,10 +22,15 @@ const LOG_FLUSH_MS = 1000;
 const LOG_MAX_ROWS = 10_000;
 
 export function startWebhooks(
-  config: Config,
-  deps: { clickhouse: ClickHouseClient; metrics: Metrics; log: Logger; refused: RefusedRowSink },
+  w: ResponseStageSettings['webhooks'],
+  deps: {
+    clickhouse: ClickHouseClient;
+    database: string;
+    metrics: Metrics;
+    log: Logger;
+    refused: RefusedRowSink;
+  },
 ): WebhookStage {
-  const w = config.response.webhooks;
   const log = deps.log.child({ component: 'webhooks' });
   if (w.targets.length === 0) {
     log.info(
@@ -42,7 +47,7 @@ export function startWebhooks(
       // Refused rows are dead-lettered; only failures worth retrying land below.
       await insertJsonRows({
         client: deps.clickhouse,
-        table: `${config.clickhouse.database}.webhook_deliveries`,
+        table: `${deps.database}.webhook_deliveries`,
         rows: batch.map((r) => ({ ...r, time: Math.floor(r.time_ms / 1000) })),
         refused: deps.refused,
         queryId: 'response-webhook-deliveries',

@@ -43,12 +43,72 @@ function configError(env: Record<string, string>): ConfigError {
 describe('loadConfig defaults', () => {
   it('has the documented default for every option', () => {
     const expected: Config = {
-      host: '0.0.0.0',
-      port: 8080,
-      trustProxy: false,
-      logLevel: 'info',
-      apiKeys: [],
-      readApiKeys: [],
+      service: {
+        host: '0.0.0.0',
+        port: 8080,
+        trustProxy: false,
+        logLevel: 'info',
+        apiKeys: [],
+        readApiKeys: [],
+        requestTimeoutMs: 30_000,
+        connectionTimeoutMs: 60_000,
+        keepAliveTimeoutMs: 5000,
+        shutdownGraceMs: 5000,
+        metricsKey: '',
+        metricsPort: 0,
+        metricsHost: '0.0.0.0',
+        readyMaxBacklogMs: 30_000,
+      },
+      clickhouse: {
+        url: 'http://127.0.0.1:8123',
+        user: 'default',
+        password: '',
+        database: 'tokenwatch',
+        cluster: '',
+        retentionDays: 90,
+        migrateOnStart: true,
+        requestTimeoutMs: 30_000,
+      },
+      kafka: {
+        brokers: [],
+        clientId: 'tokenwatch',
+        topicPartitions: 6,
+        sessionTimeoutMs: 10_000,
+      },
+      ingest: {
+        kafka: {
+          groupId: 'tokenwatch-ingest',
+          topics: ['tokenwatch.events'],
+          publishTopic: 'tokenwatch.events',
+          deadLetterTopic: 'tokenwatch.events.dlq',
+        },
+        batch: {
+          maxRows: 10_000,
+          maxWaitMs: 1000,
+          bufferMaxRows: 100_000,
+          retryMaxBackoffMs: 10_000,
+          urgentLingerMs: 100,
+          tenantShare: 0.5,
+        },
+        limits: {
+          httpBodyBytes: 16 * 1024 * 1024,
+          httpAckTimeoutMs: 10_000,
+          eventBytes: 16 * 1024,
+          eventMaxDepth: 32,
+          maxEventAgeSeconds: 604_800,
+          maxFutureSkewSeconds: 300,
+          deadLetterPayloadBytes: 4096,
+        },
+        door: {
+          maxEventsPerRequest: 10_000,
+          requestsPerSecondPerKey: 1000,
+          tenantEventsPerSecond: 50_000,
+          tenantBytesPerSecond: 64 * 1024 * 1024,
+          tenantBurstSeconds: 2,
+          maxInflating: 4,
+          maxEventLoopDelayMs: 1000,
+        },
+      },
       detect: {
         enabled: true,
         groupId: 'tokenwatch-detectors',
@@ -76,60 +136,6 @@ describe('loadConfig defaults', () => {
           timeoutMs: 5000,
           allowedCidrs: [],
         },
-      },
-      clickhouse: {
-        url: 'http://127.0.0.1:8123',
-        user: 'default',
-        password: '',
-        database: 'tokenwatch',
-        cluster: '',
-        retentionDays: 90,
-        migrateOnStart: true,
-        requestTimeoutMs: 30_000,
-      },
-      kafka: {
-        brokers: [],
-        clientId: 'tokenwatch',
-        groupId: 'tokenwatch-ingest',
-        topics: ['tokenwatch.events'],
-        publishTopic: 'tokenwatch.events',
-        deadLetterTopic: 'tokenwatch.events.dlq',
-        topicPartitions: 6,
-        sessionTimeoutMs: 10_000,
-      },
-      batch: {
-        maxRows: 10_000,
-        maxWaitMs: 1000,
-        bufferMaxRows: 100_000,
-        retryMaxBackoffMs: 10_000,
-        urgentLingerMs: 100,
-        tenantShare: 0.5,
-      },
-      http: {
-        maxEventsPerRequest: 10_000,
-        requestsPerSecondPerKey: 1000,
-        tenantEventsPerSecond: 50_000,
-        tenantBytesPerSecond: 64 * 1024 * 1024,
-        tenantBurstSeconds: 2,
-        maxInflating: 4,
-        requestTimeoutMs: 30_000,
-        connectionTimeoutMs: 60_000,
-        keepAliveTimeoutMs: 5000,
-        shutdownGraceMs: 5000,
-        maxEventLoopDelayMs: 1000,
-        metricsKey: '',
-        metricsPort: 0,
-        metricsHost: '0.0.0.0',
-        readyMaxBacklogMs: 30_000,
-      },
-      limits: {
-        httpBodyBytes: 16 * 1024 * 1024,
-        httpAckTimeoutMs: 10_000,
-        eventBytes: 16 * 1024,
-        eventMaxDepth: 32,
-        maxEventAgeSeconds: 604_800,
-        maxFutureSkewSeconds: 300,
-        deadLetterPayloadBytes: 4096,
       },
     };
     const config = loadConfig({});
@@ -257,15 +263,75 @@ describe('loadConfig parsing', () => {
       'verification_anomaly',
     ]);
     expect(config).toStrictEqual({
-      host: '127.0.0.1',
-      port: 9090,
-      trustProxy: '10.0.0.0/8, 127.0.0.1',
-      logLevel: 'debug',
-      apiKeys: [
-        { tenant: 'acme', key: KEY },
-        { tenant: 'beta', key: 'key:with:colons:1' },
-      ],
-      readApiKeys: [{ tenant: '*', key: KEY }],
+      service: {
+        host: '127.0.0.1',
+        port: 9090,
+        trustProxy: '10.0.0.0/8, 127.0.0.1',
+        logLevel: 'debug',
+        apiKeys: [
+          { tenant: 'acme', key: KEY },
+          { tenant: 'beta', key: 'key:with:colons:1' },
+        ],
+        readApiKeys: [{ tenant: '*', key: KEY }],
+        requestTimeoutMs: 10_000,
+        connectionTimeoutMs: 20_000,
+        keepAliveTimeoutMs: 1000,
+        shutdownGraceMs: 2000,
+        metricsKey: 'metrics-key-0123456789',
+        metricsPort: 9464,
+        metricsHost: '127.0.0.2',
+        readyMaxBacklogMs: 5000,
+      },
+      clickhouse: {
+        url: 'https://ch.example:8443/',
+        user: 'ingest',
+        password: ' p@ss ',
+        database: 'tw_prod',
+        cluster: 'main_cluster',
+        retentionDays: 30,
+        migrateOnStart: false,
+        requestTimeoutMs: 5000,
+      },
+      kafka: {
+        brokers: ['k1:9092', 'k2.example:19092'],
+        clientId: 'tw-1',
+        topicPartitions: 12,
+        sessionTimeoutMs: 15_000,
+      },
+      ingest: {
+        kafka: {
+          groupId: 'tw-group',
+          topics: ['a.events', 'b.events'],
+          publishTopic: 'http.events',
+          deadLetterTopic: 'dlq',
+        },
+        batch: {
+          maxRows: 500,
+          maxWaitMs: 250,
+          bufferMaxRows: 500,
+          retryMaxBackoffMs: 2000,
+          urgentLingerMs: 20,
+          tenantShare: 0.5,
+        },
+        limits: {
+          httpBodyBytes: 1_048_576,
+          httpAckTimeoutMs: 3000,
+          eventBytes: 8192,
+          eventMaxDepth: 32,
+          maxEventAgeSeconds: 3600,
+          maxFutureSkewSeconds: 0,
+          deadLetterPayloadBytes: 1024,
+        },
+        door: {
+          maxEventsPerRequest: 500,
+          requestsPerSecondPerKey: 20,
+          tenantEventsPerSecond: 1000,
+          tenantBytesPerSecond: 2_000_000,
+          tenantBurstSeconds: 5,
+          maxInflating: 2,
+          maxEventLoopDelayMs: 0,
+        },
+      },
       detect: {
         enabled: false,
         groupId: 'tw-detect',
@@ -327,65 +393,13 @@ describe('loadConfig parsing', () => {
           allowedCidrs: ['169.254.10.0/24'],
         },
       },
-      clickhouse: {
-        url: 'https://ch.example:8443/',
-        user: 'ingest',
-        password: ' p@ss ',
-        database: 'tw_prod',
-        cluster: 'main_cluster',
-        retentionDays: 30,
-        migrateOnStart: false,
-        requestTimeoutMs: 5000,
-      },
-      kafka: {
-        brokers: ['k1:9092', 'k2.example:19092'],
-        clientId: 'tw-1',
-        groupId: 'tw-group',
-        topics: ['a.events', 'b.events'],
-        publishTopic: 'http.events',
-        deadLetterTopic: 'dlq',
-        topicPartitions: 12,
-        sessionTimeoutMs: 15_000,
-      },
-      batch: {
-        maxRows: 500,
-        maxWaitMs: 250,
-        bufferMaxRows: 500,
-        retryMaxBackoffMs: 2000,
-        urgentLingerMs: 20,
-        tenantShare: 0.5,
-      },
-      http: {
-        maxEventsPerRequest: 500,
-        requestsPerSecondPerKey: 20,
-        tenantEventsPerSecond: 1000,
-        tenantBytesPerSecond: 2_000_000,
-        tenantBurstSeconds: 5,
-        maxInflating: 2,
-        requestTimeoutMs: 10_000,
-        connectionTimeoutMs: 20_000,
-        keepAliveTimeoutMs: 1000,
-        shutdownGraceMs: 2000,
-        maxEventLoopDelayMs: 0,
-        metricsKey: 'metrics-key-0123456789',
-        metricsPort: 9464,
-        metricsHost: '127.0.0.2',
-        readyMaxBacklogMs: 5000,
-      },
-      limits: {
-        httpBodyBytes: 1_048_576,
-        httpAckTimeoutMs: 3000,
-        eventBytes: 8192,
-        eventMaxDepth: 32,
-        maxEventAgeSeconds: 3600,
-        maxFutureSkewSeconds: 0,
-        deadLetterPayloadBytes: 1024,
-      },
     } satisfies Config);
   });
 
   it('publishes to the first consumed topic by default', () => {
-    expect(loadConfig({ TOKENWATCH_KAFKA_TOPICS: 'x.events,y.events' }).kafka.publishTopic).toBe('x.events');
+    expect(loadConfig({ TOKENWATCH_KAFKA_TOPICS: 'x.events,y.events' }).ingest.kafka.publishTopic).toBe(
+      'x.events',
+    );
   });
 
   it.each([
@@ -394,7 +408,7 @@ describe('loadConfig parsing', () => {
     ['loopback', 'loopback'],
     ['10.0.0.1', '10.0.0.1'],
   ])('TOKENWATCH_TRUST_PROXY=%s → %j', (raw, expected) => {
-    expect(loadConfig({ TOKENWATCH_TRUST_PROXY: raw }).trustProxy).toBe(expected);
+    expect(loadConfig({ TOKENWATCH_TRUST_PROXY: raw }).service.trustProxy).toBe(expected);
   });
 
   it.each([
@@ -413,7 +427,7 @@ describe('loadConfig parsing', () => {
   it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])(
     'TOKENWATCH_LOG_LEVEL=%s',
     (level) => {
-      expect(loadConfig({ TOKENWATCH_LOG_LEVEL: level }).logLevel).toBe(level);
+      expect(loadConfig({ TOKENWATCH_LOG_LEVEL: level }).service.logLevel).toBe(level);
     },
   );
 
@@ -428,13 +442,13 @@ describe('loadConfig parsing', () => {
       TOKENWATCH_DEAD_LETTER_PAYLOAD_BYTES: '64',
     });
     expect([
-      config.port,
+      config.service.port,
       config.clickhouse.retentionDays,
-      config.batch.maxRows,
-      config.batch.bufferMaxRows,
-      config.batch.retryMaxBackoffMs,
-      config.limits.eventBytes,
-      config.limits.deadLetterPayloadBytes,
+      config.ingest.batch.maxRows,
+      config.ingest.batch.bufferMaxRows,
+      config.ingest.batch.retryMaxBackoffMs,
+      config.ingest.limits.eventBytes,
+      config.ingest.limits.deadLetterPayloadBytes,
     ]).toStrictEqual([0, 36500, 1, 1, 10, 256, 64]);
   });
 });
@@ -455,19 +469,20 @@ describe('loadConfig errors', () => {
       TOKENWATCH_BATCH_MAX_ROWS: '500',
       TOKENWATCH_BUFFER_MAX_ROWS: '100',
     });
+    // in the order of the configuration page (docs/configuration.md)
     const problems = [
+      'TOKENWATCH_PORT="70000" must be an integer from 0 to 65535',
       'TOKENWATCH_LOG_LEVEL="loud" must be one of fatal, error, warn, info, debug, trace, silent',
       'TOKENWATCH_API_KEYS entries must be tenant:key with a key of at least 16 characters (got an entry for "acme")',
       'TOKENWATCH_API_KEYS entries must be tenant:key with a key of at least 16 characters (got an entry for "(no tenant)")',
       'TOKENWATCH_CLICKHOUSE_URL="ftp://ch" must be an http(s) URL',
       'TOKENWATCH_CLICKHOUSE_DATABASE="my-db" must be a plain identifier (letters, digits, _)',
       'TOKENWATCH_CLICKHOUSE_CLUSTER="prod cluster" must be a plain identifier (letters, digits, _)',
+      'TOKENWATCH_RETENTION_DAYS="1.5" must be an integer from 1 to 36500',
+      'TOKENWATCH_MIGRATE_ON_START="maybe" must be true or false',
       'TOKENWATCH_KAFKA_BROKERS entry "bad broker" must be host:port',
       'TOKENWATCH_KAFKA_BROKERS entry "k2" must be host:port',
       'TOKENWATCH_KAFKA_TOPICS must name at least one topic',
-      'TOKENWATCH_PORT="70000" must be an integer from 0 to 65535',
-      'TOKENWATCH_RETENTION_DAYS="1.5" must be an integer from 1 to 36500',
-      'TOKENWATCH_MIGRATE_ON_START="maybe" must be true or false',
       'TOKENWATCH_BUFFER_MAX_ROWS (100) must be at least TOKENWATCH_BATCH_MAX_ROWS (500)',
     ];
     expect(err.problems).toStrictEqual(problems);
@@ -526,8 +541,8 @@ describe('loadConfig errors', () => {
     expect(problems[0]).toContain('/extra: Unexpected property');
     expect(problems.slice(1)).toStrictEqual([
       'TOKENWATCH_DETECT_DRY_RUN entry "teleport" is not a detector (refresh_replay, impossible_travel, device_reuse, verification_anomaly)',
-      'TOKENWATCH_DETECT_ALLOWLIST: invalid CIDR "300.1.1.1/8": expected an IPv4/IPv6 address with an optional /prefix',
       'TOKENWATCH_DETECT_GRACE_WINDOW_MS="soon" must be an integer from 0 to 3600000',
+      'TOKENWATCH_DETECT_ALLOWLIST: invalid CIDR "300.1.1.1/8": expected an IPv4/IPv6 address with an optional /prefix',
     ]);
     expect(configError({ TOKENWATCH_DETECT_CONFIG: '/nonexistent/detectors.json' }).problems[0]).toMatch(
       /detector settings \/nonexistent\/detectors\.json: ENOENT/,

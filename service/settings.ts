@@ -1,0 +1,128 @@
+/**
+ * The service's own settings: where it listens, logging, the API keys, the HTTP server's timeouts,
+ * where /metrics is served, and readiness.
+ */
+import type { Env } from '../platform/env.ts';
+import type { ApiKey } from '../platform/http/api-keys.ts';
+import { LOG_LEVELS } from '../platform/log.ts';
+import { readTable, setting, type ValuesOf } from '../platform/settings.ts';
+
+/** `tenant:key,…` with keys of at least 16 characters. */
+const keyList = (env: string, doc: string) =>
+  setting.custom<ApiKey[]>(env, '(none)', doc, (e, problems) => {
+    const parsed: ApiKey[] = [];
+    for (const entry of setting.list(env, [], '').read(e, problems)) {
+      const sep = entry.indexOf(':');
+      const tenant = entry.slice(0, sep);
+      const key = entry.slice(sep + 1);
+      if (sep <= 0 || key.length < 16) {
+        problems.push(
+          `${env} entries must be tenant:key with a key of at least 16 characters ` +
+            `(got an entry for ${JSON.stringify(sep > 0 ? tenant : '(no tenant)')})`,
+        );
+        continue;
+      }
+      parsed.push({ tenant, key });
+    }
+    return parsed;
+  });
+
+export const SERVICE_SETTINGS = {
+  host: setting.str('TOKENWATCH_HOST', '0.0.0.0', 'HTTP listen address'),
+  port: setting.int('TOKENWATCH_PORT', 8080, 0, 65535, 'HTTP port'),
+  trustProxy: setting.custom<boolean | string>(
+    'TOKENWATCH_TRUST_PROXY',
+    '`false`',
+    'fastify `trustProxy`: `true`, or a comma-separated list of proxy addresses/CIDRs whose `X-Forwarded-For` is believed',
+    (env) => {
+      const raw = env['TOKENWATCH_TRUST_PROXY']?.trim() ?? '';
+      if (raw === 'true') return true;
+      if (raw === 'false' || raw === '') return false;
+      return raw; // a comma-separated list of addresses/CIDRs, as fastify takes it
+    },
+  ),
+  logLevel: setting.oneOf(
+    'TOKENWATCH_LOG_LEVEL',
+    'info',
+    LOG_LEVELS,
+    LOG_LEVELS.map((l) => `\`${l}\``).join(', '),
+  ),
+  apiKeys: keyList(
+    'TOKENWATCH_API_KEYS',
+    '`tenant:key,tenant:key…`; keys of at least 16 characters. Without keys, HTTP ingest refuses everything. A key also reads its tenant’s revocation notices (`GET /v1/revocations`)',
+  ),
+  readApiKeys: keyList(
+    'TOKENWATCH_READ_API_KEYS',
+    'keys for `GET /v1/detections` and `GET /v1/revocations`, `tenant:key,…`; tenant `*` reads every tenant',
+  ),
+  requestTimeoutMs: setting.int(
+    'TOKENWATCH_HTTP_REQUEST_TIMEOUT_MS',
+    30_000,
+    1000,
+    3_600_000,
+    'longest a request may take to arrive, body included (408)',
+  ),
+  connectionTimeoutMs: setting.int(
+    'TOKENWATCH_HTTP_CONNECTION_TIMEOUT_MS',
+    60_000,
+    1000,
+    3_600_000,
+    'an idle socket is closed after this',
+  ),
+  keepAliveTimeoutMs: setting.int(
+    'TOKENWATCH_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    5000,
+    100,
+    3_600_000,
+    'a keep-alive socket waits this long for the next request',
+  ),
+  shutdownGraceMs: setting.int(
+    'TOKENWATCH_HTTP_SHUTDOWN_GRACE_MS',
+    5000,
+    0,
+    600_000,
+    'at shutdown, connections still open after this are closed',
+  ),
+  metricsKey: setting.custom(
+    'TOKENWATCH_METRICS_KEY',
+    '(none)',
+    'bearer key `/metrics` asks for (at least 16 characters); none: open',
+    (env, problems) => {
+      const key = env['TOKENWATCH_METRICS_KEY']?.trim() ?? '';
+      if (key !== '' && key.length < 16)
+        problems.push('TOKENWATCH_METRICS_KEY must be at least 16 characters (or empty: /metrics open)');
+      return key;
+    },
+  ),
+  metricsPort: setting.int(
+    'TOKENWATCH_METRICS_PORT',
+    0,
+    0,
+    65535,
+    'serve `/metrics` on a listener of its own on this port (0: on `TOKENWATCH_PORT`)',
+  ),
+  metricsHost: setting.str(
+    'TOKENWATCH_METRICS_HOST',
+    (env) => env['TOKENWATCH_HOST']?.trim() || '0.0.0.0',
+    'the address of that listener',
+    { shows: '`TOKENWATCH_HOST`' },
+  ),
+  readyMaxBacklogMs: setting.int(
+    'TOKENWATCH_READY_MAX_BACKLOG_MS',
+    30_000,
+    1000,
+    86_400_000,
+    '`/readyz` says not ready while a row has waited longer than this to be stored',
+  ),
+};
+
+export type ServiceSettings = ValuesOf<typeof SERVICE_SETTINGS>;
+
+export function readServiceSettings(env: Env, problems: string[]): ServiceSettings {
+  const s = readTable(SERVICE_SETTINGS, env, problems);
+  if (s.metricsPort !== 0 && s.metricsPort === s.port)
+    problems.push(
+      `TOKENWATCH_METRICS_PORT (${s.metricsPort}) must differ from TOKENWATCH_PORT, or be 0 to serve /metrics on it`,
+    );
+  return s;
+}

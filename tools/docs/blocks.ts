@@ -1,0 +1,56 @@
+/**
+ * The generated parts of the docs: each block is rendered from the code it documents (the settings
+ * tables, the detector registry, …), so a page cannot drift from what the service does. A page marks
+ * a block with `<!-- generated: NAME -->` … `<!-- /generated -->`; `npm run docs` rewrites what lies
+ * between, and a unit test fails while any page is stale.
+ */
+import { BUILT_IN, REGISTRY } from '../../detectors/registry.ts';
+import { BASE_THRESHOLDS } from '../../detectors/thresholds.ts';
+import { renderTable } from '../../platform/settings.ts';
+import { CONFIGURATION } from '../../service/config.ts';
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const code = (v: unknown) => `\`${JSON.stringify(v)}\``;
+
+function configuration(): string {
+  return CONFIGURATION.map((s) => `### ${s.title}\n\n${s.about}.\n\n${renderTable(s.table)}`).join('\n\n');
+}
+
+function detectors(): string {
+  const rows = REGISTRY.detectors.map(
+    (d) =>
+      `| \`${d.name}\` | ${cell(d.finds)} | ${cell(d.asks)} | \`${d.category}\` | ${d.policy.target}, from ${d.policy.minSeverity} |`,
+  );
+  return [
+    '| detector | finds | action; severity | category | default policy |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+function thresholds(): string {
+  const owner = new Map<string, string>(Object.keys(BASE_THRESHOLDS).map((k) => [k, 'all']));
+  for (const d of BUILT_IN) for (const k of Object.keys(d.thresholds)) owner.set(k, `\`${d.name}\``);
+  const rows = Object.entries(REGISTRY.thresholdFields).map(([name, field]) => {
+    const f = field as { default: unknown; description: string };
+    return `| \`${name}\` | ${code(f.default)} | ${owner.get(name)} | ${cell(f.description)} |`;
+  });
+  return ['| threshold | default | used by | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+/** Every generated block, by the name pages mark it with. */
+export const BLOCKS: Record<string, () => string> = { configuration, detectors, thresholds };
+
+const MARK = /(<!-- generated: ([a-z-]+) -->)[\s\S]*?(<!-- \/generated -->)/g;
+
+/** The page with each of its generated blocks rendered afresh; throws on a block no one renders. */
+export function renderPage(text: string, page: string): string {
+  return text.replace(MARK, (_all, open: string, name: string, close: string) => {
+    const block = BLOCKS[name];
+    if (block === undefined)
+      throw new Error(
+        `${page}: unknown generated block "${name}" (known: ${Object.keys(BLOCKS).join(', ')})`,
+      );
+    return `${open}\n${block()}\n${close}`;
+  });
+}
