@@ -31,7 +31,8 @@ final class RateLimitedLog {
     String held = suppressed == 0 ? "" : " (" + suppressed + " similar lines held back since the last one)";
     lastWritten = now;
     suppressed = 0;
-    logger.log(level, message + held);
+    // logp: the logger's name is the source (JUL would otherwise name this class and method)
+    logger.logp(level, logger.getName(), null, message + held);
     return true;
   }
 }
