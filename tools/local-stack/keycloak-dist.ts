@@ -66,7 +66,7 @@ export async function ensureKeycloakDist(
       ],
       log,
       signal,
-      advice: `or pick another version (TOKENWATCH_KEYCLOAK_VERSION, default ${DEFAULT_KEYCLOAK_VERSION})`,
+      advice: `or ask for another version (startKeycloak's version option; default ${DEFAULT_KEYCLOAK_VERSION})`,
     });
     const zip = `${partial}/keycloak-quarkus-dist-${version}.zip`;
     if (!existsSync(zip)) throw new Error(`Maven finished but copied no ${zip}`);
