@@ -45,6 +45,7 @@ import {
   logout,
   passwordLogin,
   refresh,
+  revoke,
 } from '../support/keycloak-user.ts';
 
 /** The victim at home in Berlin, the attacker in São Paulo (geoip-lite places both). */
@@ -70,6 +71,7 @@ type EventRow = Pick<
   | 'token_id'
   | 'new_token_id'
   | 'access_jti'
+  | 'jti'
   | 'country'
   | 'extra'
 >;
@@ -124,7 +126,7 @@ describe('Keycloak: events through the listener, and the admin calls tokenwatch 
     queryRows<EventRow>(
       ch,
       `SELECT event_id, toString(type) AS type, tenant, source, subject, client_id, session_id, ip,
-         user_agent, outcome, reason, family_id, token_id, new_token_id, access_jti, country, extra
+         user_agent, outcome, reason, family_id, token_id, new_token_id, access_jti, jti, country, extra
        FROM ${database}.events FINAL
        WHERE tenant = '${TENANT}' AND source = 'keycloak:${realm}' ORDER BY time_ms, event_id`,
     );
@@ -393,6 +395,39 @@ describe('Keycloak: events through the listener, and the admin calls tokenwatch 
     ]);
     samples['browser: Keycloak events'] = (await keycloakEvents(plain)).filter((e) => e.sessionId === sid);
     samples['browser: tokenwatch rows'] = mine;
+  });
+
+  it('RFC 7009 revocation (REVOKE_GRANT): an access token is revoked alone, a refresh token with its family', async () => {
+    const c = client(plain);
+    const dave = user(plain, 'dave');
+    const t = await passwordLogin(c, 'dave', PASSWORD, VICTIM_IP);
+    const sid = String(claims(t.access_token)['sid']);
+    expect((await revoke(c, t.access_token, 'access_token', VICTIM_IP)).status).toBe(200);
+    // the access token's revocation leaves the family alone: the refresh still works
+    const still = await refresh(c, t.refresh_token!, VICTIM_IP);
+    expect(still.status).toBe(200);
+    const rt = (still.body as { refresh_token: string }).refresh_token;
+    expect((await revoke(c, rt, 'refresh_token', VICTIM_IP)).status).toBe(200);
+    const after = await refresh(c, rt, VICTIM_IP);
+    expect(after.status).toBe(400);
+    samples['revoke: refresh after the refresh token was revoked'] = after;
+    const rows = await waitForRows(plain.realm, "dave's revocations", (r) =>
+      r.some((x) => x.session_id === sid && x.type === 'refresh' && x.outcome === 'rejected'),
+    );
+    const mine = rows.filter(
+      (r) => r.session_id === sid || (r.subject === dave.id && r.type === 'revocation' && r.jti !== ''),
+    );
+    expect(mine).toMatchObject([
+      { type: 'issuance', token_id: jti(t.refresh_token!), access_jti: jti(t.access_token) },
+      { type: 'revocation', reason: 'revoke_grant', jti: jti(t.access_token), family_id: '', session_id: '' },
+      { type: 'refresh', outcome: 'rotated', token_id: jti(t.refresh_token!), new_token_id: jti(rt) },
+      { type: 'revocation', reason: 'revoke_grant', family_id: `${sid}:${c.clientId}`, token_id: jti(rt) },
+      { type: 'refresh', outcome: 'rejected', token_id: jti(rt) },
+    ]);
+    samples['revoke: Keycloak events'] = (await keycloakEvents(plain, '&type=REVOKE_GRANT')).filter(
+      (e) => e.userId === dave.id,
+    );
+    samples['revoke: tokenwatch rows'] = mine;
   });
 
   it('the admin calls tokenwatch needs: events by a time cursor, session delete, user logout, consent delete', async () => {

@@ -1,7 +1,7 @@
 /**
  * A user's side of a real Keycloak for the integration tests: log in with the password grant or the
  * browser's authorization-code flow (the login form posted like a browser would, cookies kept),
- * refresh, log out, each from a client address (X-Forwarded-For, which the test's Keycloak takes);
+ * refresh, log out, revoke, each from a client address (X-Forwarded-For, which the test's Keycloak takes);
  * and the claims of the tokens it got (their ids are what the events name).
  */
 import { oidcPost, requestToken, type TokenResponse } from '../../tools/local-stack/keycloak-admin.ts';
@@ -50,6 +50,14 @@ export const refresh = (c: KeycloakClient, refreshToken: string, ip: string) =>
 /** RP-initiated logout with the refresh token (Keycloak's LOGOUT event). */
 export const logout = (c: KeycloakClient, refreshToken: string, ip: string) =>
   oidcPost(c.url, c.realm, 'logout', { client_id: c.clientId, refresh_token: refreshToken }, from(ip));
+
+/** RFC 7009 revocation by the token's own client: a refresh token ends its client session, an access token only itself. */
+export const revoke = (
+  c: KeycloakClient,
+  token: string,
+  hint: 'access_token' | 'refresh_token',
+  ip: string,
+) => oidcPost(c.url, c.realm, 'revoke', { client_id: c.clientId, token, token_type_hint: hint }, from(ip));
 
 /** Cookies a browser would keep from a response: name=value of each Set-Cookie. */
 const cookiesOf = (res: Response) => res.headers.getSetCookie().map((c) => c.split(';')[0]!);

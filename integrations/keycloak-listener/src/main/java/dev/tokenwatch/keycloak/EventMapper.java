@@ -6,7 +6,7 @@
 //   REFRESH_TOKEN          -> refresh    rotated / ok (token_id presented, new_token_id issued)
 //   REFRESH_TOKEN_ERROR    -> refresh    rejected / reuse_detected | expired | revoked | invalid | other
 //   LOGOUT                 -> revocation (the user session: every family in it)
-//   REVOKE_GRANT           -> revocation (the refresh token revoked at /revoke)
+//   REVOKE_GRANT           -> revocation (at /revoke: a refresh token's family, or one access token's jti)
 //
 // A family is Keycloak's client session: "<user session id>:<client id>".
 package dev.tokenwatch.keycloak;
@@ -56,12 +56,20 @@ final class EventMapper {
           e, tenant, d, "rejected", refreshReason(e.getError(), d.get("reason"), realmRevokesRefreshTokens));
       case LOGOUT -> Result.of(
           common(e, "revocation", tenant, d).string("outcome", "ok").string("reason", "logout").build());
-      case REVOKE_GRANT -> Result.of(
-          common(e, "revocation", tenant, d)
+      // RFC 7009 /revoke: a refresh token ends its client session (the family); an access token is
+      // revoked alone (Keycloak remembers its id until it expires)
+      case REVOKE_GRANT -> Result.of(d.get("refresh_token_id") != null
+          ? common(e, "revocation", tenant, d)
               .string("outcome", "ok")
               .string("reason", "revoke_grant")
               .string("family_id", family(e))
-              .string("token_id", d.get("token_id"))
+              .string("token_id", d.get("refresh_token_id"))
+              .string("refresh_token_type", d.get("refresh_token_type"))
+              .build()
+          : common(e, "revocation", tenant, d)
+              .string("outcome", "ok")
+              .string("reason", "revoke_grant")
+              .string("jti", d.get("token_id"))
               .build());
       default -> Result.skip(Skip.NOT_TAKEN);
     };

@@ -74,6 +74,18 @@ class EventMapperTest {
   }
 
   @Test
+  void revokedRefreshTokenIsItsFamilyAndRevokedAccessTokenItsJti() {
+    String family = EventMapper.map(event(EventType.REVOKE_GRANT,
+        Map.of("refresh_token_id", "rt-1", "refresh_token_type", "Refresh")), "acme", false).json();
+    assertTrue(family.contains("\"family_id\":\"sid-1:web\",\"token_id\":\"rt-1\""), family);
+    Event access = event(EventType.REVOKE_GRANT, Map.of("token_id", "onrtro:at-1"));
+    access.setSessionId(null);
+    String jti = EventMapper.map(access, "acme", false).json();
+    assertTrue(jti.contains("\"jti\":\"onrtro:at-1\""), jti);
+    assertTrue(!jti.contains("family_id"), jti);
+  }
+
+  @Test
   void refreshReasons() {
     assertEquals("reuse_detected", EventMapper.refreshReason("invalid_token", "Stale token", true));
     assertEquals("revoked", EventMapper.refreshReason("invalid_token", "Stale token", false));
