@@ -95,17 +95,22 @@ export interface DetachedProcess {
 }
 
 /**
- * Starts a long-running process in its own process group, output to `logFile`; records its pid and
- * start time in `pidFile` (tools/local-stack/pid-file.ts).
+ * Starts a long-running process in its own process group, output to `logFile` (environment `env`,
+ * default this process's); records its pid and start time in `pidFile` (tools/local-stack/pid-file.ts).
  */
 export function spawnDetached(
   command: string,
   args: string[],
   logFile: string,
   pidFile: string,
+  env?: NodeJS.ProcessEnv,
 ): DetachedProcess {
   const out = openSync(logFile, 'a');
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(command, args, {
+    detached: true,
+    stdio: ['ignore', out, out],
+    ...(env ? { env } : {}),
+  });
   closeSync(out);
   let ended: string | undefined;
   let failed: string | undefined;
