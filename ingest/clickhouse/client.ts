@@ -1,6 +1,7 @@
 /** The ClickHouse connection and what the server can do (version-dependent SQL lives on `features`). */
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Config } from '../config.ts';
+import { CLUSTER_SETTINGS } from './cluster.ts';
 
 export interface ServerFeatures {
   version: string;
@@ -20,7 +21,7 @@ export function createClickHouse(config: Config['clickhouse']): ClickHouseClient
     request_timeout: config.requestTimeoutMs,
     application: 'tokenwatch',
     // Explicit settings only; nothing that ClickHouse 18.16 does not know.
-    clickhouse_settings: {},
+    clickhouse_settings: config.cluster === '' ? {} : { ...CLUSTER_SETTINGS },
     compression: { request: false, response: false },
     keep_alive: { enabled: true },
     // Failures surface as rejected promises and are logged by tokenwatch with their context.
