@@ -1,5 +1,6 @@
 /** The ClickHouse connection and what the server can do (version-dependent SQL lives on `features`). */
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { CLUSTER_SETTINGS } from './cluster.ts';
 
 export interface ServerFeatures {
   version: string;
@@ -11,12 +12,14 @@ export interface ServerFeatures {
   addColumnIfNotExists: boolean;
 }
 
-/** How to reach ClickHouse (tokenwatch reads it from TOKENWATCH_CLICKHOUSE_URL, _USER, _PASSWORD and _TIMEOUT_MS). */
+/** How to reach ClickHouse (platform/clickhouse/settings.ts reads it from the environment). */
 export interface ClickHouseConnection {
   url: string;
   user: string;
   password: string;
   requestTimeoutMs: number;
+  /** '' on a single server; a cluster's connection carries CLUSTER_SETTINGS */
+  cluster: string;
 }
 
 export function createClickHouse(config: ClickHouseConnection): ClickHouseClient {
@@ -27,7 +30,7 @@ export function createClickHouse(config: ClickHouseConnection): ClickHouseClient
     request_timeout: config.requestTimeoutMs,
     application: 'tokenwatch',
     // Explicit settings only; nothing that ClickHouse 18.16 does not know.
-    clickhouse_settings: {},
+    clickhouse_settings: config.cluster === '' ? {} : { ...CLUSTER_SETTINGS },
     compression: { request: false, response: false },
     keep_alive: { enabled: true },
     // Failures surface as rejected promises and are logged by tokenwatch with their context.

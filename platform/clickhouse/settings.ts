@@ -13,7 +13,7 @@ export const CLICKHOUSE_SETTINGS = {
   cluster: setting.str(
     'TOKENWATCH_CLICKHOUSE_CLUSTER',
     '',
-    'cluster name: DDL runs `ON CLUSTER` with `Replicated*` engines (`{shard}`/`{replica}` macros)',
+    'cluster name: DDL runs `ON CLUSTER` with `Replicated*` engines (`{shard}`/`{replica}` macros); one shard or several: [ClickHouse cluster](clickhouse-cluster.md)',
     { check: isIdentifier },
   ),
   retentionDays: setting.int(

@@ -8,107 +8,18 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { expectedColumns } from '../../dashboards/src/clickhouse-query.ts';
 import { DASHBOARDS } from '../../dashboards/src/index.ts';
-import { allQueries, type FoundQuery, isClickHouse } from '../../dashboards/src/inspect.ts';
-import { ALL, expandQuery, type QueryContext } from '../../dashboards/src/macros.ts';
+import { allQueries } from '../../dashboards/src/inspect.ts';
+import { ALL, expandQuery } from '../../dashboards/src/macros.ts';
 import { detectFeatures } from '../../platform/clickhouse/client.ts';
 import { migrate } from '../../platform/clickhouse/migrate.ts';
 import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
 import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
-import {
-  ALICE,
-  type EventRow,
-  SEED_FROM,
-  SEED_TO,
-  seedDeadLetters,
-  seedDetections,
-  seedEvents,
-  seedRevocations,
-} from '../support/dashboard-seed.ts';
+import { answerProblems, cases, dashboardQueryProblems, seededWorld } from '../support/dashboard-queries.ts';
+import { ALICE, type EventRow, SEED_FROM, SEED_TO } from '../support/dashboard-seed.ts';
 import { unique } from '../support/harness.ts';
 
-const events = seedEvents();
-const detections = seedDetections(events);
-const revocations = seedRevocations(detections);
-const deadLetters = seedDeadLetters();
-const tables: [string, EventRow[]][] = [
-  ['detections', detections as unknown as EventRow[]],
-  ['revocations', revocations.map((r) => ({ ...r, time: Math.floor(r.time_ms / 1000) }))],
-  ['dead_letters', deadLetters],
-];
-
-interface Run {
-  name: string;
-  dashboard: string;
-  variables: QueryContext['variables'];
-  /** every query must return rows (the seeded world has something for each) */
-  rows: boolean;
-}
-
-const RUNS: Run[] = [
-  {
-    name: 'overview, all tenants',
-    dashboard: 'overview.json',
-    variables: { tenant: ALL, source: ALL },
-    rows: true,
-  },
-  {
-    name: 'overview, picked tenant and sources',
-    dashboard: 'overview.json',
-    variables: { tenant: ['acme'], source: ['api-gw', 'orders-api'] },
-    rows: false,
-  },
-  {
-    name: 'investigation by subject',
-    dashboard: 'investigation.json',
-    variables: { tenant: 'acme', subject: 'alice', jti: '', family: '' },
-    rows: true,
-  },
-  {
-    name: 'investigation by jti only',
-    dashboard: 'investigation.json',
-    variables: { tenant: 'acme', subject: '', jti: ALICE.stolenJti, family: '' },
-    rows: false,
-  },
-  {
-    name: 'investigation with a quote in the subject',
-    dashboard: 'investigation.json',
-    variables: { tenant: 'acme', subject: "o'brien", jti: '', family: "x' OR 1=1 --" },
-    rows: false,
-  },
-];
-
-interface Case {
-  run: Run;
-  query: FoundQuery;
-  sql: string;
-}
-
-function cases(): Case[] {
-  return RUNS.flatMap((run) =>
-    allQueries(DASHBOARDS[run.dashboard]!())
-      .filter(isClickHouse)
-      .map((query) => ({
-        run,
-        query,
-        sql: expandQuery(query.text, {
-          fromMs: SEED_FROM,
-          toMs: SEED_TO,
-          intervalS: 60,
-          variables: run.variables,
-        }),
-      })),
-  );
-}
-
-/** The columns a query must return: declared by the panel, or one for a variable. */
-function expected(q: FoundQuery): readonly string[] | 'one' {
-  if (q.kind === 'variable') return 'one';
-  const columns = expectedColumns(q.text);
-  if (columns === undefined) throw new Error(`${q.where}: no declared columns`);
-  return columns;
-}
+const { events, detections, deadLetters, tables } = seededWorld();
 
 describe('dashboard SQL on ClickHouse 18.16', () => {
   const database = unique('dash');
@@ -154,24 +65,7 @@ describe('dashboard SQL on ClickHouse 18.16', () => {
   }
 
   it('every query returns the columns its panel reads (and rows where the seed has them)', async () => {
-    const problems: string[] = [];
-    for (const c of cases()) {
-      const label = `[${c.run.name}] ${c.query.where}`;
-      try {
-        const { meta, data } = await run(c.sql);
-        const names = (meta ?? []).map((m) => m.name);
-        const want = expected(c.query);
-        if (want === 'one' ? names.length !== 1 : names.join(',') !== want.join(',')) {
-          problems.push(
-            `${label}: columns ${names.join(',')}, panel reads ${want === 'one' ? 'one column' : want.join(',')}`,
-          );
-        }
-        if (c.run.rows && data.length === 0) problems.push(`${label}: no rows`);
-      } catch (err) {
-        problems.push(`${label}: ${(err as Error).message}\n${c.sql}`);
-      }
-    }
-    expect(problems).toEqual([]);
+    expect(await dashboardQueryProblems(run)).toEqual([]);
   });
 
   it('the rollups count what the raw tables hold, backfilled history included', async () => {
@@ -294,19 +188,10 @@ describe('dashboard SQL on current ClickHouse (chdb)', () => {
     const problems: string[] = [];
     for (const [i, r] of report.results.slice(statements.length).entries()) {
       const c = all[i]!;
-      const label = `[${c.run.name}] ${c.query.where}`;
       const first = r.rows?.[0];
-      if (!r.ok) problems.push(`${label}: ${r.error}\n${r.sql}`);
-      else if (first === undefined) problems.push(`${label}: no rows`);
-      else {
-        const want = expected(c.query);
-        const names = Object.keys(first);
-        if (want === 'one' ? names.length !== 1 : names.join(',') !== want.join(',')) {
-          problems.push(
-            `${label}: columns ${names.join(',')}, panel reads ${want === 'one' ? 'one column' : want.join(',')}`,
-          );
-        }
-      }
+      if (!r.ok) problems.push(`${c.label}: ${r.error}\n${r.sql}`);
+      else if (first === undefined) problems.push(`${c.label}: no rows`);
+      else problems.push(...answerProblems(c, Object.keys(first), r.rows!.length));
     }
     expect(problems).toEqual([]);
   });

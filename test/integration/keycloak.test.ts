@@ -21,9 +21,9 @@ import {
 } from '../../tools/local-stack/keycloak-admin.ts';
 import { ensureListenerJar } from '../../tools/local-stack/keycloak-listener-jar.ts';
 import {
+  KEYCLOAK_ADMIN_ROLES_OF_TOKENWATCH,
   type SetUpRealm,
   setupRealm,
-  TOKENWATCH_ADMIN_ROLES,
 } from '../../tools/local-stack/keycloak-realm.ts';
 import { freePort } from '../../tools/local-stack/process.ts';
 import {
@@ -522,7 +522,7 @@ describe('Keycloak: events through the listener, and the admin calls tokenwatch 
       none: await statuses(none!),
       'view-events': await statuses(viewEvents!),
       'manage-users': await statuses(manageUsers!),
-      [TOKENWATCH_ADMIN_ROLES.join('+')]: await statuses(sa.access_token),
+      [KEYCLOAK_ADMIN_ROLES_OF_TOKENWATCH.join('+')]: await statuses(sa.access_token),
     };
     samples['admin: statuses by role'] = byRole;
     // deleting a session and logging a user out through the admin API are admin events, not user events

@@ -165,9 +165,10 @@ export async function startClickHouse(o: ClickHouseServerOptions): Promise<Runni
   return { url, pidFile, logFile, startedNow };
 }
 
-export async function stopClickHouse(dir: string): Promise<StopResult> {
+/** Stops the server with its data in `dir`: SIGTERM, SIGKILL after `graceMs` (0: killed at once). */
+export async function stopClickHouse(dir: string, graceMs = STOP_GRACE_MS): Promise<StopResult> {
   const abs = resolve(dir);
-  return stopPidFile(`${abs}/clickhouse.pid`, identity(abs), STOP_GRACE_MS);
+  return stopPidFile(`${abs}/clickhouse.pid`, identity(abs), graceMs);
 }
 
 /** Whether `dir`'s pid file names its running ClickHouse (a stale one is removed). */

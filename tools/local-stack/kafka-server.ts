@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
+import { javaArgs } from './java.ts';
 import { DEFAULT_KAFKA_VERSION, ensureKafkaJars } from './kafka-jars.ts';
 import { launchService } from './launch.ts';
 import { checkPidFile, type PidCheck } from './pid-file.ts';
@@ -152,16 +153,13 @@ export async function startKafka(o: KafkaServerOptions): Promise<RunningKafka> {
     spawn: () =>
       spawnDetached(
         'java',
-        [
-          `-Xmx${o.heapMb ?? 512}m`,
-          '-XX:+UseG1GC',
-          '-Djava.awt.headless=true',
-          '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-          '-cp',
+        javaArgs({
+          heapMb: o.heapMb ?? 512,
+          options: ['-XX:+UseG1GC'],
           classpath,
-          'kafka.Kafka',
-          identity(dir),
-        ],
+          main: 'kafka.Kafka',
+          args: [identity(dir)],
+        }),
         logFile,
         pidFile,
       ),

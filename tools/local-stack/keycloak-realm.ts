@@ -5,13 +5,13 @@
  * refresh token stays valid, or its reuse detection: revokeRefreshToken with refreshTokenMaxReuse 0);
  * a public client for users with direct access grants (tests log in with the password grant and
  * refresh); test users; and a confidential service-account client for tokenwatch holding exactly the
- * realm-management roles it needs (TOKENWATCH_ADMIN_ROLES).
+ * realm-management roles it needs (KEYCLOAK_ADMIN_ROLES_OF_TOKENWATCH).
  */
 import { randomBytes } from 'node:crypto';
 import { adminCall } from './keycloak-admin.ts';
 
 /** The user events tokenwatch needs stored (the REST cursor) and the listener maps. */
-export const TOKENWATCH_EVENT_TYPES = [
+export const KEYCLOAK_EVENT_TYPES_OF_TOKENWATCH = [
   'LOGIN',
   'LOGIN_ERROR',
   'CODE_TO_TOKEN',
@@ -29,7 +29,7 @@ export const TOKENWATCH_EVENT_TYPES = [
  * (GET /events); manage-users deletes sessions, logs users out and deletes consents (and, with it,
  * reads users and their sessions). Checked against the real server by test/integration/keycloak.test.ts.
  */
-export const TOKENWATCH_ADMIN_ROLES = ['view-events', 'manage-users'] as const;
+export const KEYCLOAK_ADMIN_ROLES_OF_TOKENWATCH = ['view-events', 'manage-users'] as const;
 
 export interface RealmSetup {
   realm: string;
@@ -46,7 +46,7 @@ export interface RealmSetup {
   tokenwatchClientId?: string;
   /** its secret (default: random) */
   tokenwatchClientSecret?: string;
-  /** its realm-management roles (default TOKENWATCH_ADMIN_ROLES) */
+  /** its realm-management roles (default KEYCLOAK_ADMIN_ROLES_OF_TOKENWATCH) */
   tokenwatchRoles?: readonly string[];
   /** more service-account clients (other roles: e.g. to check that a call needs a role) */
   otherServiceAccounts?: ServiceAccount[];
@@ -107,7 +107,7 @@ function serviceAccounts(s: RealmSetup, tokenwatchSecret: string): Required<Serv
     {
       clientId: s.tokenwatchClientId ?? 'tokenwatch',
       secret: tokenwatchSecret,
-      roles: s.tokenwatchRoles ?? TOKENWATCH_ADMIN_ROLES,
+      roles: s.tokenwatchRoles ?? KEYCLOAK_ADMIN_ROLES_OF_TOKENWATCH,
     },
     ...(s.otherServiceAccounts ?? []).map((a) => ({ ...a, secret: a.secret ?? newSecret() })),
   ];
@@ -128,7 +128,7 @@ export function realmRepresentation(
     ...(s.accessTokenLifespan === undefined ? {} : { accessTokenLifespan: s.accessTokenLifespan }),
     eventsEnabled: true,
     eventsExpiration: s.eventsExpirationSeconds ?? 7 * 24 * 3600,
-    enabledEventTypes: [...TOKENWATCH_EVENT_TYPES],
+    enabledEventTypes: [...KEYCLOAK_EVENT_TYPES_OF_TOKENWATCH],
     eventsListeners: s.eventListeners ?? ['jboss-logging'],
     clients: [
       {
