@@ -1,5 +1,6 @@
 /** A finding as tokenwatch records it: with an id, the dry-run flag and the wall-clock detection time. */
 import { createHash } from 'node:crypto';
+import type { RESPONSE_DECISIONS } from '../contract/finding-v1.ts';
 import { stringifyWellFormed } from '../platform/text.ts';
 import type { Finding } from './types.ts';
 
@@ -8,7 +9,7 @@ import type { Finding } from './types.ts';
  * (a revocation is under way), `dry_run`, `suppressed` (by the blast-radius guard), `alert_only`
  * (policy) or `duplicate` (its target was revoked already, for another detection).
  */
-export type ResponseDecision = '' | 'revoke' | 'dry_run' | 'suppressed' | 'alert_only' | 'duplicate';
+export type ResponseDecision = (typeof RESPONSE_DECISIONS)[number];
 
 export interface Detection extends Finding {
   /** deterministic: the same finding from a redelivered event has the same id (and is stored once) */

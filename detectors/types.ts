@@ -41,10 +41,13 @@ export type DetectorEvent = Pick<EventRow, (typeof DETECTOR_FIELDS)[number]> & {
   what?: string;
 };
 
-export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+import type { ACTIONS, TARGET_KINDS } from '../contract/finding-v1.ts';
+import { SEVERITIES } from '../contract/finding-v1.ts';
+
+export { SEVERITIES };
 export type Severity = (typeof SEVERITIES)[number];
-export type Action = 'revoke_family' | 'revoke_jti' | 'alert_only';
-export type TargetKind = 'family' | 'jti' | 'session' | 'source_ip' | 'subject';
+export type Action = (typeof ACTIONS)[number];
+export type TargetKind = (typeof TARGET_KINDS)[number];
 
 /** One event as evidence: where, when, from what. */
 export interface EvidenceEvent {

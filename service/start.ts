@@ -6,25 +6,21 @@
  *   events ─> detectors (own consumer group, or in process) ─> detections table + findings topic
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { type DetectionDeps, type DetectionStage, startDetection } from '../detectors/run/stage.ts';
+import { type DetectionStage, startDetection } from '../detectors/run/stage.ts';
 import { createMetrics, type Metrics } from '../ingest/metrics.ts';
 import { Batcher } from '../ingest/pipeline/batcher.ts';
 import { Stage } from '../ingest/pipeline/stage.ts';
 import { ClickHouseSink } from '../ingest/sink/clickhouse-sink.ts';
 import { DeadLetterStore } from '../ingest/sink/dead-letter-store.ts';
 import { DeadLetterTopic } from '../ingest/sink/dead-letter-topic.ts';
-import { eventsRoute } from '../ingest/sources/http/events-route.ts';
 import { DirectIntake, type Intake, KafkaIntake } from '../ingest/sources/http/intake.ts';
-import { TenantQuota } from '../ingest/sources/http/tenant-quota.ts';
 import { KafkaSource } from '../ingest/sources/kafka-source.ts';
 import { WriteBacklog } from '../platform/backlog.ts';
 import { createClickHouse, detectFeatures, type ServerFeatures } from '../platform/clickhouse/client.ts';
 import { isSchemaCurrent, migrate } from '../platform/clickhouse/migrate.ts';
 import { dropExpiredPartitions } from '../platform/clickhouse/retention.ts';
 import type { SchemaOptions } from '../platform/clickhouse/schema.ts';
-import { ApiKeys } from '../platform/http/api-keys.ts';
 import {
   createKafka,
   createProducer,
@@ -34,10 +30,8 @@ import {
 } from '../platform/kafka/client.ts';
 import { startResponse } from '../response/stage.ts';
 import type { Config } from './config.ts';
-import { detectionsRoute } from './http/detections-route.ts';
-import { metricsRoute } from './http/metrics-route.ts';
-import { opsRoutes, type ReadinessCheck } from './http/ops-routes.ts';
-import { revocationsRoute } from './http/revocations-route.ts';
+import { buildHttpApi } from './http/app.ts';
+import type { ReadinessCheck } from './http/ops-routes.ts';
 
 export interface Service {
   /** http://host:port the service listens on */
@@ -226,85 +220,19 @@ export async function startService(config: Config, log: Logger): Promise<Service
   // Single process: the HTTP door hands its events to the batcher, and to the detectors in process.
   intake ??= new DirectIntake(stage, batcher, ingest.limits.httpAckTimeoutMs, detection?.observe);
 
-  const apiKeys = new ApiKeys(svc.apiKeys);
-  if (apiKeys.size === 0)
-    log.warn('TOKENWATCH_API_KEYS is empty: POST /v1/events refuses every request (no anonymous writes)');
-  const h = { ...svc, ...ingest.door };
-  const app = Fastify({
-    loggerInstance: log.child({ component: 'http' }),
-    logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: svc.trustProxy,
-    // A trickled body or an idle socket cannot hold a connection (or the shutdown) for long.
-    requestTimeout: h.requestTimeoutMs,
-    connectionTimeout: h.connectionTimeoutMs,
-    keepAliveTimeout: h.keepAliveTimeoutMs,
-    // Node checks the request timeout only every connectionsCheckingInterval (30 s by default).
-    http: { headersTimeout: Math.min(h.requestTimeoutMs, 60_000), connectionsCheckingInterval: 1000 },
-  });
-  // While shutting down, answers close their connection so keep-alive clients do not hold the exit.
-  let shuttingDown = false;
-  app.addHook('onSend', async (_request, reply) => {
-    if (shuttingDown) reply.header('connection', 'close');
-  });
-  app.setErrorHandler(
-    (
-      err: Error & { statusCode?: number; code?: string; headers?: Record<string, string> },
-      request,
-      reply,
-    ) => {
-      if (err.headers !== undefined) reply.headers(err.headers);
-      const status = err.statusCode ?? 500;
-      if (status >= 500) {
-        request.log.error({ err, url: request.url }, 'request failed');
-        return reply
-          .code(status)
-          .send({ error: 'internal_error', message: 'internal error; see the service log' });
-      }
-      request.log.debug({ err: err.message, url: request.url, status }, 'request refused');
-      return reply.code(status).send({ error: err.code ?? 'bad_request', message: err.message });
-    },
-  );
-  await app.register(opsRoutes, { checks });
-  // /metrics on the main listener, or on a listener of its own (TOKENWATCH_METRICS_PORT).
-  const metricsApp = h.metricsPort === 0 ? undefined : Fastify({ logger: false });
-  if (metricsApp === undefined)
-    await app.register(metricsRoute, { registry: metrics.registry, key: h.metricsKey });
-  else await metricsApp.register(metricsRoute, { registry: metrics.registry, key: h.metricsKey });
-  await app.register(eventsRoute, {
+  const { app, metricsApp, shuttingDown } = await buildHttpApi({
+    service: svc,
+    ingest,
+    log: log.child({ component: 'http' }),
     stage,
     intake,
-    apiKeys,
     metrics,
-    bodyLimit: ingest.limits.httpBodyBytes,
-    maxEvents: h.maxEventsPerRequest,
-    eventQuota: new TenantQuota({
-      perSecond: h.tenantEventsPerSecond,
-      burstSeconds: h.tenantBurstSeconds,
-      minCapacity: h.maxEventsPerRequest,
-    }),
-    byteQuota: new TenantQuota({
-      perSecond: h.tenantBytesPerSecond,
-      burstSeconds: h.tenantBurstSeconds,
-      minCapacity: ingest.limits.httpBodyBytes,
-    }),
-    maxInflating: h.maxInflating,
-    requestsPerSecondPerKey: h.requestsPerSecondPerKey,
-    maxEventLoopDelayMs: h.maxEventLoopDelayMs,
-  });
-  const readKeys = new ApiKeys(svc.readApiKeys);
-  await app.register(detectionsRoute, {
+    checks,
     clickhouse: client,
     database: config.clickhouse.database,
-    readKeys,
-  });
-  await app.register(revocationsRoute, {
-    clickhouse: client,
-    database: config.clickhouse.database,
-    writeKeys: apiKeys,
-    readKeys,
   });
   const address = await app.listen({ host: svc.host, port: svc.port });
-  const metricsAddress = await metricsApp?.listen({ host: h.metricsHost, port: h.metricsPort });
+  const metricsAddress = await metricsApp?.listen({ host: svc.metricsHost, port: svc.metricsPort });
 
   const retention = features.ttl
     ? undefined
@@ -332,10 +260,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     (closing ??= (async () => {
       clearInterval(retention);
       log.info('shutting down: closing HTTP, storing buffered events, committing offsets');
-      shuttingDown = true;
+      shuttingDown();
       const httpClosed = app.close();
       // Connections still open after the grace (a trickled body, a slow reader) are cut.
-      const cut = setTimeout(() => app.server.closeAllConnections(), h.shutdownGraceMs);
+      const cut = setTimeout(() => app.server.closeAllConnections(), svc.shutdownGraceMs);
       cut.unref();
       void httpClosed.finally(() => clearTimeout(cut));
       // Store what is buffered now, so requests waiting for their rows are answered at once.

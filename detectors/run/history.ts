@@ -4,6 +4,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
+import { queryId } from '../../platform/clickhouse/query-id.ts';
 import { DETECTOR_FIELDS } from '../types.ts';
 import type { DetectorInput } from './runtime.ts';
 
@@ -56,6 +57,7 @@ export async function readHistory(
   options: { keep?: (tenant: string, subject: string) => boolean; log?: Logger; signal?: AbortSignal } = {},
 ): Promise<{ read: number; kept: number }> {
   const result = await client.query({
+    query_id: queryId('detectors/run/history'),
     query: historySql(database, range),
     format: 'JSONEachRow',
     abort_signal: options.signal,

@@ -39,7 +39,7 @@ export class ClickHouseDetections implements DetectionSink {
       table: `${this.database}.detections`,
       rows: detections.map(toDetectionRow),
       refused: this.refused,
-      queryId: 'detectors-detections',
+      by: 'detectors/run/outputs',
     });
   }
 }

@@ -9,22 +9,30 @@ import { parseIp } from '../../platform/net/ip.ts';
 import { cut, wellFormedDeep } from '../../platform/text.ts';
 import { containsRawToken, findRawToken, redactRawTokens } from './raw-token.ts';
 
-/** Why an event was rejected; also the `class` label of the rejects metric. */
-export type RejectCode =
-  | 'malformed_json'
-  | 'not_an_object'
-  | 'oversized'
-  | 'unknown_type'
-  | 'missing_field'
-  | 'invalid_field'
-  | 'invalid_time'
-  | 'time_out_of_range'
-  | 'invalid_ip'
-  | 'raw_token'
-  | 'tenant_mismatch'
-  | 'inconsistent_outcome'
-  /** tokenwatch failed on the event itself (a bug): kept as a dead letter, never a failed request */
-  | 'unprocessable';
+/**
+ * Why an event was rejected, and what that means: the per-event `code` of POST /v1/events' answer,
+ * of dead letters, and the `class` label of the rejects metric (docs/errors.md lists them).
+ */
+export const REJECT_CODES = {
+  malformed_json: 'the event is not valid JSON',
+  not_an_object: 'the event is JSON but not an object',
+  oversized:
+    'the event is over `TOKENWATCH_EVENT_MAX_BYTES`, or nested deeper than `TOKENWATCH_EVENT_MAX_DEPTH`',
+  unknown_type: '`type` is not one of the contract’s event types',
+  missing_field: 'a field its type requires is absent (`field` names it)',
+  invalid_field: 'a field is outside its schema (`field` names it)',
+  invalid_time: '`time` is neither RFC 3339 nor epoch milliseconds',
+  time_out_of_range:
+    '`time` is older than `TOKENWATCH_MAX_EVENT_AGE_SECONDS` or further ahead than `TOKENWATCH_MAX_FUTURE_SKEW_SECONDS`',
+  invalid_ip: '`ip` is not an IPv4 or IPv6 address',
+  raw_token: 'a field or key holds what looks like a raw JWT (JWS or JWE): events carry ids and claims only',
+  tenant_mismatch: '`tenant` is not the tenant of the API key that sent it',
+  inconsistent_outcome: '`outcome` and `reason` disagree (`accepted`/`rotated` go with `ok` only)',
+  unprocessable:
+    'tokenwatch failed on the event itself (a bug): kept as a dead letter, never a failed request',
+} as const;
+
+export type RejectCode = keyof typeof REJECT_CODES;
 
 export interface EventError {
   code: RejectCode;

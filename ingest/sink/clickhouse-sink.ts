@@ -1,6 +1,7 @@
 /** The ClickHouse sink of the batcher: inserts event rows as TabSeparated (dead letters through their store), and counts what it stored. */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { queryId } from '../../platform/clickhouse/query-id.ts';
 import { isRowRefusal, RowsRefusedError } from '../../platform/clickhouse/refusals.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RowSink } from '../pipeline/batcher.ts';
@@ -25,6 +26,7 @@ export class ClickHouseSink implements RowSink {
   async insertEvents(rows: EventRow[]): Promise<void> {
     try {
       await this.client.insert({
+        query_id: queryId('ingest/sink/clickhouse-sink'),
         table: `${this.database}.events`,
         columns: [...EVENT_COLUMNS],
         // Encoded as the client sends, a chunk per turn of the event loop, not all at once.

@@ -31,7 +31,7 @@ export class DeadLetterStore implements RefusedRowSink {
       client: this.#client,
       table: this.#table,
       rows,
-      queryId: 'ingest-dead-letters',
+      by: 'ingest/sink/dead-letter-store',
       refused: { store: (_table, refused) => this.#storeBare(refused as Refused<DeadLetterRow>[]) },
     });
   }
@@ -60,7 +60,7 @@ export class DeadLetterStore implements RefusedRowSink {
       client: this.#client,
       table: this.#table,
       rows: bare,
-      queryId: 'ingest-dead-letters',
+      by: 'ingest/sink/dead-letter-store',
       refused: {
         store: async (_table, dropped) => {
           this.#metrics.rowsDropped.inc({ table: 'dead_letters' }, dropped.length);

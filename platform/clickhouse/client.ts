@@ -1,6 +1,7 @@
 /** The ClickHouse connection and what the server can do (version-dependent SQL lives on `features`). */
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { CLUSTER_SETTINGS } from './cluster.ts';
+import { queryId } from './query-id.ts';
 
 export interface ServerFeatures {
   version: string;
@@ -50,7 +51,11 @@ export function featuresOf(version: string): ServerFeatures {
 }
 
 export async function detectFeatures(client: ClickHouseClient): Promise<ServerFeatures> {
-  const rs = await client.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' });
+  const rs = await client.query({
+    query_id: queryId('platform/clickhouse/client'),
+    query: 'SELECT version() AS version',
+    format: 'JSONEachRow',
+  });
   const [row] = await rs.json<{ version: string }>();
   if (row === undefined) throw new Error('ClickHouse did not answer SELECT version()');
   return featuresOf(row.version);

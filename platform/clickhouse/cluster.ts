@@ -5,6 +5,7 @@
  * tokenwatch's database holds Distributed tables (several shards) in front of local ones.
  */
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
+import { queryId } from './query-id.ts';
 import type { SchemaOptions } from './schema.ts';
 import { quoteString } from './sql.ts';
 
@@ -75,6 +76,7 @@ export function clusterAdvice(cluster: string, err: unknown): string {
 export async function refuseDistributedTables(client: ClickHouseClient, o: SchemaOptions) {
   if (o.cluster === '') return;
   const rs = await client.query({
+    query_id: queryId('platform/clickhouse/cluster'),
     query: `SELECT name, engine_full FROM system.tables WHERE database = ${quoteString(o.database)} AND engine = 'Distributed' ORDER BY name LIMIT 1`,
     format: 'JSONEachRow',
   });
@@ -125,6 +127,7 @@ export async function storedTable(
   const self = { database: o.database, table, cluster: o.cluster };
   if (o.cluster === '') return self;
   const rs = await client.query({
+    query_id: queryId('platform/clickhouse/cluster'),
     query: `SELECT engine_full FROM system.tables WHERE database = ${quoteString(o.database)} AND name = ${quoteString(table)}`,
     format: 'JSONEachRow',
   });

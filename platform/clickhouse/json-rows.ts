@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { wellFormedRow } from '../text.ts';
+import { queryId } from './query-id.ts';
 import { insertIsolating, isRowRefusal, type RefusedRowSink, RowsRefusedError } from './refusals.ts';
 
 export interface JsonInsert<T extends object> {
@@ -16,8 +17,8 @@ export interface JsonInsert<T extends object> {
   rows: T[];
   /** where refused rows go (their dead letters) */
   refused: RefusedRowSink;
-  /** names the module in system.query_log */
-  queryId?: string;
+  /** the module inserting (its path without `.ts`): named in the query id */
+  by: string;
 }
 
 /** Inserts the rows; resolves once every row is stored or, if ClickHouse refused it, handed to `refused`. */
@@ -31,7 +32,7 @@ export async function insertJsonRows<T extends object>(o: JsonInsert<T>): Promis
         // turn of the event loop, instead of all of them at once.
         values: Readable.from(wellFormedRows(part), { objectMode: true }),
         format: 'JSONEachRow',
-        ...(o.queryId !== undefined ? { query_id: `${o.queryId}-${crypto.randomUUID()}` } : {}),
+        query_id: queryId(o.by),
       });
     } catch (err) {
       throw isRowRefusal(err) ? new RowsRefusedError((err as Error).message) : err;

@@ -9,6 +9,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { ServerFeatures } from './client.ts';
 import { clusterAdvice, ddlSettings, refuseDistributedTables } from './cluster.ts';
+import { queryId } from './query-id.ts';
 import {
   MIGRATIONS,
   MIGRATIONS_TABLE_SQL,
@@ -33,6 +34,7 @@ export async function appliedVersions(
   o: SchemaOptions,
 ): Promise<Map<number, string>> {
   const rs = await client.query({
+    query_id: queryId('platform/clickhouse/migrate'),
     query: `SELECT version, any(checksum) AS checksum FROM ${o.database}.schema_migrations GROUP BY version`,
     format: 'JSONEachRow',
   });
@@ -89,6 +91,7 @@ export async function migrate(
       }
     }
     await client.insert({
+      query_id: queryId('platform/clickhouse/migrate'),
       table: `${o.database}.schema_migrations`,
       values: [
         { version: m.version, name: m.name, checksum: sum, applied_at: Math.floor(Date.now() / 1000) },
@@ -103,11 +106,16 @@ export async function migrate(
 
 /** A DDL statement; on a cluster it waits a bounded time for every host. */
 const ddl = (client: ClickHouseClient, o: SchemaOptions, query: string) =>
-  client.command({ query, clickhouse_settings: ddlSettings(o.cluster) });
+  client.command({
+    query_id: queryId('platform/clickhouse/migrate'),
+    query,
+    clickhouse_settings: ddlSettings(o.cluster),
+  });
 
 /** What schema_migrations records; undefined when it does not exist yet. */
 async function recordedVersions(client: ClickHouseClient, o: SchemaOptions) {
   const rs = await client.query({
+    query_id: queryId('platform/clickhouse/migrate'),
     query: `SELECT count() AS n FROM system.tables WHERE database = ${quoteString(o.database)} AND name = 'schema_migrations'`,
     format: 'JSONEachRow',
   });
@@ -120,6 +128,7 @@ async function reconcileTtl(client: ClickHouseClient, o: SchemaOptions, log: Log
   for (const { table, timeColumn } of RETAINED_TABLES) {
     // (a Distributed table has no TTL: its local table's is set where tokenwatch migrate created it)
     const rs = await client.query({
+      query_id: queryId('platform/clickhouse/migrate'),
       query: `SELECT create_table_query FROM system.tables WHERE database = ${quoteString(o.database)} AND name = ${quoteString(table)} AND engine LIKE '%MergeTree'`,
       format: 'JSONEachRow',
     });
@@ -127,6 +136,7 @@ async function reconcileTtl(client: ClickHouseClient, o: SchemaOptions, log: Log
     if (row === undefined || row.create_table_query.includes(`toIntervalDay(${o.retentionDays})`)) continue;
     log.info({ table, retentionDays: o.retentionDays }, 'changing table TTL to the configured retention');
     await client.command({
+      query_id: queryId('platform/clickhouse/migrate'),
       query: `ALTER TABLE ${o.database}.${table}${onCluster(o)} MODIFY TTL ${timeColumn} + INTERVAL ${o.retentionDays} DAY`,
       clickhouse_settings: { materialize_ttl_after_modify: 0, ...ddlSettings(o.cluster) },
     });

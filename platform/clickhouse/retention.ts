@@ -9,6 +9,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { ServerFeatures } from './client.ts';
 import { ddlSettings, isDdlUnfinished, storedTable } from './cluster.ts';
+import { queryId } from './query-id.ts';
 import { onCluster, RETAINED_TABLES, type SchemaOptions } from './schema.ts';
 import { quoteString } from './sql.ts';
 
@@ -34,6 +35,7 @@ export async function dropExpiredPartitions(
     const parts =
       stored.cluster === '' ? 'system.parts' : `cluster(${quoteString(stored.cluster)}, system, parts)`;
     const rs = await client.query({
+      query_id: queryId('platform/clickhouse/retention'),
       query: `SELECT DISTINCT partition FROM ${parts} WHERE database = ${quoteString(stored.database)} AND table = ${quoteString(stored.table)} AND active`,
       format: 'JSONEachRow',
     });
@@ -47,6 +49,7 @@ export async function dropExpiredPartitions(
       };
       try {
         await client.command({
+          query_id: queryId('platform/clickhouse/retention'),
           query: `ALTER TABLE ${stored.database}.${stored.table}${onCluster({ ...o, cluster: stored.cluster })} DROP PARTITION ${p}`,
           clickhouse_settings: ddlSettings(stored.cluster),
         });

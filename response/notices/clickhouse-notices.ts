@@ -11,6 +11,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
 import { insertJsonRows } from '../../platform/clickhouse/json-rows.ts';
+import { queryId } from '../../platform/clickhouse/query-id.ts';
 import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
 import { quoteString } from '../../platform/clickhouse/sql.ts';
 import type { RevocationTarget } from '../decide/policy.ts';
@@ -117,7 +118,7 @@ export class ClickHouseNotices implements NoticeSink {
           table: `${this.#database}.revocation_notices`,
           rows: chunk,
           refused: this.#refused,
-          queryId: 'response-revocation-notices',
+          by: 'response/notices/clickhouse-notices',
         });
       }
     });
@@ -183,6 +184,10 @@ export async function readNotices(
   database: string,
   q: NoticesQuery,
 ): Promise<PolledNotice[]> {
-  const rs = await client.query({ query: noticesAfterSql(database, q), format: 'JSONEachRow' });
+  const rs = await client.query({
+    query_id: queryId('response/notices/clickhouse-notices'),
+    query: noticesAfterSql(database, q),
+    format: 'JSONEachRow',
+  });
   return (await rs.json<StoredRow>()).map(polledNotice);
 }

@@ -19,6 +19,8 @@ export {
   type RevocationStatus,
 } from '../revocation.ts';
 
+import { queryId } from '../../platform/clickhouse/query-id.ts';
+
 const toInsert = (r: RevocationRow) => ({ ...r, time: Math.floor(r.time_ms / 1000) });
 
 export class RevocationLog {
@@ -39,13 +41,14 @@ export class RevocationLog {
       table: `${this.database}.revocations`,
       rows: rows.map(toInsert),
       refused: this.refused,
-      queryId: 'response-revocations',
+      by: 'response/revoke/outbox',
     });
   }
 
   /** The latest row of every target decided in the last `days` days (the first row's fields kept). */
   async latest(days: number): Promise<RevocationRow[]> {
     const rs = await this.client.query({
+      query_id: queryId('response/revoke/outbox'),
       query: latestRevocationsSql(this.database, days),
       format: 'JSONEachRow',
     });
@@ -84,6 +87,7 @@ export class RevocationLog {
     sinceMs: number,
   ): Promise<{ jti: string; issued_ms: number; exp_s: number }[]> {
     const rs = await this.client.query({
+      query_id: queryId('response/revoke/outbox'),
       query: linkedAccessTokensSql(this.database, { tenant, subject, target, id, sinceMs }),
       format: 'JSONEachRow',
     });

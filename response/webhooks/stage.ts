@@ -50,7 +50,7 @@ export function startWebhooks(
         table: `${deps.database}.webhook_deliveries`,
         rows: batch.map((r) => ({ ...r, time: Math.floor(r.time_ms / 1000) })),
         refused: deps.refused,
-        queryId: 'response-webhook-deliveries',
+        by: 'response/webhooks/stage',
       });
     } catch (err) {
       deps.metrics.responseWriteFailures.inc({ sink: 'webhook_deliveries' });

@@ -7,12 +7,15 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { Finding } from '../../contract/finding-v1.ts';
 import { type DetectionRow, fromDetectionRow } from '../../detectors/detection.ts';
 import { REGISTRY } from '../../detectors/registry.ts';
 import { parseEventTime } from '../../ingest/pipeline/validate.ts';
+import { queryId } from '../../platform/clickhouse/query-id.ts';
 import { quoteString } from '../../platform/clickhouse/sql.ts';
 import type { ApiKeys } from '../../platform/http/api-keys.ts';
-import { httpError } from '../../platform/http/http-error.ts';
+import { ErrorBody, httpError } from '../../platform/http/errors.ts';
+import { tenantAuth } from '../../platform/http/tenant-auth.ts';
 
 export interface DetectionsRouteOptions {
   clickhouse: ClickHouseClient;
@@ -39,35 +42,62 @@ function timeParam(name: string, raw: string | undefined, fallback: number): num
   const ms = /^\d+$/.test(raw) ? parseEventTime(Number(raw)) : parseEventTime(raw);
   if (ms === undefined)
     throw httpError(
-      400,
       'invalid_time',
       `${name} must be an RFC 3339 date-time or epoch milliseconds; got ${JSON.stringify(raw)}`,
     );
   return ms;
 }
 
+const Revocation = Type.Union([
+  Type.Object({
+    status: Type.String({ description: 'its latest status (docs/response.md)' }),
+    attempts: Type.Integer(),
+    acknowledged_ms: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'when the auth server acknowledged it (null: not yet)',
+    }),
+  }),
+  Type.Null(),
+]);
+
+const Answer = Type.Object({
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  truncated: Type.Boolean({ description: 'more detections matched than `limit`' }),
+  detections: Type.Array(
+    Type.Composite([Finding, Type.Object({ revocation: Revocation })], {
+      description: 'a finding, and where the revocation it led to stands',
+    }),
+  ),
+});
+
 export const detectionsRoute: FastifyPluginAsync<DetectionsRouteOptions> = async (app, opts) => {
+  // Read keys only: every verifier holds an event key.
+  app.addHook(
+    'onRequest',
+    tenantAuth(
+      [{ kind: 'read', keys: opts.readKeys, env: 'TOKENWATCH_READ_API_KEYS' }],
+      'GET /v1/detections',
+    ),
+  );
   app.get<{ Querystring: Static<typeof Query> }>(
     '/v1/detections',
-    { schema: { querystring: Query } },
+    {
+      schema: {
+        summary: 'findings with their evidence, newest first',
+        security: [{ bearer: [] }, { apiKey: [] }],
+        querystring: Query,
+        response: { 200: Answer, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+    },
     async (request) => {
-      const keyTenant = opts.readKeys.authenticate(request.headers);
-      if (keyTenant === undefined) {
-        throw httpError(
-          401,
-          'unauthorized',
-          opts.readKeys.size === 0
-            ? 'no read keys are configured (TOKENWATCH_READ_API_KEYS); detections cannot be read over HTTP'
-            : 'a read API key is required (Authorization: Bearer <key> or X-Api-Key)',
-        );
-      }
+      const keyTenant = request.auth!.tenant;
       const q = request.query;
       if (keyTenant !== '*' && q.tenant !== undefined && q.tenant !== keyTenant)
-        throw httpError(403, 'forbidden', `this key reads tenant ${JSON.stringify(keyTenant)} only`);
+        throw httpError('forbidden', `this key reads tenant ${JSON.stringify(keyTenant)} only`);
       const tenant = keyTenant === '*' ? q.tenant : keyTenant;
       const to = timeParam('to', q.to, Date.now());
       const from = timeParam('from', q.from, to - DAY_MS);
-      if (from >= to) throw httpError(400, 'invalid_range', `from (${from}) must be before to (${to})`);
+      if (from >= to) throw httpError('invalid_range', `from (${from}) must be before to (${to})`);
 
       const where = [
         `detected_ms >= ${from}`,
@@ -79,6 +109,7 @@ export const detectionsRoute: FastifyPluginAsync<DetectionsRouteOptions> = async
       if (q.subject !== undefined) where.push(`subject = ${quoteString(q.subject)}`);
       if (q.detector !== undefined) where.push(`detector = ${quoteString(q.detector)}`);
       const rs = await opts.clickhouse.query({
+        query_id: queryId('service/http/detections-route'),
         query: `SELECT * FROM ${opts.database}.detections FINAL
 WHERE ${where.join(' AND ')}
 ORDER BY detected_ms DESC, detection_id
@@ -114,6 +145,7 @@ async function revocationStates(
   const wanted = [...new Set(ids.filter((id) => id !== ''))];
   if (wanted.length === 0) return new Map();
   const rs = await clickhouse.query({
+    query_id: queryId('service/http/detections-route'),
     // (aliases differ from the column names: 18.16 would read an alias inside the other aggregates)
     query: `SELECT revocation_id, argMax(status, time_ms) AS last_status, max(attempt) AS attempts,
   maxIf(time_ms, status = 'done') AS done_ms

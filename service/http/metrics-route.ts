@@ -5,8 +5,10 @@
  * Every label value is from a closed set, so the page stays small whatever the input.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import { ErrorBody, httpError } from '../../platform/http/errors.ts';
 
 export interface MetricsRouteOptions {
   registry: Registry;
@@ -18,16 +20,21 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (app, { registry, key }) => {
   const want = key === '' ? undefined : digest(key);
-  app.get('/metrics', async (request, reply) => {
+  const schema = {
+    summary: 'Prometheus metrics (text exposition format)',
+    ...(want === undefined ? {} : { security: [{ bearer: [] }] }),
+    response: { 200: Type.String(), '4xx': ErrorBody },
+  };
+  app.get('/metrics', { schema }, async (request, reply) => {
     if (want !== undefined) {
       const auth = request.headers.authorization ?? '';
       const given = /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, '').trim() : '';
       if (!timingSafeEqual(digest(given), want)) {
         reply.header('www-authenticate', 'Bearer realm="tokenwatch metrics"');
-        return reply.code(401).send({
-          error: 'unauthorized',
-          message: 'send the metrics key (TOKENWATCH_METRICS_KEY) as Authorization: Bearer <key>',
-        });
+        throw httpError(
+          'unauthorized',
+          'send the metrics key (TOKENWATCH_METRICS_KEY) as Authorization: Bearer <key>',
+        );
       }
     }
     reply.header('content-type', registry.contentType);

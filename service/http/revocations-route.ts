@@ -10,8 +10,10 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
 import type { ApiKeys } from '../../platform/http/api-keys.ts';
-import { httpError } from '../../platform/http/http-error.ts';
+import { ErrorBody, httpError } from '../../platform/http/errors.ts';
+import { tenantAuth } from '../../platform/http/tenant-auth.ts';
 import { readNotices } from '../../response/notices/clickhouse-notices.ts';
 
 export interface RevocationsRouteOptions {
@@ -42,7 +44,6 @@ function afterParam(raw: string | undefined): number {
   const after = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(after))
     throw httpError(
-      400,
       'invalid_after',
       `after must be a seq cursor: a non-negative integer up to ${Number.MAX_SAFE_INTEGER} (the next_after ` +
         `of the previous answer; 0 or none for every notice in force); got ${JSON.stringify(raw)}`,
@@ -50,31 +51,49 @@ function afterParam(raw: string | undefined): number {
   return after;
 }
 
+const Answer = Type.Object({
+  notices: Type.Array(
+    Type.Composite([
+      Type.Object({ seq: Type.Integer({ description: 'the polling cursor' }) }),
+      RevocationNotice,
+    ]),
+  ),
+  next_after: Type.Integer({ description: 'the `after` of the next poll (minus an overlap)' }),
+  more: Type.Boolean({ description: 'more notices wait: poll again at once' }),
+});
+
 export const revocationsRoute: FastifyPluginAsync<RevocationsRouteOptions> = async (app, opts) => {
+  // Answers change with every revocation, and each names who was revoked: never cached (refusals too).
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+  app.addHook(
+    'onRequest',
+    tenantAuth(
+      [
+        { kind: 'read', keys: opts.readKeys, env: 'TOKENWATCH_READ_API_KEYS' },
+        { kind: 'event', keys: opts.writeKeys, env: 'TOKENWATCH_API_KEYS' },
+      ],
+      'GET /v1/revocations',
+    ),
+  );
   app.get<{ Querystring: Static<typeof Query> }>(
     '/v1/revocations',
-    { schema: { querystring: Query } },
-    async (request, reply) => {
-      // Answers change with every revocation, and each names who was revoked: never cached.
-      reply.header('cache-control', 'no-store');
-      const readTenant = opts.readKeys.authenticate(request.headers);
-      const keyTenant = readTenant ?? opts.writeKeys.authenticate(request.headers);
-      if (keyTenant === undefined) {
-        reply.header('www-authenticate', 'Bearer realm="tokenwatch"');
-        throw httpError(
-          401,
-          'unauthorized',
-          opts.readKeys.size + opts.writeKeys.size === 0
-            ? 'no API keys are configured (TOKENWATCH_API_KEYS, TOKENWATCH_READ_API_KEYS); revocation notices cannot be read over HTTP'
-            : "send your tenant's event API key (TOKENWATCH_API_KEYS) or a read key (TOKENWATCH_READ_API_KEYS) " +
-                'as Authorization: Bearer <key> or X-Api-Key',
-        );
-      }
+    {
+      schema: {
+        summary: 'the revocation notices still in force, after a cursor',
+        security: [{ bearer: [] }, { apiKey: [] }],
+        querystring: Query,
+        response: { 200: Answer, '4xx': ErrorBody, '5xx': ErrorBody },
+      },
+    },
+    async (request) => {
+      const { tenant: keyTenant, kind } = request.auth!;
       const q = request.query;
       // A write key's tenant is taken literally: only a read key's `*` means every tenant.
-      const readsAll = readTenant === '*';
+      const readsAll = kind === 'read' && keyTenant === '*';
       if (!readsAll && q.tenant !== undefined && q.tenant !== keyTenant)
-        throw httpError(403, 'forbidden', `this key reads tenant ${JSON.stringify(keyTenant)} only`);
+        throw httpError('forbidden', `this key reads tenant ${JSON.stringify(keyTenant)} only`);
       const after = afterParam(q.after);
 
       const rows = await readNotices(opts.clickhouse, opts.database, {

@@ -106,7 +106,7 @@ afterAll(async () => {
 
 /** `tokenwatch migrate` with `env`: its output (the last log line is the report). */
 async function migrateCli(env: Record<string, string>) {
-  const run = spawnScript('ingest/cli.ts', ['migrate'], env);
+  const run = spawnScript('service/cli.ts', ['migrate'], env);
   const code = await run.exited;
   expect(code, run.output()).toBe(0);
   return run.output();

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIGURATION } from '../../service/config.ts';
-import { BLOCKS, renderPage } from '../../tools/docs/blocks.ts';
+import { BLOCKS, FILES, renderPage } from '../../tools/docs/blocks.ts';
 import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
@@ -23,6 +23,10 @@ describe('docs', () => {
   it.each(pages)('docs/%s has its generated blocks current (else: npm run docs)', (page) => {
     const text = read(`docs/${page}`);
     expect(renderPage(text, `docs/${page}`)).toBe(text);
+  });
+
+  it.each(Object.keys(FILES))('docs/%s is current (else: npm run docs)', (name) => {
+    expect(read(`docs/${name}`)).toBe(FILES[name]!());
   });
 
   it('renders every generated block somewhere', () => {

@@ -6,8 +6,11 @@
  */
 import { BUILT_IN, REGISTRY } from '../../detectors/registry.ts';
 import { BASE_THRESHOLDS } from '../../detectors/thresholds.ts';
+import { REJECT_CODES } from '../../ingest/pipeline/validate.ts';
+import { HTTP_ERRORS } from '../../platform/http/errors.ts';
 import { renderTable } from '../../platform/settings.ts';
 import { CONFIGURATION } from '../../service/config.ts';
+import { asyncApi, topicsTable } from './asyncapi.ts';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const code = (v: unknown) => `\`${JSON.stringify(v)}\``;
@@ -38,8 +41,32 @@ function thresholds(): string {
   return ['| threshold | default | used by | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+function errors(): string {
+  const rows = Object.entries(HTTP_ERRORS).map(
+    ([code, e]) => `| \`${code}\` | ${e.status} | ${cell(e.means)} | ${cell(e.fix)} |`,
+  );
+  return ['| `error` | status | means | what to do |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+function rejects(): string {
+  const rows = Object.entries(REJECT_CODES).map(([code, means]) => `| \`${code}\` | ${cell(means)} |`);
+  return ['| `code` | means |', '|---|---|', ...rows].join('\n');
+}
+
 /** Every generated block, by the name pages mark it with. */
-export const BLOCKS: Record<string, () => string> = { configuration, detectors, thresholds };
+export const BLOCKS: Record<string, () => string> = {
+  configuration,
+  detectors,
+  thresholds,
+  errors,
+  rejects,
+  topics: topicsTable,
+};
+
+/** Whole generated files under docs/, by name. */
+export const FILES: Record<string, () => string> = {
+  'asyncapi.json': () => `${JSON.stringify(asyncApi(), null, 2)}\n`,
+};
 
 const MARK = /(<!-- generated: ([a-z-]+) -->)[\s\S]*?(<!-- \/generated -->)/g;
 

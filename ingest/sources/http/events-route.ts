@@ -16,7 +16,8 @@ import underPressure from '@fastify/under-pressure';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeys } from '../../../platform/http/api-keys.ts';
-import { httpError } from '../../../platform/http/http-error.ts';
+import { ErrorBody, type HttpErrorCode, httpError } from '../../../platform/http/errors.ts';
+import { tenantAuth } from '../../../platform/http/tenant-auth.ts';
 import { forEachInSlices } from '../../../platform/slices.ts';
 import type { Metrics } from '../../metrics.ts';
 import { BatcherClosedError, BufferFullError } from '../../pipeline/batcher.ts';
@@ -62,8 +63,6 @@ const IngestResponse = Type.Object({
   errors: Type.Array(EventErrorSchema),
 });
 
-const ErrorResponse = Type.Object({ error: Type.String(), message: Type.String() });
-
 const FORMATS: Record<string, BodyFormat> = {
   'application/x-ndjson': 'ndjson',
   'application/ndjson': 'ndjson',
@@ -83,7 +82,6 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number, done: () =
       if (decompressed > limit) {
         next(
           httpError(
-            413,
             'body_too_large',
             `decompressed body is larger than ${limit} bytes (TOKENWATCH_HTTP_BODY_LIMIT_BYTES)`,
           ),
@@ -99,9 +97,7 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number, done: () =
   payload.on('data', (chunk: Buffer) => {
     out.receivedEncodedLength += chunk.length;
   });
-  gunzip.on('error', (err) =>
-    out.destroy(httpError(400, 'invalid_gzip', `invalid gzip body: ${err.message}`)),
-  );
+  gunzip.on('error', (err) => out.destroy(httpError('invalid_gzip', `invalid gzip body: ${err.message}`)));
   // The inflating slot is given back however the body ends: read, refused, or the client gone.
   let released = false;
   const release = () => {
@@ -120,9 +116,11 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
   const { stage, intake, apiKeys, metrics } = opts;
   let inflating = 0;
 
-  // Requests per key (unknown keys: per client address), before anything else is done for them.
+  // Requests per key (unknown keys: per client address), before anything else is done for them —
+  // before the key is checked, too, so guessing keys is as limited as using one.
   if (opts.requestsPerSecondPerKey > 0) {
     await app.register(rateLimit, {
+      global: false,
       max: opts.requestsPerSecondPerKey,
       timeWindow: 1000,
       hook: 'onRequest',
@@ -134,7 +132,12 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
         message: `more than ${context.max} requests per second with this key (TOKENWATCH_HTTP_REQUESTS_PER_SECOND_PER_KEY); retry after ${context.after}`,
       }),
     });
+    app.addHook('onRequest', app.rateLimit());
   }
+  app.addHook(
+    'onRequest',
+    tenantAuth([{ kind: 'event', keys: apiKeys, env: 'TOKENWATCH_API_KEYS' }], 'POST /v1/events'),
+  );
   // Shed load while the process is saturated, rather than queue requests it cannot serve in time.
   if (opts.maxEventLoopDelayMs > 0) {
     await app.register(underPressure, {
@@ -163,13 +166,10 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
     if (encoding === 'gzip' || encoding === 'x-gzip') {
       if (inflating >= opts.maxInflating) {
         metrics.httpRefused.inc({ reason: 'inflating' });
-        throw Object.assign(
-          httpError(
-            503,
-            'busy',
-            `${inflating} gzip bodies are being inflated already (TOKENWATCH_HTTP_MAX_INFLATING); retry shortly`,
-          ),
-          { headers: { 'retry-after': '1' } },
+        throw httpError(
+          'busy',
+          `${inflating} gzip bodies are being inflated already (TOKENWATCH_HTTP_MAX_INFLATING); retry shortly`,
+          { 'retry-after': '1' },
         );
       }
       inflating++;
@@ -179,7 +179,6 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
     }
     if (encoding !== 'identity') {
       throw httpError(
-        415,
         'unsupported_content_encoding',
         `unsupported Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}; use gzip or none`,
       );
@@ -189,16 +188,8 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
 
   const bytesOver = (tenant: string, wait: number) =>
     `tenant ${JSON.stringify(tenant)} is over its budget of body bytes (TOKENWATCH_TENANT_BYTES_PER_SECOND, burst ${opts.byteQuota.capacity} bytes); retry after ${wait} s`;
-  const tooBusy = (
-    reply: FastifyReply,
-    status: 429 | 503,
-    error: string,
-    message: string,
-    seconds: string,
-  ) => {
-    reply.header('retry-after', seconds);
-    return reply.code(status).send({ error, message });
-  };
+  const tooBusy = (error: HttpErrorCode, message: string, seconds: string) =>
+    httpError(error, message, { 'retry-after': seconds });
 
   app.post(
     '/v1/events',
@@ -207,35 +198,24 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
       schema: {
         response: {
           200: IngestResponse,
-          400: ErrorResponse,
-          401: ErrorResponse,
-          413: ErrorResponse,
-          429: ErrorResponse,
-          503: ErrorResponse,
+          '4xx': ErrorBody,
+          '5xx': ErrorBody,
         },
       },
-      onRequest: async (request, reply) => {
-        const tenant = apiKeys.authenticate(request.headers);
-        if (tenant === undefined) {
-          reply.header('www-authenticate', 'Bearer realm="tokenwatch"');
-          return reply.code(401).send({
-            error: 'unauthorized',
-            message: 'send a tenant API key as Authorization: Bearer <key> or X-Api-Key',
-          });
-        }
-        request.tenant = tenant;
+      onRequest: async (request) => {
+        const tenant = request.auth!.tenant;
         // Refused before the body is read when its declared size alone is over the tenant's budget.
         const declared = Number(request.headers['content-length'] ?? 0);
         const wait = Number.isFinite(declared) ? opts.byteQuota.wait(tenant, declared) : 0;
         if (wait > 0) {
           metrics.httpRefused.inc({ reason: 'bytes_quota' });
-          return tooBusy(reply, 429, 'rate_limited', bytesOver(tenant, wait), String(wait));
+          throw tooBusy('rate_limited', bytesOver(tenant, wait), String(wait));
         }
       },
     },
     async (request: FastifyRequest, reply: FastifyReply) => {
       const receivedMs = Date.now();
-      const tenant = request.tenant!;
+      const tenant = request.auth!.tenant;
       const ctype = (request.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
       const body = typeof request.body === 'string' ? request.body : '';
       const origin = request.ip;
@@ -243,15 +223,15 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
       const bytesWait = opts.byteQuota.take(tenant, Buffer.byteLength(body));
       if (bytesWait > 0) {
         metrics.httpRefused.inc({ reason: 'bytes_quota' });
-        return tooBusy(reply, 429, 'rate_limited', bytesOver(tenant, bytesWait), String(bytesWait));
+        throw tooBusy('rate_limited', bytesOver(tenant, bytesWait), String(bytesWait));
       }
       const split = await splitBody(body, FORMATS[ctype] ?? 'ndjson', opts.maxEvents);
       if (!split.ok && split.tooMany) {
         metrics.httpRefused.inc({ reason: 'too_many_events' });
-        return reply.code(413).send({
-          error: 'too_many_events',
-          message: `the request holds more than ${opts.maxEvents} events (TOKENWATCH_HTTP_MAX_EVENTS_PER_REQUEST); send at most ${opts.maxEvents} per request`,
-        });
+        throw httpError(
+          'too_many_events',
+          `the request holds more than ${opts.maxEvents} events (TOKENWATCH_HTTP_MAX_EVENTS_PER_REQUEST); send at most ${opts.maxEvents} per request`,
+        );
       }
       if (!split.ok) {
         const error: EventError = { code: 'malformed_json', message: split.error };
@@ -265,15 +245,13 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
           receivedMs,
         });
         await intake.accept([], [letter], receivedMs, tenant).catch(() => undefined);
-        return reply.code(400).send({ error: 'malformed_body', message: split.error });
+        throw httpError('malformed_body', split.error);
       }
       const { items } = split;
       const eventsWait = opts.eventQuota.take(tenant, items.length);
       if (eventsWait > 0) {
         metrics.httpRefused.inc({ reason: 'events_quota' });
-        return tooBusy(
-          reply,
-          429,
+        throw tooBusy(
           'rate_limited',
           `tenant ${JSON.stringify(tenant)} is over its budget of events (TOKENWATCH_TENANT_EVENTS_PER_SECOND, burst ${opts.eventQuota.capacity}); retry after ${eventsWait} s`,
           String(eventsWait),
@@ -315,9 +293,7 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
           err instanceof BatcherClosedError
         ) {
           if (err instanceof BufferFullError) metrics.httpBusy.inc();
-          return tooBusy(
-            reply,
-            503,
+          throw tooBusy(
             'unavailable',
             `${err.message}; the request was not fully stored: send it again (events are de-duplicated by event_id)`,
             RETRY_AFTER_SECONDS,
@@ -329,9 +305,3 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
     },
   );
 };
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    tenant?: string;
-  }
-}

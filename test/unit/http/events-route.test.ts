@@ -11,6 +11,7 @@ import { eventsRoute } from '../../../ingest/sources/http/events-route.ts';
 import type { Intake } from '../../../ingest/sources/http/intake.ts';
 import { TenantQuota } from '../../../ingest/sources/http/tenant-quota.ts';
 import { ApiKeys } from '../../../platform/http/api-keys.ts';
+import { answerErrors } from '../../../platform/http/errors.ts';
 
 const KEY = 'acme-key-0123456789abcdef';
 const OTHER = 'beta-key-0123456789abcdef';
@@ -57,12 +58,7 @@ async function build(
     metrics,
   );
   app = Fastify();
-  app.setErrorHandler(
-    (err: Error & { statusCode?: number; code?: string; headers?: Record<string, string> }, _req, reply) => {
-      if (err.headers) reply.headers(err.headers);
-      return reply.code(err.statusCode ?? 500).send({ error: err.code, message: err.message });
-    },
-  );
+  answerErrors(app);
   await app.register(eventsRoute, {
     stage,
     intake,
@@ -137,6 +133,14 @@ describe('POST /v1/events bounds', () => {
     expect(limited.headers['retry-after']).toBeDefined();
     expect(limited.json()).toMatchObject({ error: 'rate_limited' });
     expect((await post(event(1), OTHER)).statusCode).toBe(200);
+  });
+
+  it('limits unknown keys per client address before checking them: guessing keys is limited too', async () => {
+    const { intake } = await build({ rps: 3 });
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) codes.push((await post(event(i), `guess-${i}-0123456789abcdef`)).statusCode);
+    expect(codes).toEqual([401, 401, 401, 429, 429]);
+    expect(intake.events).toEqual([]);
   });
 
   it('takes json-seq records and JSON arrays whose broken elements are refused alone', async () => {
