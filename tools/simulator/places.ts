@@ -3,7 +3,7 @@
  * enriches with) places there. `fixed`: home and office lines, located to the city within 20 km.
  * `mobile`: addresses located only roughly (accuracy radius 100–1,000 km) somewhere near — the way
  * a phone on a carrier network looks. Found by scanning the address space with geoip-lite's own
- * lookup; test/unit/simulator/places.test.ts checks every address still lands where it says, so a
+ * lookup; test/unit/tools/simulator/places.test.ts checks every address still lands where it says, so a
  * geoip-lite update that moves one fails loudly instead of skewing the evaluation.
  */
 import { distanceKm as greatCircleKm } from '../../platform/net/network.ts';
