@@ -1,7 +1,8 @@
 /**
  * device_reuse: the same jti or refresh family presented from two or more device_ids; without
  * device ids, the same jti from more distinct networks (/24, /48) within a short window than one
- * client uses (default ≥ 3 networks in 5 minutes). Allowlisted and private networks do not count.
+ * client uses (default ≥ 3 networks in 5 minutes of event time, windows.ts). Allowlisted and private
+ * networks do not count. A device set only grows, so the verdict does not depend on report order.
  */
 
 import { Type } from '@sinclair/typebox';
@@ -19,6 +20,7 @@ import {
 } from './state.ts';
 import { claimsVerified } from './trust.ts';
 import type { DetectorEvent, Finding } from './types.ts';
+import { busiestWindowWith, insertByTime } from './windows.ts';
 
 export const DEVICE_REUSE_THRESHOLDS = {
   maxNetworks: Type.Integer({
@@ -89,12 +91,21 @@ export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Cfg): Fi
     }
   } else if (e.jti !== '' && isTelling(e.ip, cfg.allowlist)) {
     const token = tokenOf(k.subject, e.jti, e, cfg.tokenLifetimeS);
-    const network = networkOf(e.ip);
-    const recent = (token.networks ?? []).filter(
-      (s) => Math.abs(e.time_ms - s.time_ms) <= cfg.networkWindowMs && networkOf(s.ip) !== network,
+    // sightings of the window and the allowed lateness, in event-time order
+    const kept = insertByTime(
+      token.networks,
+      here,
+      cfg.networkWindowMs + cfg.allowedLatenessMs,
+      2 * MAX_DEVICES,
     );
-    recent.push(here);
-    token.networks = recent.slice(-MAX_DEVICES);
+    if (kept === undefined) return []; // delivered again
+    const network = (s: Sighting) => networkOf(s.ip);
+    const window = busiestWindowWith(kept, here, cfg.networkWindowMs, network);
+    // kept: the latest sighting per network (a busy network does not push the others out)
+    const latest = new Map(kept.map((s) => [network(s), s]));
+    token.networks = kept.filter((s) => latest.get(network(s)) === s).slice(-MAX_DEVICES);
+    // one sighting per network: the latest in the window
+    const recent = [...new Map(window.map((s) => [network(s), s])).values()];
     if (recent.length >= cfg.maxNetworks) {
       found.push(
         finding('device_reuse', {
@@ -106,7 +117,7 @@ export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Cfg): Fi
           action: 'alert_only',
           evidence: {
             events: recent.map((s) => s.evidence()),
-            networks: recent.map((s) => networkOf(s.ip)),
+            networks: recent.map(network),
             window_ms: cfg.networkWindowMs,
           },
           first_event_ms: recent[0]!.time_ms,

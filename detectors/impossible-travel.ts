@@ -4,13 +4,28 @@
  * above the max speed (and at least the minimum distance). Allowlisted networks (VPN egress,
  * corporate proxies), private/reserved addresses and addresses without geo are skipped, not guessed,
  * and so are verifications whose claims were never verified (a forgery says nothing; see trust.ts).
+ *
+ * Each token, session and family keeps its last few places (the latest sighting at each), and an
+ * event is compared with every one of them, not only with the latest to arrive: whether some pair of
+ * sightings is impossible does not depend on the order reports arrive in (a late report is compared
+ * with what came before and after it), and a rough location in between (a carrier address with a
+ * wide radius) cannot make a direct jump look possible.
  */
 
 import { Type } from '@sinclair/typebox';
 import { distanceKm, isTelling } from '../platform/net/network.ts';
 import { defineDetector, type ThresholdsOf } from './descriptor.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
-import { familyOf, type KeyedState, type Sighting, sessionOf, sightingOf, tokenOf } from './state.ts';
+import {
+  familyOf,
+  type KeyedState,
+  type Places,
+  placesList,
+  type Sighting,
+  sessionOf,
+  sightingOf,
+  tokenOf,
+} from './state.ts';
 import { claimsVerified } from './trust.ts';
 import type { Action, DetectorEvent, Finding } from './types.ts';
 
@@ -42,9 +57,12 @@ export function hasPlace(e: DetectorEvent, cfg: Cfg): boolean {
   return isTelling(e.ip, cfg.allowlist);
 }
 
-/** The records whose latest place this event is compared with (and then becomes). */
+/** Places remembered per token, session or family (the latest sighting at each). */
+const MAX_PLACES = 4;
+
+/** The records whose places this event is compared with (and then joins). */
 function holders(k: KeyedState, e: DetectorEvent, cfg: Cfg) {
-  const list: [Scope, string, { place: Sighting | undefined }][] = [];
+  const list: [Scope, string, { place: Places }][] = [];
   if (e.jti !== '') list.push(['jti', e.jti, tokenOf(k.subject, e.jti, e, cfg.tokenLifetimeS)]);
   if (e.session_id !== '') list.push(['session', e.session_id, sessionOf(k.subject, e.session_id, e)]);
   if (e.family_id !== '') list.push(['family', e.family_id, familyOf(k.subject, e.family_id, e)]);
@@ -56,15 +74,22 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
   const found: Finding[] = [];
   const here = sightingOf(e);
   for (const [kind, id, holder] of holders(k, e, cfg)) {
-    const prev = holder.place;
-    if (prev === undefined || prev.time_ms <= e.time_ms) holder.place = here;
-    if (prev === undefined || prev.event_id === e.event_id) continue;
-    const rawKm = distanceKm(prev.lat, prev.lon, here.lat, here.lon);
-    const km = rawKm - prev.radius_km - here.radius_km;
-    if (km < cfg.minDistanceKm) continue;
-    const hours = Math.abs(e.time_ms - prev.time_ms) / 3_600_000;
-    const speed = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
-    if (speed <= cfg.maxSpeedKmh) continue;
+    const kept = placesList(holder.place);
+    if (kept.some((s) => s.event_id === e.event_id)) continue; // delivered again
+    holder.place = withPlace(kept, here);
+    let worst: { prev: Sighting; rawKm: number; km: number; hours: number; speed: number } | undefined;
+    for (const prev of kept) {
+      if (prev.place === here.place) continue;
+      const rawKm = distanceKm(prev.lat, prev.lon, here.lat, here.lon);
+      const km = rawKm - prev.radius_km - here.radius_km;
+      if (km < cfg.minDistanceKm) continue;
+      const hours = Math.abs(e.time_ms - prev.time_ms) / 3_600_000;
+      const speed = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
+      if (speed > cfg.maxSpeedKmh && (worst === undefined || speed > worst.speed))
+        worst = { prev, rawKm, km, hours, speed };
+    }
+    if (worst === undefined) continue;
+    const { prev, rawKm, km, hours, speed } = worst;
     const [first, second] = prev.time_ms <= e.time_ms ? [prev, here] : [here, prev];
     // The later sighting is the misuse; an event delivered late finds the same pair, reported once.
     found.push(
@@ -92,6 +117,18 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
     );
   }
   return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
+}
+
+/** The places with `here` as the latest sighting at its place, the newest MAX_PLACES in event time. */
+function withPlace(kept: Sighting[], here: Sighting): Places {
+  const same = kept.find((s) => s.place === here.place);
+  if (same !== undefined && same.time_ms >= here.time_ms) return kept.length === 1 ? kept[0] : kept;
+  const list = kept.filter((s) => s !== same);
+  let at = list.length;
+  while (at > 0 && list[at - 1]!.time_ms > here.time_ms) at--;
+  list.splice(at, 0, here);
+  const newest = list.length > MAX_PLACES ? list.slice(-MAX_PLACES) : list;
+  return newest.length === 1 ? newest[0] : newest;
 }
 
 export const impossibleTravel = defineDetector({

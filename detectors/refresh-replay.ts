@@ -7,15 +7,34 @@
  * the family. Also a finding when the auth server itself reports `reuse_detected`, and when a
  * revoked family is presented again (the attacker is still trying).
  *
+ * Judged as of each presentation's event time, not as of what arrived before it: several auth-server
+ * instances report one family, producers retry and batch, so reports reach a partition out of order.
+ * A token's rotation is its earliest presentation in event time; "rotated since" counts the family's
+ * first rotations between that one and the presentation. A presentation that arrives late (behind the
+ * family's newest) is put in its place, and the later presentations of the last allowed lateness are
+ * judged again — a late event can show that one of them was a replay (an earlier rotation it did not
+ * know of); what was reported stays reported. Later than the allowed lateness, a presentation is judged
+ * with what is left (older presentations are kept only as rotations) and its finding says how late it
+ * came. The cost: the presentations of the last allowed lateness per family (a sighting each), and
+ * re-judging them when one comes late — nothing waits: in-order reports are judged at once.
+ *
  * The same rotation reported twice (Kafka redelivers, a rebuild re-reads) is recognised by its
- * (token, new token) pair and never mistaken for a replay.
+ * (token, new token) pair, and any presentation by its event id, and never mistaken for a replay.
  */
 
 import { Type } from '@sinclair/typebox';
 import { networkOf } from '../platform/net/network.ts';
 import { defineDetector, type ThresholdsOf } from './descriptor.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
-import { type FamilyState, familyOf, hash52, type KeyedState, type Sighting, sightingOf } from './state.ts';
+import {
+  type FamilyState,
+  familyOf,
+  hash52,
+  type KeyedState,
+  Presentation,
+  type Sighting,
+  sightingOf,
+} from './state.ts';
 import type { DetectorEvent, Finding } from './types.ts';
 
 export const REFRESH_REPLAY_THRESHOLDS = {
@@ -28,10 +47,15 @@ export const REFRESH_REPLAY_THRESHOLDS = {
 };
 type Cfg = ThresholdsOf<typeof REFRESH_REPLAY_THRESHOLDS>;
 
-/** Older rotations remembered per family (hash, hash, time: 24 bytes each); older tokens are forgotten. */
+/** First rotations remembered per family (hash, hash, time: 24 bytes each); older tokens are forgotten. */
 export const MAX_RETIRED_ROTATIONS = 128;
+/** Presentations kept per family for re-judging (a flood of reports of one family cannot grow it). */
+const MAX_RECENT = 64;
 
-function sameClient(by: Sighting, e: DetectorEvent): { same: boolean; by: 'device' | 'network+user_agent' } {
+const REPORTED_REPLAY = 1;
+const REPORTED_REVOKED = 2;
+
+function sameClient(by: Sighting, e: Sighting): { same: boolean; by: 'device' | 'network+user_agent' } {
   if (by.device_id !== '' && e.device_id !== '') return { same: by.device_id === e.device_id, by: 'device' };
   const network = networkOf(by.ip);
   return {
@@ -40,69 +64,123 @@ function sameClient(by: Sighting, e: DetectorEvent): { same: boolean; by: 'devic
   };
 }
 
-interface Known {
-  /** rotations since the one that retired the token */
-  behind: number;
-  /** the rotation event, for the immediately previous token */
-  by: Sighting | undefined;
-  rotatedAtMs: number;
-  /** the same rotation (token → same successor) reported again */
-  duplicate: boolean;
+/** The index (in triples) of `from`'s first rotation, or -1. */
+function firstRotationOf(family: FamilyState, from: number): number {
+  const r = family.rotations ?? [];
+  for (let i = 0; i < r.length; i += 3) if (r[i] === from) return i;
+  return -1;
 }
 
-/** Where `token` sits among the family's rotated tokens; undefined when it was never rotated. */
-function lookup(family: FamilyState, token: string, to: string): Known | undefined {
-  const h = hash52(token);
-  if (family.prevBy !== undefined && family.prevFrom === h) {
-    return {
-      behind: 0,
-      by: family.prevBy,
-      rotatedAtMs: family.prevBy.time_ms,
-      duplicate: to !== '' && family.prevTo === hash52(to),
-    };
+/** Records `p` as the first rotation of its token: in event-time order, replacing a later one. */
+function recordFirstRotation(family: FamilyState, p: Presentation, replacing: number) {
+  const t = p.by.time_ms;
+  const old = family.rotations ?? [];
+  const kept: number[] = [];
+  for (let i = 0; i < old.length; i += 3) if (i !== replacing) kept.push(old[i]!, old[i + 1]!, old[i + 2]!);
+  let at = kept.length;
+  while (at >= 3 && kept[at - 1]! > t) at -= 3;
+  kept.splice(at, 0, p.from, p.to, t);
+  family.rotations = kept.length > 3 * MAX_RETIRED_ROTATIONS ? kept.slice(3) : kept;
+  if (at === kept.length - 3) family.latestBy = p.by;
+}
+
+/** Puts `p` among the recent presentations, in event-time order. */
+function keep(family: FamilyState, p: Presentation) {
+  const recent = family.recent ?? [];
+  let at = recent.length;
+  while (at > 0 && recent[at - 1]!.by.time_ms > p.by.time_ms) at--;
+  recent.splice(at, 0, p);
+  if (recent.length > MAX_RECENT) recent.shift();
+  family.recent = recent;
+}
+
+/** Forgets the presentations no late report can change any more. */
+function forget(family: FamilyState, keepMs: number) {
+  const recent = family.recent;
+  if (recent === undefined) return;
+  const from = family.newestMs - keepMs;
+  let n = 0;
+  while (n < recent.length && recent[n]!.by.time_ms < from) n++;
+  if (n > 0) recent.splice(0, n);
+  if (recent.length === 0) family.recent = undefined;
+}
+
+const isDuplicate = (family: FamilyState, e: DetectorEvent, from: number, to: number) => {
+  if (family.recent?.some((p) => p.by.event_id === e.event_id || (to >= 0 && p.from === from && p.to === to)))
+    return true;
+  const i = to < 0 ? -1 : firstRotationOf(family, from);
+  return i >= 0 && family.rotations![i + 1] === to;
+};
+
+/** What `p` shows as of its own event time (a replay, a revoked family presented again), or nothing. */
+function judge(
+  family: FamilyState,
+  p: Presentation,
+  e: DetectorEvent,
+  cfg: Cfg,
+  lateMs: number,
+): Finding | undefined {
+  const at = p.by.time_ms;
+  const base = {
+    ...fromEvent(e),
+    detected_ms: at,
+    trigger_event_id: p.by.event_id,
+    target: { kind: 'family' as const, id: e.family_id },
+  };
+  const late = lateMs > cfg.allowedLatenessMs ? { late_ms: lateMs } : {};
+  if (family.revokedAtMs >= 0 && at >= family.revokedAtMs) {
+    if (p.reported >= REPORTED_REVOKED) return undefined;
+    p.reported = REPORTED_REVOKED;
+    return finding('refresh_replay', {
+      ...base,
+      kind: 'revoked family presented again',
+      severity: 'high',
+      confidence: 1,
+      action: 'alert_only',
+      evidence: { events: [p.by.evidence()], revoked_at_ms: family.revokedAtMs, ...late },
+      first_event_ms: family.revokedAtMs,
+    });
   }
-  const retired = family.retired ?? [];
-  for (let i = retired.length - 3; i >= 0; i -= 3) {
-    if (retired[i] !== h) continue;
-    return {
-      behind: (retired.length - i) / 3,
-      by: undefined,
-      rotatedAtMs: retired[i + 2]!,
-      duplicate: to !== '' && retired[i + 1] === hash52(to),
-    };
-  }
-  return undefined;
-}
-
-/** Whether `token` was presented and rotated before (its successor was already known). */
-function wasRotated(family: FamilyState, token: string): boolean {
-  const h = hash52(token);
-  if (family.prevBy !== undefined && family.prevFrom === h) return true;
-  const retired = family.retired ?? [];
-  for (let i = 0; i < retired.length; i += 3) if (retired[i] === h) return true;
-  return false;
-}
-
-/** Adds a rotation to the retired ones, in a new array of exactly the right size (push would over-allocate). */
-function retire(family: FamilyState, from: number, to: number, atMs: number, atFront: boolean) {
-  const old = family.retired ?? [];
-  const kept = old.length >= 3 * MAX_RETIRED_ROTATIONS ? old.slice(3) : old;
-  family.retired = atFront ? [from, to, atMs, ...kept] : [...kept, from, to, atMs];
-}
-
-/** Records a rotation `from → to`, keeping the newest one as the previous whatever order reports arrive in. */
-function recordRotation(family: FamilyState, e: DetectorEvent, known: Known | undefined) {
-  if (known !== undefined) return; // the previous token again (two tabs, a retry), or a replay
-  if (wasRotated(family, e.new_token_id)) {
-    // a late report of an older rotation
-    retire(family, hash52(e.token_id), hash52(e.new_token_id), e.time_ms, true);
-    return;
-  }
-  if (family.prevBy !== undefined)
-    retire(family, family.prevFrom, family.prevTo, family.prevBy.time_ms, false);
-  family.prevFrom = hash52(e.token_id);
-  family.prevTo = hash52(e.new_token_id);
-  family.prevBy = sightingOf(e);
+  if (p.reported !== 0 || p.by.what.endsWith('/reuse_detected')) return undefined;
+  const i = firstRotationOf(family, p.from);
+  if (i < 0) return undefined;
+  const rotations = family.rotations!;
+  const rotatedAtMs = rotations[i + 2]!;
+  const first = rotatedAtMs < at || (rotatedAtMs === at && rotations[i + 1] !== p.to);
+  if (!first) return undefined; // this is the token's first rotation
+  let behind = 0;
+  for (let j = i + 3; j < rotations.length && rotations[j + 2]! < at; j += 3) behind++;
+  const elapsedMs = at - rotatedAtMs;
+  // The token's rotation, while it is recent; for an older token the family's latest: its holder is the owner.
+  const holder =
+    family.recent?.find((r) => r.from === p.from && r.to === rotations[i + 1] && r.by.time_ms === rotatedAtMs)
+      ?.by ?? family.latestBy;
+  const client = holder === undefined ? undefined : sameClient(holder, p.by);
+  const benign = behind === 0 && elapsedMs <= cfg.graceWindowMs && client?.same === true;
+  if (benign) return undefined;
+  p.reported = REPORTED_REPLAY;
+  const sameDevice = client?.same ?? false;
+  return finding('refresh_replay', {
+    ...base,
+    jti: e.access_jti,
+    kind: 'rotated refresh token presented again',
+    severity: sameDevice ? 'high' : 'critical',
+    confidence: sameDevice ? 0.8 : 0.99,
+    action: 'revoke_family',
+    evidence: {
+      // the rotation of this token (the previous one) or, for an older token, the family's latest
+      events:
+        holder === undefined || holder === p.by ? [p.by.evidence()] : [holder.evidence(), p.by.evidence()],
+      rotated_at_ms: rotatedAtMs,
+      elapsed_ms: elapsedMs,
+      grace_window_ms: cfg.graceWindowMs,
+      same_client: sameDevice,
+      compared_by: client?.by ?? null,
+      generations_behind: behind,
+      ...late,
+    },
+    first_event_ms: rotatedAtMs,
+  });
 }
 
 export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
@@ -110,85 +188,63 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): 
     return [];
   }
   const family = familyOf(k.subject, e.family_id, e);
+  const found: Finding[] = [];
   if (e.type === 'revocation') {
-    if (family.revokedAtMs < 0 || e.time_ms < family.revokedAtMs) family.revokedAtMs = e.time_ms;
-    return [];
+    if (family.revokedAtMs >= 0 && e.time_ms >= family.revokedAtMs) return [];
+    family.revokedAtMs = e.time_ms;
+    // A revocation reported late: the presentations after it were of a revoked family.
+    for (const p of family.recent ?? []) {
+      if (p.by.time_ms < e.time_ms) continue;
+      const f = judge(family, p, e, cfg, 0);
+      if (f !== undefined) found.push({ ...f, jti: '', session_id: '' });
+    }
+    return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
   }
   if (e.type === 'issuance') return [];
 
   // A refresh: the token `token_id` of the family was presented.
-  const found: Finding[] = [];
-  const base = {
-    ...fromEvent(e),
-    target: { kind: 'family' as const, id: e.family_id },
-    jti: e.access_jti,
-  };
-  const revoked = family.revokedAtMs >= 0;
-  if (revoked && e.time_ms >= family.revokedAtMs) {
+  const lateMs = Math.max(0, family.newestMs - e.time_ms);
+  if (e.time_ms > family.newestMs) family.newestMs = e.time_ms;
+  const from = e.token_id === '' ? -1 : hash52(e.token_id);
+  const to = e.outcome === 'rotated' && e.new_token_id !== '' && from >= 0 ? hash52(e.new_token_id) : -1;
+  if (isDuplicate(family, e, from, to)) return [];
+  const p = new Presentation(from, to, sightingOf(e));
+
+  if (e.reason === 'reuse_detected' && !(family.revokedAtMs >= 0 && e.time_ms >= family.revokedAtMs)) {
     found.push(
       finding('refresh_replay', {
-        ...base,
-        kind: 'revoked family presented again',
-        severity: 'high',
-        confidence: 1,
-        action: 'alert_only',
-        evidence: { events: [sightingOf(e).evidence()], revoked_at_ms: family.revokedAtMs },
-        first_event_ms: family.revokedAtMs,
-      }),
-    );
-  } else if (e.reason === 'reuse_detected') {
-    found.push(
-      finding('refresh_replay', {
-        ...base,
+        ...fromEvent(e),
+        target: { kind: 'family', id: e.family_id },
+        jti: e.access_jti,
         kind: 'auth server reported refresh token reuse',
         severity: 'high',
         confidence: 1,
         action: 'revoke_family',
-        evidence: { events: [sightingOf(e).evidence()] },
+        evidence: { events: [p.by.evidence()] },
         first_event_ms: e.time_ms,
       }),
     );
   }
-
-  const rotatedTo = e.outcome === 'rotated' ? e.new_token_id : '';
-  const known = e.token_id === '' ? undefined : lookup(family, e.token_id, rotatedTo);
-  if (known !== undefined && !known.duplicate && e.reason !== 'reuse_detected' && !revoked) {
-    const by = known.by;
-    const elapsedMs = e.time_ms - known.rotatedAtMs;
-    // An older token is compared with the family's latest rotation: its holder is the owner.
-    const holder = by ?? family.prevBy;
-    const client = holder === undefined ? undefined : sameClient(holder, e);
-    const benign =
-      known.behind === 0 && elapsedMs >= 0 && elapsedMs <= cfg.graceWindowMs && client?.same === true;
-    if (!benign) {
-      const sameDevice = client?.same ?? false;
-      found.push(
-        finding('refresh_replay', {
-          ...base,
-          kind: 'rotated refresh token presented again',
-          severity: sameDevice ? 'high' : 'critical',
-          confidence: sameDevice ? 0.8 : 0.99,
-          action: 'revoke_family',
-          evidence: {
-            // the rotation of this token (the previous one) or, for an older token, the family's latest
-            events:
-              holder === undefined
-                ? [sightingOf(e).evidence()]
-                : [holder.evidence(), sightingOf(e).evidence()],
-            rotated_at_ms: known.rotatedAtMs,
-            elapsed_ms: elapsedMs,
-            grace_window_ms: cfg.graceWindowMs,
-            same_client: sameDevice,
-            compared_by: client?.by ?? null,
-            generations_behind: known.behind,
-          },
-          first_event_ms: known.rotatedAtMs,
-        }),
-      );
+  if (from >= 0) {
+    if (to >= 0) {
+      const i = firstRotationOf(family, from);
+      if (i < 0 || e.time_ms < family.rotations![i + 2]!) recordFirstRotation(family, p, i);
     }
+    keep(family, p);
+    const judged = judge(family, p, e, cfg, lateMs);
+    if (judged !== undefined) found.push(judged);
+    // Reported late: what came after it in event time is judged again, knowing it.
+    if (lateMs > 0)
+      for (const q of family.recent ?? [])
+        if (q.by.time_ms > e.time_ms || (q.by.time_ms === e.time_ms && q !== p)) {
+          const f = judge(family, q, e, cfg, 0);
+          if (f !== undefined) found.push({ ...f, jti: '', session_id: '' });
+        }
+    forget(family, Math.max(cfg.allowedLatenessMs, cfg.graceWindowMs));
+  } else if (family.revokedAtMs >= 0 && e.time_ms >= family.revokedAtMs) {
+    const f = judge(family, p, e, cfg, lateMs);
+    if (f !== undefined) found.push(f);
   }
-
-  if (rotatedTo !== '' && e.token_id !== '') recordRotation(family, e, known);
   return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }
 

@@ -121,6 +121,11 @@ export function sightingOf(e: DetectorEvent): Sighting {
   return s;
 }
 
+/** The latest sighting at each of a few places: one sighting alone, an array from the second place on. */
+export type Places = Sighting | Sighting[] | undefined;
+
+export const placesList = (p: Places): Sighting[] => (p === undefined ? [] : Array.isArray(p) ? p : [p]);
+
 /** The latest sighting from each device: one sighting alone, an array from the second device on. */
 export type Devices = Sighting | Sighting[] | undefined;
 
@@ -133,8 +138,8 @@ export const toSeconds = (ms: number) => Math.floor(ms / 1000);
 export class TokenState {
   /** when the token can be forgotten (seconds) */
   untilS: number;
-  /** impossible_travel: the latest sighting with a place */
-  place: Sighting | undefined = undefined;
+  /** impossible_travel: the latest sighting at each of its last few places */
+  place: Places = undefined;
   /** device_reuse: the latest sighting from each device id (at most MAX_DEVICES) */
   devices: Devices = undefined;
   /** device_reuse without device ids: recent sightings from distinct networks */
@@ -145,18 +150,37 @@ export class TokenState {
   }
 }
 
+/** One presentation of a refresh token, as refresh_replay judges it (kept while it may be re-judged). */
+export class Presentation {
+  /** hash of the token presented */
+  readonly from: number;
+  /** hash of the token it was rotated to; -1 when it was not rotated */
+  readonly to: number;
+  readonly by: Sighting;
+  /** what was reported about it: 0 nothing, 1 a replay, 2 a revoked family presented again */
+  reported = 0;
+
+  constructor(from: number, to: number, by: Sighting) {
+    this.from = from;
+    this.to = to;
+    this.by = by;
+  }
+}
+
 /** A refresh-token family. Token ids are kept as 52-bit hashes (8 bytes, not a string each). */
 export class FamilyState {
   lastSeenS: number;
-  /** the immediately previous token's rotation: its hash, its successor's hash, the rotation event */
-  prevFrom = -1;
-  prevTo = -1;
-  prevBy: Sighting | undefined = undefined;
-  /** older rotations, oldest first: (hash of token, hash of its successor, rotated at ms) triples */
-  retired: number[] | undefined = undefined;
+  /** the newest event time of the family's refreshes (ms): how late another one comes is measured from it */
+  newestMs = 0;
+  /** each token's first rotation, in event-time order: (hash of token, hash of its successor, at ms) triples */
+  rotations: number[] | undefined = undefined;
+  /** the presentations of the last allowed lateness (and grace window), in event-time order */
+  recent: Presentation[] | undefined = undefined;
+  /** the newest first rotation's event: who holds the family */
+  latestBy: Sighting | undefined = undefined;
   /** when the family was revoked (ms), or -1 */
   revokedAtMs = -1;
-  place: Sighting | undefined = undefined;
+  place: Places = undefined;
   devices: Devices = undefined;
 
   constructor(lastSeenS: number) {
@@ -164,10 +188,10 @@ export class FamilyState {
   }
 }
 
-/** A session (sid): only its latest place is remembered. */
+/** A session (sid): only its last few places are remembered. */
 export class SessionState {
   lastSeenS: number;
-  place: Sighting | undefined = undefined;
+  place: Places = undefined;
 
   constructor(lastSeenS: number) {
     this.lastSeenS = lastSeenS;
@@ -190,6 +214,8 @@ export class SubjectState {
   rejections: Sighting[] | undefined = undefined;
   /** finding key → when it was last reported (ms of event time) */
   reported: Map<string, number> | undefined = undefined;
+  /** state a detector keeps of its own, by detector name (ownState): kept while the subject is */
+  own: Map<string, unknown> | undefined = undefined;
 
   /** tracked keys: tokens + families + sessions */
   get keys(): number {
@@ -213,6 +239,21 @@ export interface KeyedState {
 }
 
 export const newKeyedState = (): KeyedState => ({ subject: new SubjectState(), source: new SourceState() });
+
+/**
+ * A detector's own state for a subject, made by `init` on first use: what a new detector keeps beyond
+ * the shared records (tokens, families, sessions), without a change here. It lives as long as the
+ * subject is tracked; a detector bounds it itself.
+ */
+export function ownState<T>(s: SubjectState, detector: string, init: () => T): T {
+  s.own ??= new Map();
+  let state = s.own.get(detector) as T | undefined;
+  if (state === undefined) {
+    state = init();
+    s.own.set(detector, state);
+  }
+  return state;
+}
 
 export function tokenOf(s: SubjectState, jti: string, e: DetectorEvent, lifetimeS: number): TokenState {
   s.tokens ??= new Map();

@@ -30,6 +30,13 @@ export const BASE_THRESHOLDS = {
     default: 24 * 3600,
     description: 'a session’s last place is kept this long after it was last seen (s)',
   }),
+  allowedLatenessMs: Type.Integer({
+    minimum: 0,
+    maximum: 24 * 3_600_000,
+    default: 5 * 60_000,
+    description:
+      'events reaching a detector up to this late (ms of event time behind the newest event of their family, token or address) are judged in their place, as if they had come in order; later ones are judged with what is left and their findings say how late they came',
+  }),
   allowlistCidrs: Type.Array(Type.String(), {
     default: [],
     description: 'networks never treated as a place or network (VPN egress, corporate proxies)',

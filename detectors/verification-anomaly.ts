@@ -2,7 +2,8 @@
  * verification_anomaly: what verifiers reject says something too.
  * - alg_not_allowed (alg "none", algorithm confusion): a forging attempt, reported per source IP.
  * - bursts of bad_signature / unknown_kid / wrong_audience / wrong_issuer per source IP and per
- *   subject, at or above a threshold within a window.
+ *   subject, at or above a threshold within a window of event time (windows.ts: reports arriving
+ *   out of order are counted with their neighbours in time).
  * - a revoked token still presented from a network its owner never used (from the owner's own
  *   networks it is a stale client, not an attacker).
  */
@@ -13,6 +14,7 @@ import { defineDetector, type ThresholdsOf } from './descriptor.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import { type KeyedState, type Sighting, sightingOf } from './state.ts';
 import type { DetectorEvent, Finding } from './types.ts';
+import { busiestWindowWith, insertByTime } from './windows.ts';
 
 export const VERIFICATION_ANOMALY_THRESHOLDS = {
   burstThreshold: Type.Integer({
@@ -37,13 +39,6 @@ const BURST_REASONS: ReadonlySet<string> = new Set([
 ]);
 /** Networks remembered per subject (where the owner was seen with accepted tokens). */
 const MAX_OWNER_NETWORKS = 32;
-
-/** The recent rejections within the window, with this one (once, however often it is delivered). */
-function countRejection(list: Sighting[] | undefined, here: Sighting, cfg: Cfg): Sighting[] {
-  const recent = (list ?? []).filter((x) => here.time_ms - x.time_ms < cfg.burstWindowMs);
-  if (!recent.some((x) => x.event_id === here.event_id)) recent.push(here);
-  return recent.slice(-cfg.burstThreshold);
-}
 
 export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
   if (e.type !== 'verification') return [];
@@ -80,8 +75,16 @@ export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: 
     if (e.ip !== '') scopes.push(['source_ip', e.ip, k.source]);
     if (e.subject !== '') scopes.push(['subject', e.subject, subject]);
     for (const [kind, id, holder] of scopes) {
-      const recent = countRejection(holder.rejections, here, cfg);
-      holder.rejections = recent;
+      // rejections of the window and the allowed lateness, in event-time order (twice the threshold at most)
+      const kept = insertByTime(
+        holder.rejections,
+        here,
+        cfg.burstWindowMs + cfg.allowedLatenessMs,
+        2 * cfg.burstThreshold,
+      );
+      if (kept === undefined) continue; // delivered again
+      holder.rejections = kept;
+      const recent = busiestWindowWith(kept, here, cfg.burstWindowMs);
       if (recent.length < cfg.burstThreshold) continue;
       const reasons: Record<string, number> = {};
       for (const x of recent) {
