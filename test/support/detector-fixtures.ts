@@ -9,12 +9,9 @@ import { join } from 'node:path';
 import type { Detection } from '../../detectors/detection.ts';
 import type { DetectorRegistry } from '../../detectors/registry.ts';
 import { REGISTRY } from '../../detectors/registry.ts';
-import { DetectorRuntime } from '../../detectors/run/runtime.ts';
-import { TenantThresholds, type ThresholdSettings } from '../../detectors/thresholds.ts';
-import { createMetrics } from '../../ingest/metrics.ts';
-import { Stage } from '../../ingest/pipeline/stage.ts';
-import { loadConfig } from '../../service/config.ts';
+import type { ThresholdSettings } from '../../detectors/thresholds.ts';
 import { REPO_ROOT } from '../../tools/local-stack/paths.ts';
+import { runLines } from '../../tools/simulator/in-process.ts';
 
 export const FIXTURES_DIR = join(REPO_ROOT, 'test/fixtures/detectors');
 
@@ -58,30 +55,13 @@ export function loadFixtures(dir = FIXTURES_DIR): DetectorFixture[] {
     });
 }
 
-const stage = new Stage(loadConfig({}).ingest.limits, createMetrics());
-
 /** What the runtime reports for the lines, delivered in the order given. */
 export function runFixture(
   f: DetectorFixture,
   order: readonly string[] = f.lines,
   registry: DetectorRegistry = REGISTRY,
 ): Detection[] {
-  const times = f.lines.map((l) => Date.parse((JSON.parse(l) as { time: string }).time));
-  const nowMs = Math.max(...times) + 1000;
-  const runtime = new DetectorRuntime({
-    thresholds: new TenantThresholds({ ...registry.defaults, ...f.thresholds }),
-    dryRun: new Set(),
-    maxKeys: 100_000,
-    registry,
-    now: () => nowMs,
-  });
-  const found: Detection[] = [];
-  for (const line of order) {
-    const v = stage.validateText(line, { nowMs });
-    if (!v.ok) throw new Error(`fixture ${f.name}: an event does not validate: ${v.error.message}\n${line}`);
-    found.push(...runtime.process(stage.enrich(v.event, nowMs), 'live'));
-  }
-  return found;
+  return runLines(order, { ...registry.defaults, ...f.thresholds }, registry, f.name);
 }
 
 /** Findings as a fixture lists them, in a stable order. */

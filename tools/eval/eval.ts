@@ -7,6 +7,13 @@
  * examined every event, and compares its findings with the labels.
  *
  *   npm run eval -- --users 2000 --days 1 --attacks 10 --seed tokenwatch
+ *   npm run eval -- --instances 2 --shuffle
+ *
+ * `--instances N` runs N tokenwatch processes in one consumer group (each holds some partitions);
+ * `--shuffle` delivers every event up to the allowed lateness late and 5% twice, as several producers,
+ * batching and retries do. With either, the traffic is recorded first and then published to Kafka
+ * (key tenant:subject), and the report compares the findings with what one in-order process finds
+ * (the detectors run in this process over the events in event-time order).
  *
  * Writes the report as markdown (stdout and the "Detection quality" section of tools/bench/RESULTS.md)
  * and JSON (tools/bench/results/eval.json).
@@ -14,14 +21,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { pino } from 'pino';
+import { REGISTRY } from '../../detectors/registry.ts';
+import { createKafka, createProducer, sendChunked } from '../../platform/kafka/client.ts';
+import type { TokenEvent } from '../../sdk/src/index.ts';
 import { createKafkaReporter } from '../../sdk/src/kafka.ts';
 import { writeJson, writeSection } from '../bench/support.ts';
 import { REPO_ROOT } from '../local-stack/paths.ts';
 import { stopChild, waitUntilReady } from '../local-stack/process.ts';
 import { stackDown, stackRunning, stackUp } from '../local-stack/stack.ts';
 import { SimClock } from '../simulator/clock.ts';
+import { inTimeOrder, RecordingReporter, shuffled } from '../simulator/delivery.ts';
 import { evaluate, renderEvaluation, type StoredFinding } from '../simulator/evaluate.ts';
 import { Executor } from '../simulator/executor.ts';
+import { runLines, verdictOf } from '../simulator/in-process.ts';
 import { VPN_EGRESS_CIDR } from '../simulator/places.ts';
 import { startSimulatedPlatform } from '../simulator/platform.ts';
 import { buildSimulation } from '../simulator/simulation.ts';
@@ -34,6 +47,8 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: 'tokenwatch' },
     concurrency: { type: 'string', default: '48' },
     port: { type: 'string', default: '8081' },
+    instances: { type: 'string', default: '1' },
+    shuffle: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -51,6 +66,9 @@ const DAYS = positive('days', args.days, 6);
 const ATTACKS = Math.round(positive('attacks', args.attacks, 1000));
 const CONCURRENCY = Math.round(positive('concurrency', args.concurrency, 1024));
 const PORT = Math.round(positive('port', args.port, 65535));
+const INSTANCES = Math.round(positive('instances', args.instances, 8));
+/** record the traffic, then publish it (shuffled or in order) to N instances */
+const RECORDED = INSTANCES > 1 || args.shuffle === true;
 const DAY = 86_400_000;
 const DATABASE = 'tokenwatch_eval';
 const TENANT = 'default';
@@ -58,6 +76,27 @@ const API_KEY = 'eval-key-0123456789abcdef';
 const EVAL_TITLE = 'Detection quality (npm run eval)';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LATENESS_MS = REGISTRY.defaults.allowedLatenessMs as number;
+const commandArgs =
+  `--users ${USERS} --days ${DAYS} --attacks ${ATTACKS} --seed ${args.seed}` +
+  (INSTANCES > 1 ? ` --instances ${INSTANCES}` : '') +
+  (args.shuffle ? ' --shuffle' : '');
+
+/** Publishes the events to the topic in the order given, key tenant:subject, in chunks. */
+async function publish(brokers: string[], topic: string, events: readonly TokenEvent[]) {
+  const kafka = createKafka({ brokers, clientId: 'tokenwatch-eval' }, pino({ level: 'warn' }));
+  const producer = createProducer(kafka);
+  await producer.connect();
+  try {
+    await sendChunked(
+      producer,
+      topic,
+      events.map((e) => ({ key: `${e.tenant ?? 'default'}:${e.subject ?? ''}`, value: JSON.stringify(e) })),
+    );
+  } finally {
+    await producer.disconnect();
+  }
+}
 
 async function scalar(ch: ClickHouseClient, query: string): Promise<number> {
   const rs = await ch.query({ query, format: 'JSONEachRow' });
@@ -65,12 +104,16 @@ async function scalar(ch: ClickHouseClient, query: string): Promise<number> {
   return Number(Object.values(row ?? { n: 0 })[0]);
 }
 
-async function startTokenwatch(env: Record<string, string>, topic: string): Promise<ChildProcess> {
+async function startTokenwatch(
+  env: Record<string, string>,
+  topic: string,
+  port: number,
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'serve'], {
     env: {
       ...process.env,
       ...env,
-      TOKENWATCH_PORT: String(PORT),
+      TOKENWATCH_PORT: String(port),
       TOKENWATCH_HOST: '127.0.0.1',
       TOKENWATCH_CLICKHOUSE_DATABASE: DATABASE,
       TOKENWATCH_KAFKA_TOPICS: topic,
@@ -86,7 +129,7 @@ async function startTokenwatch(env: Record<string, string>, topic: string): Prom
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  await waitUntilReady(`http://127.0.0.1:${PORT}`, child, `tokenwatch (port ${PORT}; --port picks another)`);
+  await waitUntilReady(`http://127.0.0.1:${port}`, child, `tokenwatch (port ${port}; --port picks another)`);
   return child;
 }
 
@@ -100,9 +143,10 @@ async function main() {
   const topic = `tokenwatch.eval.${run}`;
   const brokers = [env['TOKENWATCH_KAFKA_BROKERS']!];
   say(
-    `starting tokenwatch on 127.0.0.1:${PORT} (database ${DATABASE}, topic ${topic}, every detector dry-run)`,
+    `starting ${INSTANCES} tokenwatch instance(s) from 127.0.0.1:${PORT} (database ${DATABASE}, topic ${topic}, every detector dry-run)`,
   );
-  const tokenwatch = await startTokenwatch(env, topic);
+  const instances: ChildProcess[] = [];
+  for (let i = 0; i < INSTANCES; i++) instances.push(await startTokenwatch(env, topic, PORT + i));
 
   // Simulated days that ended before now: whole UTC days, so local times of day line up; working
   // days where they fit within the events' accepted age (a weekend is the quiet case).
@@ -128,13 +172,10 @@ async function main() {
   const clock = new SimClock(true, startUtcMs);
   const sdkLog = (fields: object, message: string) => say(`sdk: ${message} ${JSON.stringify(fields)}`);
   const logger = { warn: sdkLog, error: sdkLog, info: () => undefined };
-  const reporter = createKafkaReporter({
-    brokers,
-    topic,
-    clientId: 'tokenwatch-eval',
-    maxQueue: 200_000,
-    logger,
-  });
+  const recording = new RecordingReporter();
+  const reporter = RECORDED
+    ? recording
+    : createKafkaReporter({ brokers, topic, clientId: 'tokenwatch-eval', maxQueue: 200_000, logger });
   const platform = await startSimulatedPlatform({ reporter, clock, tenant: TENANT });
   const executor = new Executor({
     users: sim.users,
@@ -165,7 +206,7 @@ async function main() {
     clearInterval(progress);
     executor.stop();
     await platform.close().catch(() => undefined);
-    await stopChild(tokenwatch);
+    for (const tw of instances) await stopChild(tw);
     await ch.close();
     if (!stackWasUp) await stackDown((m) => say(m));
     process.exit(code);
@@ -176,7 +217,31 @@ async function main() {
   const playedS = (Date.now() - wallStart) / 1000;
   clearInterval(progress);
   await reporter.flush(120_000);
-  const sent = reporter.stats();
+  let sent = reporter.stats();
+  /** what one in-order process finds in the recorded traffic, and how it was delivered */
+  let reference: Set<string> | undefined;
+  let delivery = 'live, through the SDK Kafka reporter';
+  if (RECORDED) {
+    const events = recording.events;
+    const delivered = args.shuffle
+      ? shuffled(events, { latenessMs: LATENESS_MS, duplicates: 0.05, seed: args.seed! })
+      : inTimeOrder(events);
+    delivery =
+      `recorded, then published to ${INSTANCES} instance(s)` +
+      (args.shuffle
+        ? ` out of order (each event up to ${LATENESS_MS / 60_000} min late, ${delivered.length - events.length} twice)`
+        : ' in event-time order');
+    say(`publishing ${delivered.length} events (${delivery})…`);
+    await publish(brokers, topic, delivered);
+    say('judging the same events in event-time order in this process (the reference)…');
+    reference = new Set(
+      runLines(
+        inTimeOrder(events).map((e) => JSON.stringify(e)),
+        { ...REGISTRY.defaults, allowlistCidrs: [VPN_EGRESS_CIDR] },
+      ).map(verdictOf),
+    );
+    sent = { ...sent, sent: events.length };
+  }
   say(
     `played in ${playedS.toFixed(0)} s; ${sent.sent} events sent, ${sent.dropped.queue_full} dropped, ${executor.stats.errors} errors`,
   );
@@ -188,7 +253,7 @@ async function main() {
   const deadline = Date.now() + 15 * 60_000;
   let stored = 0;
   for (;;) {
-    stored = await scalar(ch, `SELECT count() FROM ${DATABASE}.events`).catch(() => 0);
+    stored = await scalar(ch, `SELECT count() FROM ${DATABASE}.events FINAL`).catch(() => 0);
     const dead = await scalar(ch, `SELECT count() FROM ${DATABASE}.dead_letters`).catch(() => 0);
     if (stored + dead >= sent.sent) break;
     if (Date.now() > deadline)
@@ -203,11 +268,14 @@ async function main() {
     findings = n;
   }
   const rs = await ch.query({
-    query: `SELECT detector, kind, tenant, subject, evidence_ips, evidence_cities, detected_ms, found_at_ms
+    query: `SELECT detector, kind, tenant, subject, target_kind, target_id, evidence_ips, evidence_cities, detected_ms, found_at_ms
             FROM ${DATABASE}.detections FINAL WHERE tenant = '${TENANT}'`,
     format: 'JSONEachRow',
   });
-  const rows = (await rs.json<StoredFinding & { detected_ms: string; found_at_ms: string }>()).map((f) => ({
+  const stored_ = await rs.json<
+    StoredFinding & { target_kind: string; target_id: string; detected_ms: string; found_at_ms: string }
+  >();
+  const rows = stored_.map((f) => ({
     ...f,
     detected_ms: Number(f.detected_ms),
     found_at_ms: Number(f.found_at_ms),
@@ -226,12 +294,27 @@ async function main() {
     `${sim.labels.length} attacks; ${s.calls} API calls (${s.callsAccepted} accepted), ${s.logins} logins, ` +
     `${s.refreshes} refresh presentations, ${s.logouts} logouts; ${stored} events stored; played in ${playedS.toFixed(0)} s ` +
     `on the simulated clock (${(durationMs / 1000 / playedS).toFixed(0)}× real time).`;
-  const markdown = renderEvaluation(evaluation);
+  let markdown = renderEvaluation(evaluation);
+  let orderIndependent: { same: boolean; onlyHere: string[]; onlyInOrder: string[] } | undefined;
+  if (reference !== undefined) {
+    const here = new Set(
+      stored_.map((f) => verdictOf({ ...f, target: { kind: f.target_kind, id: f.target_id } })),
+    );
+    const onlyHere = [...here].filter((v) => !reference.has(v)).sort();
+    const onlyInOrder = [...reference].filter((v) => !here.has(v)).sort();
+    orderIndependent = { same: onlyHere.length === 0 && onlyInOrder.length === 0, onlyHere, onlyInOrder };
+    markdown =
+      `Delivery: ${delivery}. Compared with one process judging the same events in event-time order: ` +
+      (orderIndependent.same
+        ? `**the same ${here.size} findings** (detector, subject, target).`
+        : `**different**: ${onlyHere.length} only here (${onlyHere.slice(0, 5).join('; ')}), ${onlyInOrder.length} only in order (${onlyInOrder.slice(0, 5).join('; ')}).`) +
+      `\n\n${markdown}`;
+  }
   console.log(`${summary}\n\n${markdown}`);
   if (!args['no-write']) {
     writeJson('eval', {
       date: new Date().toISOString(),
-      command: `npm run eval -- --users ${USERS} --days ${DAYS} --attacks ${ATTACKS} --seed ${args.seed}`,
+      command: `npm run eval -- ${commandArgs}`,
       simulation: {
         users: USERS,
         days: DAYS,
@@ -240,16 +323,24 @@ async function main() {
         steps: sim.steps.length,
       },
       traffic: { ...s, eventsSent: sent.sent, eventsStored: stored, playedSeconds: playedS },
+      delivery: {
+        instances: INSTANCES,
+        shuffle: args.shuffle === true,
+        description: delivery,
+        orderIndependent,
+      },
       evaluation,
       labels: sim.labels,
     });
     writeSection(
       EVAL_TITLE,
-      `## ${EVAL_TITLE}\n\n\`npm run eval -- --users ${USERS} --days ${DAYS} --attacks ${ATTACKS} --seed ${args.seed}\` (${new Date().toISOString().slice(0, 10)}): ${summary}\n\n${markdown}\n`,
+      `## ${EVAL_TITLE}\n\n\`npm run eval -- ${commandArgs}\` (${new Date().toISOString().slice(0, 10)}): ${summary}\n\n${markdown}\n`,
     );
     say('report written: tools/bench/RESULTS.md (Detection quality) and tools/bench/results/eval.json');
   }
   const unmet = evaluation.goals.filter((g) => !g.met);
+  if (orderIndependent !== undefined && !orderIndependent.same)
+    say('the findings differ from one in-order process: verdicts depend on delivery order');
   if (unmet.length > 0) say(`goals not met: ${unmet.map((g) => g.goal).join('; ')}`);
   await stopAll(0);
 }
