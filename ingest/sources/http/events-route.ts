@@ -213,7 +213,7 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
         }
       },
     },
-    async (request: FastifyRequest, reply: FastifyReply) => {
+    async (request: FastifyRequest) => {
       const receivedMs = Date.now();
       const tenant = request.auth!.tenant;
       const ctype = (request.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
