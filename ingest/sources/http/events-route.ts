@@ -14,7 +14,7 @@ import { createGunzip } from 'node:zlib';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ApiKeys } from '../../../platform/http/api-keys.ts';
 import { ErrorBody, type HttpErrorCode, httpError } from '../../../platform/http/errors.ts';
 import { tenantAuth } from '../../../platform/http/tenant-auth.ts';
