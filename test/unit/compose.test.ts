@@ -644,3 +644,27 @@ describe('demo attach options', () => {
     expect(problems({ ...required, DEMO_AUTH_URL: 'http://auth:8090/v1' })).toMatch(/DEMO_AUTH_URL/);
   });
 });
+
+describe('docs/operations.md, "Docker Compose"', () => {
+  const section = read('docs/operations.md').split('\n## Docker Compose\n')[1]?.split('\n## ')[0] ?? '';
+
+  it('has a row for every service of docker-compose.yml', () => {
+    expect(section).not.toBe('');
+    const rows = section.split('\n').filter((l) => l.startsWith('| `'));
+    const named = new Set(
+      rows.flatMap((r) => [...r.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!)),
+    );
+    expect(Object.keys(services).filter((s) => !named.has(s))).toEqual([]);
+    expect([...named].filter((s) => !(s in services))).toEqual([]);
+  });
+
+  it('gives the keys and the admin token the stack really uses', () => {
+    const tw = tokenwatchConfig();
+    const eventKey = tw.service.apiKeys.find((k) => k.tenant === 'default')?.key;
+    const readKey = tw.service.readApiKeys.find((k) => k.tenant === '*')?.key;
+    for (const secret of [eventKey, readKey, authConfig().adminToken]) {
+      expect(secret).toBeDefined();
+      expect(section).toContain(`\`${secret}\``);
+    }
+  });
+});

@@ -48,7 +48,8 @@ const TOPICS: Topic[] = [
   {
     id: 'findings',
     setting: DETECT_SETTINGS.findingsTopic,
-    about: 'the detectors’ findings, for the response stage (also in the detections table)',
+    about:
+      'the detectors’ findings, each with what the response stage decided (also in the detections table)',
     key: '`tenant:subject`',
     message: 'Finding',
     payload: Finding,
