@@ -1,7 +1,8 @@
 /**
  * The finding v1: what the detectors publish on the findings topic (Kafka: key `tenant:subject`,
- * value this JSON) for the response stage, and what GET /v1/detections answers (with `revocation`,
- * where the revocation it led to stands). The lists of severities, actions and target kinds are
+ * value this JSON; after the response stage, in process, decided on it — for whoever else wants the
+ * findings: SIEMs, other tools), and what GET /v1/detections answers (with `revocation`, where the
+ * revocation it led to stands). The lists of severities, actions and target kinds are
  * defined here and used by the detectors.
  */
 import { type Static, Type } from '@sinclair/typebox';

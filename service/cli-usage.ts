@@ -24,7 +24,7 @@ const BACKTEST_USAGE = `usage: tokenwatch backtest --from <time> --to <time> [--
   --output: write the report to this file instead of stdout
   ClickHouse: the service's settings (TOKENWATCH_CLICKHOUSE_URL, TOKENWATCH_CLICKHOUSE_DATABASE, …).`;
 
-const SETTINGS = 'Settings: TOKENWATCH_* environment variables (README.md "Configuration").';
+const SETTINGS = 'Settings: TOKENWATCH_* environment variables (docs/configuration.md).';
 
 export const COMMANDS: Record<string, Command> = {
   serve: {

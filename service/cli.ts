@@ -150,8 +150,7 @@ main(process.argv.slice(2)).then(
       console.error(`tokenwatch backtest: ${err.message}\n\n${COMMANDS['backtest']!.usage}`);
       process.exit(2);
     }
-    if (err instanceof ConfigError)
-      console.error(`tokenwatch: ${err.message}\nSee README.md "Configuration".`);
+    if (err instanceof ConfigError) console.error(`tokenwatch: ${err.message}\nSee docs/configuration.md.`);
     else
       console.error(
         `tokenwatch: ${process.env['TOKENWATCH_LOG_LEVEL'] === 'debug' ? (err.stack ?? err.message) : err.message}`,

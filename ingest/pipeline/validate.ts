@@ -17,7 +17,7 @@ export const REJECT_CODES = {
   malformed_json: 'the event is not valid JSON',
   not_an_object: 'the event is JSON but not an object',
   oversized:
-    'the event is over `TOKENWATCH_EVENT_MAX_BYTES`, or nested deeper than `TOKENWATCH_EVENT_MAX_DEPTH`',
+    'the event is over `TOKENWATCH_EVENT_MAX_BYTES` (one nested deeper than `TOKENWATCH_EVENT_MAX_DEPTH` is `invalid_field`)',
   unknown_type: '`type` is not one of the contract’s event types',
   missing_field: 'a field its type requires is absent (`field` names it)',
   invalid_field: 'a field is outside its schema (`field` names it)',

@@ -398,7 +398,7 @@ ORDER BY (${r.orderBy})${ttlClause(o, f, retention(r.table))}`,
 TO ${o.database}.${r.table}
 AS ${r.select}
 GROUP BY ${r.groupBy}`,
-    // On a cluster each shard holds its own events: the backfill is run per shard by hand (README).
+    // On a cluster each shard holds its own events: the backfill is run per shard by hand (docs/clickhouse-cluster.md).
     ...(o.cluster === '' ? [backfill] : []),
   ];
 }

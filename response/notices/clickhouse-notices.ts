@@ -6,7 +6,7 @@
  * its insert (at most 1000 per insert). Every insert takes a fresh millisecond, later than the last
  * one this process used, and inserts run one at a time, so within one instance a larger seq is never
  * visible before a smaller one. Instances do not coordinate: their rows interleave by clock and may
- * land out of seq order, which is why pollers re-read an overlap (README, "GET /v1/revocations").
+ * land out of seq order, which is why pollers re-read an overlap (docs/response.md, "GET /v1/revocations").
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { RevocationNotice } from '../../contract/revocation-notice-v1.ts';

@@ -1,5 +1,5 @@
 /**
- * Client of the auth server's revocation API (the generic HTTP contract, response/README.md):
+ * Client of the auth server's revocation API (the generic HTTP contract: contract/revocation-api-v1.ts, docs/response.md):
  * one `POST` per attempt with an `Idempotency-Key`, authenticated with a static bearer token or an
  * OAuth 2.0 client-credentials token (cached until shortly before it expires). It classifies each
  * answer as done, not found, failed (do not retry) or retry; the executor owns retries and backoff.

@@ -10,7 +10,7 @@ import { RateLimitedWarning, type SdkLogger, stderrLogger } from './log.ts';
 export const REVOCATION_TARGETS = ['jti', 'family', 'session', 'subject'] as const;
 export type RevocationTarget = (typeof REVOCATION_TARGETS)[number];
 
-/** A revocation notice as tokenwatch publishes it (response/README.md, "Revocation notices"). */
+/** A revocation notice as tokenwatch publishes it (contract/revocation-notice-v1.ts; docs/response.md, "Revocation notices"). */
 export interface RevocationNotice {
   version: 1;
   revocation_id: string;

@@ -11,6 +11,8 @@ import { type DetectorInput, DetectorRuntime } from '../../detectors/run/runtime
 import { TenantThresholds } from '../../detectors/thresholds.ts';
 
 const KEYS = Number(process.argv[3] ?? 1_000_000);
+/** the detectors' allowed lateness (ms): what families keep for late reports */
+const LATENESS_MS = Number(process.argv[4] ?? REGISTRY.defaults.allowedLatenessMs);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 
@@ -146,7 +148,7 @@ function run(name: string, n: number) {
   const workload = WORKLOADS[name];
   if (workload === undefined) throw new Error(`unknown workload ${name}`);
   const rt = new DetectorRuntime({
-    thresholds: new TenantThresholds(REGISTRY.defaults),
+    thresholds: new TenantThresholds({ ...REGISTRY.defaults, allowedLatenessMs: LATENESS_MS }),
     dryRun: new Set(),
     maxKeys: n * 2,
     now: () => NOW,

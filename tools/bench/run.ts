@@ -4,7 +4,7 @@
  * of those figures, each beside its same-run baseline: the "Summary (npm run bench)" section at the
  * top of RESULTS.md, tools/bench/results/summary.json, and the table on stdout. A benchmark that fails is
  * a row of the summary, the others still run, and the run exits 1. Sizes: the BENCH_* variables
- * (README); BENCH_OUTPUT_DIR writes everything elsewhere.
+ * (docs/benchmarks.md); BENCH_OUTPUT_DIR writes everything elsewhere.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * The demo's attach mode: `node tools/demo/demo.ts --attach` (or DEMO_ATTACH=true) starts nothing — no
  * local stack, no auth server, no tokenwatch — and drives services that already run (the Docker
  * Compose stack's, or any other), found through the DEMO_* variables read here. Every variable and
- * its default is in README.md ("Configuration", the demo's table). Parsing only: no I/O.
+ * its default is in docs/configuration.md (the demo's table). Parsing only: no I/O.
  */
 
 import { type Env, envReader } from '../../platform/env.ts';

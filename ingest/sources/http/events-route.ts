@@ -106,6 +106,10 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number, done: () =
     done();
   };
   out.once('close', release);
+  // fastify listens for errors only while it reads the body. A request it answers without reading
+  // it (unsupported media type, a refused key) must not leave the gunzip error without a listener:
+  // that would end the process. The error is still seen by fastify when it does read.
+  out.on('error', () => {});
   (payload as Readable).once('error', (err) => out.destroy(err));
   (payload as Readable).once('aborted', () => out.destroy());
   (payload as Readable).pipe(gunzip).pipe(out);

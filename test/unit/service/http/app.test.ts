@@ -93,6 +93,26 @@ describe('HTTP errors', () => {
     expect(invalid.json().message).toMatch(/limit/);
   });
 
+  it('survives a broken gzip body on a request answered without reading it', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const res = await api.app.inject({
+        method: 'POST',
+        url: '/v1/events',
+        headers: { ...bearer(EVENT_KEY), 'content-type': 'text/xml', 'content-encoding': 'gzip' },
+        payload: 'not gzip at all',
+      });
+      expect(res.statusCode).toBe(415);
+      // The gunzip error surfaces on a later turn of the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('answers any request, however hostile, with a catalogue code and a message', async () => {
     const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS');
     const path = fc.oneof(
