@@ -122,7 +122,9 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
 /** The places with `here` as the latest sighting at its place, the newest MAX_PLACES in event time. */
 function withPlace(kept: Sighting[], here: Sighting): Places {
   const same = kept.find((s) => s.place === here.place);
-  if (same !== undefined && same.time_ms >= here.time_ms) return kept.length === 1 ? kept[0] : kept;
+  // On equal times the later arrival replaces, as device_reuse does: both then keep the same
+  // sighting, not two (memory per token).
+  if (same !== undefined && same.time_ms > here.time_ms) return kept.length === 1 ? kept[0] : kept;
   const list = kept.filter((s) => s !== same);
   let at = list.length;
   while (at > 0 && list[at - 1]!.time_ms > here.time_ms) at--;

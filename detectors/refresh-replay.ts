@@ -80,18 +80,22 @@ function recordFirstRotation(family: FamilyState, p: Presentation, replacing: nu
   let at = kept.length;
   while (at >= 3 && kept[at - 1]! > t) at -= 3;
   kept.splice(at, 0, p.from, p.to, t);
-  family.rotations = kept.length > 3 * MAX_RETIRED_ROTATIONS ? kept.slice(3) : kept;
+  // slice: an array of exactly the size (one built by push keeps spare capacity).
+  family.rotations = kept.slice(kept.length > 3 * MAX_RETIRED_ROTATIONS ? 3 : 0);
   if (at === kept.length - 3) family.latestBy = p.by;
 }
 
 /** Puts `p` among the recent presentations, in event-time order. */
 function keep(family: FamilyState, p: Presentation) {
-  const recent = family.recent ?? [];
+  const recent = family.recent;
+  if (recent === undefined) {
+    family.recent = [p];
+    return;
+  }
   let at = recent.length;
   while (at > 0 && recent[at - 1]!.by.time_ms > p.by.time_ms) at--;
   recent.splice(at, 0, p);
   if (recent.length > MAX_RECENT) recent.shift();
-  family.recent = recent;
 }
 
 /** Forgets the presentations no late report can change any more. */
@@ -101,8 +105,9 @@ function forget(family: FamilyState, keepMs: number) {
   const from = family.newestMs - keepMs;
   let n = 0;
   while (n < recent.length && recent[n]!.by.time_ms < from) n++;
-  if (n > 0) recent.splice(0, n);
-  if (recent.length === 0) family.recent = undefined;
+  if (n === 0) return;
+  // A fresh array of the size left: a grown one keeps its capacity (most families keep one).
+  family.recent = n < recent.length ? recent.slice(n) : undefined;
 }
 
 const isDuplicate = (family: FamilyState, e: DetectorEvent, from: number, to: number) => {

@@ -13,6 +13,8 @@ import { TenantThresholds } from '../../detectors/thresholds.ts';
 const KEYS = Number(process.argv[3] ?? 1_000_000);
 /** the detectors' allowed lateness (ms): what families keep for late reports */
 const LATENESS_MS = Number(process.argv[4] ?? REGISTRY.defaults.allowedLatenessMs);
+/** the time between a family's rotations (ms); 0 for the worst case */
+const ROTATION_GAP_MS = Number(process.env.ROTATION_GAP_MS ?? 900_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 
@@ -77,14 +79,23 @@ const WORKLOADS: Record<string, Workload> = {
         rt.process(event(k, { subject, jti, device_id: `dev-${Math.floor(k / 4)}` }), 'live');
     }
   },
-  /** refresh families: 2 per subject, each issued and rotated three times */
+  /**
+   * refresh families: 2 per subject, each issued and rotated three times, ROTATION_GAP_MS apart
+   * (default 15 minutes, an access token's lifetime: the client refreshes when it expires). With a
+   * gap of 0 every rotation is within the allowed lateness of the last: the worst case, where a
+   * family keeps each of them for re-judging.
+   */
   families(rt, keys) {
     for (let k = 0; k < keys; k++) {
       const subject = `user-${Math.floor(k / 2)}`;
       const family_id = id();
       const tokens = [id(), id(), id(), id()];
       const device_id = `dev-${k}`;
-      rt.process(event(k, { type: 'issuance', subject, family_id, token_id: tokens[0]!, device_id }), 'live');
+      const issued = NOW - 3 * ROTATION_GAP_MS - 600_000 + (k % 600_000);
+      rt.process(
+        event(k, { type: 'issuance', subject, family_id, token_id: tokens[0]!, device_id, time_ms: issued }),
+        'live',
+      );
       for (let r = 0; r < 3; r++)
         rt.process(
           event(k, {
@@ -95,12 +106,13 @@ const WORKLOADS: Record<string, Workload> = {
             token_id: tokens[r]!,
             new_token_id: tokens[r + 1]!,
             device_id,
+            time_ms: issued + (r + 1) * ROTATION_GAP_MS,
           }),
           'live',
         );
     }
   },
-  /** a day's mix per subject: a family rotated twice, a session, and 3 access tokens */
+  /** a day's mix per subject: a family rotated twice (ROTATION_GAP_MS apart), a session, and 3 access tokens */
   mixed(rt, keys) {
     let made = 0;
     for (let s = 0; made < keys; s++) {
@@ -109,8 +121,17 @@ const WORKLOADS: Record<string, Workload> = {
       const session_id = id();
       const device_id = `dev-${s}`;
       const tokens = [id(), id(), id()];
+      const issued = NOW - 2 * ROTATION_GAP_MS - 600_000 + (s % 600_000);
       rt.process(
-        event(s, { type: 'issuance', subject, family_id, token_id: tokens[0]!, device_id, session_id }),
+        event(s, {
+          type: 'issuance',
+          subject,
+          family_id,
+          token_id: tokens[0]!,
+          device_id,
+          session_id,
+          time_ms: issued,
+        }),
         'live',
       );
       for (let r = 0; r < 2; r++)
@@ -124,6 +145,7 @@ const WORKLOADS: Record<string, Workload> = {
             token_id: tokens[r]!,
             new_token_id: tokens[r + 1]!,
             device_id,
+            time_ms: issued + (r + 1) * ROTATION_GAP_MS,
           }),
           'live',
         );
