@@ -195,7 +195,7 @@ export function createMetrics() {
     }),
     guardSuppressed: new Counter({
       name: 'tokenwatch_guard_suppressed_total',
-      help: 'Revocations the blast-radius guard turned into alerts, by the limit that held (tenant, total)',
+      help: 'Revocations the blast-radius guard turned into alerts, by the limit that held (tenant, total; unavailable: the shared guard gave no verdict in time)',
       labelNames: ['scope'] as const,
       registers: [registry],
     }),
@@ -207,8 +207,14 @@ export function createMetrics() {
     }),
     guardTripped: new Gauge({
       name: 'tokenwatch_guard_tripped',
-      help: 'Guard scopes that refused a revocation in the last minute (tenant: number of tenants; total: 0/1)',
+      help: 'Guard scopes that refused a revocation in the last minute, by any instance sharing the guard (tenant: number of tenants; total: 0/1; unavailable: 1 while this instance gets no verdicts from the shared guard)',
       labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    guardClaimSeconds: new Histogram({
+      name: 'tokenwatch_guard_claim_seconds',
+      help: 'Kafka mode: from writing claims to the shared guard’s topic to having their verdicts back (what the shared guard adds to the time to revoke)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
     webhookDeliveries: new Counter({

@@ -171,14 +171,29 @@ export const RESPONSE_SETTINGS = {
     30,
     0,
     1_000_000,
-    'revocations per tenant per sliding minute; past it: alert only, page once',
+    'revocations per tenant per sliding minute, across all instances in Kafka mode; past it: alert only, page once',
   ),
   guardTotal: setting.int(
     'TOKENWATCH_GUARD_TOTAL_PER_MINUTE',
     120,
     0,
     1_000_000,
-    'revocations overall per sliding minute (per instance)',
+    'revocations overall per sliding minute, across all instances in Kafka mode',
+  ),
+  guardTopic: setting.str(
+    'TOKENWATCH_KAFKA_GUARD_TOPIC',
+    'tokenwatch.guard',
+    'Kafka mode: the topic (one partition; created if missing) through which all instances share the guard’s ' +
+      'budget and revoke each target once ([response](response.md#one-guard-for-all-instances)); only ' +
+      'tokenwatch may write it. Empty: each instance guards alone (right for one instance only)',
+  ),
+  guardWaitMs: setting.int(
+    'TOKENWATCH_GUARD_WAIT_MS',
+    5000,
+    10,
+    600_000,
+    'Kafka mode: how long a revocation waits for the shared guard’s verdict; past it the finding is ' +
+      '`suppressed` (alert only), on-call is paged, and revocations are suppressed at once until the guard answers again',
   ),
   revocationsTopic: setting.str(
     'TOKENWATCH_KAFKA_REVOCATIONS_TOPIC',
@@ -245,7 +260,14 @@ export interface ResponseStageSettings {
   timeoutMs: number;
   retry: { baseMs: number; maxMs: number; giveUpAfterMs: number };
   breaker: { failureThreshold: number; cooldownMs: number };
-  guard: { perTenantPerMinute: number; totalPerMinute: number };
+  guard: {
+    perTenantPerMinute: number;
+    totalPerMinute: number;
+    /** Kafka mode: the shared guard's topic ('' = each instance guards alone) */
+    topic: string;
+    /** how long a claim waits for the shared guard's verdict */
+    waitMs: number;
+  };
   policy: ResponsePolicy;
   revocationsTopic: string;
   /** where alerts link to (this service's public base URL; '' = no links) */
@@ -319,7 +341,12 @@ export function readResponseSettings(env: Env, problems: string[]): ResponseStag
     timeoutMs: s.timeoutMs,
     retry: { baseMs: s.retryBaseMs, maxMs: s.retryMaxMs, giveUpAfterMs: s.giveUpSeconds * 1000 },
     breaker: { failureThreshold: s.breakerFailures, cooldownMs: s.breakerCooldownMs },
-    guard: { perTenantPerMinute: s.guardPerTenant, totalPerMinute: s.guardTotal },
+    guard: {
+      perTenantPerMinute: s.guardPerTenant,
+      totalPerMinute: s.guardTotal,
+      topic: s.guardTopic,
+      waitMs: s.guardWaitMs,
+    },
     policy: responsePolicy(
       file,
       s.dryRun.filter((n) => REGISTRY.has(n)),

@@ -5,6 +5,10 @@
  * webhooks. `decide` is called by the detection stage before it stores and publishes its
  * detections (which then carry the decision) and before it commits offsets, so a crash at any
  * point repeats the decision for the same detection — which comes out the same.
+ *
+ * The guard: in Kafka mode one shared by every instance (shared-guard/), otherwise — or with
+ * TOKENWATCH_KAFKA_GUARD_TOPIC empty — a ledger of this process's own. Either way the verdicts on a
+ * batch's claims are had first, then handed to the pure decision.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
@@ -13,11 +17,11 @@ import type { TenantThresholds } from '../detectors/thresholds.ts';
 import type { Metrics } from '../ingest/metrics.ts';
 import type { WriteBacklog } from '../platform/backlog.ts';
 import type { RefusedRowSink } from '../platform/clickhouse/refusals.ts';
-import type { Producer } from '../platform/kafka/client.ts';
+import type { Kafka, Producer } from '../platform/kafka/client.ts';
 import { keepTrying } from '../platform/keep-trying.ts';
 import type { Alert } from './alert.ts';
-import { DecisionMemory, decide } from './decide/decider.ts';
-import { BlastRadiusGuard } from './decide/guard.ts';
+import { claimsFor, DecisionMemory, decide } from './decide/decider.ts';
+import { type ClaimVerdict, GuardLedger, verdictsGuard } from './decide/ledger.ts';
 import { ClickHouseNotices } from './notices/clickhouse-notices.ts';
 import { KafkaNotices } from './notices/kafka-notices.ts';
 import type { NoticeSink } from './notices/sink.ts';
@@ -26,11 +30,14 @@ import { CircuitBreaker } from './revoke/breaker.ts';
 import { OPEN_STATUSES, RevocationLog, type RevocationRow } from './revoke/outbox.ts';
 import { Revoker } from './revoke/revoker.ts';
 import type { ResponseStageSettings } from './settings.ts';
+import { SharedGuard } from './shared-guard/shared-guard.ts';
 import { startWebhooks, type WebhookStage } from './webhooks/stage.ts';
 
 export interface ResponseStage {
   /** Decides for each detection, stores the decisions, starts revocations and alerts; resolves with the detections carrying their decision. */
   decide(detections: Detection[]): Promise<Detection[]>;
+  /** false while the shared guard is not reading its topic (readiness) */
+  ready(): boolean;
   close(): Promise<void>;
 }
 
@@ -40,6 +47,8 @@ export interface ResponseDeps {
   log: Logger;
   /** with Kafka: revocation notices also go to the revocation hook topic */
   producer?: Producer;
+  /** with Kafka: the client (the shared guard's topic) and the consumers' session timeout */
+  kafka?: { client: Kafka; sessionTimeoutMs: number };
   /** where rows ClickHouse refuses go (dead letters) */
   refused: RefusedRowSink;
   /** writes being retried (readiness) */
@@ -84,7 +93,7 @@ export async function startResponse(
   const { log, metrics, thresholds } = deps;
   const r = config;
   const outbox = new RevocationLog(deps.clickhouse, deps.database, deps.refused);
-  const guard = new BlastRadiusGuard(r.guard);
+  const limits = { perTenantPerMinute: r.guard.perTenantPerMinute, totalPerMinute: r.guard.totalPerMinute };
   const webhooks: WebhookStage = startWebhooks(config.webhooks, deps);
   let closing = false;
   const alert = (a: Alert) => webhooks.send(a);
@@ -123,6 +132,29 @@ export async function startResponse(
           ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
         });
 
+  // One guard for all instances (Kafka mode, revocations to make), or this process's own.
+  const shared =
+    deps.kafka !== undefined && deps.producer !== undefined && r.guard.topic !== '' && api !== undefined
+      ? new SharedGuard({
+          kafka: deps.kafka.client,
+          producer: deps.producer,
+          topic: r.guard.topic,
+          limits,
+          waitMs: r.guard.waitMs,
+          sessionTimeoutMs: deps.kafka.sessionTimeoutMs,
+          metrics,
+          log: log.child({ component: 'shared-guard' }),
+          retryMaxBackoffMs: deps.retryMaxBackoffMs,
+        })
+      : undefined;
+  const local = new GuardLedger(limits);
+  if (deps.kafka !== undefined && r.guard.topic === '' && api !== undefined)
+    log.warn(
+      'TOKENWATCH_KAFKA_GUARD_TOPIC is empty: this instance guards alone; with several instances the limits ' +
+        'multiply and two of them may revoke the same target',
+    );
+  await shared?.start();
+
   // The outbox: what was decided before, and what is still to do.
   const memory = new DecisionMemory();
   const previous = await keepTrying(() => outbox.latest(MEMORY_DAYS), {
@@ -150,23 +182,33 @@ export async function startResponse(
   };
 
   const gauge = setInterval(() => {
-    const tripped = guard.tripped(Date.now());
+    const tripped = (shared ?? local).tripped(Date.now());
     metrics.guardTripped.set({ scope: 'tenant' }, tripped.tenants);
     metrics.guardTripped.set({ scope: 'total' }, tripped.total ? 1 : 0);
+    metrics.guardTripped.set({ scope: 'unavailable' }, shared !== undefined && !shared.answering ? 1 : 0);
   }, 5000);
   gauge.unref();
 
   return {
     async decide(detections) {
       if (detections.length === 0) return detections;
-      const decisions = decide(detections, {
+      const base = {
         policy: r.policy,
-        guard,
         memory,
-        nowMs: Date.now(),
         canRevoke: api !== undefined,
         expiresMs,
         publicUrl: r.publicUrl,
+      };
+      // Around the pure decision: the verdicts on the claims it may make — from the shared
+      // guard's log (waiting for them), or from this process's own ledger.
+      const claims = claimsFor(detections, base);
+      let verdicts = new Map<string, ClaimVerdict>();
+      if (claims.length > 0 && shared !== undefined) verdicts = await shared.claim(claims, Date.now());
+      else for (const c of claims) verdicts.set(c.detectionId, local.claim(c, Date.now()));
+      const decisions = decide(detections, {
+        ...base,
+        guard: verdictsGuard(verdicts, claims),
+        nowMs: Date.now(),
       });
       for (const { detector, decision } of decisions.counted)
         metrics.responseDecisions.inc({ detector, decision });
@@ -174,10 +216,16 @@ export async function startResponse(
         metrics.guardSuppressed.inc({ scope: refusal.scope });
         if (!refusal.tripped) continue;
         metrics.guardTrips.inc({ scope: refusal.scope });
-        log.error(
-          { scope: refusal.scope, tenant: refusal.tenant, limitPerMinute: refusal.limit },
-          'blast-radius guard tripped: revocations held back, findings become alerts',
-        );
+        if (refusal.scope === 'unavailable')
+          log.error(
+            { scope: refusal.scope, tenant: refusal.tenant, guardTopic: r.guard.topic },
+            'blast-radius guard unavailable: revocations held back, findings become alerts',
+          );
+        else
+          log.error(
+            { scope: refusal.scope, tenant: refusal.tenant, limitPerMinute: refusal.limit },
+            'blast-radius guard tripped: revocations held back, findings become alerts',
+          );
       }
       // Stored before anything is attempted: a crash from here on resumes from the outbox.
       await keepTrying(() => outbox.append(decisions.rows), {
@@ -193,9 +241,12 @@ export async function startResponse(
       return decisions.detections;
     },
 
+    ready: () => shared === undefined || shared.ready,
+
     async close() {
       closing = true;
       clearInterval(gauge);
+      await shared?.close();
       await revoker?.close(5000);
       await webhooks.close(10_000);
     },

@@ -182,6 +182,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
         metrics,
         log: log.child({ component: 'response' }),
         ...(producer !== undefined ? { producer } : {}),
+        ...(detectionKafka !== undefined
+          ? { kafka: { client: detectionKafka.client, sessionTimeoutMs: config.kafka.sessionTimeoutMs } }
+          : {}),
         refused: deadLetters,
         backlog,
         database: config.clickhouse.database,
@@ -217,6 +220,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     : undefined;
   if (detection !== undefined) checks.push({ name: 'detectors', check: () => detection.ready });
   else log.warn('TOKENWATCH_DETECT is off: events are stored, nothing is detected');
+  // Kafka mode: the guard shared by all instances reads its topic (HTTP mode: always ready)
+  if (response !== undefined) checks.push({ name: 'guard', check: () => response.ready() });
   // Single process: the HTTP door hands its events to the batcher, and to the detectors in process.
   intake ??= new DirectIntake(stage, batcher, ingest.limits.httpAckTimeoutMs, detection?.observe);
 

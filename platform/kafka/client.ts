@@ -78,6 +78,72 @@ export async function ensureTopics(kafka: Kafka, topics: string[], numPartitions
 }
 
 /**
+ * Creates a topic with its own configuration when it does not exist (an existing one is left as it
+ * is); resolves with its partition count.
+ */
+export async function ensureTopic(
+  kafka: Kafka,
+  topic: string,
+  o: { numPartitions: number; configs: Record<string, string> },
+): Promise<number> {
+  return withAdmin(kafka, async (admin) => {
+    if (!(await admin.listTopics()).includes(topic)) {
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic,
+              numPartitions: o.numPartitions,
+              configEntries: Object.entries(o.configs).map(([name, value]) => ({ name, value })),
+            },
+          ],
+        })
+        .catch((err: Error & { type?: string }) => {
+          // another instance created it meanwhile
+          if (err.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(err.message)) throw err;
+        });
+    }
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]?.partitions.length ?? 0;
+  });
+}
+
+/** A partition's offsets: the first at or after `timestampMs` (the end if none), and the end. */
+export async function partitionOffsets(
+  kafka: Kafka,
+  topic: string,
+  partition: number,
+  timestampMs: number,
+): Promise<{ atTime: bigint; end: bigint }> {
+  return withAdmin(kafka, async (admin) => {
+    const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
+    const ends = await admin.fetchTopicOffsets(topic);
+    const end = BigInt(ends.find((o) => o.partition === partition)?.high ?? '0');
+    const at = BigInt(byTime.find((o) => o.partition === partition)?.offset ?? '-1');
+    return { atTime: at < 0n || at > end ? end : at, end };
+  });
+}
+
+/** Sets where a consumer group (with no member yet) starts reading a partition. */
+export async function setGroupOffset(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  partition: number,
+  offset: bigint,
+): Promise<void> {
+  await withAdmin(kafka, (admin) =>
+    admin.setOffsets({ groupId, topic, partitions: [{ partition, offset: String(offset) }] }),
+  );
+}
+
+/** Deletes a consumer group whose members have left (its committed offsets with it). */
+export async function deleteGroup(kafka: Kafka, groupId: string): Promise<void> {
+  await withAdmin(kafka, (admin) => admin.deleteGroups([groupId]).then(() => undefined));
+}
+
+/**
  * acks=all, not idempotent: a retried send may write a message twice, and the copies collapse by
  * event_id in ClickHouse. (kafkajs' idempotent producer would retry forever and hold HTTP requests.)
  */

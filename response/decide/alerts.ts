@@ -85,3 +85,23 @@ export function guardAlert(scope: GuardScope, tenant: string, limit: number, now
     time_ms: nowMs,
   };
 }
+
+/** The shared guard gave no verdict in time: revocations are held back until it answers again. */
+export function guardUnavailableAlert(tenant: string, nowMs: number): Alert {
+  return {
+    kind: 'guard_tripped',
+    group_key: 'guard',
+    tenant: '',
+    subject: '',
+    detector: '',
+    severity: 'critical',
+    title: 'Blast-radius guard unavailable: its shared log did not answer; revocations held back',
+    text:
+      'The instances share the guard through a Kafka topic (TOKENWATCH_KAFKA_GUARD_TOPIC). It did not ' +
+      'answer within TOKENWATCH_GUARD_WAIT_MS, so this instance cannot know the budget left: findings ' +
+      'that would revoke are alerts only (response "suppressed") until it answers again. Check Kafka ' +
+      `(the first finding held back was tenant ${tenant}'s).`,
+    fields: { scope: 'unavailable' },
+    time_ms: nowMs,
+  };
+}

@@ -5,15 +5,21 @@
  * `nowMs`; the memory and the guard it is handed are updated in place (the stage owns them). The
  * stage around it stores the rows, starts the revocations and sends the alerts — in that order, so a
  * crash at any point repeats the decision for the same detection, which comes out the same.
+ *
+ * The guard is asked once per revocation that would start (`Guard.claim`): allowed, held (another
+ * detection's revocation of the target stands: duplicate) or refused (suppressed). With one process
+ * it is a ledger of its own (ledger.ts); with several, one ledger shared through Kafka. Either
+ * way the stage first gets the verdicts on the claims `claimsFor` lists and hands them in
+ * (verdictsGuard): the I/O is around the decision, never in it.
  */
 
 import type { RevocationTarget } from '../../contract/revocation-api-v1.ts';
 import type { Detection, ResponseDecision } from '../../detectors/detection.ts';
 import type { Alert } from '../alert.ts';
 import { FINAL_STATUSES, OPEN_STATUSES, type RevocationRow, type RevocationStatus } from '../revocation.ts';
-import { detectionAlert, guardAlert } from './alerts.ts';
-import type { BlastRadiusGuard, GuardScope } from './guard.ts';
-import { intentOf, type ResponsePolicy, revocationId } from './policy.ts';
+import { detectionAlert, guardAlert, guardUnavailableAlert } from './alerts.ts';
+import type { Guard, GuardClaim, RefusalScope } from './ledger.ts';
+import { intentOf, type ResponsePolicy, type RevocationTargetRef, revocationId } from './policy.ts';
 
 /** Detections remembered to answer a redelivered one with its first decision (and alert it once). */
 export const DECIDED_DETECTIONS = 100_000;
@@ -66,7 +72,7 @@ export const DECISION_OF: Record<RevocationStatus, ResponseDecision> = {
 
 export interface DecisionContext {
   policy: ResponsePolicy;
-  guard: BlastRadiusGuard;
+  guard: Guard;
   memory: DecisionMemory;
   nowMs: number;
   /** false without an auth API: every revocation is recorded as dry_run */
@@ -79,7 +85,7 @@ export interface DecisionContext {
 
 /** A guard refusal, for the stage's metrics and log. */
 export interface GuardRefusal {
-  scope: GuardScope;
+  scope: RefusalScope;
   tenant: string;
   limit: number;
   /** this refusal started a trip of its scope */
@@ -97,6 +103,36 @@ export interface Decisions {
   /** what was decided the first time, per detection (metrics) */
   counted: { detector: string; decision: ResponseDecision }[];
   refusals: GuardRefusal[];
+}
+
+/** Why a suppressed row was suppressed (its `error` column). */
+function refusalText(scope: RefusalScope, limit: number): string {
+  if (scope === 'unavailable') return 'blast-radius guard: no verdict (the shared guard did not answer)';
+  return `blast-radius guard: ${scope === 'tenant' ? 'tenant' : 'overall'} limit of ${limit}/min`;
+}
+
+/**
+ * The claims to put to the guard for these detections, in order, one per target: the first
+ * detection not decided before whose policy revokes (not in dry run, an auth API configured) a
+ * target not revoked or being revoked already. `decide` asks about no other target; a later
+ * detection of a listed target gets that claim's verdict (verdictsGuard), so three findings on one
+ * family cost the budget one slot. Pure; the stage gets their verdicts before deciding.
+ */
+export function claimsFor(
+  detections: readonly Detection[],
+  c: Omit<DecisionContext, 'guard' | 'nowMs'>,
+): GuardClaim[] {
+  const claims = new Map<string, GuardClaim>();
+  for (const d of detections) {
+    if (c.memory.decided.has(d.detection_id)) continue;
+    const intent = intentOf(d, c.policy);
+    if (!intent.revoke || intent.dryRun || !c.canRevoke) continue;
+    const id = revocationId(intent.ref);
+    const before = c.memory.targets.get(id);
+    if (before !== undefined && (OPEN_STATUSES.has(before) || FINAL_STATUSES.has(before))) continue;
+    if (!claims.has(id)) claims.set(id, { tenant: d.tenant, revocationId: id, detectionId: d.detection_id });
+  }
+  return [...claims.values()];
 }
 
 export function decide(detections: readonly Detection[], c: DecisionContext): Decisions {
@@ -120,45 +156,42 @@ export function decide(detections: readonly Detection[], c: DecisionContext): De
       if (before !== undefined && (OPEN_STATUSES.has(before) || FINAL_STATUSES.has(before))) {
         decision = 'duplicate';
       } else {
-        let status: RevocationStatus;
+        let status: RevocationStatus | undefined;
+        let error = '';
         if (intent.dryRun || !c.canRevoke) {
           status = 'dry_run';
+          if (!c.canRevoke) error = 'no auth API configured';
         } else {
-          const verdict = c.guard.allow(d.tenant, c.nowMs);
-          if (verdict.allowed) status = 'pending';
-          else {
+          const claim = { tenant: d.tenant, revocationId: id, detectionId: d.detection_id };
+          const verdict = c.guard.claim(claim, c.nowMs);
+          if (verdict.kind === 'allowed') status = 'pending';
+          else if (verdict.kind === 'refused') {
             status = 'suppressed';
+            error = refusalText(verdict.scope, verdict.limit);
             refusals.push({
               scope: verdict.scope,
               tenant: d.tenant,
               limit: verdict.limit,
               tripped: verdict.tripped,
             });
-            if (verdict.page) alerts.push(guardAlert(verdict.scope, d.tenant, verdict.limit, c.nowMs));
+            if (verdict.page)
+              alerts.push(
+                verdict.scope === 'unavailable'
+                  ? guardUnavailableAlert(d.tenant, c.nowMs)
+                  : guardAlert(verdict.scope, d.tenant, verdict.limit, c.nowMs),
+              );
           }
+          // held: another detection's revocation of the target stands (decided elsewhere, perhaps
+          // by another instance). Not remembered as this target's status: the claim that took it
+          // may be decided after this one, by this process (a concurrent batch).
         }
-        decision = DECISION_OF[status];
-        c.memory.targets.set(id, status);
-        rows.push({
-          revocation_id: id,
-          tenant: d.tenant,
-          subject: d.subject,
-          target_kind: intent.ref.target,
-          target_id: intent.ref.id,
-          status,
-          attempt: 0,
-          http_status: 0,
-          latency_ms: 0,
-          error: status === 'dry_run' && !c.canRevoke ? 'no auth API configured' : '',
-          detection_id: d.detection_id,
-          detector: d.detector,
-          severity: d.severity,
-          reason: `${d.detector}: ${d.kind}`,
-          expires_ms: c.expiresMs(d, intent.ref.target),
-          detected_ms: d.detected_ms,
-          decided_ms: c.nowMs,
-          time_ms: c.nowMs,
-        });
+        if (status === undefined) {
+          decision = 'duplicate';
+        } else {
+          decision = DECISION_OF[status];
+          c.memory.targets.set(id, status);
+          rows.push(outboxRow(d, intent.ref, id, status, error, c));
+        }
       }
     }
     if (again === undefined) {
@@ -181,4 +214,35 @@ export function decide(detections: readonly Detection[], c: DecisionContext): De
       return { row, named };
     });
   return { detections: out, rows, start, alerts, counted, refusals };
+}
+
+/** The first outbox row of a decided revocation. */
+function outboxRow(
+  d: Detection,
+  ref: RevocationTargetRef,
+  id: string,
+  status: RevocationStatus,
+  error: string,
+  c: DecisionContext,
+): RevocationRow {
+  return {
+    revocation_id: id,
+    tenant: d.tenant,
+    subject: d.subject,
+    target_kind: ref.target,
+    target_id: ref.id,
+    status,
+    attempt: 0,
+    http_status: 0,
+    latency_ms: 0,
+    error,
+    detection_id: d.detection_id,
+    detector: d.detector,
+    severity: d.severity,
+    reason: `${d.detector}: ${d.kind}`,
+    expires_ms: c.expiresMs(d, ref.target),
+    detected_ms: d.detected_ms,
+    decided_ms: c.nowMs,
+    time_ms: c.nowMs,
+  };
 }

@@ -1,10 +1,18 @@
 /**
- * Blast-radius guard (pure, clock passed in): at most `perTenant` revocations per tenant and
- * `total` overall in any sliding minute. Past either, a revocation is refused (the detection
- * becomes alert-only) and the scope is "tripped" until a whole window passes without a refusal in
- * it (`tripped: true` on the refusal that trips it, for the metrics). On-call is paged once per
- * episode (`page: true`): on the first refusal after a whole window without any refusal at all,
- * however many tenants and scopes trip during it.
+ * Blast-radius guard's budget (pure, clock passed in): at most `perTenant` revocations per tenant
+ * and `total` overall in any sliding minute. A revocation is allowed only while fewer than
+ * `perTenant` of its tenant's revocations were asked for in the minute before it — allowed or not —
+ * and fewer than `total` that passed their tenant's limit; past either it is refused (the detection
+ * becomes alert-only). So a flood keeps the guard shut until it ebbs below the limit, rather than
+ * letting the limit through again each minute while it lasts; and a verdict depends only on what
+ * was asked in the two minutes before it, not on every verdict since the start — which is what lets
+ * instances that started at different times judge alike (ledger.ts). At most the limit is allowed
+ * in any minute: the last one allowed saw all the others in its minute.
+ *
+ * A refused scope is "tripped" until a whole window passes without a refusal in it (`tripped: true`
+ * on the refusal that trips it, for the metrics). On-call is paged once per episode (`page: true`):
+ * on the first refusal after a whole window without any refusal at all, however many tenants and
+ * scopes trip during it. The times must not go backwards (callers clamp).
  */
 
 export interface GuardLimits {
@@ -19,9 +27,10 @@ export type GuardVerdict =
   /** `tripped`: this refusal started a trip of its scope; `page`: it started an episode (page now) */
   | { allowed: false; scope: GuardScope; limit: number; tripped: boolean; page: boolean };
 
-const WINDOW_MS = 60_000;
+/** The sliding window of the limits. */
+export const WINDOW_MS = 60_000;
 
-/** Times of allowed revocations in the last window (oldest first). */
+/** Times of the revocations asked for in the last window (oldest first). */
 class SlidingCount {
   readonly #times: number[] = [];
   #head = 0;
@@ -52,31 +61,36 @@ export class BlastRadiusGuard {
     this.limits = limits;
   }
 
-  /** Counts the revocation when allowed. */
-  allow(tenant: string, nowMs: number): GuardVerdict {
+  /**
+   * Judges a revocation asked for now, and counts it: in its tenant's window always, in the
+   * overall window when it passed its tenant's limit. `limits`: the ones to judge it by (a shared
+   * guard judges each claim by the limits of the instance that made it, so every replica agrees).
+   */
+  allow(tenant: string, nowMs: number, limits: GuardLimits = this.limits): GuardVerdict {
     let perTenant = this.#tenants.get(tenant);
     if (perTenant === undefined) {
       perTenant = new SlidingCount();
       this.#tenants.set(tenant, perTenant);
     }
-    if (perTenant.count(nowMs) >= this.limits.perTenantPerMinute)
-      return this.#refuse('tenant', `tenant:${tenant}`, this.limits.perTenantPerMinute, nowMs);
-    if (this.#total.count(nowMs) >= this.limits.totalPerMinute)
-      return this.#refuse('total', 'total', this.limits.totalPerMinute, nowMs);
+    const askedByTenant = perTenant.count(nowMs);
     perTenant.add(nowMs);
+    if (askedByTenant >= limits.perTenantPerMinute)
+      return this.#refuse('tenant', `tenant:${tenant}`, limits.perTenantPerMinute, nowMs);
+    const asked = this.#total.count(nowMs);
     this.#total.add(nowMs);
+    if (asked >= limits.totalPerMinute) return this.#refuse('total', 'total', limits.totalPerMinute, nowMs);
     return { allowed: true };
   }
 
-  /** Scopes refused within the last window (for the gauge). */
+  /**
+   * Scopes refused within the last window (for the gauge). Reads only: the verdicts must not
+   * depend on when the gauge is read (replicas of a shared guard read it at their own times).
+   */
   tripped(nowMs: number): { tenants: number; total: boolean } {
     let tenants = 0;
     let total = false;
     for (const [key, at] of this.#lastRefusal) {
-      if (at <= nowMs - WINDOW_MS) {
-        this.#lastRefusal.delete(key);
-        continue;
-      }
+      if (at <= nowMs - WINDOW_MS) continue;
       if (key === 'total') total = true;
       else tenants++;
     }

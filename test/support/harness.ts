@@ -88,6 +88,8 @@ export function serviceSetup(opts: { kafka: boolean; extra?: Record<string, stri
           TOKENWATCH_KAFKA_GROUP_ID: `${topic}-ingest`,
           TOKENWATCH_DETECT_GROUP_ID: `${topic}-detect`,
           TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${topic}.findings`,
+          // one guard per test's instances: tests that run one after another do not share a budget
+          TOKENWATCH_KAFKA_GUARD_TOPIC: `${topic}.guard`,
           TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '4',
         }
       : {}),

@@ -3,8 +3,20 @@ import { describe, expect, it } from 'vitest';
 import type { RevocationTarget } from '../../../../contract/revocation-api-v1.ts';
 import { type Detection, toDetection } from '../../../../detectors/detection.ts';
 import type { Finding } from '../../../../detectors/types.ts';
-import { type DecisionContext, DecisionMemory, decide } from '../../../../response/decide/decider.ts';
-import { BlastRadiusGuard } from '../../../../response/decide/guard.ts';
+import {
+  claimsFor,
+  type DecisionContext,
+  DecisionMemory,
+  decide,
+} from '../../../../response/decide/decider.ts';
+import {
+  type ClaimVerdict,
+  type Guard,
+  type GuardClaim,
+  GuardLedger,
+  Unanswered,
+  verdictsGuard,
+} from '../../../../response/decide/ledger.ts';
 import { DEFAULT_POLICY, type ResponsePolicy, revocationId } from '../../../../response/decide/policy.ts';
 
 const NOW = 1_800_000_000_000;
@@ -35,11 +47,15 @@ const family = (id: string, over: Partial<Finding> = {}) =>
   detection({ target: { kind: 'family', id }, family_id: id, trigger_event_id: `e-${id}`, ...over });
 const familyId = (id: string, tenant = 'acme') =>
   revocationId({ tenant, subject: 'u1', target: 'family', id });
+/** The detection id of family(id). */
+const detectionOf = (id: string) => family(id).detection_id;
+/** A shared guard's verdicts, had beforehand (detection id → verdict). */
+const verdicts = (v: Record<string, ClaimVerdict>) => verdictsGuard(new Map(Object.entries(v)));
 
 function context(over: Partial<DecisionContext> = {}): DecisionContext {
   return {
     policy: DEFAULT_POLICY,
-    guard: new BlastRadiusGuard({ perTenantPerMinute: 30, totalPerMinute: 120 }),
+    guard: new GuardLedger({ perTenantPerMinute: 30, totalPerMinute: 120 }),
     memory: new DecisionMemory(),
     nowMs: NOW,
     canRevoke: true,
@@ -58,6 +74,7 @@ interface Case {
   before?: Detection[];
   decisions: string[];
   rows: { status: string; target: string; id: string; error?: string }[];
+  /** the error column of suppressed rows, when checked */
   started: { id: string; named: string[] }[];
   alerts: string[];
 }
@@ -148,16 +165,103 @@ const CASES: Case[] = [
   },
   {
     name: 'past the tenant’s guard budget: suppressed, paged once',
-    context: { guard: new BlastRadiusGuard({ perTenantPerMinute: 1, totalPerMinute: 100 }) },
+    context: { guard: new GuardLedger({ perTenantPerMinute: 1, totalPerMinute: 100 }) },
     detections: [family('f1'), family('f2'), family('f3')],
     decisions: ['revoke', 'suppressed', 'suppressed'],
     rows: [
       { status: 'pending', target: 'family', id: 'f1' },
-      { status: 'suppressed', target: 'family', id: 'f2' },
-      { status: 'suppressed', target: 'family', id: 'f3' },
+      {
+        status: 'suppressed',
+        target: 'family',
+        id: 'f2',
+        error: 'blast-radius guard: tenant limit of 1/min',
+      },
+      {
+        status: 'suppressed',
+        target: 'family',
+        id: 'f3',
+        error: 'blast-radius guard: tenant limit of 1/min',
+      },
     ],
     started: [{ id: 'f1', named: ['j1'] }],
     alerts: ['detection', 'guard_tripped', 'detection', 'detection'],
+  },
+  {
+    name: 'past the overall budget: suppressed, saying which limit held',
+    context: { guard: new GuardLedger({ perTenantPerMinute: 10, totalPerMinute: 1 }) },
+    detections: [family('f1'), family('f2')],
+    decisions: ['revoke', 'suppressed'],
+    rows: [
+      { status: 'pending', target: 'family', id: 'f1' },
+      {
+        status: 'suppressed',
+        target: 'family',
+        id: 'f2',
+        error: 'blast-radius guard: overall limit of 1/min',
+      },
+    ],
+    started: [{ id: 'f1', named: ['j1'] }],
+    alerts: ['detection', 'guard_tripped', 'detection'],
+  },
+  {
+    name: 'the shared guard: the target is held by another instance’s detection → duplicate, no row',
+    context: { guard: verdicts({ [detectionOf('f1')]: { kind: 'held', by: 'elsewhere' } }) },
+    detections: [family('f1')],
+    decisions: ['duplicate'],
+    rows: [],
+    started: [],
+    alerts: ['detection'],
+  },
+  {
+    name: 'the shared guard: its verdicts decide, the allowed one starts',
+    context: {
+      guard: verdicts({
+        [detectionOf('f1')]: { kind: 'refused', scope: 'tenant', limit: 7, tripped: false, page: false },
+        [detectionOf('f2')]: { kind: 'allowed' },
+      }),
+    },
+    detections: [family('f1'), family('f2')],
+    decisions: ['suppressed', 'revoke'],
+    rows: [
+      {
+        status: 'suppressed',
+        target: 'family',
+        id: 'f1',
+        error: 'blast-radius guard: tenant limit of 7/min',
+      },
+      { status: 'pending', target: 'family', id: 'f2' },
+    ],
+    started: [{ id: 'f2', named: ['j1'] }],
+    alerts: ['detection', 'detection'],
+  },
+  {
+    name: 'the shared guard did not answer: suppressed (fail safe), the first refusal of the episode pages',
+    context: {
+      guard: (() => {
+        const u = new Unanswered();
+        return verdicts({ [detectionOf('f1')]: u.verdict(NOW), [detectionOf('f2')]: u.verdict(NOW) });
+      })(),
+    },
+    detections: [family('f1'), family('f2'), family('f3')],
+    decisions: ['suppressed', 'suppressed', 'suppressed'],
+    rows: ['f1', 'f2', 'f3'].map((id) => ({
+      status: 'suppressed',
+      target: 'family',
+      id,
+      error: 'blast-radius guard: no verdict (the shared guard did not answer)',
+    })),
+    started: [],
+    // f3 was not among the verdicts had: unanswered too, without a page
+    alerts: ['guard_tripped', 'detection', 'detection', 'detection'],
+  },
+  {
+    name: 'dry run and no auth API ask no guard: a guard that answers nothing changes nothing',
+    context: { policy: dryRunPolicy, guard: verdicts({}) },
+    detections: [family('f1')],
+    decisions: ['dry_run'],
+    rows: [{ status: 'dry_run', target: 'family', id: 'f1' }],
+    started: [],
+    alerts: ['detection'],
   },
 ];
 
@@ -183,8 +287,96 @@ describe('decide', () => {
     for (const d of out.detections) expect(d.revocation_id === '').toBe(d.response === 'alert_only');
   });
 
+  it.each(CASES)('asks the guard only about targets claimsFor listed first, one claim each: $name', (c) => {
+    const ctx = context(c.context);
+    if (c.before) decide(c.before, ctx);
+    const listed = claimsFor(c.detections, ctx);
+    const asked: GuardClaim[] = [];
+    const recording: Guard = {
+      claim: (claim, nowMs) => {
+        asked.push(claim);
+        return ctx.guard.claim(claim, nowMs);
+      },
+    };
+    decide(c.detections, { ...ctx, guard: recording });
+    const targets = new Set(listed.map((l) => l.revocationId));
+    for (const claim of asked) expect(targets).toContain(claim.revocationId);
+    expect(targets.size).toBe(listed.length);
+  });
+
+  it('a claim held in one batch does not block its winner decided after it (concurrent batches)', () => {
+    // Batch B's detection of f1 lost to batch A's in the log, but B is decided first.
+    const d1 = family('f1');
+    const d2 = family('f1', { trigger_event_id: 'e-f1-second', detector: 'device_reuse' });
+    const memory = new DecisionMemory();
+    const guard = verdicts({
+      [d1.detection_id]: { kind: 'allowed' },
+      [d2.detection_id]: { kind: 'held', by: d1.detection_id },
+    });
+    const b = decide([d2], context({ memory, guard }));
+    expect(b.detections.map((d) => d.response)).toEqual(['duplicate']);
+    const a = decide([d1], context({ memory, guard }));
+    expect(a.detections.map((d) => d.response)).toEqual(['revoke']);
+    expect(a.start.map((s) => s.row.target_id)).toEqual(['f1']);
+  });
+
+  it('two instances on one ledger (the shared guard’s order): exactly the budget is revoked, each target once, one page', () => {
+    const ledger = new GuardLedger({ perTenantPerMinute: 7, totalPerMinute: 1000 });
+    const instances = [new DecisionMemory(), new DecisionMemory()];
+    /** What an instance does with a batch: its claims judged in the log's order, then the decision. */
+    const onInstance = (n: number, detections: Detection[], nowMs: number) => {
+      const ctx = context({ memory: instances[n]!, nowMs });
+      const claims = claimsFor(detections, ctx);
+      const verdicts = new Map<string, ClaimVerdict>();
+      for (const c of claims) {
+        // a target its replica already knows held by another detection is held without a claim
+        const holder = ledger.holder(c.revocationId);
+        verdicts.set(
+          c.detectionId,
+          holder !== undefined && holder !== c.detectionId
+            ? { kind: 'held', by: holder }
+            : ledger.apply(c, nowMs),
+        );
+      }
+      return decide(detections, { ...ctx, guard: verdictsGuard(verdicts, claims) });
+    };
+    const all: ReturnType<typeof decide>[] = [];
+    for (let i = 0; i < 100; i++) {
+      // a flood spread over both, and every fifth family found by both
+      all.push(onInstance(i % 2, [family(`flood-${i}`)], NOW + i));
+      if (i % 5 === 0)
+        all.push(
+          onInstance(1 - (i % 2), [family(`flood-${i}`, { trigger_event_id: `other-${i}` })], NOW + i),
+        );
+    }
+    const decisions = all.flatMap((o) => o.detections.map((d) => d.response));
+    expect(decisions.filter((x) => x === 'revoke')).toHaveLength(7);
+    // flood-0 and flood-5, found by both before the budget ran out: the second finding of each is a duplicate
+    expect(decisions.filter((x) => x === 'duplicate')).toHaveLength(2);
+    expect(decisions.filter((x) => x === 'suppressed')).toHaveLength(120 - 7 - 2);
+    const started = all.flatMap((o) => o.start.map((s) => s.row.target_id));
+    expect(new Set(started).size).toBe(started.length);
+    expect(all.flatMap((o) => o.alerts).filter((a) => a.kind === 'guard_tripped')).toHaveLength(1);
+  });
+
+  it('two instances racing for one target (both claims in the log before either is read): one revokes, the other is a duplicate', () => {
+    const ledger = new GuardLedger({ perTenantPerMinute: 30, totalPerMinute: 100 });
+    const a = family('f1');
+    const b = family('f1', { trigger_event_id: 'e-f1-on-b' });
+    const claimA = claimsFor([a], context())[0]!;
+    const claimB = claimsFor([b], context())[0]!;
+    const verdicts = new Map([
+      [a.detection_id, ledger.apply(claimA, NOW)],
+      [b.detection_id, ledger.apply(claimB, NOW)],
+    ]);
+    const onA = decide([a], context({ guard: verdictsGuard(verdicts) }));
+    const onB = decide([b], context({ guard: verdictsGuard(verdicts) }));
+    expect([...onA.detections, ...onB.detections].map((d) => d.response)).toEqual(['revoke', 'duplicate']);
+    expect(onB.rows).toEqual([]);
+  });
+
   it('counts each detection once, and reports the guard trip for the metrics and the log', () => {
-    const ctx = context({ guard: new BlastRadiusGuard({ perTenantPerMinute: 1, totalPerMinute: 100 }) });
+    const ctx = context({ guard: new GuardLedger({ perTenantPerMinute: 1, totalPerMinute: 100 }) });
     const first = decide([family('f1'), family('f2')], ctx);
     expect(first.counted).toEqual([
       { detector: 'refresh_replay', decision: 'revoke' },

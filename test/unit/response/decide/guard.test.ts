@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BlastRadiusGuard } from '../../../../response/decide/guard.ts';
 
@@ -12,8 +13,11 @@ describe('blast-radius guard', () => {
     expect(second).toMatchObject({ allowed: false, tripped: false, page: false });
     // another tenant has its own budget
     expect(g.allow('b', t0 + 5).allowed).toBe(true);
-    // a minute after the first three, budget is back; the trip continues until a quiet minute
-    expect(g.allow('a', t0 + 60_001).allowed).toBe(true);
+    // what was asked counts, refused or not: a minute after the first three, the two refused
+    // ones and this one still fill the minute…
+    expect(g.allow('a', t0 + 60_001).allowed).toBe(false);
+    // …until a minute after the asks ebb below the limit
+    expect(g.allow('a', t0 + 120_002).allowed).toBe(true);
   });
 
   it('holds the total limit across tenants', () => {
@@ -52,13 +56,51 @@ describe('blast-radius guard', () => {
     expect(g.allow('a', 0).allowed).toBe(false);
   });
 
-  it('stays correct over many revocations (window trimming)', () => {
-    const g = new BlastRadiusGuard({ perTenantPerMinute: 100, totalPerMinute: 100 });
+  it('a flood keeps it shut while it lasts; below the limit everything passes (window trimming)', () => {
+    // 10,000 asks, one every 100 ms: 600 a minute against 100 → the first 100, then shut
+    const flooded = new BlastRadiusGuard({ perTenantPerMinute: 100, totalPerMinute: 100 });
     let allowed = 0;
-    // 10,000 attempts, one every 100 ms: at most 100 per sliding minute → 60 s / 100 ms = 600 per minute offered
-    for (let i = 0; i < 10_000; i++) if (g.allow('a', i * 100).allowed) allowed++;
-    // 1,000 s of traffic at a budget of 100 per minute ≈ 1,667 allowed
-    expect(allowed).toBeGreaterThanOrEqual(1600);
-    expect(allowed).toBeLessThanOrEqual(1700);
+    for (let i = 0; i < 10_000; i++) if (flooded.allow('a', i * 100).allowed) allowed++;
+    expect(allowed).toBe(100);
+    // one every 700 ms: 86 a minute → all of them
+    const calm = new BlastRadiusGuard({ perTenantPerMinute: 100, totalPerMinute: 100 });
+    allowed = 0;
+    for (let i = 0; i < 10_000; i++) if (calm.allow('a', i * 700).allowed) allowed++;
+    expect(allowed).toBe(10_000);
+  });
+
+  it('a tenant past its own limit does not spend the overall budget (one tenant’s flood costs that tenant)', () => {
+    const g = new BlastRadiusGuard({ perTenantPerMinute: 2, totalPerMinute: 3 });
+    for (let i = 0; i < 100; i++) g.allow('noisy', i);
+    expect(g.allow('quiet', 200)).toEqual({ allowed: true });
+  });
+
+  it('never allows more than the limits in any sliding minute (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ gap: fc.integer({ min: 0, max: 20_000 }), tenant: fc.constantFrom('a', 'b', 'c') }),
+          {
+            maxLength: 400,
+          },
+        ),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 10 }),
+        (asks, perTenant, total) => {
+          const g = new BlastRadiusGuard({ perTenantPerMinute: perTenant, totalPerMinute: total });
+          let t = 0;
+          const allowed: { t: number; tenant: string }[] = [];
+          for (const a of asks) {
+            t += a.gap;
+            if (g.allow(a.tenant, t).allowed) allowed.push({ t, tenant: a.tenant });
+          }
+          for (const end of allowed) {
+            const inMinute = allowed.filter((x) => x.t > end.t - 60_000 && x.t <= end.t);
+            expect(inMinute.length).toBeLessThanOrEqual(total);
+            expect(inMinute.filter((x) => x.tenant === end.tenant).length).toBeLessThanOrEqual(perTenant);
+          }
+        },
+      ),
+    );
   });
 });
