@@ -114,6 +114,16 @@ export const DETECT_SETTINGS = {
     'tokenwatch.findings',
     'where findings are published (Kafka mode)',
   ),
+  addressTopic: setting.str(
+    'TOKENWATCH_DETECT_ADDRESS_TOPIC',
+    (env) => `${env['TOKENWATCH_DETECT_GROUP_ID']?.trim() || 'tokenwatch-detectors'}.by-address`,
+    'Kafka mode: the detectors’ own topic, consumed by their group, where events that per-source-IP state reads (rejected verifications) are re-keyed `tenant:ip`, so each address has one owner (default: `TOKENWATCH_DETECT_GROUP_ID` + `.by-address`; [scale-out](detection.md#scale-out))',
+    {
+      shows: '`tokenwatch-detectors.by-address`',
+      check: (t) =>
+        /^[A-Za-z0-9._-]{1,249}$/.test(t) ? undefined : 'must be a Kafka topic name (A-Z a-z 0-9 . _ -)',
+    },
+  ),
   maxKeys: setting.int(
     'TOKENWATCH_DETECT_MAX_KEYS',
     2_000_000,
@@ -161,6 +171,7 @@ export interface DetectStageSettings {
   enabled: boolean;
   groupId: string;
   findingsTopic: string;
+  addressTopic: string;
   maxKeys: number;
   rebuildOverlapSeconds: number;
   configFile: string;
@@ -195,6 +206,7 @@ export function readDetectSettings(env: Env, problems: string[]): DetectStageSet
     enabled: s.enabled,
     groupId: s.groupId,
     findingsTopic: s.findingsTopic,
+    addressTopic: s.addressTopic,
     maxKeys: s.maxKeys,
     rebuildOverlapSeconds: s.rebuildOverlapSeconds,
     configFile: s.configFile,

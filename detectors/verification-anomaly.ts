@@ -40,14 +40,38 @@ const BURST_REASONS: ReadonlySet<string> = new Set([
 /** Networks remembered per subject (where the owner was seen with accepted tokens). */
 const MAX_OWNER_NETWORKS = 32;
 
-export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
+/**
+ * Its two parts, for a runtime that keeps source-IP state apart from subject state (Kafka mode:
+ * detectors/run/address.ts): per `subject` (its owners' networks, bursts per subject, revoked tokens)
+ * and per `source` IP (forgeries, bursts per source IP). One process runs `both`.
+ */
+export type Part = 'both' | 'subject' | 'source';
+
+/** Whether the per-source part reads the event (the runtime sends those to their address's owner). */
+export const readsSourceState = (
+  e: Pick<DetectorEvent, 'outcome' | 'reason' | 'alg' | 'ip'> & { type: string },
+) =>
+  e.type === 'verification' &&
+  e.outcome !== 'accepted' &&
+  (e.reason === 'alg_not_allowed' ||
+    e.alg.toLowerCase() === 'none' ||
+    (BURST_REASONS.has(e.reason) && e.ip !== ''));
+
+export function detectVerificationAnomaly(
+  k: KeyedState,
+  e: DetectorEvent,
+  cfg: Cfg,
+  part: Part = 'both',
+): Finding[] {
   if (e.type !== 'verification') return [];
   const { subject } = k; // k.source is read only for rejections (the runtime makes it on first read)
   const network = networkOf(e.ip);
+  const bySubject = part !== 'source';
+  const bySource = part !== 'subject';
 
   if (e.outcome === 'accepted') {
     const owned = subject.ownerNetworks ?? [];
-    if (network !== '' && !owned.includes(network)) {
+    if (bySubject && network !== '' && !owned.includes(network)) {
       subject.ownerNetworks = [...owned, network].slice(-MAX_OWNER_NETWORKS);
     }
     return [];
@@ -56,7 +80,7 @@ export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: 
   const found: Finding[] = [];
   const base = fromEvent(e);
   const here = sightingOf(e);
-  if (e.reason === 'alg_not_allowed' || e.alg.toLowerCase() === 'none') {
+  if (bySource && (e.reason === 'alg_not_allowed' || e.alg.toLowerCase() === 'none')) {
     const f = finding('verification_anomaly', {
       ...base,
       kind: 'forged token: algorithm not allowed',
@@ -72,8 +96,8 @@ export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: 
 
   if (BURST_REASONS.has(e.reason)) {
     const scopes: ['source_ip' | 'subject', string, { rejections: Sighting[] | undefined }][] = [];
-    if (e.ip !== '') scopes.push(['source_ip', e.ip, k.source]);
-    if (e.subject !== '') scopes.push(['subject', e.subject, subject]);
+    if (bySource && e.ip !== '') scopes.push(['source_ip', e.ip, k.source]);
+    if (bySubject && e.subject !== '') scopes.push(['subject', e.subject, subject]);
     for (const [kind, id, holder] of scopes) {
       // rejections of the window and the allowed lateness, in event-time order (twice the threshold at most)
       const kept = insertByTime(
@@ -110,7 +134,7 @@ export function detectVerificationAnomaly(k: KeyedState, e: DetectorEvent, cfg: 
     }
   }
 
-  const owners = subject.ownerNetworks;
+  const owners = bySubject ? subject.ownerNetworks : undefined;
   if (e.reason === 'revoked' && network !== '' && owners !== undefined && !owners.includes(network)) {
     const f = finding('verification_anomaly', {
       ...base,

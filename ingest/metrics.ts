@@ -118,6 +118,23 @@ export function createMetrics() {
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900],
       registers: [registry],
     }),
+    misrouted: new Counter({
+      name: 'tokenwatch_misrouted_events_total',
+      help: 'Events the detectors found on a partition their tenant:subject (address topic: tenant:ip) key does not put them on, by action (rerouted: published again with the right key; dead_lettered: a re-routed copy misplaced again) and cause (missing_key, wrong_key, other_partitioner)',
+      labelNames: ['action', 'cause'] as const,
+      registers: [registry],
+    }),
+    addressForwarded: new Counter({
+      name: 'tokenwatch_detector_address_forwarded_total',
+      help: 'Events re-keyed by tenant:ip onto the detectors’ address topic, for the owner of their address’s per-source-IP state',
+      registers: [registry],
+    }),
+    addressEvents: new Counter({
+      name: 'tokenwatch_detector_address_events_total',
+      help: 'Events from the address topic run through the per-source-IP detectors, by mode (live; warmup: rebuilding state)',
+      labelNames: ['mode'] as const,
+      registers: [registry],
+    }),
     detectorLag: new Gauge({
       name: 'tokenwatch_detector_consumer_lag',
       help: 'Messages the detector consumer group is behind, per topic partition',

@@ -130,7 +130,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
           ...ingest.kafka.topics,
           ingest.kafka.publishTopic,
           ingest.kafka.deadLetterTopic,
-          ...(config.detect.enabled ? [config.detect.findingsTopic, config.response.revocationsTopic] : []),
+          ...(config.detect.enabled
+            ? [config.detect.findingsTopic, config.detect.addressTopic, config.response.revocationsTopic]
+            : []),
         ]),
       ],
       config.kafka.topicPartitions,
@@ -208,6 +210,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
                 topics: ingest.kafka.topics,
                 sessionTimeoutMs: config.kafka.sessionTimeoutMs,
                 topicPartitions: config.kafka.topicPartitions,
+                deadLetters,
               },
             }
           : {}),

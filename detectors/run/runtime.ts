@@ -8,6 +8,9 @@
  *   event time (token `exp` or lifetime, family and session lifetimes, windows).
  * - Modes: `live` reports findings; `warmup` (rebuilding state from history) only updates state,
  *   so what was reported before a restart is not reported again.
+ * - Scopes: one process runs every detector whole (`all`). In Kafka mode an event is run once on its
+ *   subject's owner (`subject`: per-source-IP parts left out) and, when a per-source part reads it,
+ *   once more on its address's owner (`source`: those parts alone, no subject state) — address.ts.
  */
 import { type Detection, toDetection } from '../detection.ts';
 import { type DetectorRegistry, REGISTRY } from '../registry.ts';
@@ -22,7 +25,8 @@ import {
   toSeconds,
 } from '../state.ts';
 import type { TenantThresholds } from '../thresholds.ts';
-import type { DetectorEvent } from '../types.ts';
+import type { DetectorEvent, Finding } from '../types.ts';
+import { type SplitRegistry, splitBySource } from './address.ts';
 
 /** What the runtime reads from an event: a stored or freshly enriched event row. */
 export type DetectorInput = Omit<DetectorEvent, 'type' | 'what'> & { type: string };
@@ -57,6 +61,9 @@ export interface RuntimeOptions {
 }
 
 export type Mode = 'live' | 'warmup';
+
+/** Which detectors' parts run: every one whole, the per-subject ones, or the per-source-IP ones. */
+export type Scope = 'all' | 'subject' | 'source';
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(['verification', 'refresh', 'issuance', 'revocation']);
 
@@ -108,6 +115,7 @@ export class DetectorRuntime {
   readonly #strings = new Interner(200_000);
   readonly #options: RuntimeOptions;
   readonly #registry: DetectorRegistry;
+  readonly #split: SplitRegistry;
   readonly #now: () => number;
   #keys = 0;
   #subjects = 0;
@@ -121,6 +129,7 @@ export class DetectorRuntime {
   constructor(options: RuntimeOptions) {
     this.#options = options;
     this.#registry = options.registry ?? REGISTRY;
+    this.#split = splitBySource(this.#registry);
     this.#now = options.now ?? Date.now;
     options.metrics?.stateMaxKeys.set(options.maxKeys);
   }
@@ -160,9 +169,9 @@ export class DetectorRuntime {
    * event the detectors fail on (a bug a hostile input found) is counted and skipped, so it cannot
    * crash a consumer into a loop that re-reads it forever.
    */
-  process(input: DetectorInput, mode: Mode): Detection[] {
+  process(input: DetectorInput, mode: Mode, scope: Scope = 'all'): Detection[] {
     try {
-      return this.#process(input, mode);
+      return this.#process(input, mode, scope);
     } catch (err) {
       this.#failures++;
       this.#options.metrics?.detectorFailures?.inc();
@@ -171,10 +180,16 @@ export class DetectorRuntime {
     }
   }
 
-  #process(input: DetectorInput, mode: Mode): Detection[] {
+  /** Whether a per-source-IP part reads the event (Kafka mode sends it on to its address's owner). */
+  readsSource(input: DetectorInput): boolean {
+    return EVENT_TYPES.has(input.type) && this.#split.readsSource(input);
+  }
+
+  #process(input: DetectorInput, mode: Mode, scope: Scope): Detection[] {
     if (!EVENT_TYPES.has(input.type)) return [];
     const e = this.#event(input);
     if (e.time_ms > this.#watermarkMs) this.#watermarkMs = Math.min(e.time_ms, this.#now() + 300_000);
+    if (scope === 'source') return this.#processSource(e, mode);
     if (mode === 'live' && e.reason === 'revoked')
       this.#options.metrics?.revocationHits.inc({ type: e.type });
 
@@ -197,20 +212,39 @@ export class DetectorRuntime {
         return sourceOf();
       },
     };
-    const found = this.#registry.detectAll(keyed, e, this.#options.thresholds.for(e.tenant));
+    const registry = scope === 'subject' ? this.#split.subject : this.#registry;
+    const found = registry.detectAll(keyed, e, this.#options.thresholds.for(e.tenant));
     const grown = subject.keys - before;
     tenant.keys += grown;
     this.#keys += grown;
     if (this.#keys + this.#subjects > this.#options.maxKeys) this.#evict();
     if (mode === 'warmup' || found.length === 0) return [];
+    return this.#detections(found, subject);
+  }
 
+  /** The per-source-IP parts over an event: its address's state only (no subject state is made). */
+  #processSource(e: DetectorEvent, mode: Mode): Detection[] {
+    const tenant = this.#tenant(e.tenant);
+    const sourceOf = () => this.#source(tenant, e.ip);
+    const keyed: KeyedState = {
+      subject: new SubjectState(), // not read by the per-source parts; dropped after the event
+      get source() {
+        return sourceOf();
+      },
+    };
+    const found = this.#split.source.detectAll(keyed, e, this.#options.thresholds.for(e.tenant));
+    if (mode === 'warmup' || found.length === 0) return [];
+    return this.#detections(found, undefined);
+  }
+
+  #detections(found: Finding[], subject: SubjectState | undefined): Detection[] {
     const foundAt = this.#now();
     return found.map((f) => {
       const dryRun = this.#options.dryRun.has(f.detector);
       const m = this.#options.metrics;
       m?.findings.inc({ detector: f.detector, severity: f.severity, dry_run: String(dryRun) });
       m?.detectionLatency.observe({ detector: f.detector }, Math.max(0, foundAt - f.detected_ms) / 1000);
-      const token = f.jti === '' ? undefined : subject.tokens?.get(hash52(f.jti));
+      const token = f.jti === '' ? undefined : subject?.tokens?.get(hash52(f.jti));
       return toDetection(f, dryRun, foundAt, token === undefined ? 0 : token.untilS * 1000);
     });
   }
@@ -282,6 +316,19 @@ export class DetectorRuntime {
         dropped++;
       }
     this.#report();
+    return dropped;
+  }
+
+  /** Drops the state of source addresses this process no longer owns (their partitions moved). */
+  forgetSources(keep: (tenant: string, ip: string) => boolean): number {
+    let dropped = 0;
+    for (const tenant of this.#tenants.values())
+      for (const ip of [...tenant.sources.keys()]) {
+        if (keep(tenant.name, ip)) continue;
+        tenant.sources.delete(ip);
+        this.#sources--;
+        dropped++;
+      }
     return dropped;
   }
 

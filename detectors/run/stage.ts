@@ -10,9 +10,11 @@ import type { Stage } from '../../ingest/pipeline/stage.ts';
 import type { WriteBacklog } from '../../platform/backlog.ts';
 import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
 import type { Kafka, Producer } from '../../platform/kafka/client.ts';
+import { REGISTRY } from '../registry.ts';
 import type { DetectStageSettings } from '../settings.ts';
+import { buildThresholds } from '../thresholds.ts';
 import { readHistory } from './history.ts';
-import { KafkaDetector } from './kafka-detector.ts';
+import { type DeadLetterSink, KafkaDetector } from './kafka-detector.ts';
 import {
   ClickHouseDetections,
   DetectionOutputs,
@@ -44,6 +46,8 @@ export interface DetectionDeps {
     topics: string[];
     sessionTimeoutMs: number;
     topicPartitions: number;
+    /** where the dead letters of events misplaced twice go (the ingest's dead-letter store) */
+    deadLetters: DeadLetterSink;
   };
   /** the database the detections are stored in (and history read from) */
   database: string;
@@ -92,11 +96,16 @@ export async function startDetection(
     tokenLookbackS: settings.base.tokenLifetimeS,
   };
   if (deps.kafka !== undefined) {
+    const windowS = REGISTRY.lifetimes(buildThresholds(settings.base)).windowS;
     const consumer = new KafkaDetector(
       deps.kafka.client,
       {
         groupId: config.groupId,
         topics: deps.kafka.topics,
+        addressTopic: config.addressTopic,
+        // per-address state lives as long as its longest window (the dedup window): re-read that much
+        addressLookbackS: windowS,
+        retryMaxBackoffMs: deps.retryMaxBackoffMs,
         sessionTimeoutMs: deps.kafka.sessionTimeoutMs,
         partitionsConsumedConcurrently: Math.max(1, deps.kafka.topicPartitions),
         overlapSeconds: config.rebuildOverlapSeconds,
@@ -107,6 +116,10 @@ export async function startDetection(
       deps.stage,
       runtime,
       outputs,
+      {
+        producer: deps.kafka.producer,
+        deadLetters: deps.kafka.deadLetters,
+      },
       deps.metrics,
       log,
     );

@@ -41,6 +41,9 @@ export interface EventRow {
   lon: number;
   geo_radius_km: number;
   extra: string;
+  /** the partition of `tenant:subject` among `kafka_partitions` (0 and 0: not consumed from Kafka) */
+  kafka_partition: number;
+  kafka_partitions: number;
 }
 
 export interface DeadLetterRow {
@@ -103,6 +106,8 @@ export function toEventRow(e: NormalizedEvent, geo: GeoLookup, receivedMs: numbe
     lon: g.lon,
     geo_radius_km: g.radius_km,
     extra: Object.keys(e.extra).length === 0 ? '' : stringifyWellFormed(e.extra),
+    kafka_partition: 0,
+    kafka_partitions: 0,
   });
 }
 

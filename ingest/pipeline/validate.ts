@@ -28,6 +28,8 @@ export const REJECT_CODES = {
   raw_token: 'a field or key holds what looks like a raw JWT (JWS or JWE): events carry ids and claims only',
   tenant_mismatch: '`tenant` is not the tenant of the API key that sent it',
   inconsistent_outcome: '`outcome` and `reason` disagree (`accepted`/`rotated` go with `ok` only)',
+  misrouted:
+    'Kafka only: the detectors found a copy they had re-routed once on the wrong partition again (the topic’s partition count changed?); it is stored, but the detectors did not run on it',
   unprocessable:
     'tokenwatch failed on the event itself (a bug): kept as a dead letter, never a failed request',
 } as const;

@@ -40,6 +40,8 @@ export const EVENT_COLUMNS = [
   'lon',
   'geo_radius_km',
   'extra',
+  'kafka_partition',
+  'kafka_partitions',
 ] as const satisfies readonly (keyof EventRow)[];
 
 // A compile-time check that EVENT_COLUMNS names every EventRow field.
@@ -119,6 +121,8 @@ export function encodeEventRowsTsv(rows: EventRow[]): string {
       r.lon,
       r.geo_radius_km,
       tsvString(r.extra),
+      r.kafka_partition,
+      r.kafka_partitions,
     ].join('\t');
   }
   return `${lines.join('\n')}\n`;

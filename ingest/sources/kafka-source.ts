@@ -3,6 +3,12 @@
  * enriched, handed to the batcher, and its offsets are committed only after ClickHouse stored the
  * rows. When the buffer is full (ClickHouse slow or down) the batch waits, heartbeating, so the
  * consumer stops fetching and memory stays bounded.
+ *
+ * Each row records the partition its `tenant:subject` belongs to and the topic's partition count
+ * (`kafka_partition`, `kafka_partitions`): what the detectors rebuild one partition's state from.
+ * It is computed from the body, not taken from where the message was: a producer that keys or
+ * partitions otherwise (the detectors re-route its messages) still files the event under the
+ * partition whose owner keeps its subject's state.
  */
 
 import type { Logger } from 'pino';
@@ -11,7 +17,10 @@ import {
   createConsumer,
   type EachBatchPayload,
   type Kafka,
+  partitionCounts,
+  partitionOfKey,
 } from '../../platform/kafka/client.ts';
+import { eventKey } from '../../platform/kafka/keys.ts';
 import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import { cut } from '../../platform/text.ts';
@@ -34,8 +43,11 @@ export interface KafkaSourceOptions {
 export class KafkaSource {
   readonly #consumer: Consumer;
   readonly #committer: OffsetCommitter;
+  /** partition counts of the consumed topics, read again after each join (they may have grown) */
+  readonly #counts = new Map<string, number>();
   #joined = false;
 
+  private readonly kafka: Kafka;
   private readonly config: KafkaSourceOptions;
   private readonly stage: Stage;
   private readonly batcher: Batcher;
@@ -52,6 +64,7 @@ export class KafkaSource {
     metrics: Metrics,
     log: Logger,
   ) {
+    this.kafka = kafka;
     this.config = config;
     this.stage = stage;
     this.batcher = batcher;
@@ -63,6 +76,7 @@ export class KafkaSource {
     const { GROUP_JOIN, CRASH, DISCONNECT } = this.#consumer.events;
     this.#consumer.on(GROUP_JOIN, (e) => {
       this.#joined = true;
+      this.#counts.clear();
       this.log.info(
         { groupId: config.groupId, assignment: e.payload.memberAssignment },
         'joined consumer group',
@@ -122,6 +136,12 @@ export class KafkaSource {
       );
     });
     const events = await this.stage.enrichAll(valid, receivedMs, 'kafka', deadLetters);
+    const partitions = await this.#partitionsOf(topic);
+    if (partitions > 0)
+      await forEachInSlices(events, (r) => {
+        r.kafka_partition = partitionOfKey(eventKey(r.tenant, r.subject), partitions);
+        r.kafka_partitions = partitions;
+      });
     this.metrics.received.inc({ door: 'kafka' }, batch.messages.length);
     this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
 
@@ -138,6 +158,22 @@ export class KafkaSource {
           'batch not stored; its offsets stay uncommitted',
         ),
     );
+  }
+
+  /** The topic's partition count; 0 (not known: rows say so, and are rebuilt from all) when Kafka does not answer. */
+  async #partitionsOf(topic: string): Promise<number> {
+    const known = this.#counts.get(topic);
+    if (known !== undefined) return known;
+    try {
+      for (const [t, n] of await partitionCounts(this.kafka, this.config.topics)) this.#counts.set(t, n);
+    } catch (err) {
+      this.log.warn(
+        { topic, err: (err as Error).message },
+        'could not read the partition count; this batch is stored without its partitions',
+      );
+      return 0;
+    }
+    return this.#counts.get(topic) ?? 0;
   }
 
   /** Hands rows to the batcher, waiting (and heartbeating) while the buffer is full. */

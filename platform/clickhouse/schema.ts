@@ -360,6 +360,18 @@ FROM ${o.database}.dead_letters`,
     // and no list of names in SQL has to follow it.
     statements: (o) => [`ALTER TABLE ${o.database}.detections${onCluster(o)} MODIFY COLUMN detector String`],
   },
+  {
+    version: 10,
+    name: 'events_kafka_partition',
+    // Which partition of the events topic each event's `tenant:subject` belongs to (murmur2 of the
+    // key, as kafkajs and the Java client place it, and as the detectors own subjects), among how
+    // many: a detector given partitions rebuilds the state of those alone (detectors/run/history.ts).
+    // 0 partitions: not known (stored before this column, or by a single process without Kafka).
+    statements: (o, f) => [
+      `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} kafka_partition UInt16 DEFAULT 0`,
+      `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} kafka_partitions UInt16 DEFAULT 0`,
+    ],
+  },
 ];
 
 interface Rollup {

@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
-import { featuresOf } from '../../platform/clickhouse/client.ts';
+import { historySql, readHistory } from '../../detectors/run/history.ts';
+import { detectFeatures, featuresOf } from '../../platform/clickhouse/client.ts';
+import { migrate } from '../../platform/clickhouse/migrate.ts';
 import { dropExpiredPartitions } from '../../platform/clickhouse/retention.ts';
 import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
 import {
@@ -195,7 +197,7 @@ describe('migrations', () => {
         ch,
         `SELECT count() FROM system.columns WHERE database = '${database}' AND table = 'events'`,
       ),
-    ).toBe(34);
+    ).toBe(36);
 
     // The revocation notices: stored with their seq, read back after a cursor as they were sent.
     const notices = new ClickHouseNotices(ch, database, NO_REFUSALS, new NoticeClock(() => NOTICE_MS));
@@ -211,6 +213,62 @@ describe('migrations', () => {
     expect((await read({ tenant: undefined })).map((n) => n.id)).toEqual(['F1', 'a1', 'G1']);
     expect(await read({ nowMs: 9_000_000_000_000 })).toEqual([]);
     expect(await queryRows(ch, noticesQuery(database))).toHaveLength(1);
+  });
+
+  it('adds the partition columns to an existing events table on 18.16; old rows are filed under none', async () => {
+    const database = unique('mig');
+    const o = { database, cluster: '', retentionDays: 30 };
+    const features = await detectFeatures(ch);
+    expect(features.version).toMatch(/^18\.16\./);
+    const silent = pino({ level: 'silent' });
+    const before = MIGRATIONS.filter((m) => m.name !== 'events_kafka_partition');
+    await migrate(ch, o, features, silent, before);
+    const nowS = Math.floor(Date.now() / 1000);
+    const row = (id: string, subject: string) => ({
+      event_id: id,
+      type: 'verification',
+      time: nowS,
+      time_ms: nowS * 1000,
+      tenant: 't',
+      subject,
+    });
+    await ch.insert({
+      table: `${database}.events`,
+      values: [row('old1', 'a'), row('old2', 'b')],
+      format: 'JSONEachRow',
+    });
+    const report = await migrate(ch, o, features, silent);
+    expect(report.applied).toEqual([{ version: 10, name: 'events_kafka_partition' }]);
+    await ch.insert({
+      table: `${database}.events`,
+      values: [
+        { ...row('new1', 'c'), kafka_partition: 3, kafka_partitions: 4 },
+        { ...row('new2', 'd'), kafka_partition: 1, kafka_partitions: 4 },
+      ],
+      format: 'JSONEachRow',
+    });
+    expect(
+      await queryRows(
+        ch,
+        `SELECT event_id, kafka_partition, kafka_partitions FROM ${database}.events ORDER BY event_id`,
+      ),
+    ).toEqual([
+      { event_id: 'new1', kafka_partition: 3, kafka_partitions: 4 },
+      { event_id: 'new2', kafka_partition: 1, kafka_partitions: 4 },
+      { event_id: 'old1', kafka_partition: 0, kafka_partitions: 0 },
+      { event_id: 'old2', kafka_partition: 0, kafka_partitions: 0 },
+    ]);
+    // partition 3's rebuild reads its own rows and the ones that know no partition
+    const read: string[] = [];
+    await readHistory(
+      ch,
+      database,
+      { familiesFromS: nowS - 60, tokensFromS: nowS - 60, partitions: new Map([[4, [3]]]) },
+      (e) => read.push(e.event_id),
+    );
+    expect(read.sort()).toEqual(['new1', 'old1', 'old2']);
+    // and applying it again is a no-op
+    expect((await migrate(ch, o, features, silent)).applied).toEqual([]);
   });
 
   it('drops day partitions past the retention on 18.16 (no TTL there), keeping the rest', async () => {
@@ -277,10 +335,12 @@ describe('migrations', () => {
       ...outboxQueries('tw'),
       noticesQuery('tw'),
       "SELECT create_table_query FROM system.tables WHERE database = 'tw' AND name = 'events'",
+      // the rebuild of given partitions (the only query with them) runs there too
+      historySql('tw', { familiesFromS: 0, tokensFromS: 0, partitions: new Map([[4, [0, 2]]]) }),
     ]);
     const failed = report.results.filter((r) => !r.ok);
     expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
-    const [tokens, count, , , notices, ddl] = report.results.slice(-6);
+    const [tokens, count, , , notices, ddl] = report.results.slice(-7);
     // (current ClickHouse answers UInt64 as JSON numbers, 18.16 as strings: both read the same)
     expect(notices!.rows!.map((r) => polledNotice(r as Parameters<typeof polledNotice>[0]))).toEqual([
       { seq: NOTICE_MS * 1000 + 1, ...NOTICES[1] },

@@ -1,8 +1,8 @@
 /**
- * The AsyncAPI 3.0 description of tokenwatch's four topics — events in, dead letters, findings and
- * revocation notices out — built from the contract's TypeBox schemas and the settings tables' topic
- * names (their defaults, and the variable that changes each). Written to docs/asyncapi.json by
- * `npm run docs`.
+ * The AsyncAPI 3.0 description of tokenwatch's topics — events in, the detectors' address topic,
+ * dead letters, findings and revocation notices out — built from the contract's TypeBox schemas
+ * and the settings tables' topic names (their defaults, and the variable that changes each).
+ * Written to docs/asyncapi.json by `npm run docs`.
  */
 import type { TSchema } from '@sinclair/typebox';
 import { DeadLetter } from '../../contract/dead-letter-v1.ts';
@@ -31,10 +31,20 @@ const TOPICS: Topic[] = [
     id: 'events',
     setting: INGEST_KAFKA_SETTINGS.topics,
     about: 'token events from verifiers and auth servers (contract v1), one JSON object per message',
-    key: '`tenant:subject` (Kafka’s default partitioner: one subject’s events on one partition)',
+    key: '`tenant:subject`, partitioned by murmur2 (the Java and kafkajs default; librdkafka clients — Go, C, Python — need `partitioner=murmur2_random`): one subject’s events on one partition; the detectors re-route a message found elsewhere',
     message: 'TokenEvent',
     payload: TokenEvent,
     action: 'receive',
+  },
+  {
+    id: 'addresses',
+    setting: DETECT_SETTINGS.addressTopic,
+    about:
+      'the detectors’ own (Kafka mode): events that per-source-IP state reads (rejected verifications), published again keyed by address and consumed by the detectors’ group, so each address has one owner',
+    key: '`tenant:ip`',
+    message: 'TokenEvent',
+    payload: TokenEvent,
+    action: 'send',
   },
   {
     id: 'deadLetters',

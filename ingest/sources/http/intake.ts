@@ -5,8 +5,9 @@
  */
 
 import { type OutgoingMessage, type Producer, sendChunked } from '../../../platform/kafka/client.ts';
+import { eventKey } from '../../../platform/kafka/keys.ts';
 import { forEachInSlices } from '../../../platform/slices.ts';
-import { cut, stringifyWellFormed } from '../../../platform/text.ts';
+import { stringifyWellFormed } from '../../../platform/text.ts';
 import type { Batcher } from '../../pipeline/batcher.ts';
 import type { DeadLetterRow, EventRow } from '../../pipeline/rows.ts';
 import type { Stage } from '../../pipeline/stage.ts';
@@ -98,7 +99,7 @@ export class KafkaIntake implements Intake {
     const messages: OutgoingMessage[] = [];
     await forEachInSlices(events, (e) => {
       messages.push({
-        key: cut(`${e.tenant}:${e.subject}`, 512),
+        key: eventKey(e.tenant, e.subject),
         value: stringifyWellFormed(toContractEvent(e)),
       });
     });

@@ -181,4 +181,52 @@ describe('DetectorRuntime', () => {
     ]);
     expect(rt.process({ ...ev({ at: T0 }), type: 'teleport' }, 'live')).toEqual([]);
   });
+
+  it('finds per address with N owners what one process finds: subjects split, addresses apart', () => {
+    // A flood of bad signatures and a forgery from one address, against 24 subjects that two
+    // instances own half each; the events the per-source parts read go to the address's owner.
+    const flood = [
+      ...Array.from({ length: 24 }, (_, i) =>
+        ev({
+          at: T0 + i * SECOND,
+          subject: `u${i}`,
+          outcome: 'rejected',
+          reason: 'bad_signature',
+          place: PLACES.tokyo,
+        }),
+      ),
+      ev({
+        at: T0 + 30 * SECOND,
+        subject: 'u1',
+        outcome: 'rejected',
+        reason: 'alg_not_allowed',
+        alg: 'none',
+        place: PLACES.tokyo,
+      }),
+      ev({ at: T0 + 31 * SECOND, subject: 'u2', jti: 'j2' }), // accepted: no address state
+    ];
+    const one = runtime();
+    const whole = flood.flatMap((e) => one.process(e, 'live'));
+    const owners = [runtime(), runtime()];
+    const address = runtime();
+    const split: typeof whole = [];
+    for (const e of flood) {
+      const owner = owners[Number(e.subject.slice(1)) % 2]!;
+      split.push(...owner.process(e, 'live', 'subject'));
+      if (owner.readsSource(e)) split.push(...address.process({ ...e }, 'live', 'source'));
+    }
+    const view = (ds: typeof whole) =>
+      ds.map((d) => [d.detection_id, d.kind, d.target, d.evidence['count'] ?? 1]).sort();
+    expect(view(split)).toEqual(view(whole));
+    expect(whole.map((d) => [d.kind, d.target.id, d.evidence['count'] ?? 1]).sort()).toEqual([
+      ['burst of rejected tokens per source IP', PLACES.tokyo.ip, 20],
+      ['forged token: algorithm not allowed', PLACES.tokyo.ip, 1],
+    ]);
+    // Each owner alone sees 12 of the 24: under the threshold of 20.
+    for (const o of owners) expect(o.stats).toMatchObject({ sources: 0 });
+    expect(address.stats).toMatchObject({ subjects: 0, sources: 1 });
+    expect(address.forgetSources(() => true)).toBe(0);
+    expect(address.forgetSources((_tenant, ip) => ip !== PLACES.tokyo.ip)).toBe(1);
+    expect(address.stats.sources).toBe(0);
+  });
 });

@@ -115,6 +115,8 @@ function eventRow(event_id: string): EventRow {
     lon: 0,
     geo_radius_km: 0,
     extra: '',
+    kafka_partition: 0,
+    kafka_partitions: 0,
   };
 }
 

@@ -95,6 +95,8 @@ describe('toEventRow', () => {
       lon: expect.closeTo(13.4, 1),
       geo_radius_km: expect.any(Number),
       extra: '{"trace":{"id":"x"},"n":1}',
+      kafka_partition: 0,
+      kafka_partitions: 0,
     });
     expect(row.geo_radius_km).toBeGreaterThan(0);
   });
@@ -136,6 +138,8 @@ describe('toEventRow', () => {
       lon: 0,
       geo_radius_km: 0,
       extra: '',
+      kafka_partition: 0,
+      kafka_partitions: 0,
     });
   });
 

@@ -72,6 +72,7 @@ describe('MIGRATIONS', () => {
       [7, 'revocation_notices'],
       [8, 'rollups'],
       [9, 'detector names are text'],
+      [10, 'events_kafka_partition'],
     ]);
   });
 
@@ -102,6 +103,8 @@ describe('MIGRATIONS', () => {
         `INSERT INTO tw.${t}`,
       ]),
       'ALTER TABLE tw.detections MODIFY COLUMN detector String',
+      'ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS kafka_partition UInt16 DEFAULT 0',
+      'ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS kafka_partitions UInt16 DEFAULT 0',
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -145,6 +148,8 @@ describe('MIGRATIONS', () => {
       ),
       ...['lats', 'lons'].map((c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(Float64)`),
       'ALTER TABLE tw.detections ADD COLUMN evidence_times_ms Array(UInt64)',
+      'ALTER TABLE tw.events ADD COLUMN kafka_partition UInt16 DEFAULT 0',
+      'ALTER TABLE tw.events ADD COLUMN kafka_partitions UInt16 DEFAULT 0',
     ]);
   });
 
@@ -185,6 +190,8 @@ describe('MIGRATIONS', () => {
         `CREATE MATERIALIZED VIEW IF NOT EXISTS tw.${t}_mv ON CLUSTER prod`,
       ]),
       'ALTER TABLE tw.detections ON CLUSTER prod MODIFY COLUMN detector String',
+      'ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS kafka_partition UInt16 DEFAULT 0',
+      'ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS kafka_partitions UInt16 DEFAULT 0',
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
