@@ -11,8 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import type { RevocationNotice } from './revocation-notice-v1.ts';
 import { TargetSchema } from './revocation-api-v1.ts';
+import type { RevocationNotice } from './revocation-notice-v1.ts';
 
 const Target = TargetSchema();
 const Hash = (description: string) =>

@@ -152,7 +152,12 @@ export function parseNotice(value: unknown): RevocationNotice | HashedRevocation
 
 /** A tenant's entries by target, then id (raw, or hashed): looked up without building a key string per check. */
 type ByTarget = Record<RevocationTarget, Map<string, Entry>>;
-const byTarget = (): ByTarget => ({ jti: new Map(), family: new Map(), session: new Map(), subject: new Map() });
+const byTarget = (): ByTarget => ({
+  jti: new Map(),
+  family: new Map(),
+  session: new Map(),
+  subject: new Map(),
+});
 interface TenantEntries {
   raw: ByTarget;
   hashed: ByTarget;
@@ -305,7 +310,8 @@ export class Denylist {
 
   /** Makes room for one: drops what expired, else pushes out the live entry expiring soonest (alarm). */
   #makeRoom(nowMs: number): void {
-    this.sweep(nowMs);
+    // whole minutes that ended only (O(what expired)); the current minute's expired ones come first below anyway
+    for (const entry of this.#byExpiry.takeExpired(nowMs)) this.#forget(entry);
     if (this.#size < this.#max) return;
     const entry = this.#byExpiry.takeSoonest();
     if (entry === undefined) return;

@@ -3,7 +3,8 @@
  * buckets in a min-heap. The entry expiring soonest — an expired one first — is found and removed
  * in O(1) (a bucket's first entry; the heap only moves when a bucket empties or a new minute
  * appears: O(log buckets), and there are at most as many buckets as minutes of token lifetime).
- * Within a bucket entries leave in insertion order. Sweeping expired entries touches only them.
+ * Within a bucket entries leave in insertion order (a queue: an array and its head, compacted as it
+ * is consumed). Sweeping expired entries touches only them and the current minute's bucket.
  */
 
 /** What the index needs of an entry: its expiry, and a slot it keeps the entry's bucket in. */
@@ -15,8 +16,16 @@ export interface Expiring {
 /** Width of a bucket, ms: entries expiring within one minute are evicted in insertion order. */
 export const BUCKET_MS = 60_000;
 
+interface Bucket<T> {
+  items: T[];
+  /** items before it are taken */
+  head: number;
+  /** items from head on that are still this bucket's (a moved entry stays behind, stale) */
+  live: number;
+}
+
 export class ExpiryIndex<T extends Expiring> {
-  readonly #buckets = new Map<number, Set<T>>();
+  readonly #buckets = new Map<number, Bucket<T>>();
   /** bucket numbers, a binary min-heap (each present once) */
   readonly #heap: number[] = [];
 
@@ -25,69 +34,84 @@ export class ExpiryIndex<T extends Expiring> {
   }
 
   add(entry: T): void {
-    const bucket = Math.floor(entry.expiresMs / BUCKET_MS);
-    entry.bucket = bucket;
-    let set = this.#buckets.get(bucket);
-    if (set === undefined) {
-      set = new Set();
-      this.#buckets.set(bucket, set);
-      this.#push(bucket);
+    const number = Math.floor(entry.expiresMs / BUCKET_MS);
+    entry.bucket = number;
+    let bucket = this.#buckets.get(number);
+    if (bucket === undefined) {
+      bucket = { items: [], head: 0, live: 0 };
+      this.#buckets.set(number, bucket);
+      this.#push(number);
     }
-    set.add(entry);
+    bucket.items.push(entry);
+    bucket.live++;
   }
 
-  remove(entry: T): void {
-    const set = this.#buckets.get(entry.bucket);
-    if (set === undefined) return;
-    set.delete(entry);
-    // an empty bucket stays in the heap until it comes to the top (#top drops it): O(1) here
-  }
-
-  /** Moves an entry whose expiry changed. */
+  /** Moves an entry whose expiry grew (expiries only grow: it never comes back to a bucket it left). */
   update(entry: T): void {
-    if (Math.floor(entry.expiresMs / BUCKET_MS) === entry.bucket) return;
-    this.remove(entry);
+    const old = entry.bucket;
+    if (Math.floor(entry.expiresMs / BUCKET_MS) === old) return;
+    const bucket = this.#buckets.get(old);
+    if (bucket !== undefined) bucket.live--; // its slot there is stale now: skipped when reached
     this.add(entry);
   }
 
   /** The entry expiring soonest (first added among its minute's), removed; undefined when empty. */
   takeSoonest(): T | undefined {
-    const set = this.#top();
-    if (set === undefined) return undefined;
-    const entry = set.values().next().value as T;
-    set.delete(entry);
-    return entry;
+    const found = this.#top();
+    if (found === undefined) return undefined;
+    const [number, bucket] = found;
+    for (;;) {
+      const entry = bucket.items[bucket.head++]!;
+      if (entry.bucket !== number) continue; // moved to a later minute
+      bucket.live--;
+      if (bucket.head >= 1024 && bucket.head * 2 >= bucket.items.length) {
+        bucket.items = bucket.items.slice(bucket.head);
+        bucket.head = 0;
+      }
+      return entry;
+    }
   }
 
   /** Removes and returns the entries of every bucket that ended by `nowMs` (all of them expired). */
   takeExpired(nowMs: number): T[] {
     const out: T[] = [];
-    for (let set = this.#top(); set !== undefined; set = this.#top()) {
-      const bucket = this.#heap[0]!;
-      if ((bucket + 1) * BUCKET_MS > nowMs) break;
-      for (const entry of set) out.push(entry);
-      set.clear();
+    for (let found = this.#top(); found !== undefined; found = this.#top()) {
+      const [number, bucket] = found;
+      if ((number + 1) * BUCKET_MS > nowMs) break;
+      for (let i = bucket.head; i < bucket.items.length; i++)
+        if (bucket.items[i]!.bucket === number) out.push(bucket.items[i]!);
+      bucket.items = [];
+      bucket.head = 0;
+      bucket.live = 0;
     }
     return out;
   }
 
-  /** Removes and returns the expired entries of the soonest bucket (the one `nowMs` falls in, or a later one). */
+  /** Removes and returns the expired entries of the soonest bucket (O(its size): for the periodic sweep). */
   takeExpiredOfSoonest(nowMs: number): T[] {
-    const set = this.#top();
+    const found = this.#top();
     const out: T[] = [];
-    if (set === undefined) return out;
-    for (const entry of set) if (entry.expiresMs <= nowMs) out.push(entry);
-    for (const entry of out) set.delete(entry);
+    if (found === undefined) return out;
+    const [number, bucket] = found;
+    const kept: T[] = [];
+    for (let i = bucket.head; i < bucket.items.length; i++) {
+      const entry = bucket.items[i]!;
+      if (entry.bucket !== number) continue;
+      (entry.expiresMs <= nowMs ? out : kept).push(entry);
+    }
+    bucket.items = kept;
+    bucket.head = 0;
+    bucket.live = kept.length;
     return out;
   }
 
-  /** The soonest non-empty bucket's entries (empty buckets at the top are dropped on the way). */
-  #top(): Set<T> | undefined {
+  /** The soonest bucket holding entries (empty buckets at the top are dropped on the way). */
+  #top(): [number, Bucket<T>] | undefined {
     while (this.#heap.length > 0) {
-      const bucket = this.#heap[0]!;
-      const set = this.#buckets.get(bucket)!;
-      if (set.size > 0) return set;
-      this.#buckets.delete(bucket);
+      const number = this.#heap[0]!;
+      const bucket = this.#buckets.get(number)!;
+      if (bucket.live > 0) return [number, bucket];
+      this.#buckets.delete(number);
       this.#pop();
     }
     return undefined;

@@ -56,6 +56,7 @@ export {
   PollAnswerError,
   pollRevocations,
   type RevocationFollower,
+  type RevocationPoller,
   type RevocationPollerOptions,
   type RevocationPollerStats,
 } from './revocation-poller.ts';

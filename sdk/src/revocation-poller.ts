@@ -73,6 +73,11 @@ export interface RevocationFollower {
   close(): Promise<void>;
 }
 
+/** The HTTP poller: a follower that also tells its cursor and what it did not believe. */
+export interface RevocationPoller extends RevocationFollower {
+  stats(): RevocationPollerStats;
+}
+
 interface Page {
   notices: unknown[];
   more: boolean;
@@ -109,9 +114,7 @@ async function boundedText(response: Response, maxBytes: number): Promise<string
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function pollRevocations(
-  o: RevocationPollerOptions,
-): RevocationFollower & { stats(): RevocationPollerStats } {
+export function pollRevocations(o: RevocationPollerOptions): RevocationPoller {
   const endpoint = `${baseUrl(o.url, 'url')}/v1/revocations`;
   const intervalMs = o.intervalMs ?? 1_000;
   const overlap = (o.overlapMs ?? 60_000) * SEQ_PER_MS;

@@ -64,7 +64,10 @@ function afterParam(raw: string | undefined): number {
 const Answer = Type.Object({
   notices: Type.Array(
     Type.Union([
-      Type.Composite([Type.Object({ seq: Type.Integer({ description: 'the polling cursor' }) }), RevocationNotice]),
+      Type.Composite([
+        Type.Object({ seq: Type.Integer({ description: 'the polling cursor' }) }),
+        RevocationNotice,
+      ]),
       Type.Composite([
         Type.Object({ seq: Type.Integer({ description: 'the polling cursor' }) }),
         HashedRevocationNotice,

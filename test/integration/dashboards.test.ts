@@ -14,10 +14,10 @@ import { ALL, expandQuery } from '../../dashboards/src/macros.ts';
 import { detectFeatures } from '../../platform/clickhouse/client.ts';
 import { migrate } from '../../platform/clickhouse/migrate.ts';
 import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
+import { GRAFANA_USER } from '../../tools/local-stack/clickhouse-server.ts';
 import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import { answerProblems, cases, dashboardQueryProblems, seededWorld } from '../support/dashboard-queries.ts';
 import { ALICE, type EventRow, HOSTILE, SEED_FROM, SEED_TO } from '../support/dashboard-seed.ts';
-import { GRAFANA_USER } from '../../tools/local-stack/clickhouse-server.ts';
 import { unique } from '../support/harness.ts';
 
 const { events, detections, deadLetters, tables } = seededWorld();
@@ -252,7 +252,12 @@ describe('dashboard SQL on current ClickHouse (chdb)', () => {
       if (!r.ok) problems.push(`${c.label}: ${r.error}\n${r.sql}`);
       else if (hostile.includes(c)) {
         const mine = events.filter((e) => e['subject'] === HOSTILE.subject).map((e) => e['event_id']);
-        if (r.rows!.map((x) => x['event_id']).sort().join() !== mine.sort().join())
+        if (
+          r
+            .rows!.map((x) => x['event_id'])
+            .sort()
+            .join() !== mine.sort().join()
+        )
           problems.push(`${c.label}: rows ${JSON.stringify(r.rows)}, expected the events ${mine.join()}`);
       } else if (first === undefined) problems.push(`${c.label}: no rows`);
       else problems.push(...answerProblems(c, Object.keys(first), r.rows!.length));

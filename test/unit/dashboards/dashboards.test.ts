@@ -206,7 +206,9 @@ describe('expandQuery (as Grafana and the ClickHouse plugin expand)', () => {
   it('percentencode and queryparam leave no quote or backslash (Grafana’s encodeURIComponentStrict)', () => {
     const nasty = "a'b\\' OR 1=1 -- \"(*)!~%";
     const v = { ...ctx, variables: { one: nasty, many: [nasty, 'x y'] } };
-    expect(expandQuery('${one:percentencode}', v)).toBe('a%27b%5C%27%20OR%201%3D1%20--%20%22%28%2A%29%21~%25');
+    expect(expandQuery('${one:percentencode}', v)).toBe(
+      'a%27b%5C%27%20OR%201%3D1%20--%20%22%28%2A%29%21~%25',
+    );
     expect(expandQuery('${many:queryparam}', v)).toBe(
       'var-many=a%27b%5C%27%20OR%201%3D1%20--%20%22%28%2A%29%21~%25&var-many=x%20y',
     );
@@ -219,7 +221,12 @@ describe('expandQuery (as Grafana and the ClickHouse plugin expand)', () => {
         for (const m of q.text.matchAll(/\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]|\$(?!__)(\w+)/g)) {
           const format = m[2] ?? m[4];
           const isConditionalAllRef = m[5] !== undefined; // `$var` as $__conditionalAll's second argument
-          if (isConditionalAllRef && /\$__conditionalAll\([^]*,\s*$/.test(q.text.slice(0, m.index))) continue;
+          if (
+            isConditionalAllRef &&
+            /,\s*$/.test(q.text.slice(0, m.index)) &&
+            q.text.slice(m.index + m[0].length).startsWith(')')
+          )
+            continue;
           if (format !== 'percentencode' && format !== 'queryparam') unsafe.push(`${q.where}: ${m[0]}`);
         }
     expect(unsafe).toEqual([]);

@@ -100,7 +100,8 @@ describe('Denylist', () => {
     expect(d.stats().evicted).toBe(0);
     expect(alarms).toEqual([]);
     // a flood of new notices: the soonest-expiring live ones go, the month-long family stays
-    for (const id of ['f1', 'f2', 'f3', 'f4']) d.apply(notice({ id, expires_at_ms: NOW + 2 * HOUR }), NOW + 4 * 60_000);
+    for (const id of ['f1', 'f2', 'f3', 'f4'])
+      d.apply(notice({ id, expires_at_ms: NOW + 2 * HOUR }), NOW + 4 * 60_000);
     expect(d.match({ tenant: 'acme', familyId: 'real-family' }, NOW + 5 * 60_000)?.id).toBe('real-family');
     expect(d.size).toBe(3);
     expect(d.stats()).toMatchObject({ evicted: 4, full: true });
@@ -134,9 +135,18 @@ describe('Denylist', () => {
       revoked_at_ms: NOW,
     });
     expect(idHash('jti-1')).toBe(createHash('sha256').update('jti-1').digest('base64url'));
-    for (const [t, id] of [['jti', 'j-9'], ['family', 'f-9'], ['session', 's-9'], ['subject', 'bob']] as const)
+    for (const [t, id] of [
+      ['jti', 'j-9'],
+      ['family', 'f-9'],
+      ['session', 's-9'],
+      ['subject', 'bob'],
+    ] as const)
       expect(d.apply(v2(t, id), NOW)).toBe(true);
-    expect(d.match({ tenant: 'acme', jti: 'j-9' }, NOW)).toStrictEqual({ target: 'jti', id: 'j-9', revocation_id: 'rev-j-9' });
+    expect(d.match({ tenant: 'acme', jti: 'j-9' }, NOW)).toStrictEqual({
+      target: 'jti',
+      id: 'j-9',
+      revocation_id: 'rev-j-9',
+    });
     expect(d.match({ tenant: 'acme', familyId: 'f-9' }, NOW)?.target).toBe('family');
     expect(d.match({ tenant: 'acme', sessionId: 's-9' }, NOW)?.target).toBe('session');
     expect(d.match({ tenant: 'acme', subject: 'bob', iat: NOW / 1000 - 5 }, NOW)?.target).toBe('subject');
@@ -179,14 +189,22 @@ describe('Denylist', () => {
             for (const [k, exp] of model) if (exp <= now) model.delete(k);
             const present = (k: string) => {
               const [target, id] = k.split(':') as ['jti' | 'family', string];
-              return d.match(target === 'jti' ? { tenant: 'acme', jti: id } : { tenant: 'acme', familyId: id }, now) !== undefined;
+              return (
+                d.match(
+                  target === 'jti' ? { tenant: 'acme', jti: id } : { tenant: 'acme', familyId: id },
+                  now,
+                ) !== undefined
+              );
             };
             const gone = [...model.keys()].filter((k) => !present(k));
             if (d.stats().evicted > before) {
               expect(gone.length).toBeGreaterThan(0);
               // whatever was pushed out expired no later (to the minute) than anything else still held
-              const kept = [...model].filter(([k]) => k !== key && present(k)).map(([, e]) => Math.floor(e / MIN));
-              for (const k of gone) expect(Math.floor(model.get(k)! / MIN)).toBeLessThanOrEqual(Math.min(...kept));
+              const kept = [...model]
+                .filter(([k]) => k !== key && present(k))
+                .map(([, e]) => Math.floor(e / MIN));
+              for (const k of gone)
+                expect(Math.floor(model.get(k)! / MIN)).toBeLessThanOrEqual(Math.min(...kept));
             }
             expect(present(key)).toBe(true); // the newest is held
             for (const k of gone) model.delete(k);

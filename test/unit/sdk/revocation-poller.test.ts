@@ -49,12 +49,22 @@ describe('pollRevocations', () => {
       [
         200,
         JSON.stringify({
-          notices: [{ seq: 5_000_000, ...notice('j1') }, { seq: 5_000_001, version: 9 }],
+          notices: [
+            { seq: 5_000_000, ...notice('j1') },
+            { seq: 5_000_001, version: 9 },
+          ],
           next_after: 5_000_001,
           more: true,
         }),
       ],
-      [200, JSON.stringify({ notices: [{ seq: 6_000_000, ...notice('j2') }], next_after: 6_000_000, more: false })],
+      [
+        200,
+        JSON.stringify({
+          notices: [{ seq: 6_000_000, ...notice('j2') }],
+          next_after: 6_000_000,
+          more: false,
+        }),
+      ],
     ];
     const asked: { after: string | null; auth: string | undefined }[] = [];
     const server = createServer((req, res) => {
@@ -101,12 +111,20 @@ describe('pollRevocations', () => {
   it('asks for hashed ids by default, and refuses a body over maxResponseBytes or more notices than asked for', async () => {
     const queries: URLSearchParams[] = [];
     let answer = 0;
-    const big = JSON.stringify({ notices: [{ seq: 1, ...notice('x'.repeat(400)) }], more: false, pad: 'p'.repeat(5000) });
-    const tooMany = JSON.stringify({ notices: [1, 2, 3].map((i) => ({ seq: i, ...notice(`m${i}`) })), more: false });
+    const big = JSON.stringify({
+      notices: [{ seq: 1, ...notice('x'.repeat(400)) }],
+      more: false,
+      pad: 'p'.repeat(5000),
+    });
+    const tooMany = JSON.stringify({
+      notices: [1, 2, 3].map((i) => ({ seq: i, ...notice(`m${i}`) })),
+      more: false,
+    });
     const server = await serve((req, res) => {
       queries.push(new URL(req.url!, 'http://x').searchParams);
       answer++;
-      if (answer === 1) res.writeHead(200).end(big); // announced length over the cap
+      if (answer === 1)
+        res.writeHead(200).end(big); // announced length over the cap
       else if (answer === 2) {
         res.writeHead(200, { 'transfer-encoding': 'chunked' }); // unannounced: cut while reading
         res.write(big.slice(0, 2000));
@@ -145,7 +163,10 @@ describe('pollRevocations', () => {
       | { kind: 'more_without_notices' }
       | { kind: 'garbage'; body: string };
     const hostile: fc.Arbitrary<Hostile> = fc.oneof(
-      fc.record({ kind: fc.constant('fake_next_after' as const), value: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) }),
+      fc.record({
+        kind: fc.constant('fake_next_after' as const),
+        value: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      }),
       fc.record({
         kind: fc.constant('seq' as const),
         seq: fc.oneof(
@@ -154,7 +175,10 @@ describe('pollRevocations', () => {
         ),
       }),
       fc.constant({ kind: 'more_without_notices' as const }),
-      fc.record({ kind: fc.constant('garbage' as const), body: fc.constantFrom('', 'null', '[]', '{"notices":{}}', '{') }),
+      fc.record({
+        kind: fc.constant('garbage' as const),
+        body: fc.constantFrom('', 'null', '[]', '{"notices":{}}', '{'),
+      }),
     );
     let script: Hostile[] = [];
     let held: { seq: number; id: string }[] = [];
@@ -170,8 +194,14 @@ describe('pollRevocations', () => {
       let body: unknown = { notices, next_after: notices.at(-1)?.seq ?? after, more };
       if (h === undefined) honest++;
       else if (h.kind === 'fake_next_after') body = { notices, next_after: h.value, more: true };
-      else if (h.kind === 'seq') body = { notices: [...notices, { seq: h.seq, ...notice(`evil-${String(h.seq)}`) }], next_after: Number.MAX_SAFE_INTEGER, more };
-      else if (h.kind === 'more_without_notices') body = { notices: [], next_after: Number.MAX_SAFE_INTEGER, more: true };
+      else if (h.kind === 'seq')
+        body = {
+          notices: [...notices, { seq: h.seq, ...notice(`evil-${String(h.seq)}`) }],
+          next_after: Number.MAX_SAFE_INTEGER,
+          more,
+        };
+      else if (h.kind === 'more_without_notices')
+        body = { notices: [], next_after: Number.MAX_SAFE_INTEGER, more: true };
       else {
         res.writeHead(200).end(h.body);
         return;
@@ -187,16 +217,29 @@ describe('pollRevocations', () => {
           async (attacks, before, after) => {
             const now = Date.now();
             // notices stored long ago, and notices landing late (another instance): seqs behind the clock
-            held = Array.from({ length: before }, (_, i) => ({ seq: (now - 3_600_000 + i * 1000) * 1000 + i, id: `old-${i}` }));
+            held = Array.from({ length: before }, (_, i) => ({
+              seq: (now - 3_600_000 + i * 1000) * 1000 + i,
+              id: `old-${i}`,
+            }));
             script = [...attacks];
             honest = 0;
             const denylist = new Denylist({ logger: quiet });
-            const poller = pollRevocations({ url: server.url, apiKey: 'k', denylist, intervalMs: 1, pageLimit: 7, logger: quiet });
+            const poller = pollRevocations({
+              url: server.url,
+              apiKey: 'k',
+              denylist,
+              intervalMs: 1,
+              pageLimit: 7,
+              logger: quiet,
+            });
             try {
               await until(() => script.length === 0, 'the hostile answers');
               held = [
                 ...held,
-                ...Array.from({ length: after }, (_, i) => ({ seq: (now - 30_000 + i) * 1000, id: `late-${i}` })),
+                ...Array.from({ length: after }, (_, i) => ({
+                  seq: (now - 30_000 + i) * 1000,
+                  id: `late-${i}`,
+                })),
               ].sort((a, b) => a.seq - b.seq);
               const seen = honest;
               await until(() => honest >= seen + 8, 'honest polls');
