@@ -55,6 +55,10 @@ export const SERVICE_SETTINGS = {
     'TOKENWATCH_READ_API_KEYS',
     'keys for `GET /v1/detections` and `GET /v1/revocations`, `tenant:key,…`; tenant `*` reads every tenant',
   ),
+  denylistApiKeys: keyList(
+    'TOKENWATCH_DENYLIST_API_KEYS',
+    'denylist keys: `GET /v1/revocations` and nothing else, answered with notices v2 (ids hashed: the reader learns no subject or token id), `tenant:key,…`; tenant `*` reads every tenant. Give verifiers these rather than an event key',
+  ),
   requestTimeoutMs: setting.int(
     'TOKENWATCH_HTTP_REQUEST_TIMEOUT_MS',
     30_000,

@@ -7,26 +7,30 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { sql } from './clickhouse-query.ts';
 import { CLICKHOUSE, DASHBOARD_UIDS } from './datasources.ts';
 import { markersMap, numberPanels, row, seriesPanel, tablePanel } from './panels.ts';
-import { bucket } from './sql-fragments.ts';
+import { bucket, textValue } from './sql-fragments.ts';
 
-const TENANT = 'tenant = ${tenant:singlequote}';
+const TENANT = `tenant = ${textValue('tenant')}`;
+/** The free-text variables, escaped for ClickHouse (subjects, jtis and families are chosen by whoever holds a token). */
+const SUBJECT = textValue('subject');
+const JTI = textValue('jti');
+const FAMILY = textValue('family');
 
 /**
  * The subject typed in, or the subjects that held the jti or family typed in: the events table is
  * sorted by subject, so a token lookup goes through events_by_token first.
  */
-const SUBJECTS = `(subject = \${subject:singlequote} OR subject IN (
+const SUBJECTS = `(subject = ${SUBJECT} OR subject IN (
     SELECT subject FROM events_by_token
-    WHERE ${TENANT} AND ((token_kind = 'jti' AND token = \${jti:singlequote}) OR (token_kind = 'family' AND token = \${family:singlequote}))
+    WHERE ${TENANT} AND ((token_kind = 'jti' AND token = ${JTI}) OR (token_kind = 'family' AND token = ${FAMILY}))
   ))`;
 
 /** Events narrowed to the jti and family typed in, when they are. */
-const TOKENS = `(\${jti:singlequote} = '' OR jti = \${jti:singlequote} OR access_jti = \${jti:singlequote})
-  AND (\${family:singlequote} = '' OR family_id = \${family:singlequote})`;
+const TOKENS = `(${JTI} = '' OR jti = ${JTI} OR access_jti = ${JTI})
+  AND (${FAMILY} = '' OR family_id = ${FAMILY})`;
 
 /** Findings narrowed likewise: the jti or family they name, or revoke. */
-const FINDING_TOKENS = `(\${jti:singlequote} = '' OR jti = \${jti:singlequote} OR target_id = \${jti:singlequote})
-  AND (\${family:singlequote} = '' OR family_id = \${family:singlequote} OR target_id = \${family:singlequote})`;
+const FINDING_TOKENS = `(${JTI} = '' OR jti = ${JTI} OR target_id = ${JTI})
+  AND (${FAMILY} = '' OR family_id = ${FAMILY} OR target_id = ${FAMILY})`;
 
 function variables() {
   return [

@@ -1,7 +1,8 @@
 /**
  * Expands a panel's SQL the way Grafana and the ClickHouse plugin (v4) do before ClickHouse sees it:
  * first in the browser `$__conditionalAll(cond, $var)` (`1=1` when the variable is empty or All),
- * then template variables (`$var`, `${var}`, `${var:format}`, `[[var]]`; the plugin's own format
+ * then template variables (`$var`, `${var}`, `${var:format}` — singlequote, sqlstring, percentencode,
+ * queryparam, raw, csv —, `[[var]]`; the plugin's own format
  * quotes multi-values as `'a','b'` and leaves a single value raw), then in the plugin's backend
  * the time macros. Used by the tests (every panel's SQL on a real ClickHouse) and the benchmark.
  */
@@ -69,6 +70,10 @@ function applyConditionalAll(sql: string, vars: QueryContext['variables']): stri
 const singleQuote = (values: readonly string[]) =>
   values.map((v) => `'${v.replaceAll("'", "\\'")}'`).join(',');
 
+/** Grafana's `encodeURIComponentStrict`: encodeURIComponent, and `!'()*` too. */
+const percentEncode = (v: string) =>
+  encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
 function formatValue(name: string, value: VariableValue, format: string | undefined): string {
   const values = typeof value === 'string' ? [value] : value;
   if (values.includes(ALL)) {
@@ -83,6 +88,10 @@ function formatValue(name: string, value: VariableValue, format: string | undefi
       return singleQuote(values);
     case 'sqlstring':
       return values.map((v) => `'${v.replaceAll("'", "''")}'`).join(',');
+    case 'percentencode': // Grafana: a multi-value is encoded as the glob `{a,b}`
+      return percentEncode(typeof value === 'string' ? value : `{${values.join(',')}}`);
+    case 'queryparam':
+      return values.map((v) => `var-${name}=${percentEncode(v)}`).join('&');
     case 'raw':
     case 'csv':
       return values.join(',');

@@ -12,7 +12,7 @@ import { httpError } from './errors.ts';
 /** A kind of key the routes accept. */
 export interface KeyRing {
   /** what the key is to its holder: "a tenant's event key", "a read key" */
-  readonly kind: 'event' | 'read';
+  readonly kind: 'event' | 'read' | 'denylist';
   readonly keys: ApiKeys;
   /** the variable that configures them (named in the answer) */
   readonly env: string;
@@ -24,7 +24,11 @@ export interface RequestAuth {
   kind: KeyRing['kind'];
 }
 
-const NAMES: Record<KeyRing['kind'], string> = { event: "a tenant's event key", read: 'a read key' };
+const NAMES: Record<KeyRing['kind'], string> = {
+  event: "a tenant's event key",
+  read: 'a read key',
+  denylist: 'a denylist key',
+};
 
 /** The hook that authenticates a request by the key rings given (the first that knows its key wins). */
 export function tenantAuth(rings: readonly KeyRing[], what: string): onRequestAsyncHookHandler {

@@ -14,9 +14,12 @@ export {
 } from './auth-events.ts';
 export {
   Denylist,
+  type DenylistFullAlarm,
   type DenylistMatch,
   type DenylistOptions,
   type DenylistStats,
+  type HashedRevocationNotice,
+  idHash,
   parseNotice,
   REVOCATION_TARGETS,
   type RevocationNotice,
@@ -49,8 +52,12 @@ export {
   type Transport,
 } from './reporter.ts';
 export {
+  type FollowerStats,
+  PollAnswerError,
   pollRevocations,
   type RevocationFollower,
+  type RevocationPoller,
   type RevocationPollerOptions,
+  type RevocationPollerStats,
 } from './revocation-poller.ts';
 export { type AccessTokenClaims, createVerifier, type Verifier, type VerifierOptions } from './verifier.ts';

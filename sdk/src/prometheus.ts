@@ -79,14 +79,29 @@ export function registerSdkMetrics(o: SdkMetricsOptions): void {
     totalCounter(registry, `${p}denylist_hits_total`, 'verifications refused as revoked', [], () => ({
       all: denylist.stats().hits,
     }));
+    new Gauge({
+      name: `${p}denylist_full`,
+      help: '1 when the denylist holds maxEntries: new notices push live entries out (alert on it)',
+      registers: [registry],
+      collect() {
+        this.set(denylist.stats().full ? 1 : 0);
+      },
+    });
+    totalCounter(
+      registry,
+      `${p}denylist_evicted_total`,
+      'live entries pushed out because the denylist was full (those expiring soonest)',
+      [],
+      () => ({ all: denylist.stats().evicted }),
+    );
     totalCounter(
       registry,
       `${p}revocation_notices_total`,
-      'revocation notices received: applied, invalid (skipped), expired (on arrival)',
+      'revocation notices received: applied, invalid (skipped: malformed or absurd times), expired (on arrival), clamped (expiry cut to maxLifetimeMs; applied too)',
       ['result'],
       () => {
         const s = denylist.stats();
-        return { applied: s.applied, invalid: s.invalid, expired: s.expired };
+        return { applied: s.applied, invalid: s.invalid, expired: s.expired, clamped: s.clamped };
       },
     );
   }

@@ -124,6 +124,7 @@ export async function buildHttpApi(d: HttpApiDeps): Promise<HttpApi> {
     database: d.database,
     writeKeys: apiKeys,
     readKeys,
+    denylistKeys: new ApiKeys(s.denylistApiKeys),
   });
   return {
     app,

@@ -3,14 +3,16 @@
  * verifiers that keep a denylist without Kafka (the SDK's HTTP poller). Each notice is the Kafka
  * topic's JSON plus its `seq`.
  *
- * Authenticated by an event-writing key (TOKENWATCH_API_KEYS: every verifier holds one already; it
- * reads its own tenant's notices) or by a read key (TOKENWATCH_READ_API_KEYS; `*` reads every
- * tenant). Unlike detections, notices tell a tenant nothing its auth server does not already know.
+ * Authenticated by a denylist key (TOKENWATCH_DENYLIST_API_KEYS: this route only, and answered
+ * with notices v2 whose ids are hashed, so a verifier's key names nobody), an event-writing key
+ * (TOKENWATCH_API_KEYS: its own tenant's notices) or a read key (TOKENWATCH_READ_API_KEYS; `*`
+ * reads every tenant). Event and read keys get notices v1 unless they ask for `ids=sha256`.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { RevocationNotice } from '../../contract/revocation-notice-v1.ts';
+import { HashedRevocationNotice, hashedNotice } from '../../contract/revocation-notice-v2.ts';
 import type { ApiKeys } from '../../platform/http/api-keys.ts';
 import { ErrorBody, httpError } from '../../platform/http/errors.ts';
 import { tenantAuth } from '../../platform/http/tenant-auth.ts';
@@ -23,6 +25,8 @@ export interface RevocationsRouteOptions {
   writeKeys: ApiKeys;
   /** read keys: their tenant, or every tenant for `*` */
   readKeys: ApiKeys;
+  /** denylist keys: notices v2 only (hashed ids); their tenant, or every tenant for `*` */
+  denylistKeys: ApiKeys;
 }
 
 const Query = Type.Object(
@@ -35,6 +39,12 @@ const Query = Type.Object(
     ),
     limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }),
     tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    ids: Type.Optional(
+      Type.Union([Type.Literal('raw'), Type.Literal('sha256')], {
+        description:
+          '`sha256`: notices v2, ids hashed (what a denylist key always gets); `raw` (default for event and read keys): notices v1',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -53,9 +63,15 @@ function afterParam(raw: string | undefined): number {
 
 const Answer = Type.Object({
   notices: Type.Array(
-    Type.Composite([
-      Type.Object({ seq: Type.Integer({ description: 'the polling cursor' }) }),
-      RevocationNotice,
+    Type.Union([
+      Type.Composite([
+        Type.Object({ seq: Type.Integer({ description: 'the polling cursor' }) }),
+        RevocationNotice,
+      ]),
+      Type.Composite([
+        Type.Object({ seq: Type.Integer({ description: 'the polling cursor' }) }),
+        HashedRevocationNotice,
+      ]),
     ]),
   ),
   next_after: Type.Integer({ description: 'the `after` of the next poll (minus an overlap)' }),
@@ -71,6 +87,7 @@ export const revocationsRoute: FastifyPluginAsync<RevocationsRouteOptions> = asy
     'onRequest',
     tenantAuth(
       [
+        { kind: 'denylist', keys: opts.denylistKeys, env: 'TOKENWATCH_DENYLIST_API_KEYS' },
         { kind: 'read', keys: opts.readKeys, env: 'TOKENWATCH_READ_API_KEYS' },
         { kind: 'event', keys: opts.writeKeys, env: 'TOKENWATCH_API_KEYS' },
       ],
@@ -90,8 +107,11 @@ export const revocationsRoute: FastifyPluginAsync<RevocationsRouteOptions> = asy
     async (request) => {
       const { tenant: keyTenant, kind } = request.auth!;
       const q = request.query;
-      // A write key's tenant is taken literally: only a read key's `*` means every tenant.
-      const readsAll = kind === 'read' && keyTenant === '*';
+      // A write key's tenant is taken literally: only a read or denylist key's `*` means every tenant.
+      const readsAll = kind !== 'event' && keyTenant === '*';
+      if (kind === 'denylist' && q.ids === 'raw')
+        throw httpError('forbidden', 'a denylist key reads notices with hashed ids only (ids=sha256)');
+      const hashed = kind === 'denylist' || q.ids === 'sha256';
       if (!readsAll && q.tenant !== undefined && q.tenant !== keyTenant)
         throw httpError('forbidden', `this key reads tenant ${JSON.stringify(keyTenant)} only`);
       const after = afterParam(q.after);
@@ -104,7 +124,7 @@ export const revocationsRoute: FastifyPluginAsync<RevocationsRouteOptions> = asy
       });
       const notices = rows.slice(0, q.limit);
       return {
-        notices,
+        notices: hashed ? notices.map(({ seq, ...n }) => ({ seq, ...hashedNotice(n) })) : notices,
         next_after: notices.at(-1)?.seq ?? after,
         more: rows.length > q.limit,
       };

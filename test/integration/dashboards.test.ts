@@ -14,9 +14,10 @@ import { ALL, expandQuery } from '../../dashboards/src/macros.ts';
 import { detectFeatures } from '../../platform/clickhouse/client.ts';
 import { migrate } from '../../platform/clickhouse/migrate.ts';
 import { MIGRATIONS } from '../../platform/clickhouse/schema.ts';
+import { GRAFANA_USER } from '../../tools/local-stack/clickhouse-server.ts';
 import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import { answerProblems, cases, dashboardQueryProblems, seededWorld } from '../support/dashboard-queries.ts';
-import { ALICE, type EventRow, SEED_FROM, SEED_TO } from '../support/dashboard-seed.ts';
+import { ALICE, type EventRow, HOSTILE, SEED_FROM, SEED_TO } from '../support/dashboard-seed.ts';
 import { unique } from '../support/harness.ts';
 
 const { events, detections, deadLetters, tables } = seededWorld();
@@ -25,9 +26,13 @@ describe('dashboard SQL on ClickHouse 18.16', () => {
   const database = unique('dash');
   let ch: ClickHouseClient;
 
+  // The dashboards read as Grafana does: its read-only user (tools/local-stack/clickhouse-server.ts).
+  const grafana = { username: GRAFANA_USER.user, password: GRAFANA_USER.password };
+  let admin: ClickHouseClient;
+
   beforeAll(async () => {
-    ch = createClient({ url: inject('clickhouseUrl'), database });
-    const admin = createClient({ url: inject('clickhouseUrl') });
+    ch = createClient({ url: inject('clickhouseUrl'), database, ...grafana });
+    admin = createClient({ url: inject('clickhouseUrl') });
     const features = await detectFeatures(admin);
     const o = { database, cluster: '', retentionDays: 3650 };
     const log = pino({ level: 'silent' });
@@ -52,11 +57,10 @@ describe('dashboard SQL on ClickHouse 18.16', () => {
       const values = table === 'dead_letters' ? rows.slice(1) : rows;
       await admin.insert({ table: `${database}.${table}`, values, format: 'JSONEachRow' });
     }
-    await admin.close();
   });
   afterAll(async () => {
-    await ch.command({ query: `DROP DATABASE IF EXISTS ${database}` });
-    await ch.close();
+    await admin.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+    await Promise.all([ch.close(), admin.close()]);
   });
 
   async function run(sql: string) {
@@ -142,6 +146,59 @@ describe('dashboard SQL on ClickHouse 18.16', () => {
     ]);
   });
 
+  it('a subject full of quotes and backslashes finds its own events and nothing else (no injection)', async () => {
+    const investigation = allQueries(DASHBOARDS['investigation.json']!());
+    const variables = { tenant: 'acme', subject: HOSTILE.subject, jti: '', family: '' };
+    const ctx = { fromMs: SEED_FROM, toMs: SEED_TO, intervalS: 60, variables };
+    const answers = new Map<string, Record<string, unknown>[]>();
+    for (const q of investigation.filter((x) => x.panelTitle !== ''))
+      answers.set(q.where, (await run(expandQuery(q.text, ctx))).data);
+    const timeline = [...answers.entries()].find(([where]) => where.includes('"Timeline"'))![1];
+    const mine = events.filter((e) => e['subject'] === HOSTILE.subject);
+    expect(mine).toHaveLength(3);
+    expect(timeline.map((r) => r['event_id']).sort()).toEqual(mine.map((e) => e['event_id']).sort());
+    expect(new Set(timeline.map((r) => r['city']))).toEqual(new Set(['Tokyo']));
+    // The lookalike (one more backslash) and everyone else stay out of every panel.
+    const ids = new Set(mine.map((e) => e['event_id']));
+    for (const [where, rows] of answers)
+      for (const r of rows) {
+        if ('event_id' in r) expect(ids.has(r['event_id']), where).toBe(true);
+        if ('subject' in r) expect(r['subject'], where).toBe(HOSTILE.subject);
+      }
+
+    const overview = allQueries(DASHBOARDS['overview.json']!()).find(
+      (x) => x.panelTitle === 'Verification outcomes /s',
+    )!;
+    const bySource = {
+      ...ctx,
+      variables: { tenant: ['acme'], source: [HOSTILE.source] },
+    };
+    const perSecond = (await run(expandQuery(overview.text, bySource))).data;
+    const total = (outcome: string) =>
+      Math.round(
+        perSecond
+          .filter((r) => r['outcome'] === outcome)
+          .reduce((sum, r) => sum + Number(r['per_second']) * 60, 0),
+      );
+    expect([total('accepted'), total('rejected')]).toEqual([3, 1]);
+  });
+
+  it("Grafana's ClickHouse user reads, and cannot write, run DDL or lift its limits", async () => {
+    expect((await run('SELECT count() AS n FROM events')).data).toEqual([{ n: String(events.length) }]);
+    const refused = async (query: string) => {
+      const err = await ch.command({ query }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message, query).toMatch(/readonly|prohibited|Cannot modify|cannot be overrid/i);
+    };
+    await refused(`INSERT INTO ${database}.events (event_id) VALUES ('x')`);
+    await refused(`CREATE TABLE ${database}.x (a UInt8) ENGINE = Memory`);
+    await refused(`DROP TABLE ${database}.events`);
+    await refused('SELECT 1 SETTINGS readonly = 0');
+    await refused('SELECT 1 SETTINGS allow_ddl = 1');
+  });
+
   it('the investigation finds alice by her stolen jti alone', async () => {
     const timeline = allQueries(DASHBOARDS['investigation.json']!()).find(
       (q) => q.panelTitle === 'Timeline',
@@ -172,7 +229,10 @@ describe('dashboard SQL on current ClickHouse (chdb)', () => {
       insert('events', events),
       ...tables.map(([table, rows]) => insert(table, rows)),
     ];
-    const all = cases().filter((c) => c.run.rows);
+    const hostile = cases().filter(
+      (c) => c.run.name.startsWith('investigation of a subject full') && c.query.panelTitle === 'Timeline',
+    );
+    const all = [...cases().filter((c) => c.run.rows), ...hostile];
     // chdb's session has no current database to set per query: qualify the tables.
     const qualify = (sql: string) =>
       sql.replace(
@@ -190,7 +250,16 @@ describe('dashboard SQL on current ClickHouse (chdb)', () => {
       const c = all[i]!;
       const first = r.rows?.[0];
       if (!r.ok) problems.push(`${c.label}: ${r.error}\n${r.sql}`);
-      else if (first === undefined) problems.push(`${c.label}: no rows`);
+      else if (hostile.includes(c)) {
+        const mine = events.filter((e) => e['subject'] === HOSTILE.subject).map((e) => e['event_id']);
+        if (
+          r
+            .rows!.map((x) => x['event_id'])
+            .sort()
+            .join() !== mine.sort().join()
+        )
+          problems.push(`${c.label}: rows ${JSON.stringify(r.rows)}, expected the events ${mine.join()}`);
+      } else if (first === undefined) problems.push(`${c.label}: no rows`);
       else problems.push(...answerProblems(c, Object.keys(first), r.rows!.length));
     }
     expect(problems).toEqual([]);

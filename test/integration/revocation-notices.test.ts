@@ -2,11 +2,17 @@
  * Revocation notices over HTTP, for verifiers without Kafka: tokenwatch in single-process mode (no
  * Kafka at all) and the reference auth server, both real child processes. A replayed refresh token
  * revokes its family; GET /v1/revocations then serves the family's notice and its access tokens'
- * to the tenant's own event key, pages by its cursor, and shows another tenant nothing.
+ * to the tenant's own event key, pages by its cursor, and shows another tenant nothing. A denylist
+ * key reads the same notices with every id hashed (v2), nothing else, and the SDK's poller with it
+ * refuses the revoked token by the hash.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashedNotice } from '../../contract/revocation-notice-v2.ts';
+import { Denylist, pollRevocations } from '../../sdk/src/index.ts';
 import {
   API_KEY,
+  DENYLIST_KEY,
   getRevocations,
   metric,
   READ_KEY,
@@ -176,6 +182,51 @@ describe('GET /v1/revocations (single-process mode)', () => {
       const res = await getRevocations(url, API_KEY, { limit });
       expect(res.status, String(limit)).toBe(400);
       expect(res.body.message).toContain('limit');
+    }
+  });
+
+  it('a denylist key reads the notices with hashed ids only (v2), and nothing but them', async () => {
+    const url = w!.tw.url;
+    const page = await getRevocations(url, DENYLIST_KEY);
+    expect(page.status).toBe(200);
+    expect(page.body.notices).toEqual(all.map(({ seq, ...n }) => ({ seq, ...hashedNotice(n) })));
+    const text = JSON.stringify(page.body);
+    for (const n of all) {
+      expect(text).not.toContain(n.subject);
+      expect(text).not.toContain(`"${n.id}"`);
+    }
+    expect((await getRevocations(url, DENYLIST_KEY, { ids: 'raw' })).status).toBe(403);
+    expect((await getRevocations(url, DENYLIST_KEY, { tenant: 'other' })).status).toBe(403);
+    // an event key may ask for the hashed form too
+    expect((await getRevocations(url, API_KEY, { ids: 'sha256' })).body.notices).toEqual(page.body.notices);
+    const events = await fetch(`${url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${DENYLIST_KEY}`, 'content-type': 'application/json' },
+      body: '[]',
+    });
+    expect(events.status).toBe(401);
+    const detections = await fetch(`${url}/v1/detections`, {
+      headers: { authorization: `Bearer ${DENYLIST_KEY}` },
+    });
+    expect(detections.status).toBe(401);
+  });
+
+  it("the SDK's poller with a denylist key refuses the attacker's token by its hash", async () => {
+    const denylist = new Denylist();
+    const poller = pollRevocations({ url: w!.tw.url, apiKey: DENYLIST_KEY, denylist, intervalMs: 200 });
+    try {
+      await poller.ready;
+      expect(denylist.match({ tenant: TENANT, jti: attackerJti })).toMatchObject({
+        target: 'jti',
+        id: attackerJti,
+      });
+      const family = all.find((n) => n.target === 'family')!;
+      expect(denylist.match({ tenant: TENANT, familyId: family.id })?.target).toBe('family');
+      expect(poller.stats()).toMatchObject({ failures: 0, untrustedSeqs: 0 });
+      expect(poller.stats().cursor).toBe(all.at(-1)!.seq);
+    } finally {
+      await poller.close();
+      denylist.close();
     }
   });
 });

@@ -12,6 +12,7 @@ import { ALL, expandQuery, type QueryContext } from '../../dashboards/src/macros
 import {
   ALICE,
   type EventRow,
+  HOSTILE,
   SEED_FROM,
   SEED_TO,
   seedDeadLetters,
@@ -65,6 +66,24 @@ export const RUNS: Run[] = [
     name: 'investigation by jti only',
     dashboard: 'investigation.json',
     variables: { tenant: 'acme', subject: '', jti: ALICE.stolenJti, family: '' },
+    rows: false,
+  },
+  {
+    name: 'investigation of a subject full of quotes and backslashes',
+    dashboard: 'investigation.json',
+    variables: { tenant: 'acme', subject: HOSTILE.subject, jti: '', family: '' },
+    rows: false,
+  },
+  {
+    name: 'investigation by a jti and family full of quotes and backslashes',
+    dashboard: 'investigation.json',
+    variables: { tenant: "acme\\'", subject: '', jti: HOSTILE.source, family: '\\' },
+    rows: false,
+  },
+  {
+    name: 'overview, a source full of quotes and backslashes',
+    dashboard: 'overview.json',
+    variables: { tenant: ['acme', "x\\' OR 1=1 --"], source: [HOSTILE.source, '\\'] },
     rows: false,
   },
   {

@@ -248,7 +248,39 @@ function forger(): EventRow[] {
   ];
 }
 
-export const seedEvents = (): EventRow[] => [...background(), ...alice(), ...forger()];
+/**
+ * Subjects and a source chosen by an attacker to break out of a quoted string: quotes, backslashes
+ * and SQL. Grafana's `singlequote` escapes `'` as `\'` but leaves `\`, so `x\` ended the literal.
+ */
+export const HOSTILE = {
+  subject: "o'brien\\' OR 1=1 OR subject != '\\",
+  /** a second, near-identical subject: a sloppy escape would match it too */
+  lookalike: "o'brien\\\\' OR 1=1 OR subject != '\\",
+  source: "gw\\') OR 1=1 OR source IN ('\\",
+  at: SEED_T0 + 40 * MIN,
+};
+
+function hostile(): EventRow[] {
+  const one = (subject: string, i: number, outcome: string, reason: string) =>
+    event({
+      at: HOSTILE.at + i * 1000,
+      source: HOSTILE.source,
+      subject,
+      type: 'verification',
+      outcome,
+      reason,
+      place: TOKYO,
+      device: 'hostile-device',
+    });
+  return [
+    one(HOSTILE.subject, 0, 'accepted', ''),
+    one(HOSTILE.subject, 1, 'accepted', ''),
+    one(HOSTILE.subject, 2, 'rejected', 'expired'),
+    one(HOSTILE.lookalike, 3, 'accepted', ''),
+  ];
+}
+
+export const seedEvents = (): EventRow[] => [...background(), ...alice(), ...forger(), ...hostile()];
 
 const evidence = (e: EventRow): EvidenceEvent => ({
   event_id: String(e['event_id']),

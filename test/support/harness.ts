@@ -13,6 +13,8 @@ import { freePort } from '../../tools/local-stack/process.ts';
 export const API_KEY = 'test-key-0123456789abcdef';
 /** reads every tenant's detections */
 export const READ_KEY = 'read-key-0123456789abcdef';
+/** a denylist key of TENANT (TOKENWATCH_DENYLIST_API_KEYS): GET /v1/revocations only, ids hashed */
+export const DENYLIST_KEY = 'denylist-key-0123456789abcdef';
 export const TENANT = 'acme';
 
 export const unique = (prefix: string) => `${prefix}_${randomBytes(4).toString('hex')}`;
@@ -78,6 +80,7 @@ export function serviceSetup(opts: { kafka: boolean; extra?: Record<string, stri
     TOKENWATCH_CLICKHOUSE_DATABASE: database,
     TOKENWATCH_API_KEYS: `${TENANT}:${API_KEY},other:other-key-0123456789abcdef`,
     TOKENWATCH_READ_API_KEYS: `*:${READ_KEY}`,
+    TOKENWATCH_DENYLIST_API_KEYS: `${TENANT}:${DENYLIST_KEY}`,
     TOKENWATCH_LOG_LEVEL: 'info',
     TOKENWATCH_HOST: '127.0.0.1',
     ...(opts.kafka

@@ -453,18 +453,29 @@ describe('Grafana provisioning', () => {
     expect(new Set(datasources.map((d) => d.uid)).size).toBe(datasources.length);
   });
 
-  it("reads tokenwatch's ClickHouse database as the compose file's ClickHouse user", () => {
+  it("reads tokenwatch's ClickHouse database as a read-only user the compose stack creates", () => {
     const ds = byUid(CLICKHOUSE.uid);
     const ch = envOf('clickhouse');
     const tw = tokenwatchConfig();
+    const source = './dashboards/clickhouse/grafana-user.sql';
+    expect(mountsOf('clickhouse').find((m) => m.source === source)?.target).toBe(
+      '/docker-entrypoint-initdb.d/grafana-user.sql',
+    );
+    const sql = readFileSync(`${REPO_ROOT}${source.slice(2)}`, 'utf8');
+    const user = /CREATE USER OR REPLACE (\w+) IDENTIFIED WITH sha256_password BY '([^']+)'/.exec(sql);
+    expect(user, 'grafana-user.sql creates a user with a password').not.toBeNull();
     expect(ds.jsonData).toMatchObject({
       host: 'clickhouse',
       port: endpoint(tw.clickhouse.url).port,
       protocol: 'http',
-      username: ch['CLICKHOUSE_USER'],
+      username: user![1],
       defaultDatabase: tw.clickhouse.database,
     });
-    expect(ds.secureJsonData?.['password']).toBe(ch['CLICKHOUSE_PASSWORD']);
+    expect(ds.secureJsonData?.['password']).toBe(user![2]);
+    expect(user![1]).not.toBe(ch['CLICKHOUSE_USER']);
+    expect(sql).toMatch(/readonly = 2 CONST, allow_ddl = 0 CONST/);
+    expect(sql).toContain(`GRANT SELECT ON ${tw.clickhouse.database}.* TO ${user![1]};`);
+    expect(sql).not.toMatch(/GRANT (?!SELECT ON)/);
     expect(envOf('grafana')['GF_PLUGINS_PREINSTALL_SYNC']?.split(',')).toContain(CLICKHOUSE.type);
   });
 

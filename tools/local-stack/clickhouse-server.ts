@@ -96,10 +96,26 @@ function configXml(o: ClickHouseServerOptions): string {
 `;
 }
 
+/** Grafana's ClickHouse user on the local stack (the datasource's user; password as in docker-compose.yml). */
+export const GRAFANA_USER = { user: 'grafana', password: 'grafana' } as const;
+
+/**
+ * The users: `default` (tokenwatch, the tests), and `grafana`, read-only for the dashboards:
+ * `readonly=2` (reads, and the settings the Grafana plugin sends; no writes, no DDL, and `readonly`
+ * itself cannot be changed) and `allow_ddl=0`, which also turns table functions off (`url()`,
+ * `file()`, `remote()`…). 18.16 defines users here only; current ClickHouse gets the same from
+ * SQL (tools/local-stack/clickhouse-grafana-user.sql, run by docker-compose.yml).
+ */
 const USERS_XML = `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
-  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <profiles>
+    <default><max_memory_usage>4000000000</max_memory_usage></default>
+    <dashboards><readonly>2</readonly><allow_ddl>0</allow_ddl><max_memory_usage>4000000000</max_memory_usage><max_execution_time>60</max_execution_time></dashboards>
+  </profiles>
+  <users>
+    <default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default>
+    <${GRAFANA_USER.user}><password>${GRAFANA_USER.password}</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>dashboards</profile><quota>default</quota></${GRAFANA_USER.user}>
+  </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 `;
@@ -156,7 +172,7 @@ export async function startClickHouse(o: ClickHouseServerOptions): Promise<Runni
     spawnedAdvice: [`if its data is damaged, remove ${dir}/data to start empty (its tables go with it)`],
     prepare: () => {
       writeFileSync(`${dir}/config.xml`, configXml({ ...o, dir }));
-      if (!existsSync(`${dir}/users.xml`)) writeFileSync(`${dir}/users.xml`, USERS_XML);
+      writeFileSync(`${dir}/users.xml`, USERS_XML); // generated: the users above, every start
     },
     spawn: () => spawnDetached(binary, [identity(dir)], logFile, pidFile),
     stopGraceMs: STOP_GRACE_MS,

@@ -203,6 +203,35 @@ describe('expandQuery (as Grafana and the ClickHouse plugin expand)', () => {
     expect(expandQuery('WHERE $__conditionalAll(t = f(${one}, 2), $one)', v)).toBe('WHERE t = f(x, 2)');
   });
 
+  it('percentencode and queryparam leave no quote or backslash (Grafana’s encodeURIComponentStrict)', () => {
+    const nasty = "a'b\\' OR 1=1 -- \"(*)!~%";
+    const v = { ...ctx, variables: { one: nasty, many: [nasty, 'x y'] } };
+    expect(expandQuery('${one:percentencode}', v)).toBe(
+      'a%27b%5C%27%20OR%201%3D1%20--%20%22%28%2A%29%21~%25',
+    );
+    expect(expandQuery('${many:queryparam}', v)).toBe(
+      'var-many=a%27b%5C%27%20OR%201%3D1%20--%20%22%28%2A%29%21~%25&var-many=x%20y',
+    );
+  });
+
+  it('every ClickHouse query takes variables escaped (percentencode or queryparam), never quoted by Grafana', () => {
+    const unsafe: string[] = [];
+    for (const { d } of built)
+      for (const q of allQueries(d).filter(isClickHouse))
+        for (const m of q.text.matchAll(/\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]|\$(?!__)(\w+)/g)) {
+          const format = m[2] ?? m[4];
+          const isConditionalAllRef = m[5] !== undefined; // `$var` as $__conditionalAll's second argument
+          if (
+            isConditionalAllRef &&
+            /,\s*$/.test(q.text.slice(0, m.index)) &&
+            q.text.slice(m.index + m[0].length).startsWith(')')
+          )
+            continue;
+          if (format !== 'percentencode' && format !== 'queryparam') unsafe.push(`${q.where}: ${m[0]}`);
+        }
+    expect(unsafe).toEqual([]);
+  });
+
   it('says what is wrong: an unknown macro or variable, All outside $__conditionalAll, a bad format', () => {
     const v = { ...ctx, variables: { all: ALL, one: 'x' } };
     expect(() => expandQuery('$__timeFilterr(t)', v)).toThrow(/unknown macro \$__timeFilterr/);
