@@ -41,6 +41,10 @@ export interface EventRow {
   lon: number;
   geo_radius_km: number;
   extra: string;
+  /** who reported it: the sending key's id ('' when the door has no key), its role, the door */
+  reporter_id: string;
+  reporter_role: string;
+  reporter_door: string;
 }
 
 export interface DeadLetterRow {
@@ -63,7 +67,12 @@ export interface DeadLetterRow {
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
-export function toEventRow(e: NormalizedEvent, geo: GeoLookup, receivedMs: number): EventRow {
+export function toEventRow(
+  e: NormalizedEvent,
+  geo: GeoLookup,
+  receivedMs: number,
+  door: 'http' | 'kafka' | '' = '',
+): EventRow {
   const f = e.fields;
   const g = geo.lookup(e.ip);
   const aud = f['aud'];
@@ -103,6 +112,9 @@ export function toEventRow(e: NormalizedEvent, geo: GeoLookup, receivedMs: numbe
     lon: g.lon,
     geo_radius_km: g.radius_km,
     extra: Object.keys(e.extra).length === 0 ? '' : stringifyWellFormed(e.extra),
+    reporter_id: e.reporter?.id ?? '',
+    reporter_role: e.reporter?.role ?? '',
+    reporter_door: e.reporter?.door || door,
   });
 }
 

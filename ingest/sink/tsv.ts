@@ -40,6 +40,9 @@ export const EVENT_COLUMNS = [
   'lon',
   'geo_radius_km',
   'extra',
+  'reporter_id',
+  'reporter_role',
+  'reporter_door',
 ] as const satisfies readonly (keyof EventRow)[];
 
 // A compile-time check that EVENT_COLUMNS names every EventRow field.
@@ -119,6 +122,9 @@ export function encodeEventRowsTsv(rows: EventRow[]): string {
       r.lon,
       r.geo_radius_km,
       tsvString(r.extra),
+      tsvString(r.reporter_id),
+      tsvString(r.reporter_role),
+      r.reporter_door,
     ].join('\t');
   }
   return `${lines.join('\n')}\n`;

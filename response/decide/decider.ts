@@ -1,6 +1,6 @@
 /**
- * The response decision, pure: detections + the policy + the blast-radius guard + what was decided
- * before → each detection with its decision, the outbox rows to store, the revocations to start
+ * The response decision, pure: detections + the policy + corroboration (who reported the evidence:
+ * corroboration.ts) + the blast-radius guard + what was decided before → each detection with its decision, the outbox rows to store, the revocations to start
  * (with the access tokens their detections name) and the alerts to send. No I/O and no clock but
  * `nowMs`; the memory and the guard it is handed are updated in place (the stage owns them). The
  * stage around it stores the rows, starts the revocations and sends the alerts — in that order, so a
@@ -12,6 +12,7 @@ import type { Detection, ResponseDecision } from '../../detectors/detection.ts';
 import type { Alert } from '../alert.ts';
 import { FINAL_STATUSES, OPEN_STATUSES, type RevocationRow, type RevocationStatus } from '../revocation.ts';
 import { detectionAlert, guardAlert } from './alerts.ts';
+import { corroborate } from './corroboration.ts';
 import type { BlastRadiusGuard, GuardScope } from './guard.ts';
 import { intentOf, type ResponsePolicy, revocationId } from './policy.ts';
 
@@ -105,7 +106,12 @@ export function decide(detections: readonly Detection[], c: DecisionContext): De
   const counted: Decisions['counted'] = [];
   const refusals: GuardRefusal[] = [];
   const out = detections.map((d): Detection => {
-    const intent = intentOf(d, c.policy);
+    let intent = intentOf(d, c.policy);
+    if (intent.revoke) {
+      // One verifier's word alone, or a presence that proves no theft now: alert only.
+      const corroborated = corroborate(d, intent.ref.target);
+      if (!corroborated.revoke) intent = { revoke: false, why: corroborated.why };
+    }
     const again = c.memory.decided.get(d.detection_id);
     let decision: ResponseDecision;
     let id = '';

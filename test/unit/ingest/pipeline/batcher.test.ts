@@ -115,6 +115,9 @@ function eventRow(event_id: string): EventRow {
     lon: 0,
     geo_radius_km: 0,
     extra: '',
+    reporter_id: '',
+    reporter_role: '',
+    reporter_door: 'http',
   };
 }
 

@@ -95,6 +95,9 @@ describe('toEventRow', () => {
       lon: expect.closeTo(13.4, 1),
       geo_radius_km: expect.any(Number),
       extra: '{"trace":{"id":"x"},"n":1}',
+      reporter_id: '',
+      reporter_role: '',
+      reporter_door: '',
     });
     expect(row.geo_radius_km).toBeGreaterThan(0);
   });
@@ -136,6 +139,9 @@ describe('toEventRow', () => {
       lon: 0,
       geo_radius_km: 0,
       extra: '',
+      reporter_id: '',
+      reporter_role: '',
+      reporter_door: '',
     });
   });
 

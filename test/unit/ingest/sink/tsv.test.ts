@@ -39,6 +39,9 @@ const row: EventRow = {
   lon: 13.3985,
   geo_radius_km: 200,
   extra: '{"a":"\\t"}',
+  reporter_id: 'acme:abc',
+  reporter_role: 'verifier',
+  reporter_door: 'http',
 };
 
 describe('TabSeparated encoding', () => {
@@ -65,6 +68,7 @@ describe('TabSeparated encoding', () => {
     expect(fields[EVENT_COLUMNS.indexOf('time_ms')]).toBe('1795368720123');
     expect(fields[EVENT_COLUMNS.indexOf('lat')]).toBe('52.5174');
     expect(fields[EVENT_COLUMNS.indexOf('extra')]).toBe('{"a":"\\\\t"}');
+    expect(fields[EVENT_COLUMNS.indexOf('reporter_role')]).toBe('verifier');
   });
 
   it('names exactly the columns of the events table', () => {
@@ -73,6 +77,14 @@ describe('TabSeparated encoding', () => {
       featuresOf('18.16.1'),
     )[0]!;
     const columns = [...ddl.matchAll(/^ {2}([a-z_]+) [A-Z]/gm)].map((m) => m[1]);
+    // and the columns later migrations add, in order
+    for (const m of MIGRATIONS.slice(1))
+      for (const sql of m.statements(
+        { database: 'tw', cluster: '', retentionDays: 1 },
+        featuresOf('18.16.1'),
+      ))
+        for (const added of sql.matchAll(/^ALTER TABLE tw\.events ADD COLUMN ([a-z_]+) /gm))
+          columns.push(added[1]);
     expect(columns).toEqual([...EVENT_COLUMNS]);
   });
 });

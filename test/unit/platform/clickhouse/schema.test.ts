@@ -72,6 +72,7 @@ describe('MIGRATIONS', () => {
       [7, 'revocation_notices'],
       [8, 'rollups'],
       [9, 'detector names are text'],
+      [10, 'reporters'],
     ]);
   });
 
@@ -102,6 +103,12 @@ describe('MIGRATIONS', () => {
         `INSERT INTO tw.${t}`,
       ]),
       'ALTER TABLE tw.detections MODIFY COLUMN detector String',
+      ...['reporter_id', 'reporter_role', 'reporter_door'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
+      ...['reporters', 'roles'].map(
+        (c) => `ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
+      ),
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -145,6 +152,12 @@ describe('MIGRATIONS', () => {
       ),
       ...['lats', 'lons'].map((c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(Float64)`),
       'ALTER TABLE tw.detections ADD COLUMN evidence_times_ms Array(UInt64)',
+      ...['reporter_id', 'reporter_role', 'reporter_door'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`,
+      ),
+      ...['reporters', 'roles'].map(
+        (c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(String)`,
+      ),
     ]);
   });
 
@@ -185,6 +198,13 @@ describe('MIGRATIONS', () => {
         `CREATE MATERIALIZED VIEW IF NOT EXISTS tw.${t}_mv ON CLUSTER prod`,
       ]),
       'ALTER TABLE tw.detections ON CLUSTER prod MODIFY COLUMN detector String',
+      ...['reporter_id', 'reporter_role', 'reporter_door'].map(
+        (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
+      ...['reporters', 'roles'].map(
+        (c) =>
+          `ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
+      ),
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
