@@ -18,6 +18,7 @@ import { keepTrying } from '../platform/keep-trying.ts';
 import type { Alert } from './alert.ts';
 import { DecisionMemory, decide } from './decide/decider.ts';
 import { BlastRadiusGuard } from './decide/guard.ts';
+import { admitLinked } from './decide/linked-budget.ts';
 import { ClickHouseNotices } from './notices/clickhouse-notices.ts';
 import { KafkaNotices } from './notices/kafka-notices.ts';
 import type { NoticeSink } from './notices/sink.ts';
@@ -116,6 +117,7 @@ export async function startResponse(
           accessTokenLookbackMs: thresholds.for('').tokenLifetimeS * 1000,
           accessTokenLifetimeMs: thresholds.for('').tokenLifetimeS * 1000,
           relookAfterMs: deps.relookAfterMs,
+          admitLinked: (tenant, n) => admitLinked(guard, tenant, n, Date.now()),
           alert,
           metrics,
           logger: log.child({ component: 'revoker' }),

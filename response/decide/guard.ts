@@ -52,19 +52,21 @@ export class BlastRadiusGuard {
     this.limits = limits;
   }
 
-  /** Counts the revocation when allowed. */
-  allow(tenant: string, nowMs: number): GuardVerdict {
+  /** Counts the revocation when allowed; `count`: revocations it stands for (a family's linked access tokens). */
+  allow(tenant: string, nowMs: number, count = 1): GuardVerdict {
     let perTenant = this.#tenants.get(tenant);
     if (perTenant === undefined) {
       perTenant = new SlidingCount();
       this.#tenants.set(tenant, perTenant);
     }
-    if (perTenant.count(nowMs) >= this.limits.perTenantPerMinute)
+    if (perTenant.count(nowMs) + count > this.limits.perTenantPerMinute)
       return this.#refuse('tenant', `tenant:${tenant}`, this.limits.perTenantPerMinute, nowMs);
-    if (this.#total.count(nowMs) >= this.limits.totalPerMinute)
+    if (this.#total.count(nowMs) + count > this.limits.totalPerMinute)
       return this.#refuse('total', 'total', this.limits.totalPerMinute, nowMs);
-    perTenant.add(nowMs);
-    this.#total.add(nowMs);
+    for (let i = 0; i < count; i++) {
+      perTenant.add(nowMs);
+      this.#total.add(nowMs);
+    }
     return { allowed: true };
   }
 

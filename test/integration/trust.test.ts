@@ -8,7 +8,15 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clickhouse, postEvents, queryRows, TENANT, unique, waitUntil } from '../support/harness.ts';
+import {
+  clickhouse,
+  getRevocations,
+  postEvents,
+  queryRows,
+  TENANT,
+  unique,
+  waitUntil,
+} from '../support/harness.ts';
 import {
   BERLIN,
   login,
@@ -280,5 +288,59 @@ describe('trust model drills', () => {
     expect(
       log.filter((r) => r.target !== 'jti' && [v.family_id, v.session_id, victim].includes(r.id)),
     ).toEqual([]);
+  });
+
+  it('linked-jti amplification: a verifier cannot link other users’ tokens to a family that gets revoked', async () => {
+    const world = w!;
+    // Other users' access tokens, which the attacker wants denied.
+    const victims = await Promise.all([1, 2, 3].map(() => login(world, unique('victim'), BERLIN, 'laptop')));
+    const jtiOf = (token: string) =>
+      (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+    const victimJtis = victims.map((v) => jtiOf(v.access_token));
+
+    // The attacker's own account: its verifier key links the victims' tokens to its family, then
+    // it gets its own family revoked (a replay of its own refresh token from far away).
+    const attacker = unique('attacker');
+    const first = await login(world, attacker, BERLIN, 'laptop');
+    const own = await issuedTo(world, attacker);
+    const linking = await postEvents(
+      world.tw.url,
+      victimJtis.map((jti, i) =>
+        verification(attacker, Date.now() + i, {
+          jti,
+          access_jti: jti,
+          family_id: own.family_id,
+          ip: BERLIN,
+          device_id: 'laptop',
+        }),
+      ),
+      { key: VERIFIER_KEY },
+    );
+    expect(linking.body.accepted).toBe(victimJtis.length);
+    expect((await refresh(world, first.refresh_token, BERLIN, 'laptop')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await refresh(world, first.refresh_token, SAO_PAULO, 'attacker-phone')).status).toBe(200);
+    await waitUntil(
+      "the attacker's family revoked",
+      async () =>
+        (await world.auth.revocationLog()).find(
+          (r) => r.target === 'family' && r.id === own.family_id && r.status_code === 200,
+        ),
+      15_000,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+
+    // The notices name the attacker's own tokens only (what the auth server issued with the family).
+    const page = await getRevocations(world.tw.url, AUTH_KEY, { limit: 1000 });
+    const viaFamily = (page.body.notices ?? []).filter((n) => n.via?.id === own.family_id).map((n) => n.id);
+    expect(viaFamily.length).toBeGreaterThan(0);
+    for (const jti of victimJtis) expect(viaFamily).not.toContain(jti);
+    // And the victims' tokens still work at the auth server.
+    for (const v of victims) {
+      const me = await fetch(`${world.auth.url}/v1/me`, {
+        headers: { authorization: `Bearer ${v.access_token}` },
+      });
+      expect(me.status).toBe(200);
+    }
   });
 });

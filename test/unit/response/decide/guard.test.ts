@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BlastRadiusGuard } from '../../../../response/decide/guard.ts';
+import { admitLinked } from '../../../../response/decide/linked-budget.ts';
 
 describe('blast-radius guard', () => {
   it('allows up to the per-tenant limit in a sliding minute, then refuses and trips once', () => {
@@ -14,6 +15,25 @@ describe('blast-radius guard', () => {
     expect(g.allow('b', t0 + 5).allowed).toBe(true);
     // a minute after the first three, budget is back; the trip continues until a quiet minute
     expect(g.allow('a', t0 + 60_001).allowed).toBe(true);
+  });
+
+  it('counts a revocation standing for several (linked access tokens) as that many', () => {
+    const g = new BlastRadiusGuard({ perTenantPerMinute: 10, totalPerMinute: 100 });
+    expect(g.allow('a', 0, 8).allowed).toBe(true);
+    expect(g.allow('a', 1, 3)).toMatchObject({ allowed: false, scope: 'tenant', limit: 10 });
+    expect(g.allow('a', 2, 2).allowed).toBe(true);
+    expect(g.allow('a', 3).allowed).toBe(false);
+  });
+
+  it('admits linked access tokens one by one, up to what is left of the budget', () => {
+    const g = new BlastRadiusGuard({ perTenantPerMinute: 30, totalPerMinute: 100 });
+    expect(g.allow('a', 0).allowed).toBe(true); // the family itself
+    expect(admitLinked(g, 'a', 5, 1)).toBe(5);
+    // a framing linking 1,000 tokens gets what is left of the minute's budget, not 1,000
+    expect(admitLinked(g, 'a', 1000, 2)).toBe(24);
+    expect(admitLinked(g, 'a', 1, 3)).toBe(0);
+    expect(admitLinked(g, 'b', 1, 4)).toBe(1);
+    expect(admitLinked(g, 'b', 0, 5)).toBe(0);
   });
 
   it('holds the total limit across tenants', () => {
