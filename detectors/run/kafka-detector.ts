@@ -11,6 +11,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ingest/metrics.ts';
+import { reporterFromHeaders } from '../../ingest/pipeline/reporter-headers.ts';
 import type { Stage } from '../../ingest/pipeline/stage.ts';
 import {
   type Consumer,
@@ -257,7 +258,11 @@ export class KafkaDetector {
       const mode: Mode = liveFrom !== undefined && BigInt(m.offset) < liveFrom ? 'warmup' : 'live';
       if (mode === 'live') live++;
       else warm++;
-      const result = this.stage.validateText(m.value?.toString('utf8') ?? '', { nowMs: receivedMs });
+      const reporter = reporterFromHeaders(m.headers);
+      const result = this.stage.validateText(m.value?.toString('utf8') ?? '', {
+        nowMs: receivedMs,
+        ...(reporter !== undefined ? { reporter } : {}),
+      });
       if (!result.ok) return; // ingest dead-letters it; detectors have nothing to learn from it
       const found = this.runtime.process(this.stage.enrich(result.event, receivedMs), mode);
       if (found.length > 0) detections.push(...found);

@@ -101,6 +101,7 @@ export function createConsumer(kafka: Kafka, groupId: string, sessionTimeoutMs: 
 export interface OutgoingMessage {
   key: string;
   value: string;
+  headers?: Record<string, string>;
 }
 
 /** Kafka's default message.max.bytes is 1 MiB per record batch: stay under it in every send. */
@@ -127,7 +128,8 @@ export async function sendChunked(
   let bytes = 0;
   // In slices shared with all other work: thousands of messages are not made ready in one go.
   await forEachInSlices(messages, (raw) => {
-    const m = { key: cut(raw.key, 1024), value: wellFormedJsonText(raw.value) };
+    const m: OutgoingMessage = { key: cut(raw.key, 1024), value: wellFormedJsonText(raw.value) };
+    if (raw.headers !== undefined) m.headers = raw.headers;
     const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
     if (bytes + size > MAX_SEND_BYTES && chunk.length > 0) {
       sends.push(send(chunk));

@@ -344,3 +344,47 @@ describe('trust model drills', () => {
     }
   });
 });
+
+describe('trust model drills, Kafka mode (the HTTP door relays to the events topic)', () => {
+  let w: World | undefined;
+  beforeAll(async () => {
+    w = await startWorld({
+      kafka: true,
+      extra: {
+        TOKENWATCH_API_KEYS: `${TENANT}:${AUTH_KEY}:auth-server,${TENANT}:${VERIFIER_KEY}:verifier`,
+      },
+      authEnv: () => ({ AUTH_TOKENWATCH_API_KEY: AUTH_KEY }),
+    });
+  });
+  afterAll(() => stopWorld(w));
+
+  it('the reporter travels with the event through Kafka: one verifier’s framing only alerts', async () => {
+    const world = w!;
+    const victim = unique('victim');
+    await login(world, victim, BERLIN, 'laptop');
+    const v = await issuedTo(world, victim);
+    const now = Date.now();
+    const ids = { jti: v.access_jti, family_id: v.family_id, session_id: v.session_id };
+    const framed = await postEvents(
+      world.tw.url,
+      [
+        verification(victim, now, { ...ids, ip: BERLIN, device_id: 'victim-laptop' }),
+        verification(victim, now + 2000, { ...ids, ip: SAO_PAULO, device_id: 'attacker-phone' }),
+      ],
+      { key: VERIFIER_KEY },
+    );
+    expect(framed.body.accepted).toBe(2);
+    const found = await detectionsOf(world, victim, 3);
+    for (const d of found) {
+      expect(d.response, `${d.detector} ${d.kind}`).toBe('alert_only');
+      expect(d.evidence_roles).toContain('verifier');
+    }
+    const stored = await queryRows<{ reporter_role: string; reporter_door: string }>(
+      ch,
+      `SELECT DISTINCT reporter_role, reporter_door FROM ${world.database}.events WHERE subject = '${victim}' AND type = 'verification'`,
+    );
+    expect(stored).toEqual([{ reporter_role: 'verifier', reporter_door: 'http' }]);
+    const log = await world.auth.revocationLog();
+    expect(log.filter((r) => [v.family_id, v.access_jti, v.session_id].includes(r.id))).toEqual([]);
+  });
+});

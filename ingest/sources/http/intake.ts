@@ -8,6 +8,7 @@ import { type OutgoingMessage, type Producer, sendChunked } from '../../../platf
 import { forEachInSlices } from '../../../platform/slices.ts';
 import { cut, stringifyWellFormed } from '../../../platform/text.ts';
 import type { Batcher } from '../../pipeline/batcher.ts';
+import { reporterHeaders } from '../../pipeline/reporter-headers.ts';
 import type { DeadLetterRow, EventRow } from '../../pipeline/rows.ts';
 import type { Stage } from '../../pipeline/stage.ts';
 import { type NormalizedEvent, toContractEvent } from '../../pipeline/validate.ts';
@@ -97,9 +98,11 @@ export class KafkaIntake implements Intake {
     const stored = this.batcher.submit([], deadLetters, tenant !== undefined ? { tenant } : {});
     const messages: OutgoingMessage[] = [];
     await forEachInSlices(events, (e) => {
+      const headers = reporterHeaders(e.reporter);
       messages.push({
         key: cut(`${e.tenant}:${e.subject}`, 512),
         value: stringifyWellFormed(toContractEvent(e)),
+        ...(headers !== undefined ? { headers } : {}),
       });
     });
     await Promise.all([this.#publish(messages), stored]);
