@@ -379,10 +379,13 @@ describe('trust model drills, Kafka mode (the HTTP door relays to the events top
       expect(d.response, `${d.detector} ${d.kind}`).toBe('alert_only');
       expect(d.evidence_roles).toContain('verifier');
     }
-    const stored = await queryRows<{ reporter_role: string; reporter_door: string }>(
-      ch,
-      `SELECT DISTINCT reporter_role, reporter_door FROM ${world.database}.events WHERE subject = '${victim}' AND type = 'verification'`,
-    );
+    const stored = await waitUntil('the verifications stored', async () => {
+      const rows = await queryRows<{ reporter_role: string; reporter_door: string }>(
+        ch,
+        `SELECT DISTINCT reporter_role, reporter_door FROM ${world.database}.events WHERE subject = '${victim}' AND type = 'verification'`,
+      );
+      return rows.length > 0 && rows;
+    });
     expect(stored).toEqual([{ reporter_role: 'verifier', reporter_door: 'http' }]);
     const log = await world.auth.revocationLog();
     expect(log.filter((r) => [v.family_id, v.access_jti, v.session_id].includes(r.id))).toEqual([]);
