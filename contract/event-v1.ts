@@ -22,7 +22,20 @@ export const VERIFICATION_REASONS = [
   'revoked',
   'other',
 ] as const;
-export const REFRESH_REASONS = ['ok', 'expired', 'revoked', 'reuse_detected', 'invalid', 'other'] as const;
+/**
+ * Why a refresh was rejected. `invalid_secret`: the token id is known but the secret presented with
+ * it is wrong — whoever sent it did not hold the token, so it is not a use of the token (an attack
+ * signal of its own, never a replay); `invalid`: the token could not be read at all.
+ */
+export const REFRESH_REASONS = [
+  'ok',
+  'expired',
+  'revoked',
+  'reuse_detected',
+  'invalid',
+  'invalid_secret',
+  'other',
+] as const;
 
 const Id = (description: string, maxLength = 256) => Type.String({ minLength: 1, maxLength, description });
 const Text = (description: string, maxLength = 256) => Type.String({ maxLength, description });

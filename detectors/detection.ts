@@ -68,6 +68,8 @@ export function toDetectionRow(d: Detection) {
     evidence_lats: d.evidence.events.map((e) => e.lat),
     evidence_lons: d.evidence.events.map((e) => e.lon),
     evidence_times_ms: d.evidence.events.map((e) => e.time_ms),
+    evidence_reporters: d.evidence.events.map((e) => e.reporter_id ?? ''),
+    evidence_roles: d.evidence.events.map((e) => e.reporter_role ?? ''),
     evidence: stringifyWellFormed(d.evidence),
     trigger_event_id: d.trigger_event_id,
     first_event_time: Math.floor(d.first_event_ms / 1000),

@@ -18,7 +18,7 @@ import {
   sightingOf,
   tokenOf,
 } from './state.ts';
-import { claimsVerified } from './trust.ts';
+import { heldToken } from './trust.ts';
 import type { DetectorEvent, Finding } from './types.ts';
 import { busiestWindowWith, insertByTime } from './windows.ts';
 
@@ -40,9 +40,8 @@ type Cfg = ThresholdsOf<typeof DEVICE_REUSE_THRESHOLDS>;
 /** Devices (or networks) remembered per token: enough to prove reuse, bounded against floods. */
 const MAX_DEVICES = 8;
 
-/** A use of the token: a verification whose claims were verified, or a refresh. */
-const presented = (e: DetectorEvent) =>
-  (e.type === 'verification' || e.type === 'refresh') && claimsVerified(e);
+/** A use of the token: a verification whose claims were verified, or a refresh by the token's holder. */
+const presented = (e: DetectorEvent) => (e.type === 'verification' || e.type === 'refresh') && heldToken(e);
 
 /**
  * Keeps the event as its device's latest sighting. Returns the devices when a new device joined

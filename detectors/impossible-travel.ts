@@ -3,7 +3,8 @@
  * in the time between: great-circle distance minus both accuracy radii, over the elapsed time,
  * above the max speed (and at least the minimum distance). Allowlisted networks (VPN egress,
  * corporate proxies), private/reserved addresses and addresses without geo are skipped, not guessed,
- * and so are verifications whose claims were never verified (a forgery says nothing; see trust.ts).
+ * and so are verifications whose claims were never verified (a forgery says nothing; see trust.ts) and
+ * refreshes presented with a wrong secret (the sender did not hold the token).
  *
  * Each token, session and family keeps its last few places (the latest sighting at each), and an
  * event is compared with every one of them, not only with the latest to arrive: whether some pair of
@@ -26,7 +27,7 @@ import {
   sightingOf,
   tokenOf,
 } from './state.ts';
-import { claimsVerified } from './trust.ts';
+import { heldToken } from './trust.ts';
 import type { Action, DetectorEvent, Finding } from './types.ts';
 
 export const IMPOSSIBLE_TRAVEL_THRESHOLDS = {
@@ -70,7 +71,7 @@ function holders(k: KeyedState, e: DetectorEvent, cfg: Cfg) {
 }
 
 export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
-  if (!hasPlace(e, cfg) || !claimsVerified(e)) return [];
+  if (!hasPlace(e, cfg) || !heldToken(e)) return [];
   const found: Finding[] = [];
   const here = sightingOf(e);
   for (const [kind, id, holder] of holders(k, e, cfg)) {

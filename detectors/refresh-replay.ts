@@ -4,8 +4,11 @@
  * Benign only when all hold: within the grace window of its rotation, with matching evidence (the
  * same device_id; without device ids, the same network — /24, /48 — and the same user agent), and
  * only for the immediately previous token (nothing rotated since). Anything else is replay: revoke
- * the family. Also a finding when the auth server itself reports `reuse_detected`, and when a
- * revoked family is presented again (the attacker is still trying).
+ * the family. Also a finding when the auth server itself reports `reuse_detected` (from an
+ * auth-server key, or one without a role; never from a verifier's), and when a revoked family is
+ * presented again (the attacker is still trying). A token id presented with a wrong secret
+ * (`invalid_secret`) is not a presentation of the token — its sender did not hold it — and is an
+ * alert of its own, never a replay.
  *
  * Judged as of each presentation's event time, not as of what arrived before it: several auth-server
  * instances report one family, producers retry and batch, so reports reach a partition out of order.
@@ -207,6 +210,23 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): 
   }
   if (e.type === 'issuance') return [];
 
+  // A known token id with a wrong secret: the sender did not hold the token, so it is no use of it
+  // (no replay, no rotation, no presence): an alert of its own, never a revocation of the family.
+  if (e.reason === 'invalid_secret') {
+    const f = finding('refresh_replay', {
+      ...fromEvent(e),
+      target: { kind: 'family', id: e.family_id },
+      jti: '',
+      kind: 'refresh token presented with a wrong secret',
+      severity: 'medium',
+      confidence: 0.9,
+      action: 'alert_only',
+      evidence: { events: [sightingOf(e).evidence()] },
+      first_event_ms: e.time_ms,
+    });
+    return firstInWindow(k.subject, f, cfg.dedupWindowMs) ? [f] : [];
+  }
+
   // A refresh: the token `token_id` of the family was presented.
   const lateMs = Math.max(0, family.newestMs - e.time_ms);
   if (e.time_ms > family.newestMs) family.newestMs = e.time_ms;
@@ -215,7 +235,12 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): 
   if (isDuplicate(family, e, from, to)) return [];
   const p = new Presentation(from, to, sightingOf(e));
 
-  if (e.reason === 'reuse_detected' && !(family.revokedAtMs >= 0 && e.time_ms >= family.revokedAtMs)) {
+  // Reuse is the auth server's word: a verifier's key cannot say it (refused at the door; and here).
+  if (
+    e.reason === 'reuse_detected' &&
+    e.reporter_role !== 'verifier' &&
+    !(family.revokedAtMs >= 0 && e.time_ms >= family.revokedAtMs)
+  ) {
     found.push(
       finding('refresh_replay', {
         ...fromEvent(e),
@@ -256,7 +281,7 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): 
 export const refreshReplay = defineDetector({
   name: 'refresh_replay',
   finds:
-    'a rotated refresh token presented again — benign only within the grace window AND from the same device (without device ids: same /24·/48 network and user agent) AND for the immediately previous token; the auth server’s own `reuse_detected`; a revoked family presented again',
+    'a rotated refresh token presented again — benign only within the grace window AND from the same device (without device ids: same /24·/48 network and user agent) AND for the immediately previous token; the auth server’s own `reuse_detected`; a revoked family presented again; a token id presented with a wrong secret (`invalid_secret`, alert only: not a use of the token)',
   asks: 'revoke the family (a revoked family: alert only); critical from another client, high from the same one',
   category: 'token_reuse',
   thresholds: REFRESH_REPLAY_THRESHOLDS,

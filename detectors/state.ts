@@ -55,6 +55,33 @@ function placeOf(e: DetectorEvent): Place {
   return place;
 }
 
+const REPORTERS_KEPT = 10_000;
+const reporters = new Map<string, Reporter>();
+
+/** Who reported an event (the key's id and role), one object per reporter in memory. */
+export class Reporter {
+  readonly id: string;
+  readonly role: string;
+
+  constructor(id: string, role: string) {
+    this.id = id;
+    this.role = role;
+  }
+}
+
+function reporterOf(e: DetectorEvent): Reporter {
+  const id = e.reporter_id ?? '';
+  const role = e.reporter_role ?? '';
+  const key = `${role}|${id}`;
+  let r = reporters.get(key);
+  if (r === undefined) {
+    r = new Reporter(id, role);
+    if (reporters.size >= REPORTERS_KEPT) reporters.clear();
+    reporters.set(key, r);
+  }
+  return r;
+}
+
 /** One event as detectors remember it: when, from what, where. Shared by every record that keeps it. */
 export class Sighting {
   readonly event_id: string;
@@ -64,8 +91,11 @@ export class Sighting {
   readonly device_id: string;
   readonly user_agent: string;
   readonly place: Place;
+  /** who reported it */
+  readonly reporter: Reporter;
 
   constructor(e: DetectorEvent) {
+    this.reporter = reporterOf(e);
     this.event_id = e.event_id;
     this.time_ms = e.time_ms;
     this.what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
@@ -105,6 +135,8 @@ export class Sighting {
       user_agent: this.user_agent,
       outcome,
       reason,
+      reporter_id: this.reporter.id,
+      reporter_role: this.reporter.role,
     };
   }
 }

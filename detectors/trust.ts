@@ -20,3 +20,26 @@ const UNVERIFIED_CLAIMS: ReadonlySet<string> = new Set([
 /** Whether the event's claims were verified (refreshes and issuance come from the auth server itself). */
 export const claimsVerified = (e: DetectorEvent): boolean =>
   e.type !== 'verification' || !UNVERIFIED_CLAIMS.has(e.reason);
+
+/**
+ * Whether the event is a use of the token by someone who held it: its claims were verified, and it
+ * is not a refresh presented with the wrong secret (`invalid_secret`: the sender knew the token's id,
+ * not the token — an attack signal of its own, which refresh_replay reports as an alert).
+ */
+export const heldToken = (e: DetectorEvent): boolean =>
+  claimsVerified(e) && !(e.type === 'refresh' && e.reason === 'invalid_secret');
+
+/**
+ * Rejection reasons given after the signature was verified: the token is real, but no longer (or
+ * not here) valid. Such a presence proves where the token was, not that it was stolen now (an old
+ * leaked token replayed): it may alert, and it never revokes more than its own jti (the response
+ * stage's corroboration, response/decide/corroboration.ts).
+ */
+export const SIGNED_REJECTIONS: ReadonlySet<string> = new Set([
+  'expired',
+  'not_yet_valid',
+  'wrong_issuer',
+  'wrong_audience',
+  'missing_claim',
+  'revoked',
+]);

@@ -33,6 +33,8 @@ export const DETECTOR_FIELDS = [
   'lat',
   'lon',
   'geo_radius_km',
+  'reporter_id',
+  'reporter_role',
 ] as const satisfies readonly (keyof EventRow)[];
 
 export type DetectorEvent = Pick<EventRow, (typeof DETECTOR_FIELDS)[number]> & {
@@ -64,6 +66,10 @@ export interface EvidenceEvent {
   user_agent: string;
   outcome: string;
   reason: string;
+  /** who reported the event: the sending key's id ('' when unknown) and its role ('' when none
+   * declared); absent in detections stored before reporters were recorded */
+  reporter_id?: string;
+  reporter_role?: string;
 }
 
 import { REVOCATION_TARGETS } from '../contract/revocation-api-v1.ts';

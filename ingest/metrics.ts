@@ -51,6 +51,11 @@ export function createMetrics() {
       help: 'Failed ClickHouse insert attempts (each is retried)',
       registers: [registry],
     }),
+    apiKeysWithoutRole: new Gauge({
+      name: 'tokenwatch_api_keys_without_role',
+      help: 'TOKENWATCH_API_KEYS entries without a role (verifier / auth-server): they may report every event type',
+      registers: [registry],
+    }),
     bufferRows: new Gauge({
       name: 'tokenwatch_buffer_rows',
       help: 'Rows waiting in the insert buffer',

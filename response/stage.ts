@@ -113,6 +113,8 @@ export async function startResponse(
     log.warn(
       'TOKENWATCH_AUTH_REVOKE_URL is not set: revocations are decided and recorded as dry_run, never sent',
     );
+  // This process's guard: it judges the claims when no guard is shared, and bounds linked tokens.
+  const local = new GuardLedger(limits);
   const revoker =
     api === undefined
       ? undefined
@@ -125,6 +127,7 @@ export async function startResponse(
           accessTokenLookbackMs: thresholds.for('').tokenLifetimeS * 1000,
           accessTokenLifetimeMs: thresholds.for('').tokenLifetimeS * 1000,
           relookAfterMs: deps.relookAfterMs,
+          admitLinked: (tenant, n) => local.admitLinked(tenant, n, Date.now()),
           alert,
           metrics,
           logger: log.child({ component: 'revoker' }),
@@ -147,7 +150,6 @@ export async function startResponse(
           retryMaxBackoffMs: deps.retryMaxBackoffMs,
         })
       : undefined;
-  const local = new GuardLedger(limits);
   if (deps.kafka !== undefined && r.guard.topic === '' && api !== undefined)
     log.warn(
       'TOKENWATCH_KAFKA_GUARD_TOPIC is empty: this instance guards alone; with several instances the limits ' +

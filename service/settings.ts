@@ -3,26 +3,18 @@
  * where /metrics is served, and readiness.
  */
 import type { Env } from '../platform/env.ts';
-import type { ApiKey } from '../platform/http/api-keys.ts';
+import { type ApiKey, parseApiKeyEntry } from '../platform/http/api-keys.ts';
 import { LOG_LEVELS } from '../platform/log.ts';
 import { readTable, setting, type ValuesOf } from '../platform/settings.ts';
 
-/** `tenant:key,…` with keys of at least 16 characters. */
-const keyList = (env: string, doc: string) =>
+/** `tenant:key,…` (with `roles`: `tenant:key:role` too) with keys of at least 16 characters. */
+const keyList = (env: string, doc: string, roles: boolean) =>
   setting.custom<ApiKey[]>(env, '(none)', doc, (e, problems) => {
     const parsed: ApiKey[] = [];
     for (const entry of setting.list(env, [], '').read(e, problems)) {
-      const sep = entry.indexOf(':');
-      const tenant = entry.slice(0, sep);
-      const key = entry.slice(sep + 1);
-      if (sep <= 0 || key.length < 16) {
-        problems.push(
-          `${env} entries must be tenant:key with a key of at least 16 characters ` +
-            `(got an entry for ${JSON.stringify(sep > 0 ? tenant : '(no tenant)')})`,
-        );
-        continue;
-      }
-      parsed.push({ tenant, key });
+      const r = parseApiKeyEntry(entry, env, { roles });
+      if (r.ok) parsed.push(r.key);
+      else problems.push(r.problem);
     }
     return parsed;
   });
@@ -49,15 +41,18 @@ export const SERVICE_SETTINGS = {
   ),
   apiKeys: keyList(
     'TOKENWATCH_API_KEYS',
-    '`tenant:key,tenant:key…`; keys of at least 16 characters. Without keys, HTTP ingest refuses everything. A key also reads its tenant’s revocation notices (`GET /v1/revocations`)',
+    '`tenant:key:role,…` with role `verifier` (may report `verification` events only) or `auth-server` (every type); keys of at least 16 characters. A key without a role (`tenant:key`) may report every type, with a start-up warning (gauge `tokenwatch_api_keys_without_role`). Without keys, HTTP ingest refuses everything. A key also reads its tenant’s revocation notices (`GET /v1/revocations`)',
+    true,
   ),
   readApiKeys: keyList(
     'TOKENWATCH_READ_API_KEYS',
     'keys for `GET /v1/detections` and `GET /v1/revocations`, `tenant:key,…`; tenant `*` reads every tenant',
+    false,
   ),
   denylistApiKeys: keyList(
     'TOKENWATCH_DENYLIST_API_KEYS',
     'denylist keys: `GET /v1/revocations` and nothing else, answered with notices v2 (ids hashed: the reader learns no subject or token id), `tenant:key,…`; tenant `*` reads every tenant. Give verifiers these rather than an event key',
+    false,
   ),
   requestTimeoutMs: setting.int(
     'TOKENWATCH_HTTP_REQUEST_TIMEOUT_MS',

@@ -22,6 +22,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ingest/metrics.ts';
+import { reporterFromHeaders, reporterHeaders } from '../../ingest/pipeline/reporter-headers.ts';
 import type { DeadLetterRow } from '../../ingest/pipeline/rows.ts';
 import type { Stage } from '../../ingest/pipeline/stage.ts';
 import {
@@ -345,7 +346,13 @@ export class KafkaDetector {
       if (mode === 'live') live++;
       else warm++;
       const text = m.value?.toString('utf8') ?? '';
-      const result = this.stage.validateText(text, { nowMs: receivedMs });
+      const reporter = reporterFromHeaders(m.headers);
+      const result = this.stage.validateText(text, {
+        nowMs: receivedMs,
+        ...(reporter !== undefined ? { reporter } : {}),
+      });
+      // A copy sent on (re-routed, or to its address's owner) keeps who reported it.
+      const relayed = reporterHeaders(reporter);
       if (!result.ok) return; // ingest dead-letters it; detectors have nothing to learn from it
       const e = result.event;
       const key = byAddress ? addressKey(e.tenant, e.ip) : eventKey(e.tenant, e.subject);
@@ -359,7 +366,7 @@ export class KafkaDetector {
         if (mode === 'warmup') return;
         const origin = `${topic}/${partition}/${m.offset}`;
         if (m.headers?.[REROUTED_HEADER] === undefined) {
-          reroutes.push({ key, value: text, headers: { [REROUTED_HEADER]: origin } });
+          reroutes.push({ key, value: text, headers: { ...relayed, [REROUTED_HEADER]: origin } });
           this.metrics.misrouted.inc({ action: 'rerouted', cause });
         } else {
           letters.push(this.#misroutedLetter(e.tenant, origin, text, cause, partitions ?? 0, receivedMs));
@@ -372,7 +379,11 @@ export class KafkaDetector {
       if (found.length > 0) detections.push(...found);
       // What per-address state reads goes to its address's owner (re-read in warm-up: sent already).
       if (!byAddress && mode === 'live' && this.runtime.readsSource(input))
-        forwards.push({ key: addressKey(e.tenant, e.ip), value: text });
+        forwards.push({
+          key: addressKey(e.tenant, e.ip),
+          value: text,
+          ...(relayed ? { headers: relayed } : {}),
+        });
     });
     const counter = byAddress ? this.metrics.addressEvents : this.metrics.detectorEvents;
     if (live > 0) counter.inc({ mode: 'live' }, live);

@@ -29,7 +29,12 @@ import type { DetectorEvent, Finding } from '../types.ts';
 import { type SplitRegistry, splitBySource } from './address.ts';
 
 /** What the runtime reads from an event: a stored or freshly enriched event row. */
-export type DetectorInput = Omit<DetectorEvent, 'type' | 'what'> & { type: string };
+/** An event as the runtime takes it (who reported it may be unknown: fixtures, rows stored before reporters). */
+export type DetectorInput = Omit<DetectorEvent, 'type' | 'what' | 'reporter_id' | 'reporter_role'> & {
+  type: string;
+  reporter_id?: string;
+  reporter_role?: string;
+};
 
 /** The metrics the runtime reports (a subset of the service's; absent in backtests). */
 export interface RuntimeMetrics {
@@ -429,6 +434,8 @@ export class DetectorRuntime {
       lat: r.lat,
       lon: r.lon,
       geo_radius_km: r.geo_radius_km,
+      reporter_id: s.get(r.reporter_id ?? ''),
+      reporter_role: s.get(r.reporter_role ?? ''),
     };
   }
 }

@@ -51,7 +51,7 @@ export interface RevocationRequest {
   id: string;
   /** jti: when the denylist entry may be dropped (default: the jti's exp if issued here, else now + access TTL) */
   expiresAtMs?: number;
-  /** further access tokens to deny (family/session/subject), with their expiry */
+  /** further access tokens to deny (family/session/subject), with their expiry: only those issued here for the target are */
   accessJtis?: { jti: string; expMs: number }[];
 }
 
@@ -59,6 +59,8 @@ export interface RevocationOutcome {
   /** false: everything was revoked before */
   revokedNow: boolean;
   accessJtisDenied: number;
+  /** `access_jtis` of the request this server did not issue for the target: ignored */
+  accessJtisIgnored: number;
   subject?: string;
   sessionId?: string;
   clientId?: string;
@@ -171,7 +173,7 @@ export class AuthStore {
         id,
         known?.expMs ?? request.expiresAtMs ?? this.clock() + this.accessTtlMs,
       );
-      return { revokedNow, accessJtisDenied: revokedNow ? 1 : 0, ...describe(known) };
+      return { revokedNow, accessJtisDenied: revokedNow ? 1 : 0, accessJtisIgnored: 0, ...describe(known) };
     }
     const matches = (subject: string, sessionId?: string, familyId?: string) =>
       id === (target === 'subject' ? subject : target === 'session' ? sessionId : familyId);
@@ -187,11 +189,23 @@ export class AuthStore {
       family.revokedAtMs = now;
       familiesRevoked++;
     }
+    // Only access tokens this server issued for the target: a list naming other users' tokens (a
+    // caller tricked into linking them) cannot deny them.
+    const asked = request.accessJtis ?? [];
+    const issued = asked.filter(({ jti }) => {
+      const a = this.access.get(jti);
+      return a !== undefined && matches(a.subject, a.sessionId, a.familyId);
+    });
     let accessJtisDenied = 0;
-    for (const { jti, expMs } of [...accessTokens, ...(request.accessJtis ?? [])]) {
+    for (const { jti, expMs } of [...accessTokens, ...issued]) {
       if (this.deny(jti, expMs)) accessJtisDenied++;
     }
-    return { revokedNow: familiesRevoked + accessJtisDenied > 0, accessJtisDenied, ...describe(first) };
+    return {
+      revokedNow: familiesRevoked + accessJtisDenied > 0,
+      accessJtisDenied,
+      accessJtisIgnored: asked.length - issued.length,
+      ...describe(first),
+    };
   }
 
   /** Drops what can no longer matter: expired denylist entries, access records, families, idempotency records. */

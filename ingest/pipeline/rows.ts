@@ -44,6 +44,10 @@ export interface EventRow {
   /** the partition of `tenant:subject` among `kafka_partitions` (0 and 0: not consumed from Kafka) */
   kafka_partition: number;
   kafka_partitions: number;
+  /** who reported it: the sending key's id ('' when the door has no key), its role, the door */
+  reporter_id: string;
+  reporter_role: string;
+  reporter_door: string;
 }
 
 export interface DeadLetterRow {
@@ -66,7 +70,12 @@ export interface DeadLetterRow {
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
-export function toEventRow(e: NormalizedEvent, geo: GeoLookup, receivedMs: number): EventRow {
+export function toEventRow(
+  e: NormalizedEvent,
+  geo: GeoLookup,
+  receivedMs: number,
+  door: 'http' | 'kafka' | '' = '',
+): EventRow {
   const f = e.fields;
   const g = geo.lookup(e.ip);
   const aud = f['aud'];
@@ -108,6 +117,9 @@ export function toEventRow(e: NormalizedEvent, geo: GeoLookup, receivedMs: numbe
     extra: Object.keys(e.extra).length === 0 ? '' : stringifyWellFormed(e.extra),
     kafka_partition: 0,
     kafka_partitions: 0,
+    reporter_id: e.reporter?.id ?? '',
+    reporter_role: e.reporter?.role ?? '',
+    reporter_door: e.reporter?.door || door,
   });
 }
 

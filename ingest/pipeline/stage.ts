@@ -61,8 +61,8 @@ export class Stage {
     }
   }
 
-  enrich(event: NormalizedEvent, receivedMs: number): EventRow {
-    return toEventRow(event, this.geo, receivedMs);
+  enrich(event: NormalizedEvent, receivedMs: number, door: Door | '' = ''): EventRow {
+    return toEventRow(event, this.geo, receivedMs, door);
   }
 
   /**
@@ -78,7 +78,7 @@ export class Stage {
     const rows: EventRow[] = [];
     await forEachInSlices(events, (e) => {
       try {
-        rows.push(this.enrich(e, receivedMs));
+        rows.push(this.enrich(e, receivedMs, door));
       } catch (err) {
         const failed = unprocessable(err);
         if (failed.ok) return;

@@ -5,6 +5,7 @@
 import { FormatRegistry, type TObject } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { EVENT_SCHEMAS, EVENT_TYPES, type EventType, KNOWN_FIELDS } from '../../contract/event-v1.ts';
+import type { ReporterRole } from '../../platform/http/api-keys.ts';
 import { parseIp } from '../../platform/net/ip.ts';
 import { cut, wellFormedDeep } from '../../platform/text.ts';
 import { containsRawToken, findRawToken, redactRawTokens } from './raw-token.ts';
@@ -27,6 +28,8 @@ export const REJECT_CODES = {
   invalid_ip: '`ip` is not an IPv4 or IPv6 address',
   raw_token: 'a field or key holds what looks like a raw JWT (JWS or JWE): events carry ids and claims only',
   tenant_mismatch: '`tenant` is not the tenant of the API key that sent it',
+  outside_role:
+    '`type` is not one the sending key’s role may report: a `verifier` key reports `verification` events only; issuance, refresh and revocation facts need an `auth-server` key (`TOKENWATCH_API_KEYS` entries `tenant:key:auth-server`)',
   inconsistent_outcome: '`outcome` and `reason` disagree (`accepted`/`rotated` go with `ok` only)',
   misrouted:
     'Kafka only: the detectors found a copy they had re-routed once on the wrong partition again (the topic’s partition count changed?); it is stored, but the detectors did not run on it',
@@ -56,7 +59,22 @@ export interface NormalizedEvent {
   fields: Record<string, string | number | string[]>;
   /** fields the contract does not know, kept out of the typed columns */
   extra: Record<string, unknown>;
+  /** who reported it (the sending key), when the door knows */
+  reporter?: Reporter;
 }
+
+/** Who reported an event: the key's id (never the key), its role ('' = none declared) and the door. */
+export interface Reporter {
+  id: string;
+  role: ReporterRole | '';
+  door: 'http' | 'kafka' | '';
+}
+
+/** The event types each role may report (a key without a role: every type). */
+export const ROLE_MAY_REPORT: Record<ReporterRole, ReadonlySet<EventType>> = {
+  verifier: new Set(['verification']),
+  'auth-server': new Set(EVENT_TYPES),
+};
 
 export type ValidationResult = { ok: true; event: NormalizedEvent } | { ok: false; error: EventError };
 
@@ -74,6 +92,8 @@ export interface ValidationContext {
   nowMs: number;
   /** the tenant the sender is authenticated as (HTTP API key); events naming another tenant are refused */
   tenant?: string;
+  /** who sends (HTTP API key): recorded with each event; types outside its role are refused */
+  reporter?: Reporter;
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -222,6 +242,14 @@ export function validateEventValue(
       '/type',
     );
   }
+  const role = ctx.reporter?.role ?? '';
+  if (role !== '' && !ROLE_MAY_REPORT[role].has(type as EventType)) {
+    return fail(
+      'outside_role',
+      `a ${role} key may report ${[...ROLE_MAY_REPORT[role]].join(', ')} events only, not ${type}: send issuance, refresh and revocation facts with the auth server's key (role auth-server)`,
+      '/type',
+    );
+  }
   const check = CHECKS[type as EventType];
   if (!check.Check(obj)) {
     const first = check.Errors(obj).First();
@@ -311,6 +339,7 @@ export function validateEventValue(
       ip,
       fields,
       extra,
+      ...(ctx.reporter !== undefined ? { reporter: ctx.reporter } : {}),
     },
   };
 }

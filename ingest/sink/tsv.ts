@@ -42,6 +42,9 @@ export const EVENT_COLUMNS = [
   'extra',
   'kafka_partition',
   'kafka_partitions',
+  'reporter_id',
+  'reporter_role',
+  'reporter_door',
 ] as const satisfies readonly (keyof EventRow)[];
 
 // A compile-time check that EVENT_COLUMNS names every EventRow field.
@@ -123,6 +126,9 @@ export function encodeEventRowsTsv(rows: EventRow[]): string {
       tsvString(r.extra),
       r.kafka_partition,
       r.kafka_partitions,
+      tsvString(r.reporter_id),
+      tsvString(r.reporter_role),
+      r.reporter_door,
     ].join('\t');
   }
   return `${lines.join('\n')}\n`;

@@ -26,6 +26,7 @@ import { forEachInSlices } from '../../platform/slices.ts';
 import { cut } from '../../platform/text.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Batcher } from '../pipeline/batcher.ts';
+import { reporterFromHeaders } from '../pipeline/reporter-headers.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
 import type { NormalizedEvent } from '../pipeline/validate.ts';
@@ -116,7 +117,8 @@ export class KafkaSource {
     // A fetch can hold thousands of messages: validated in slices shared with all other work.
     await forEachInSlices(batch.messages, (m) => {
       const text = m.value?.toString('utf8') ?? '';
-      const result = this.stage.validateText(text, { nowMs: receivedMs });
+      const reporter = reporterFromHeaders(m.headers);
+      const result = this.stage.validateText(text, { nowMs: receivedMs, ...(reporter ? { reporter } : {}) });
       if (result.ok) {
         valid.push(result.event);
         return;

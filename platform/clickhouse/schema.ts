@@ -372,6 +372,22 @@ FROM ${o.database}.dead_letters`,
       `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} kafka_partitions UInt16 DEFAULT 0`,
     ],
   },
+  {
+    version: 11,
+    name: 'reporters',
+    // Who reported each event (the sending key's id — a digest prefix, never the key —, its role
+    // and the door), and who reported each detection's evidence (aligned with event_ids): the
+    // response stage revokes only on the auth server's facts or on independent reporters.
+    // Rows stored before have '' (unknown reporter, treated like a key without a role).
+    statements: (o, f) => [
+      ...['reporter_id', 'reporter_role', 'reporter_door'].map(
+        (c) => `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} ${c} String DEFAULT ''`,
+      ),
+      ...['evidence_reporters', 'evidence_roles'].map(
+        (c) => `ALTER TABLE ${o.database}.detections${onCluster(o)} ${addColumn(f)} ${c} Array(String)`,
+      ),
+    ],
+  },
 ];
 
 interface Rollup {

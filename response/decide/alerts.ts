@@ -1,6 +1,7 @@
 /** Alerts made from detections and from the guard (pure): what on-call reads first. */
 import type { Detection, ResponseDecision } from '../../detectors/detection.ts';
 import type { Alert } from '../alert.ts';
+import { reportersText } from './corroboration.ts';
 import type { GuardScope } from './guard.ts';
 import type { Intent } from './policy.ts';
 
@@ -33,7 +34,8 @@ export function detectionAlert(d: Detection, intent: Intent, publicUrl: string):
       (e) =>
         `• ${new Date(e.time_ms).toISOString()} ${e.type}/${e.outcome || '-'} from ${e.ip || '?'}` +
         ` (${[e.city, e.country].filter((x) => x !== '').join(', ') || 'unknown place'})` +
-        `${e.device_id !== '' ? ` device ${e.device_id}` : ''}`,
+        `${e.device_id !== '' ? ` device ${e.device_id}` : ''}` +
+        ` — reported by ${reportersText([e])}`,
     )
     .slice(0, 6);
   const url =
@@ -61,6 +63,7 @@ export function detectionAlert(d: Detection, intent: Intent, publicUrl: string):
       target: d.target.kind,
       target_id: d.target.id,
       confidence: d.confidence,
+      reporters: reportersText(d.evidence.events),
     },
     time_ms: d.detected_ms,
     ...(url !== undefined ? { url } : {}),

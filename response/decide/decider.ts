@@ -1,6 +1,6 @@
 /**
- * The response decision, pure: detections + the policy + the blast-radius guard + what was decided
- * before → each detection with its decision, the outbox rows to store, the revocations to start
+ * The response decision, pure: detections + the policy + corroboration (who reported the evidence:
+ * corroboration.ts) + the blast-radius guard + what was decided before → each detection with its decision, the outbox rows to store, the revocations to start
  * (with the access tokens their detections name) and the alerts to send. No I/O and no clock but
  * `nowMs`; the memory and the guard it is handed are updated in place (the stage owns them). The
  * stage around it stores the rows, starts the revocations and sends the alerts — in that order, so a
@@ -18,6 +18,7 @@ import type { Detection, ResponseDecision } from '../../detectors/detection.ts';
 import type { Alert } from '../alert.ts';
 import { FINAL_STATUSES, OPEN_STATUSES, type RevocationRow, type RevocationStatus } from '../revocation.ts';
 import { detectionAlert, guardAlert, guardUnavailableAlert } from './alerts.ts';
+import { corroborate } from './corroboration.ts';
 import type { Guard, GuardClaim, RefusalScope } from './ledger.ts';
 import { intentOf, type ResponsePolicy, type RevocationTargetRef, revocationId } from './policy.ts';
 
@@ -118,6 +119,17 @@ function refusalText(scope: RefusalScope, limit: number): string {
  * detection of a listed target gets that claim's verdict (verdictsGuard), so three findings on one
  * family cost the budget one slot. Pure; the stage gets their verdicts before deciding.
  */
+/**
+ * What the policy asks for `d`, once its evidence is weighed: one verifier's word alone, or a
+ * presence that proves no theft now, is alert only — and claims no slot of the guard's budget.
+ */
+function corroboratedIntent(d: Detection, policy: ResponsePolicy): ReturnType<typeof intentOf> {
+  const intent = intentOf(d, policy);
+  if (!intent.revoke) return intent;
+  const corroborated = corroborate(d, intent.ref.target);
+  return corroborated.revoke ? intent : { revoke: false, why: corroborated.why };
+}
+
 export function claimsFor(
   detections: readonly Detection[],
   c: Omit<DecisionContext, 'guard' | 'nowMs'>,
@@ -125,7 +137,7 @@ export function claimsFor(
   const claims = new Map<string, GuardClaim>();
   for (const d of detections) {
     if (c.memory.decided.has(d.detection_id)) continue;
-    const intent = intentOf(d, c.policy);
+    const intent = corroboratedIntent(d, c.policy);
     if (!intent.revoke || intent.dryRun || !c.canRevoke) continue;
     const id = revocationId(intent.ref);
     const before = c.memory.targets.get(id);
@@ -141,7 +153,7 @@ export function decide(detections: readonly Detection[], c: DecisionContext): De
   const counted: Decisions['counted'] = [];
   const refusals: GuardRefusal[] = [];
   const out = detections.map((d): Detection => {
-    const intent = intentOf(d, c.policy);
+    const intent = corroboratedIntent(d, c.policy);
     const again = c.memory.decided.get(d.detection_id);
     let decision: ResponseDecision;
     let id = '';

@@ -67,11 +67,7 @@ export class BlastRadiusGuard {
    * guard judges each claim by the limits of the instance that made it, so every replica agrees).
    */
   allow(tenant: string, nowMs: number, limits: GuardLimits = this.limits): GuardVerdict {
-    let perTenant = this.#tenants.get(tenant);
-    if (perTenant === undefined) {
-      perTenant = new SlidingCount();
-      this.#tenants.set(tenant, perTenant);
-    }
+    const perTenant = this.#tenant(tenant);
     const askedByTenant = perTenant.count(nowMs);
     perTenant.add(nowMs);
     if (askedByTenant >= limits.perTenantPerMinute)
@@ -80,6 +76,34 @@ export class BlastRadiusGuard {
     this.#total.add(nowMs);
     if (asked >= limits.totalPerMinute) return this.#refuse('total', 'total', limits.totalPerMinute, nowMs);
     return { allowed: true };
+  }
+
+  /**
+   * Admits up to `n` revocations that ride on one already allowed (a family's linked access
+   * tokens), each counted as one, as many as the tenant's and the total's room now holds. Returns
+   * how many; what does not fit is not asked for (it would keep the guard shut for real findings).
+   */
+  admitUpTo(tenant: string, n: number, nowMs: number): number {
+    const perTenant = this.#tenant(tenant);
+    const room = Math.min(
+      this.limits.perTenantPerMinute - perTenant.count(nowMs),
+      this.limits.totalPerMinute - this.#total.count(nowMs),
+    );
+    const admitted = Math.max(0, Math.min(n, room));
+    for (let i = 0; i < admitted; i++) {
+      perTenant.add(nowMs);
+      this.#total.add(nowMs);
+    }
+    return admitted;
+  }
+
+  #tenant(tenant: string): SlidingCount {
+    let perTenant = this.#tenants.get(tenant);
+    if (perTenant === undefined) {
+      perTenant = new SlidingCount();
+      this.#tenants.set(tenant, perTenant);
+    }
+    return perTenant;
   }
 
   /**

@@ -189,6 +189,15 @@ export class GuardLedger implements Guard {
     return verdict;
   }
 
+  /**
+   * Linked access tokens riding on an allowed revocation: up to `n` admitted, each counted as one
+   * (BlastRadiusGuard.admitUpTo). Counted in this process's ledger only — with a shared guard each
+   * instance bounds the linked tokens of its own revocations.
+   */
+  admitLinked(tenant: string, n: number, nowMs: number): number {
+    return this.#budget.admitUpTo(tenant, n, this.#tick(nowMs));
+  }
+
   /** Frees a target its claim took, when the claim's maker gave up on it (the slot stays counted). */
   release(c: Pick<GuardClaim, 'revocationId' | 'detectionId'>, atMs: number) {
     const t = this.#tick(atMs);

@@ -76,7 +76,7 @@ export class RevocationLog {
   }
 
   /**
-   * Access tokens issued with a family or session (refresh/issuance events' `access_jti`) since
+   * Access tokens issued with a family or session (the auth server's refresh/issuance events' `access_jti`) since
    * `sinceMs`, each with its `exp` where a verifier or the issuance reported one (0 otherwise).
    */
   async linkedAccessTokens(
@@ -124,7 +124,9 @@ GROUP BY revocation_id`;
 
 /**
  * One query (runs on 18.16, which needs ANY/ALL on a join, and on current ClickHouse): the
- * `access_jti`s issued with the family or session, each with the largest `exp` any event reported
+ * `access_jti`s issued with the family or session — only as the auth server reported them (issuance
+ * and refresh events of an auth-server key, or of one without a role: a verifier cannot link a
+ * token to someone else's family) — each with the largest `exp` any event reported
  * for it (verifications, issuance, rotations; 0 — the join's default — when none did).
  */
 export function linkedAccessTokensSql(
@@ -140,6 +142,7 @@ FROM
   SELECT access_jti AS jti, max(time_ms) AS issued_ms
   FROM ${database}.events
   WHERE ${where} AND ${column} = ${quoteString(q.id)} AND access_jti != ''
+    AND type IN ('issuance', 'refresh') AND reporter_role != 'verifier'
   GROUP BY access_jti
   LIMIT 1000
 ) AS linked

@@ -36,6 +36,11 @@ export interface RevokerOptions {
    * after the detectors see them): tokens found then are published too.
    */
   relookAfterMs: number;
+  /**
+   * How many of `n` linked access tokens of `tenant` may be denied now: each counts against the
+   * blast-radius guard as one revocation (BlastRadiusGuard.admitUpTo); absent: all of them.
+   */
+  admitLinked?: (tenant: string, n: number) => number;
   alert: (a: Alert) => void;
   metrics: Metrics;
   logger: Logger;
@@ -107,7 +112,9 @@ export class Revoker {
 
   async #run(decided: RevocationRow, knownJtis: LinkedJti[]): Promise<void> {
     const { logger } = this.#o;
-    const linked = mergeJtis(knownJtis, await this.#linked(decided));
+    const merged = mergeJtis(knownJtis, await this.#linked(decided));
+    // Counted against the guard one by one, on the first attempt (the named ones first).
+    const linked = decided.attempt === 0 ? this.#admitted(decided, merged) : merged;
     const request = this.#request(decided, linked);
     // Verifiers hear of it now, whatever the auth server says and however long it takes.
     if (decided.attempt === 0 && this.#o.hooks.length > 0) {
@@ -260,6 +267,17 @@ export class Revoker {
     });
   }
 
+  /** The linked access tokens the guard admits (the first ones); the rest are logged and left out. */
+  #admitted(d: RevocationRow, linked: LinkedJti[]): LinkedJti[] {
+    const n = this.#o.admitLinked?.(d.tenant, linked.length) ?? linked.length;
+    if (n >= linked.length) return linked;
+    this.#o.logger.warn(
+      { revocation: d.revocation_id, tenant: d.tenant, linked: linked.length, admitted: n },
+      'blast-radius guard: linked access tokens past the budget are not denied (the family or session is revoked; check the findings)',
+    );
+    return linked.slice(0, n);
+  }
+
   /** Access tokens issued with a family or session, from the stored events (none for other targets). */
   async #linked(d: RevocationRow): Promise<LinkedJti[]> {
     if (d.target_kind !== 'family' && d.target_kind !== 'session') return [];
@@ -289,7 +307,10 @@ export class Revoker {
     const timer = setTimeout(async () => {
       if (this.#stop.signal.aborted) return;
       const seen = new Set(published.map((p) => p.jti));
-      const fresh = (await this.#linked(d)).filter((l) => !seen.has(l.jti));
+      const fresh = this.#admitted(
+        d,
+        (await this.#linked(d)).filter((l) => !seen.has(l.jti)),
+      );
       if (fresh.length > 0)
         await this.#publish(
           d,

@@ -96,6 +96,13 @@ export async function buildHttpApi(d: HttpApiDeps): Promise<HttpApi> {
   const apiKeys = new ApiKeys(s.apiKeys);
   if (apiKeys.size === 0)
     d.log.warn('TOKENWATCH_API_KEYS is empty: POST /v1/events refuses every request (no anonymous writes)');
+  d.metrics.apiKeysWithoutRole.set(apiKeys.withoutRole);
+  if (apiKeys.withoutRole > 0)
+    d.log.warn(
+      { keys_without_role: apiKeys.withoutRole },
+      `${apiKeys.withoutRole} TOKENWATCH_API_KEYS entries have no role: they may report every event type, as the auth server does. ` +
+        'Give each key its role — tenant:key:verifier for verifiers, tenant:key:auth-server for the auth server (docs/contract.md, "Reporter roles")',
+    );
   await app.register(eventsRoute, {
     stage: d.stage,
     intake: d.intake,

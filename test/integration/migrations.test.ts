@@ -184,6 +184,29 @@ describe('migrations', () => {
           family_id: 'F2',
           access_jti: 'b1',
         },
+        {
+          // a verifier's key cannot link a token to a family (nor can a verification)
+          event_id: 'x1',
+          type: 'verification',
+          time: Math.floor(now / 1000),
+          time_ms: now + 4,
+          tenant: 't',
+          subject: 's',
+          family_id: 'F1',
+          access_jti: 'x1',
+          reporter_role: 'verifier',
+        },
+        {
+          event_id: 'x2',
+          type: 'refresh',
+          time: Math.floor(now / 1000),
+          time_ms: now + 5,
+          tenant: 't',
+          subject: 's',
+          family_id: 'F1',
+          access_jti: 'x2',
+          reporter_role: 'verifier',
+        },
       ],
       format: 'JSONEachRow',
     });
@@ -197,7 +220,7 @@ describe('migrations', () => {
         ch,
         `SELECT count() FROM system.columns WHERE database = '${database}' AND table = 'events'`,
       ),
-    ).toBe(36);
+    ).toBe(39); // 34 + the partition (migration 10) + who reported it (migration 11)
 
     // The revocation notices: stored with their seq, read back after a cursor as they were sent.
     const notices = new ClickHouseNotices(ch, database, NO_REFUSALS, new NoticeClock(() => NOTICE_MS));

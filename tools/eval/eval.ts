@@ -8,7 +8,11 @@
  *
  *   npm run eval -- --users 2000 --days 1 --attacks 10 --seed tokenwatch
  *   npm run eval -- --instances 2 --shuffle
+ *   npm run eval -- --door http
  *
+ * `--door http` runs tokenwatch in single-process mode and reports over POST /v1/events with the
+ * reporters' own roles: the auth server with an `auth-server` key, the verifiers with a `verifier`
+ * key (Kafka carries no key, so its events keep the rights of a key without a role).
  * `--instances N` runs N tokenwatch processes in one consumer group (each holds some partitions);
  * `--shuffle` delivers every event up to the allowed lateness late and 5% twice, as several producers,
  * batching and retries do. With either, the traffic is recorded first and then published to Kafka
@@ -24,7 +28,8 @@ import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { pino } from 'pino';
 import { REGISTRY } from '../../detectors/registry.ts';
 import { createKafka, createProducer, sendChunked } from '../../platform/kafka/client.ts';
-import type { TokenEvent } from '../../sdk/src/index.ts';
+import { createHttpReporter } from '../../sdk/src/http-reporter.ts';
+import type { Reporter, ReporterStats, TokenEvent } from '../../sdk/src/index.ts';
 import { createKafkaReporter } from '../../sdk/src/kafka.ts';
 import { writeJson, writeSection } from '../bench/support.ts';
 import { REPO_ROOT } from '../local-stack/paths.ts';
@@ -49,6 +54,7 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '8081' },
     instances: { type: 'string', default: '1' },
     shuffle: { type: 'boolean', default: false },
+    door: { type: 'string', default: 'kafka' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -69,10 +75,20 @@ const PORT = Math.round(positive('port', args.port, 65535));
 const INSTANCES = Math.round(positive('instances', args.instances, 8));
 /** record the traffic, then publish it (shuffled or in order) to N instances */
 const RECORDED = INSTANCES > 1 || args.shuffle === true;
+const HTTP_DOOR = args.door === 'http';
+if (!['kafka', 'http'].includes(args.door!) || (HTTP_DOOR && RECORDED)) {
+  console.error(
+    `[eval] --door must be kafka or http (http: one instance, live, without --shuffle); got ${JSON.stringify(args.door)}`,
+  );
+  process.exit(2);
+}
 const DAY = 86_400_000;
 const DATABASE = 'tokenwatch_eval';
 const TENANT = 'default';
 const API_KEY = 'eval-key-0123456789abcdef';
+/** --door http: the auth server's key and the verifiers' key, each with its role */
+const AUTH_SERVER_KEY = 'eval-auth-server-key-0123456789';
+const VERIFIER_KEY = 'eval-verifier-key-0123456789ab';
 const EVAL_TITLE = 'Detection quality (npm run eval)';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,7 +96,8 @@ const LATENESS_MS = REGISTRY.defaults.allowedLatenessMs as number;
 const commandArgs =
   `--users ${USERS} --days ${DAYS} --attacks ${ATTACKS} --seed ${args.seed}` +
   (INSTANCES > 1 ? ` --instances ${INSTANCES}` : '') +
-  (args.shuffle ? ' --shuffle' : '');
+  (args.shuffle ? ' --shuffle' : '') +
+  (HTTP_DOOR ? ' --door http' : '');
 
 /** Publishes the events to the topic in the order given, key tenant:subject, in chunks. */
 async function publish(brokers: string[], topic: string, events: readonly TokenEvent[]) {
@@ -98,6 +115,25 @@ async function publish(brokers: string[], topic: string, events: readonly TokenE
   }
 }
 
+/** The reporters' stats, added up. */
+function statsOf(r: { auth: Reporter; verifiers: Reporter | undefined }): ReporterStats {
+  const a = r.auth.stats();
+  const b = r.verifiers?.stats();
+  if (b === undefined) return a;
+  return {
+    ...a,
+    reported: a.reported + b.reported,
+    queued: a.queued + b.queued,
+    sent: a.sent + b.sent,
+    dropped: {
+      queue_full: a.dropped.queue_full + b.dropped.queue_full,
+      refused: a.dropped.refused + b.dropped.refused,
+      closed: a.dropped.closed + b.dropped.closed,
+    },
+    sendFailures: a.sendFailures + b.sendFailures,
+  };
+}
+
 async function scalar(ch: ClickHouseClient, query: string): Promise<number> {
   const rs = await ch.query({ query, format: 'JSONEachRow' });
   const [row] = await rs.json<Record<string, string | number>>();
@@ -109,6 +145,17 @@ async function startTokenwatch(
   topic: string,
   port: number,
 ): Promise<ChildProcess> {
+  const kafka = HTTP_DOOR
+    ? // single-process mode: POST /v1/events straight to ClickHouse and the detectors
+      { TOKENWATCH_KAFKA_BROKERS: '' }
+    : {
+        TOKENWATCH_KAFKA_TOPICS: topic,
+        TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
+        TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${topic}.findings`,
+        TOKENWATCH_KAFKA_REVOCATIONS_TOPIC: `${topic}.revocations`,
+        TOKENWATCH_KAFKA_GROUP_ID: `${topic}.ingest`,
+        TOKENWATCH_DETECT_GROUP_ID: `${topic}.detectors`,
+      };
   const child = spawn(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'serve'], {
     env: {
       ...process.env,
@@ -116,13 +163,10 @@ async function startTokenwatch(
       TOKENWATCH_PORT: String(port),
       TOKENWATCH_HOST: '127.0.0.1',
       TOKENWATCH_CLICKHOUSE_DATABASE: DATABASE,
-      TOKENWATCH_KAFKA_TOPICS: topic,
-      TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC: `${topic}.dlq`,
-      TOKENWATCH_KAFKA_FINDINGS_TOPIC: `${topic}.findings`,
-      TOKENWATCH_KAFKA_REVOCATIONS_TOPIC: `${topic}.revocations`,
-      TOKENWATCH_KAFKA_GROUP_ID: `${topic}.ingest`,
-      TOKENWATCH_DETECT_GROUP_ID: `${topic}.detectors`,
-      TOKENWATCH_API_KEYS: `${TENANT}:${API_KEY}`,
+      ...kafka,
+      TOKENWATCH_API_KEYS: HTTP_DOOR
+        ? `${TENANT}:${AUTH_SERVER_KEY}:auth-server,${TENANT}:${VERIFIER_KEY}:verifier`
+        : `${TENANT}:${API_KEY}`,
       TOKENWATCH_DETECT_DRY_RUN: 'refresh_replay,impossible_travel,device_reuse,verification_anomaly',
       TOKENWATCH_DETECT_ALLOWLIST: VPN_EGRESS_CIDR,
       TOKENWATCH_LOG_LEVEL: process.env['TOKENWATCH_LOG_LEVEL'] ?? 'warn',
@@ -173,10 +217,22 @@ async function main() {
   const sdkLog = (fields: object, message: string) => say(`sdk: ${message} ${JSON.stringify(fields)}`);
   const logger = { warn: sdkLog, error: sdkLog, info: () => undefined };
   const recording = new RecordingReporter();
+  const http = (apiKey: string) =>
+    createHttpReporter({ url: `http://127.0.0.1:${PORT}`, apiKey, maxQueue: 200_000, logger });
+  // --door http: the auth server and the verifiers each report with their own role's key
   const reporter = RECORDED
     ? recording
-    : createKafkaReporter({ brokers, topic, clientId: 'tokenwatch-eval', maxQueue: 200_000, logger });
-  const platform = await startSimulatedPlatform({ reporter, clock, tenant: TENANT });
+    : HTTP_DOOR
+      ? http(AUTH_SERVER_KEY)
+      : createKafkaReporter({ brokers, topic, clientId: 'tokenwatch-eval', maxQueue: 200_000, logger });
+  const verifierReporter = HTTP_DOOR ? http(VERIFIER_KEY) : undefined;
+  const reporters = { auth: reporter, verifiers: verifierReporter };
+  const platform = await startSimulatedPlatform({
+    reporter,
+    ...(verifierReporter !== undefined ? { verifierReporter } : {}),
+    clock,
+    tenant: TENANT,
+  });
   const executor = new Executor({
     users: sim.users,
     auth: platform.auth,
@@ -189,7 +245,7 @@ async function main() {
   const wallStart = Date.now();
   const progress = setInterval(() => {
     const s = executor.stats;
-    const r = reporter.stats();
+    const r = statsOf(reporters);
     const simH = clock.elapsed() / 3_600_000;
     say(
       `simulated ${simH.toFixed(1)} h of ${(durationMs / 3_600_000).toFixed(0)} h — ${s.steps}/${sim.steps.length} steps, ` +
@@ -216,11 +272,13 @@ async function main() {
   await executor.run(sim.steps);
   const playedS = (Date.now() - wallStart) / 1000;
   clearInterval(progress);
-  await reporter.flush(120_000);
-  let sent = reporter.stats();
+  await Promise.all([reporter.flush(120_000), verifierReporter?.flush(120_000)]);
+  let sent = statsOf(reporters);
   /** what one in-order process finds in the recorded traffic, and how it was delivered */
   let reference: Set<string> | undefined;
-  let delivery = 'live, through the SDK Kafka reporter';
+  let delivery = HTTP_DOOR
+    ? 'live, through the SDK HTTP reporters (the auth server with an auth-server key, the verifiers with a verifier key)'
+    : 'live, through the SDK Kafka reporter';
   if (RECORDED) {
     const events = recording.events;
     const delivered = args.shuffle
@@ -310,6 +368,18 @@ async function main() {
         : `**different**: ${onlyHere.length} only here (${onlyHere.slice(0, 5).join('; ')}), ${onlyInOrder.length} only in order (${onlyInOrder.slice(0, 5).join('; ')}).`) +
       `\n\n${markdown}`;
   }
+  // What the response stage decided (every detector in dry-run: `dry_run` would revoke; `alert_only`
+  // includes findings whose evidence was not corroborated — one verifier's word alone).
+  const decided = await ch
+    .query({
+      query: `SELECT detector, response, count() AS n FROM ${DATABASE}.detections FINAL WHERE tenant = '${TENANT}'
+              GROUP BY detector, response ORDER BY detector, response`,
+      format: 'JSONEachRow',
+    })
+    .then((r) => r.json<{ detector: string; response: string; n: string | number }>());
+  markdown += `\n\nResponse decisions (dry run; \`dry_run\`: would revoke): ${
+    decided.map((d) => `${d.detector} ${d.response || '(none)'} ${d.n}`).join('; ') || 'none'
+  }.`;
   console.log(`${summary}\n\n${markdown}`);
   if (!args['no-write']) {
     writeJson('eval', {

@@ -1,7 +1,8 @@
 /**
  * The platform a simulation runs against, in process: the reference auth server (listening on
  * 127.0.0.1, trusting X-Forwarded-For, any user, the simulated apps' client) and SDK verifiers,
- * both on the simulation's clock and reporting through `reporter`. Used by `npm run eval` and the
+ * both on the simulation's clock, the auth server reporting through `reporter` and the verifiers
+ * through `verifierReporter` (its own key and role; `reporter` when absent). Used by `npm run eval` and the
  * simulator's integration test.
  */
 import type { AddressInfo } from 'node:net';
@@ -15,12 +16,13 @@ export interface SimulatedPlatform {
   authUrl: string;
   auth: AuthPort;
   api: ApiPort;
-  /** stops the auth server (closing `reporter` with it) and the denylist */
+  /** stops the auth server (closing `reporter` with it), the verifiers' reporter and the denylist */
   close(): Promise<void>;
 }
 
 export async function startSimulatedPlatform(o: {
   reporter: Reporter;
+  verifierReporter?: Reporter;
   clock: SimClock;
   tenant: string;
 }): Promise<SimulatedPlatform> {
@@ -44,13 +46,14 @@ export async function startSimulatedPlatform(o: {
       issuer: authUrl,
       audience: config.audience,
       jwksUrl: `${authUrl}/.well-known/jwks.json`,
-      reporter: o.reporter,
+      reporter: o.verifierReporter ?? o.reporter,
       denylist,
       tenant: o.tenant,
       now: o.clock.now,
     }),
     async close() {
       await server.close();
+      await o.verifierReporter?.close();
       denylist.close();
     },
   };

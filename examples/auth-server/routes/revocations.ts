@@ -138,6 +138,7 @@ export const revocationsRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async 
                 id: body.id,
                 revoked_at: now.toISOString(),
                 access_jtis_denied: outcome.accessJtisDenied,
+                access_jtis_ignored: outcome.accessJtisIgnored,
               },
             ];
       store.idempotency.set(key, { fingerprint: print, statusCode, body: responseBody, atMs: now.getTime() });

@@ -100,7 +100,10 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
       throw httpError(400, 'invalid_grant', 'the refresh token is unknown or malformed; log in again');
     }
     const { family, token } = lookup;
-    const reject = (reason: 'invalid' | 'revoked' | 'expired' | 'reuse_detected', description: string) => {
+    const reject = (
+      reason: 'invalid_secret' | 'revoked' | 'expired' | 'reuse_detected',
+      description: string,
+    ) => {
       events.reportRefresh({
         ...grant(request, body, family),
         tokenId: token.tokenId,
@@ -110,8 +113,10 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
       request.log.info({ family_id: family.id, token_id: token.tokenId, reason }, 'refresh rejected');
       return httpError(400, 'invalid_grant', description);
     };
+    // The token id is known but the secret is not its: the sender never held the token. Reported
+    // as its own reason (never a use of the token: detectors must not take it for a replay).
     if (lookup.status === 'wrong_secret') {
-      throw reject('invalid', 'the refresh token is unknown or malformed; log in again');
+      throw reject('invalid_secret', 'the refresh token is unknown or malformed; log in again');
     }
     if (family.revokedAtMs !== undefined || store.isDenied(token.tokenId)) {
       throw reject('revoked', `the refresh token's family ${family.id} was revoked; log in again`);

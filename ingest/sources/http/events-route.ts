@@ -23,7 +23,7 @@ import type { Metrics } from '../../metrics.ts';
 import { BatcherClosedError, BufferFullError } from '../../pipeline/batcher.ts';
 import type { DeadLetterRow } from '../../pipeline/rows.ts';
 import type { Stage } from '../../pipeline/stage.ts';
-import type { EventError, NormalizedEvent } from '../../pipeline/validate.ts';
+import type { EventError, NormalizedEvent, Reporter } from '../../pipeline/validate.ts';
 import { type BodyFormat, splitBody } from './body-items.ts';
 import { type Intake, UnavailableError } from './intake.ts';
 import type { TenantQuota } from './tenant-quota.ts';
@@ -266,7 +266,9 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
       const events: NormalizedEvent[] = [];
       const deadLetters: DeadLetterRow[] = [];
       const errors: (EventError & { index: number })[] = [];
-      const ctx = { nowMs: receivedMs, tenant };
+      const key = apiKeys.identify(request.headers);
+      const reporter: Reporter = { id: key?.id ?? '', role: key?.role ?? '', door: 'http' };
+      const ctx = { nowMs: receivedMs, tenant, reporter };
       // In slices shared with every other request and partition: I/O is served between them.
       await forEachInSlices(items, (text, index) => {
         const result = stage.validateText(text, ctx);

@@ -9,6 +9,7 @@ import { eventKey } from '../../../platform/kafka/keys.ts';
 import { forEachInSlices } from '../../../platform/slices.ts';
 import { stringifyWellFormed } from '../../../platform/text.ts';
 import type { Batcher } from '../../pipeline/batcher.ts';
+import { reporterHeaders } from '../../pipeline/reporter-headers.ts';
 import type { DeadLetterRow, EventRow } from '../../pipeline/rows.ts';
 import type { Stage } from '../../pipeline/stage.ts';
 import { type NormalizedEvent, toContractEvent } from '../../pipeline/validate.ts';
@@ -98,9 +99,11 @@ export class KafkaIntake implements Intake {
     const stored = this.batcher.submit([], deadLetters, tenant !== undefined ? { tenant } : {});
     const messages: OutgoingMessage[] = [];
     await forEachInSlices(events, (e) => {
+      const headers = reporterHeaders(e.reporter);
       messages.push({
         key: eventKey(e.tenant, e.subject),
         value: stringifyWellFormed(toContractEvent(e)),
+        ...(headers !== undefined ? { headers } : {}),
       });
     });
     await Promise.all([this.#publish(messages), stored]);

@@ -119,6 +119,8 @@ export function ev(fields: Partial<DetectorEvent> & { at: number; place?: Place 
     lat: place.lat,
     lon: place.lon,
     geo_radius_km: place.geo_radius_km,
+    reporter_id: '',
+    reporter_role: '',
     ...rest,
   };
 }

@@ -133,6 +133,49 @@ describe('refresh_replay: replay', () => {
     ]);
   });
 
+  it('believes reuse_detected from the auth server (or a key without a role), never from a verifier key', () => {
+    const reuse = (reporter_role: string) =>
+      detect([
+        rotate(T0, 'rt-0', 'rt-1', {
+          outcome: 'rejected',
+          reason: 'reuse_detected',
+          new_token_id: '',
+          reporter_id: `acme:${reporter_role}`,
+          reporter_role,
+        }),
+      ]).map((f) => f.kind);
+    expect(reuse('auth-server')).toEqual(['auth server reported refresh token reuse']);
+    expect(reuse('')).toEqual(['auth server reported refresh token reuse']);
+    expect(reuse('verifier')).toEqual([]);
+  });
+
+  it('a rotated token id presented with a wrong secret is no replay: an alert of its own, and the real replay still found', () => {
+    const findings = detect([
+      rotate(T0, 'rt-0', 'rt-1'),
+      // the attacker knows the id of rt-0 (rotated), not its secret
+      rotate(T0 + MINUTE, 'rt-0', '', {
+        outcome: 'rejected',
+        reason: 'invalid_secret',
+        place: PLACES.saoPaulo,
+        device_id: '',
+      }),
+      rotate(T0 + 2 * MINUTE, 'rt-1', 'rt-2'),
+    ]);
+    expect(findings.map((f) => [f.kind, f.action, f.severity])).toEqual([
+      ['refresh token presented with a wrong secret', 'alert_only', 'medium'],
+    ]);
+    // the owner's next rotation is judged as if the wrong-secret attempt never happened
+    const replay = detect([
+      rotate(T0, 'rt-0', 'rt-1'),
+      rotate(T0 + MINUTE, 'rt-0', '', { outcome: 'rejected', reason: 'invalid_secret', device_id: '' }),
+      rotate(T0 + 2 * MINUTE, 'rt-0', 'rt-x', { place: PLACES.saoPaulo, device_id: 'attacker' }),
+    ]);
+    expect(replay.map((f) => f.kind)).toEqual([
+      'refresh token presented with a wrong secret',
+      'rotated refresh token presented again',
+    ]);
+  });
+
   it('reports a revoked family presented again, as an alert (it is revoked already)', () => {
     const findings = detect([
       rotate(T0, 'rt-0', 'rt-1'),

@@ -479,8 +479,8 @@ describe('loadConfig errors', () => {
     const problems = [
       'TOKENWATCH_PORT="70000" must be an integer from 0 to 65535',
       'TOKENWATCH_LOG_LEVEL="loud" must be one of fatal, error, warn, info, debug, trace, silent',
-      'TOKENWATCH_API_KEYS entries must be tenant:key with a key of at least 16 characters (got an entry for "acme")',
-      'TOKENWATCH_API_KEYS entries must be tenant:key with a key of at least 16 characters (got an entry for "(no tenant)")',
+      'TOKENWATCH_API_KEYS entries must be tenant:key or tenant:key:role (role verifier or auth-server) with a key of at least 16 characters (got an entry for "acme")',
+      'TOKENWATCH_API_KEYS entries must be tenant:key or tenant:key:role (role verifier or auth-server) with a key of at least 16 characters (got an entry for "(no tenant)")',
       'TOKENWATCH_CLICKHOUSE_URL="ftp://ch" must be an http(s) URL',
       'TOKENWATCH_CLICKHOUSE_DATABASE="my-db" must be a plain identifier (letters, digits, _)',
       'TOKENWATCH_CLICKHOUSE_CLUSTER="prod cluster" must be a plain identifier (letters, digits, _)',

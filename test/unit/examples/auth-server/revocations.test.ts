@@ -86,18 +86,32 @@ describe('POST /v1/revocations: targets', () => {
     expect((await revoke({ target: 'jti', id: jti }, 'k-jti-2')).body['status']).toBe('already_revoked');
   });
 
-  it('session: the refresh and access tokens of its family stop working; access_jtis given are denied too', async () => {
+  it('session: the refresh and access tokens of its family stop working; access_jtis it did not issue for the session are ignored', async () => {
     const grant = await login(server);
+    const bob = await login(server, 'bob');
     const sid = claimsOf(grant.access_token)['sid'];
     const response = await revoke(
       {
         target: 'session',
         id: sid,
-        access_jtis: [{ jti: 'elsewhere-1', expires_at: new Date(Date.now() + 60_000).toISOString() }],
+        access_jtis: [
+          { jti: 'elsewhere-1', expires_at: new Date(Date.now() + 60_000).toISOString() },
+          // another user's token, linked by someone who should not have: not denied
+          {
+            jti: String(claimsOf(bob.access_token)['jti']),
+            expires_at: new Date(Date.now() + 60_000).toISOString(),
+          },
+        ],
       },
       'k-session',
     );
-    expect(response.body).toMatchObject({ status: 'revoked', target: 'session', access_jtis_denied: 2 });
+    expect(response.body).toMatchObject({
+      status: 'revoked',
+      target: 'session',
+      access_jtis_denied: 1,
+      access_jtis_ignored: 2,
+    });
+    expect((await me(bob.access_token)).status).toBe(200);
     expect((await me(grant.access_token)).status).toBe(401);
     expect((await refresh(server, grant.refresh_token)).body['error']).toBe('invalid_grant');
     expect((await revoke({ target: 'session', id: sid }, 'k-session-2')).body['status']).toBe(

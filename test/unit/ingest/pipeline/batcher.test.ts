@@ -117,6 +117,9 @@ function eventRow(event_id: string): EventRow {
     extra: '',
     kafka_partition: 0,
     kafka_partitions: 0,
+    reporter_id: '',
+    reporter_role: '',
+    reporter_door: 'http',
   };
 }
 

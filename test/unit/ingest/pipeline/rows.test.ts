@@ -97,6 +97,9 @@ describe('toEventRow', () => {
       extra: '{"trace":{"id":"x"},"n":1}',
       kafka_partition: 0,
       kafka_partitions: 0,
+      reporter_id: '',
+      reporter_role: '',
+      reporter_door: '',
     });
     expect(row.geo_radius_km).toBeGreaterThan(0);
   });
@@ -140,6 +143,9 @@ describe('toEventRow', () => {
       extra: '',
       kafka_partition: 0,
       kafka_partitions: 0,
+      reporter_id: '',
+      reporter_role: '',
+      reporter_door: '',
     });
   });
 

@@ -425,6 +425,28 @@ describe('validateEventText: rejects', () => {
     });
   });
 
+  it('outside_role: a verifier key reports verifications only; an auth-server key and a key without a role every type', () => {
+    const as = (role: 'verifier' | 'auth-server' | '') => ({
+      nowMs: NOW,
+      tenant: 'acme',
+      reporter: { id: 'acme:k', role, door: 'http' as const },
+    });
+    const refresh = { ...REFRESH, tenant: 'acme' };
+    expect(expectError(check(refresh, as('verifier')))).toStrictEqual({
+      code: 'outside_role',
+      message:
+        "a verifier key may report verification events only, not refresh: send issuance, refresh and revocation facts with the auth server's key (role auth-server)",
+      field: '/type',
+    });
+    expect(expectOk(check({ ...VERIFICATION, tenant: 'acme' }, as('verifier'))).reporter).toStrictEqual({
+      id: 'acme:k',
+      role: 'verifier',
+      door: 'http',
+    });
+    expect(expectOk(check(refresh, as('auth-server'))).type).toBe('refresh');
+    expect(expectOk(check(refresh, as(''))).type).toBe('refresh');
+  });
+
   it.each([
     [VERIFICATION, 'accepted', 'expired', 'verification', 'accepted ⇔ ok'],
     [VERIFICATION, 'rejected', 'ok', 'verification', 'accepted ⇔ ok'],

@@ -73,6 +73,7 @@ describe('MIGRATIONS', () => {
       [8, 'rollups'],
       [9, 'detector names are text'],
       [10, 'events_kafka_partition'],
+      [11, 'reporters'],
     ]);
   });
 
@@ -105,6 +106,12 @@ describe('MIGRATIONS', () => {
       'ALTER TABLE tw.detections MODIFY COLUMN detector String',
       'ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS kafka_partition UInt16 DEFAULT 0',
       'ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS kafka_partitions UInt16 DEFAULT 0',
+      ...['reporter_id', 'reporter_role', 'reporter_door'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
+      ...['reporters', 'roles'].map(
+        (c) => `ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
+      ),
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -150,6 +157,12 @@ describe('MIGRATIONS', () => {
       'ALTER TABLE tw.detections ADD COLUMN evidence_times_ms Array(UInt64)',
       'ALTER TABLE tw.events ADD COLUMN kafka_partition UInt16 DEFAULT 0',
       'ALTER TABLE tw.events ADD COLUMN kafka_partitions UInt16 DEFAULT 0',
+      ...['reporter_id', 'reporter_role', 'reporter_door'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`,
+      ),
+      ...['reporters', 'roles'].map(
+        (c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(String)`,
+      ),
     ]);
   });
 
@@ -192,6 +205,13 @@ describe('MIGRATIONS', () => {
       'ALTER TABLE tw.detections ON CLUSTER prod MODIFY COLUMN detector String',
       'ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS kafka_partition UInt16 DEFAULT 0',
       'ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS kafka_partitions UInt16 DEFAULT 0',
+      ...['reporter_id', 'reporter_role', 'reporter_door'].map(
+        (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
+      ...['reporters', 'roles'].map(
+        (c) =>
+          `ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
+      ),
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiKeys } from '../../../../platform/http/api-keys.ts';
+import { ApiKeys, parseApiKeyEntry } from '../../../../platform/http/api-keys.ts';
 
 const ACME = 'acme-key-0123456789';
 const BETA = 'beta-key-0123456789';
@@ -48,5 +48,53 @@ describe('ApiKeys', () => {
     ['no headers', {}],
   ])('refuses %s', (_name, headers) => {
     expect(keys.authenticate(headers)).toBeUndefined();
+  });
+});
+
+describe('key roles', () => {
+  const ENV = 'TOKENWATCH_API_KEYS';
+  it.each([
+    [
+      'acme:verifier-key-0123456789:verifier',
+      { tenant: 'acme', key: 'verifier-key-0123456789', role: 'verifier' },
+    ],
+    [
+      'acme:auth-key-0123456789:auth-server',
+      { tenant: 'acme', key: 'auth-key-0123456789', role: 'auth-server' },
+    ],
+    ['acme:plain-key-0123456789', { tenant: 'acme', key: 'plain-key-0123456789' }],
+    // not a role: part of the key
+    ['acme:a:b:c-0123456789abcdef:admin', { tenant: 'acme', key: 'a:b:c-0123456789abcdef:admin' }],
+  ])('parses %j', (entry, key) => {
+    expect(parseApiKeyEntry(entry, ENV, { roles: true })).toStrictEqual({ ok: true, key });
+  });
+
+  it('read keys take no role: the suffix stays part of the key', () => {
+    expect(parseApiKeyEntry('acme:read-key-0123456789:verifier', ENV, { roles: false })).toStrictEqual({
+      ok: true,
+      key: { tenant: 'acme', key: 'read-key-0123456789:verifier' },
+    });
+  });
+
+  it('a key too short once the role is taken off is refused, without showing it', () => {
+    const r = parseApiKeyEntry('acme:short:verifier', ENV, { roles: true });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.problem).toBe(
+      'TOKENWATCH_API_KEYS entries must be tenant:key or tenant:key:role (role verifier or auth-server) with a key of at least 16 characters (got an entry for "acme")',
+    );
+    expect(!r.ok && r.problem).not.toContain('short');
+  });
+
+  it('identifies the role of the key presented, and counts keys without one', () => {
+    const ring = new ApiKeys([
+      { tenant: 'acme', key: 'verifier-key-0123456789', role: 'verifier' },
+      { tenant: 'acme', key: 'auth-key-0123456789', role: 'auth-server' },
+      { tenant: 'acme', key: 'plain-key-0123456789' },
+    ]);
+    expect(ring.identify({ 'x-api-key': 'verifier-key-0123456789' })?.role).toBe('verifier');
+    expect(ring.identify({ 'x-api-key': 'auth-key-0123456789' })?.role).toBe('auth-server');
+    expect(ring.identify({ 'x-api-key': 'plain-key-0123456789' })?.role).toBe('');
+    expect(ring.identify({ 'x-api-key': 'plain-key-0123456789' })?.id).toMatch(/^acme:.{12}$/);
+    expect(ring.withoutRole).toBe(1);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RevocationTarget } from '../../../../contract/revocation-api-v1.ts';
 import { type Detection, toDetection } from '../../../../detectors/detection.ts';
-import type { Finding } from '../../../../detectors/types.ts';
+import type { EvidenceEvent, Finding } from '../../../../detectors/types.ts';
 import {
   claimsFor,
   type DecisionContext,
@@ -21,6 +21,23 @@ import { DEFAULT_POLICY, type ResponsePolicy, revocationId } from '../../../../r
 
 const NOW = 1_800_000_000_000;
 
+const AUTH_SERVER_REFRESH: EvidenceEvent = {
+  event_id: 'e-refresh',
+  type: 'refresh',
+  time_ms: NOW - 1000,
+  ip: '85.214.132.117',
+  country: 'DE',
+  city: 'Berlin',
+  lat: 52.5,
+  lon: 13.4,
+  device_id: '',
+  user_agent: 'ua',
+  outcome: 'rejected',
+  reason: 'reuse_detected',
+  reporter_id: 'acme:authserver01',
+  reporter_role: 'auth-server',
+};
+
 function detection(over: Partial<Finding> = {}, dryRun = false): Detection {
   const f: Finding = {
     detector: 'refresh_replay',
@@ -34,7 +51,8 @@ function detection(over: Partial<Finding> = {}, dryRun = false): Detection {
     family_id: 'f1',
     session_id: 's1',
     action: 'revoke_family',
-    evidence: { events: [] },
+    // the auth server's own report: corroborated (corroboration.test.ts has the other cases)
+    evidence: { events: [AUTH_SERVER_REFRESH] },
     first_event_ms: NOW - 2000,
     detected_ms: NOW - 1000,
     trigger_event_id: `e-${over.target?.id ?? 'f1'}-${over.detector ?? 'refresh_replay'}`,
@@ -417,5 +435,25 @@ describe('decide', () => {
     const out = decide([family('f1')], context());
     expect(out.rows[0]!.expires_ms).toBe(NOW - 1000 + 86_400_000);
     expect(out.start[0]!.named).toEqual([{ jti: 'j1', expires_ms: NOW - 1000 + 900_000 }]);
+  });
+
+  it('one verifier’s word alone is alert-only, and the alert names the reporter; the auth server’s word revokes', () => {
+    const verifier: EvidenceEvent = {
+      ...AUTH_SERVER_REFRESH,
+      type: 'verification',
+      outcome: 'accepted',
+      reason: 'ok',
+      reporter_id: 'acme:verifier0001',
+      reporter_role: 'verifier',
+    };
+    const framed = family('f-victim', { evidence: { events: [verifier] } });
+    const real = family('f-attacked');
+    const out = decide([framed, real], context());
+    expect(out.detections.map((d) => d.response)).toEqual(['alert_only', 'revoke']);
+    expect(out.rows.map((r) => r.target_id)).toEqual(['f-attacked']);
+    const alert = out.alerts.find((a) => a.fields['detection_id'] === framed.detection_id)!;
+    expect(alert.text).toContain("one verifier's word alone");
+    expect(alert.text).toContain('acme:verifier0001 (verifier)');
+    expect(alert.fields['reporters']).toBe('acme:verifier0001 (verifier)');
   });
 });

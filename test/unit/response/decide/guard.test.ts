@@ -20,6 +20,21 @@ describe('blast-radius guard', () => {
     expect(g.allow('a', t0 + 120_002).allowed).toBe(true);
   });
 
+  it('admits linked access tokens one by one, up to what is left of the budget', () => {
+    const g = new BlastRadiusGuard({ perTenantPerMinute: 30, totalPerMinute: 100 });
+    expect(g.allow('a', 0).allowed).toBe(true); // the family itself
+    expect(g.admitUpTo('a', 5, 1)).toBe(5);
+    // a framing linking 1,000 tokens gets what is left of the minute's budget, not 1,000
+    expect(g.admitUpTo('a', 1000, 2)).toBe(24);
+    expect(g.admitUpTo('a', 1, 3)).toBe(0);
+    // the linked tokens used the budget: the tenant's next finding is refused…
+    expect(g.allow('a', 4)).toMatchObject({ allowed: false, scope: 'tenant' });
+    // …while another tenant's is not, and the total counts both
+    expect(g.admitUpTo('b', 1, 5)).toBe(1);
+    expect(g.admitUpTo('b', 0, 6)).toBe(0);
+    expect(new BlastRadiusGuard({ perTenantPerMinute: 30, totalPerMinute: 3 }).admitUpTo('c', 9, 0)).toBe(3);
+  });
+
   it('holds the total limit across tenants', () => {
     const g = new BlastRadiusGuard({ perTenantPerMinute: 10, totalPerMinute: 5 });
     const verdicts = Array.from({ length: 8 }, (_, i) => g.allow(`t${i}`, 1000 + i));
