@@ -5,7 +5,9 @@
  *
  * A revocation rests on one of
  *   - the auth server's own reports (every evidence event from an `auth-server` key),
- *   - a verified-signature presence (an `accepted` verification) plus an auth-server fact,
+ *   - a verified-signature presence (an `accepted` verification) plus an auth-server fact — for
+ *     the presented jti only: the fact may be the victim's own login, the presence one verifier's
+ *     invention,
  *   - at least two independent reporters (distinct keys);
  * anything else — one verifier's key alone — is alert-only. Besides:
  *   - a rejected-but-signed presence (expired, wrong_audience, revoked, …: the token is real but no
@@ -65,8 +67,19 @@ export function corroborate(f: Finding, target: RevocationTarget): Corroboration
     };
   const fromAuthority = counted.filter(authority);
   if (fromAuthority.length === counted.length) return { revoke: true, basis: 'auth_server' };
-  if (fromAuthority.length > 0 && counted.some((e) => e.type === 'verification' && e.outcome === 'accepted'))
-    return { revoke: true, basis: 'presence_and_auth_server' };
+  if (
+    fromAuthority.length > 0 &&
+    counted.some((e) => e.type === 'verification' && e.outcome === 'accepted')
+  ) {
+    // The auth-server fact may be the victim's own login or refresh, and the presence beside it
+    // one verifier's invention (backdated at will): enough to kill the access token that verifier
+    // names, never to log the user out of a family, session or every device.
+    if (target === 'jti') return { revoke: true, basis: 'presence_and_auth_server' };
+    return {
+      revoke: false,
+      why: `the evidence pairs the auth server's report with one verifier's presence (reported by ${reportersText(counted)}): that revokes the presented jti only, not the ${target}; revoking it needs the auth server's reports alone or a second, independent verifier`,
+    };
+  }
   const verifiers = new Set(counted.filter((e) => !authority(e)).map((e) => reporterOf(e).id));
   if (verifiers.size >= 2 && !verifiers.has('')) return { revoke: true, basis: 'independent_reporters' };
   return {

@@ -205,6 +205,34 @@ describe('trust model drills', () => {
     expect(alert.body).toContain("one verifier's word alone");
   });
 
+  it("one verifier's invented presence beside the victim's own login revokes no family (an alert)", async () => {
+    const world = w!;
+    const victim = unique('victim');
+    await login(world, victim, BERLIN, 'laptop');
+    const v = await issuedTo(world, victim);
+    // The auth server's fact is real (the login in Berlin); the presence from São Paulo is not.
+    const framed = await postEvents(
+      world.tw.url,
+      [
+        verification(victim, Date.now() + 1000, {
+          family_id: v.family_id,
+          session_id: v.session_id,
+          ip: SAO_PAULO,
+          device_id: 'attacker-phone',
+        }),
+      ],
+      { key: VERIFIER_KEY },
+    );
+    expect(framed.body.accepted).toBe(1);
+    const found = await detectionsOf(world, victim, 1);
+    const travel = found.find((d) => d.detector === 'impossible_travel' && d.target_kind === 'family');
+    expect(travel, JSON.stringify(found)).toBeDefined();
+    expect(travel!.evidence_roles).toEqual(expect.arrayContaining(['auth-server', 'verifier']));
+    for (const d of found) expect(d.response, `${d.detector} ${d.kind}`).toBe('alert_only');
+    const log = await world.auth.revocationLog();
+    expect(log.filter((r) => [v.family_id, v.session_id, victim].includes(r.id))).toEqual([]);
+  });
+
   it('a wrong secret presented through the reference auth server revokes nothing (an alert); a real replay still does', async () => {
     const world = w!;
     const victim = unique('victim');

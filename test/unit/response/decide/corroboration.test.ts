@@ -63,10 +63,17 @@ const CASES: [string, EvidenceEvent[], RevocationTarget, string][] = [
   ['a key without a role keeps today’s rights', [refresh(LEGACY), accepted(LEGACY)], 'family', 'auth_server'],
   ['events stored before reporters were recorded', [event({}), event({})], 'family', 'auth_server'],
   [
-    'a verified presence plus an auth-server fact',
+    'a verified presence plus an auth-server fact: the jti',
+    [refresh(AUTH), accepted(V1)],
+    'jti',
+    'presence_and_auth_server',
+  ],
+  [
+    // one verifier's invented presence beside the victim's own refresh must not log the victim out
+    'a verified presence plus an auth-server fact: not the family',
     [refresh(AUTH), accepted(V1)],
     'family',
-    'presence_and_auth_server',
+    'alert: revokes the presented jti only, not the family',
   ],
   ['two independent verifiers', [accepted(V1), accepted(V2)], 'jti', 'independent_reporters'],
   ['two independent verifiers, family', [accepted(V1), accepted(V2)], 'family', 'independent_reporters'],
