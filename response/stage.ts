@@ -36,6 +36,8 @@ import { startWebhooks, type WebhookStage } from './webhooks/stage.ts';
 export interface ResponseStage {
   /** Decides for each detection, stores the decisions, starts revocations and alerts; resolves with the detections carrying their decision. */
   decide(detections: Detection[]): Promise<Detection[]>;
+  /** whether a guard shared by every instance is used (Kafka mode): then `ready` is a readiness check */
+  readonly sharesGuard: boolean;
   /** false while the shared guard is not reading its topic (readiness) */
   ready(): boolean;
   close(): Promise<void>;
@@ -243,6 +245,7 @@ export async function startResponse(
       return decisions.detections;
     },
 
+    sharesGuard: shared !== undefined,
     ready: () => shared === undefined || shared.ready,
 
     async close() {

@@ -223,8 +223,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
     : undefined;
   if (detection !== undefined) checks.push({ name: 'detectors', check: () => detection.ready });
   else log.warn('TOKENWATCH_DETECT is off: events are stored, nothing is detected');
-  // Kafka mode: the guard shared by all instances reads its topic (HTTP mode: always ready)
-  if (response !== undefined) checks.push({ name: 'guard', check: () => response.ready() });
+  // Kafka mode: the guard shared by all instances reads its topic
+  if (response?.sharesGuard) checks.push({ name: 'guard', check: () => response.ready() });
   // Single process: the HTTP door hands its events to the batcher, and to the detectors in process.
   intake ??= new DirectIntake(stage, batcher, ingest.limits.httpAckTimeoutMs, detection?.observe);
 
