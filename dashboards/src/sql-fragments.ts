@@ -16,4 +16,4 @@ export const TENANTS = '$__conditionalAll(tenant IN (${tenant:singlequote}), $te
 export const SOURCES = '$__conditionalAll(source IN (${source:singlequote}), $source)';
 
 /** Final statuses of a revocation (the others, pending and retrying, are on the way). */
-export const FINAL_STATUSES = "('done', 'not_found', 'failed', 'dry_run', 'suppressed')";
+export const FINAL_STATUSES = "('done', 'not_found', 'failed', 'dry_run', 'suppressed', 'denylist_only')";

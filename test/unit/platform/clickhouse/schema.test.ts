@@ -72,6 +72,7 @@ describe('MIGRATIONS', () => {
       [7, 'revocation_notices'],
       [8, 'rollups'],
       [9, 'detector names are text'],
+      [10, 'denylist-only revocations'],
     ]);
   });
 
@@ -102,6 +103,7 @@ describe('MIGRATIONS', () => {
         `INSERT INTO tw.${t}`,
       ]),
       'ALTER TABLE tw.detections MODIFY COLUMN detector String',
+      `ALTER TABLE tw.revocations MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -185,6 +187,7 @@ describe('MIGRATIONS', () => {
         `CREATE MATERIALIZED VIEW IF NOT EXISTS tw.${t}_mv ON CLUSTER prod`,
       ]),
       'ALTER TABLE tw.detections ON CLUSTER prod MODIFY COLUMN detector String',
+      `ALTER TABLE tw.revocations ON CLUSTER prod MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
