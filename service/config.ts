@@ -13,6 +13,7 @@ import {
   LIMITS_SETTINGS,
   readIngestSettings,
 } from '../ingest/settings.ts';
+import { KEYCLOAK_POLL_SETTINGS } from '../ingest/sources/keycloak/settings.ts';
 import { CLICKHOUSE_SETTINGS, type ClickHouseSettings } from '../platform/clickhouse/settings.ts';
 import type { Env } from '../platform/env.ts';
 import type { ApiKey } from '../platform/http/api-keys.ts';
@@ -96,5 +97,11 @@ export const CONFIGURATION: SettingsSection[] = [
     about:
       'Keycloak’s admin API, for the Keycloak revocation adapter and event poller ([auth servers](auth-servers.md))',
     table: KEYCLOAK_SETTINGS,
+  },
+  {
+    title: 'Keycloak: the event poller',
+    about:
+      '`tokenwatch keycloak-poll`, for realms without the listener jar ([auth servers](auth-servers.md#the-event-poller))',
+    table: KEYCLOAK_POLL_SETTINGS,
   },
 ];
