@@ -11,6 +11,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RevocationRequest } from '../../response/revoke/adapter.ts';
+import { KeycloakRevocationAdapter } from '../../response/revoke/keycloak/adapter.ts';
 import { type RunningKeycloak, startKeycloak, stopKeycloak } from '../../tools/local-stack/keycloak.ts';
 import { adminCall, masterAdminToken } from '../../tools/local-stack/keycloak-admin.ts';
 import { ensureListenerJar } from '../../tools/local-stack/keycloak-listener-jar.ts';
@@ -300,5 +302,80 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
       `SELECT toString(target) AS target, id FROM ${database}.revocation_notices WHERE id = '${accessJti}'`,
     );
     expect(notices).toEqual([{ target: 'jti', id: accessJti }]);
+  });
+
+  it('the adapter by itself: a subject logged out, an offline consent deleted, a 401 after a not-before push answered with a fresh token', async () => {
+    const c = client();
+    const erin = realm.users.find((u) => u.username === 'erin')!;
+    const settings = {
+      url: proxy.url,
+      realm: realm.realm,
+      clientId: realm.tokenwatchClientId,
+      clientSecret: realm.tokenwatchClientSecret,
+      timeoutMs: 5000,
+    };
+    const request = (target: RevocationRequest['target'], id: string): RevocationRequest => ({
+      target,
+      id,
+      tenant: TENANT,
+      subject: erin.id,
+      expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      access_jtis: [],
+      reason: 'test',
+      detection_id: unique('det'),
+      detector: 'refresh_replay',
+      severity: 'high',
+    });
+    const first = { idempotencyKey: 'k', earlierAttempts: 0 };
+    const tokenCalls = () =>
+      proxy.passed.filter(
+        (p) => p.method === 'POST' && p.path === `/realms/${realm.realm}/protocol/openid-connect/token`,
+      ).length;
+
+    // subject: every session of the user ends
+    const sessionAdapter = new KeycloakRevocationAdapter(settings, 'session');
+    const a = await passwordLogin(c, 'erin', PASSWORD, VICTIM_IP);
+    const b = await passwordLogin(c, 'erin', PASSWORD, ATTACKER_IP);
+    expect(await sessionAdapter.revoke(request('subject', erin.id), first)).toMatchObject({
+      kind: 'done',
+      status: 204,
+    });
+    for (const t of [a, b]) expect((await refresh(c, t.refresh_token!, VICTIM_IP)).status).toBe(400);
+
+    // family in consent mode: the offline token dies with the consent; the repeat is 404 → done after an attempt
+    const consentAdapter = new KeycloakRevocationAdapter(settings, 'consent');
+    const offline = await passwordLogin(c, 'erin', PASSWORD, VICTIM_IP, 'openid offline_access');
+    const family = `${claims(offline.access_token)['sid']}:${c.clientId}`;
+    expect(await consentAdapter.revoke(request('family', family), first)).toMatchObject({
+      kind: 'done',
+      status: 204,
+    });
+    expect((await refresh(c, offline.refresh_token!, VICTIM_IP)).status).toBe(400);
+    expect(await consentAdapter.revoke(request('family', family), first)).toMatchObject({
+      kind: 'not_found',
+      status: 404,
+    });
+    expect(
+      await consentAdapter.revoke(request('family', family), { ...first, earlierAttempts: 1 }),
+    ).toMatchObject({
+      kind: 'done',
+      status: 404,
+    });
+
+    // a not-before push makes the cached service-account token stale: one 401, a fresh token, done
+    const before = tokenCalls();
+    const s = await passwordLogin(c, 'erin', PASSWORD, VICTIM_IP);
+    await new Promise((r) => setTimeout(r, 1100));
+    const admin = await masterAdminToken(kc.url, kc.adminUsername, kc.adminPassword);
+    await adminCall(kc.url, admin, 'PUT', `/${realm.realm}`, {
+      body: { notBefore: Math.floor(Date.now() / 1000) },
+      expect: [204],
+    });
+    const sid = String(claims(s.access_token)['sid']);
+    const out = await sessionAdapter.revoke(request('session', sid), first);
+    expect(out.kind === 'done' || out.kind === 'not_found').toBe(true);
+    const calls = deletesOf(sid).map((d) => d.upstream);
+    expect(calls[0]).toBe(401);
+    expect(tokenCalls()).toBe(before + 1);
   });
 });
