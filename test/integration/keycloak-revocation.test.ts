@@ -150,6 +150,8 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
         TOKENWATCH_AUTH_RETRY_MAX_MS: '1000',
         TOKENWATCH_AUTH_BREAKER_FAILURES: '3',
         TOKENWATCH_AUTH_BREAKER_COOLDOWN_MS: '500',
+        // the 20 replays below and the tests' own stay under the blast-radius guard
+        TOKENWATCH_GUARD_TENANT_PER_MINUTE: '100',
       },
     });
     database = setup.database;
@@ -222,6 +224,20 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
     } finally {
       await setReuseDetection(false);
     }
+  });
+
+  it('20 replays one after another: each session deleted at Keycloak once (p50/p99 from the replay to the delete acknowledged)', async () => {
+    const ms: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const s = await replayStory('alice');
+      await settled(s.family, ['done']);
+      const deletes = deletesOf(s.sid);
+      expect(deletes.map((d) => d.upstream)).toEqual([204]);
+      ms.push(deletes[0]!.atMs - s.replayedAt);
+    }
+    ms.sort((a, b) => a - b);
+    figures['20 replays → delete acknowledged, p50 ms'] = ms[Math.floor(ms.length * 0.5)]!;
+    figures['20 replays → delete acknowledged, p99 ms'] = ms[Math.ceil(ms.length * 0.99) - 1]!;
   });
 
   it('Keycloak answering 503 for a while: the revocation is retried with backoff and done once', async () => {
