@@ -189,7 +189,7 @@ export function createMetrics() {
     }),
     revocations: new Counter({
       name: 'tokenwatch_revocations_total',
-      help: 'Revocations finished, by target and final status (done, not_found, failed)',
+      help: 'Revocations finished, by target and final status (done, not_found, failed, denylist_only: the auth server cannot revoke it, only verifiers’ denylists stop it)',
       labelNames: ['target', 'status'] as const,
       registers: [registry],
     }),

@@ -13,11 +13,18 @@ export const REVOCATION_STATUSES = [
   'failed',
   'dry_run',
   'suppressed',
+  /** the auth server cannot revoke the target (no call made): only the verifiers' denylists stop it */
+  'denylist_only',
 ] as const;
 export type RevocationStatus = (typeof REVOCATION_STATUSES)[number];
 
 /** Statuses after which a target is never revoked again. */
-export const FINAL_STATUSES: ReadonlySet<RevocationStatus> = new Set(['done', 'not_found', 'failed']);
+export const FINAL_STATUSES: ReadonlySet<RevocationStatus> = new Set([
+  'done',
+  'not_found',
+  'failed',
+  'denylist_only',
+]);
 /** Statuses that mean "still to do" (resumed after a restart). */
 export const OPEN_STATUSES: ReadonlySet<RevocationStatus> = new Set(['pending', 'retrying']);
 

@@ -14,10 +14,13 @@ import { type Static, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { REGISTRY } from '../detectors/registry.ts';
 import type { Env } from '../platform/env.ts';
+import { type KeycloakSettings, readKeycloakSettings } from '../platform/keycloak/settings.ts';
 import { cidrList } from '../platform/net/network.ts';
 import { readTable, setting } from '../platform/settings.ts';
 import { SEVERITIES } from './alert.ts';
 import { DEFAULT_POLICY, type DetectorPolicy, POLICY_TARGETS, type ResponsePolicy } from './decide/policy.ts';
+import { REVOKE_ADAPTERS, type RevokeAdapterName } from './revoke/adapter.ts';
+import { FAMILY_MODES, type FamilyMode } from './revoke/keycloak/calls.ts';
 import { parseWebhookTargets, type WebhookTarget } from './webhooks/index.ts';
 
 const PolicySchema = Type.Object(
@@ -107,6 +110,20 @@ export const RESPONSE_SETTINGS = {
     [],
     'detectors whose revocations are decided and recorded as `dry_run`, never sent (comma-separated)',
     { check: noDetector },
+  ),
+  adapter: setting.oneOf(
+    'TOKENWATCH_REVOKE_ADAPTER',
+    'contract',
+    REVOKE_ADAPTERS,
+    'how revocations reach the auth server: `contract` (the generic revocation API at TOKENWATCH_AUTH_REVOKE_URL), ' +
+      '`keycloak` (Keycloak’s admin API, the Keycloak settings below; [auth servers](auth-servers.md))',
+  ),
+  keycloakFamily: setting.oneOf(
+    'TOKENWATCH_KEYCLOAK_FAMILY_REVOKE',
+    'session',
+    FAMILY_MODES,
+    'with the Keycloak adapter, what revoking a family (a client session) does: `session` deletes its user session ' +
+      '(every client of it), `consent` deletes the user’s consent for the client (its offline tokens)',
   ),
   revocationUrl: setting.str(
     'TOKENWATCH_AUTH_REVOKE_URL',
@@ -254,8 +271,12 @@ export const RESPONSE_SETTINGS = {
 };
 
 export interface ResponseStageSettings {
-  /** the auth API's revocation endpoint ('' = none: revocations are recorded as dry_run) */
+  /** which auth server adapter revokes */
+  adapter: RevokeAdapterName;
+  /** the auth API's revocation endpoint ('' = none: with the contract adapter, revocations are recorded as dry_run) */
   revocationUrl: string;
+  /** the Keycloak adapter's server, realm and service account, and what a family's revocation deletes */
+  keycloak: KeycloakSettings & { familyMode: FamilyMode };
   auth: { token: string; tokenUrl: string; clientId: string; clientSecret: string; scope: string };
   timeoutMs: number;
   retry: { baseMs: number; maxMs: number; giveUpAfterMs: number };
@@ -296,6 +317,16 @@ export function readResponseSettings(env: Env, problems: string[]): ResponseStag
     }
   }
   problems.push(...own);
+  const keycloak = readKeycloakSettings(
+    env,
+    problems,
+    s.adapter === 'keycloak' ? ['TOKENWATCH_REVOKE_ADAPTER=keycloak'] : [],
+  );
+  if (s.adapter === 'keycloak' && s.revocationUrl !== '')
+    problems.push(
+      'TOKENWATCH_AUTH_REVOKE_URL is set but TOKENWATCH_REVOKE_ADAPTER=keycloak revokes through Keycloak’s admin API: ' +
+        'unset one of them',
+    );
   if (s.revocationUrl !== '' && s.token === '' && s.tokenUrl === '')
     problems.push(
       'TOKENWATCH_AUTH_REVOKE_URL is set but no credentials: set TOKENWATCH_AUTH_TOKEN (a static bearer token) ' +
@@ -330,7 +361,9 @@ export function readResponseSettings(env: Env, problems: string[]): ResponseStag
     problems.push((err as Error).message);
   }
   return {
+    adapter: s.adapter,
     revocationUrl: s.revocationUrl,
+    keycloak: { ...keycloak, familyMode: s.keycloakFamily },
     auth: {
       token: s.token,
       tokenUrl: s.tokenUrl,

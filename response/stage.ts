@@ -25,8 +25,10 @@ import { type ClaimVerdict, GuardLedger, verdictsGuard } from './decide/ledger.t
 import { ClickHouseNotices } from './notices/clickhouse-notices.ts';
 import { KafkaNotices } from './notices/kafka-notices.ts';
 import type { NoticeSink } from './notices/sink.ts';
+import type { RevocationAdapter } from './revoke/adapter.ts';
 import { AuthApiClient, clientCredentials, staticToken } from './revoke/auth-api.ts';
 import { CircuitBreaker } from './revoke/breaker.ts';
+import { KeycloakRevocationAdapter } from './revoke/keycloak/adapter.ts';
 import { OPEN_STATUSES, RevocationLog, type RevocationRow } from './revoke/outbox.ts';
 import { Revoker } from './revoke/revoker.ts';
 import type { ResponseStageSettings } from './settings.ts';
@@ -88,6 +90,20 @@ function noticeSinks(config: ResponseStageSettings, deps: ResponseDeps): NoticeS
   return sinks;
 }
 
+/** The configured auth server adapter; none (contract without a URL): nothing is revoked, only recorded. */
+function revocationAdapter(r: ResponseStageSettings): RevocationAdapter | undefined {
+  if (r.adapter === 'keycloak') return new KeycloakRevocationAdapter(r.keycloak, r.keycloak.familyMode);
+  if (r.revocationUrl === '') return undefined;
+  return new AuthApiClient({
+    url: r.revocationUrl,
+    timeoutMs: r.timeoutMs,
+    credentials:
+      r.auth.tokenUrl !== ''
+        ? clientCredentials({ ...r.auth, timeoutMs: r.timeoutMs })
+        : staticToken(r.auth.token),
+  });
+}
+
 export async function startResponse(
   config: ResponseStageSettings,
   deps: ResponseDeps,
@@ -100,20 +116,21 @@ export async function startResponse(
   let closing = false;
   const alert = (a: Alert) => webhooks.send(a);
 
-  const api =
-    r.revocationUrl === ''
-      ? undefined
-      : new AuthApiClient({
-          url: r.revocationUrl,
-          timeoutMs: r.timeoutMs,
-          credentials:
-            r.auth.tokenUrl !== ''
-              ? clientCredentials({ ...r.auth, timeoutMs: r.timeoutMs })
-              : staticToken(r.auth.token),
-        });
+  const api = revocationAdapter(r);
   if (api === undefined)
     log.warn(
       'TOKENWATCH_AUTH_REVOKE_URL is not set: revocations are decided and recorded as dry_run, never sent',
+    );
+  else
+    log.info(
+      {
+        adapter: api.name,
+        where: api.where,
+        targets: Object.fromEntries(
+          Object.entries(api.capabilities).map(([t, c]) => [t, `${c.how}: ${c.call}`]),
+        ),
+      },
+      'revocations go to the auth server',
     );
   // This process's guard: it judges the claims when no guard is shared, and bounds linked tokens.
   const local = new GuardLedger(limits);

@@ -56,6 +56,17 @@ export const COMMANDS: Record<string, Command> = {
       output: { type: 'string' },
     },
   },
+  'keycloak-poll': {
+    summary:
+      "poll a Keycloak realm's stored events and report them to tokenwatch (instead of the listener jar)",
+    usage:
+      'usage: tokenwatch keycloak-poll [--once]\n' +
+      '  Reads GET /admin/realms/{realm}/events every TOKENWATCH_KEYCLOAK_POLL_INTERVAL_MS and reports new events to\n' +
+      '  TOKENWATCH_KEYCLOAK_POLL_REPORT_URL; the cursor is kept in TOKENWATCH_KEYCLOAK_POLL_STATE_FILE.\n' +
+      '  --once: one poll, then exit (0: polled, 1: failed). ' +
+      'Settings: the Keycloak sections of docs/configuration.md (docs/auth-servers.md).',
+    options: { once: { type: 'boolean', default: false } },
+  },
   help: {
     summary: "show this help, or a command's: tokenwatch help <command>",
     usage: "usage: tokenwatch help [command]\n  Shows the commands, or one command's options.",

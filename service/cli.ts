@@ -6,16 +6,22 @@
  *   tokenwatch migrate    apply the ClickHouse migrations and exit
  *   tokenwatch schema     print the event contract v1 as JSON Schema
  *   tokenwatch backtest   run stored events through the detectors and report what would have fired
+ *   tokenwatch keycloak-poll  report a Keycloak realm's stored events (instead of the listener jar)
  */
 import { writeFileSync } from 'node:fs';
 import { TokenEvent } from '../contract/event-v1.ts';
 import { backtest, renderBacktest } from '../detectors/backtest/backtest.ts';
 import { detectorSettings, readSettingsFile } from '../detectors/settings.ts';
 import { parseEventTime } from '../ingest/pipeline/validate.ts';
+import { KeycloakEventPoller } from '../ingest/sources/keycloak/poller.ts';
+import { KEYCLOAK_POLL_SETTINGS } from '../ingest/sources/keycloak/settings.ts';
 import { migrate } from '../platform/clickhouse/migrate.ts';
+import { readKeycloakSettings } from '../platform/keycloak/settings.ts';
 import { createLogger } from '../platform/log.ts';
+import { readTable } from '../platform/settings.ts';
 import { COMMANDS, invocation, type OptionValues } from './cli-usage.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { SERVICE_SETTINGS } from './settings.ts';
 import { connectClickHouse, schemaOptions, startService } from './start.ts';
 
 class UsageError extends Error {}
@@ -95,6 +101,37 @@ async function runBacktest(opts: OptionValues): Promise<number> {
   }
 }
 
+/** `tokenwatch keycloak-poll`: its own settings only (it needs neither ClickHouse nor Kafka). */
+async function runKeycloakPoll(opts: OptionValues): Promise<number> {
+  const problems: string[] = [];
+  const keycloak = readKeycloakSettings(process.env, problems, ['tokenwatch keycloak-poll']);
+  const settings = readTable(KEYCLOAK_POLL_SETTINGS, process.env, problems);
+  const level = SERVICE_SETTINGS.logLevel.read(process.env, problems);
+  if (settings.apiKey === '')
+    problems.push(
+      'tokenwatch keycloak-poll needs TOKENWATCH_KEYCLOAK_POLL_API_KEY (a key of TOKENWATCH_API_KEYS)',
+    );
+  if (problems.length > 0) throw new ConfigError(problems);
+  const log = createLogger(level).child({ component: 'keycloak-poller', realm: keycloak.realm });
+  const poller = new KeycloakEventPoller(keycloak, settings, log);
+  if (opts['once'] === true) {
+    try {
+      const r = await poller.pollOnce();
+      log.info({ fetched: r.fetched, reported: r.reported, skipped: r.skipped }, 'Keycloak events polled');
+      return 0;
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'Keycloak poll failed');
+      return 1;
+    }
+  }
+  const stop = () => poller.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  log.info({ intervalMs: settings.intervalMs, stateFile: settings.stateFile }, 'polling Keycloak events');
+  await poller.run();
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const call = invocation(argv);
   if (call.kind === 'help' || call.kind === 'version') {
@@ -107,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { command } = call;
   if (command === 'backtest') return runBacktest(call.values);
+  if (command === 'keycloak-poll') return runKeycloakPoll(call.values);
   if (command === 'schema') {
     process.stdout.write(
       `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', ...TokenEvent }, null, 2)}\n`,

@@ -13,10 +13,12 @@ import {
   LIMITS_SETTINGS,
   readIngestSettings,
 } from '../ingest/settings.ts';
+import { KEYCLOAK_POLL_SETTINGS } from '../ingest/sources/keycloak/settings.ts';
 import { CLICKHOUSE_SETTINGS, type ClickHouseSettings } from '../platform/clickhouse/settings.ts';
 import type { Env } from '../platform/env.ts';
 import type { ApiKey } from '../platform/http/api-keys.ts';
 import { KAFKA_SETTINGS, type KafkaSettings } from '../platform/kafka/settings.ts';
+import { KEYCLOAK_SETTINGS } from '../platform/keycloak/settings.ts';
 import { readTable, type SettingsSection } from '../platform/settings.ts';
 import { RESPONSE_SETTINGS, type ResponseStageSettings, readResponseSettings } from '../response/settings.ts';
 import { readServiceSettings, SERVICE_SETTINGS, type ServiceSettings } from './settings.ts';
@@ -89,5 +91,17 @@ export const CONFIGURATION: SettingsSection[] = [
     title: 'Response',
     about: 'Revocation, the blast-radius guard, notices and alert webhooks',
     table: RESPONSE_SETTINGS,
+  },
+  {
+    title: 'Keycloak',
+    about:
+      'Keycloak’s admin API, for the Keycloak revocation adapter and event poller ([auth servers](auth-servers.md))',
+    table: KEYCLOAK_SETTINGS,
+  },
+  {
+    title: 'Keycloak: the event poller',
+    about:
+      '`tokenwatch keycloak-poll`, for realms without the listener jar ([auth servers](auth-servers.md#the-event-poller))',
+    table: KEYCLOAK_POLL_SETTINGS,
   },
 ];

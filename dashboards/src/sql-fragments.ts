@@ -32,4 +32,4 @@ export const TENANTS = `$__conditionalAll(tenant IN ${valueList('tenant')}, $ten
 export const SOURCES = `$__conditionalAll(source IN ${valueList('source')}, $source)`;
 
 /** Final statuses of a revocation (the others, pending and retrying, are on the way). */
-export const FINAL_STATUSES = "('done', 'not_found', 'failed', 'dry_run', 'suppressed')";
+export const FINAL_STATUSES = "('done', 'not_found', 'failed', 'dry_run', 'suppressed', 'denylist_only')";

@@ -388,6 +388,16 @@ FROM ${o.database}.dead_letters`,
       ),
     ],
   },
+  {
+    version: 12,
+    name: 'denylist-only revocations',
+    // An auth server that cannot revoke a target (Keycloak: one access token) records it as
+    // `denylist_only`: the verifiers' denylists are all that stops it. Adding an Enum8 value is a
+    // metadata change (no rewrite), on 18.16 too.
+    statements: (o) => [
+      `ALTER TABLE ${o.database}.revocations${onCluster(o)} MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
+    ],
+  },
 ];
 
 interface Rollup {

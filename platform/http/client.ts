@@ -1,5 +1,6 @@
 /**
- * One HTTP POST, for the revocation client and the alert webhooks: node:http(s) with keep-alive,
+ * One HTTP request (POST for the revocation client and the alert webhooks; also DELETE and GET for
+ * auth servers' admin APIs): node:http(s) with keep-alive,
  * an overall deadline, a capped response body and (optionally) an address guard applied to every
  * address the host name resolves to. Errors carry a code saying which of these went wrong.
  */
@@ -68,7 +69,19 @@ function guardedLookup(guard: AddressGuard): LookupFunction {
   };
 }
 
+export type HttpMethod = 'GET' | 'POST' | 'DELETE' | 'PUT';
+
 export function post(url: URL, body: string | Buffer, options: PostOptions): Promise<HttpResponse> {
+  return send('POST', url, body, options);
+}
+
+/** One request with `method`; `body` '' sends none (and no content-length for GET/DELETE). */
+export function send(
+  method: HttpMethod,
+  url: URL,
+  body: string | Buffer,
+  options: PostOptions,
+): Promise<HttpResponse> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const maxBytes = options.maxResponseBytes ?? 64 * 1024;
@@ -86,11 +99,15 @@ export function post(url: URL, body: string | Buffer, options: PostOptions): Pro
         return;
       }
     }
-    const send = protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, {
-      method: 'POST',
+    const request = protocol === 'https:' ? httpsRequest : httpRequest;
+    const length = Buffer.byteLength(body);
+    const req = request(url, {
+      method,
       agent: agents[protocol],
-      headers: { ...options.headers, 'content-length': String(Buffer.byteLength(body)) },
+      headers: {
+        ...options.headers,
+        ...(length > 0 || method === 'POST' || method === 'PUT' ? { 'content-length': String(length) } : {}),
+      },
       ...(options.guard !== undefined ? { lookup: guardedLookup(options.guard) } : {}),
     });
     const timer = setTimeout(() => {
@@ -127,7 +144,7 @@ export function post(url: URL, body: string | Buffer, options: PostOptions): Pro
         err.code === 'ERR_TOKENWATCH_HTTP_REFUSED_ADDRESS'
           ? 'ERR_TOKENWATCH_HTTP_REFUSED_ADDRESS'
           : 'ERR_TOKENWATCH_HTTP_NETWORK';
-      reject(new HttpRequestError(code, `POST ${url.origin}${url.pathname}: ${err.message}`, elapsed()));
+      reject(new HttpRequestError(code, `${method} ${url.origin}${url.pathname}: ${err.message}`, elapsed()));
     });
     req.end(body);
   });

@@ -67,6 +67,7 @@ export const DECISION_OF: Record<RevocationStatus, ResponseDecision> = {
   done: 'revoke',
   not_found: 'revoke',
   failed: 'revoke',
+  denylist_only: 'revoke',
   dry_run: 'dry_run',
   suppressed: 'suppressed',
 };

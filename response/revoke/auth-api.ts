@@ -4,107 +4,25 @@
  * OAuth 2.0 client-credentials token (cached until shortly before it expires). It classifies each
  * answer as done, not found, failed (do not retry) or retry; the executor owns retries and backoff.
  */
-import type { RevocationRequest as ContractRequest } from '../../contract/revocation-api-v1.ts';
 import { retryAfterMs } from '../../platform/backoff.ts';
 import { HttpRequestError, post } from '../../platform/http/client.ts';
+import type { Credentials } from '../../platform/http/client-credentials.ts';
+import type {
+  AttemptContext,
+  RevocationAdapter,
+  RevocationOutcome,
+  RevocationRequest,
+  TargetCapability,
+} from './adapter.ts';
 
-/** The body of `POST <revocation URL>` (contract/revocation-api-v1.ts), every field sent. */
-export type RevocationRequest = Required<Omit<ContractRequest, 'access_jtis'>> & {
-  access_jtis: NonNullable<ContractRequest['access_jtis']>;
-};
-
-export type RevocationOutcome =
-  /** 2xx or 409: revoked now or before */
-  | { kind: 'done'; status: number; latencyMs: number; detail: string }
-  /** 404: the auth server does not know the target (nothing to revoke) */
-  | { kind: 'not_found'; status: number; latencyMs: number; detail: string }
-  /** any other 4xx: retrying would give the same answer */
-  | { kind: 'failed'; status: number; latencyMs: number; detail: string }
-  /** 408, 425, 429, 5xx, timeout, network error, no token: try again later */
-  | { kind: 'retry'; status: number; latencyMs: number; detail: string; retryAfterMs?: number };
-
-export interface Credentials {
-  /** the `Authorization` header value */
-  authorization(): Promise<string>;
-  /** the server refused the last one: fetch a new one next time (client credentials) */
-  invalidate(): void;
-  readonly renewable: boolean;
-}
-
-export function staticToken(token: string): Credentials {
-  return { authorization: async () => `Bearer ${token}`, invalidate: () => undefined, renewable: false };
-}
-
-export interface ClientCredentialsOptions {
-  tokenUrl: string;
-  clientId: string;
-  clientSecret: string;
-  scope: string;
-  timeoutMs: number;
-}
-
-export class TokenRequestError extends Error {
-  readonly code = 'ERR_TOKENWATCH_AUTH_TOKEN';
-}
-
-/** OAuth 2.0 client credentials (RFC 6749 §4.4), client authenticated with HTTP Basic. */
-export function clientCredentials(o: ClientCredentialsOptions): Credentials {
-  let cached: { value: string; untilMs: number } | undefined;
-  let inFlight: Promise<string> | undefined;
-  const fetchToken = async (): Promise<string> => {
-    const basic = Buffer.from(`${encodeURIComponent(o.clientId)}:${encodeURIComponent(o.clientSecret)}`);
-    const form = new URLSearchParams({ grant_type: 'client_credentials' });
-    if (o.scope !== '') form.set('scope', o.scope);
-    let res: Awaited<ReturnType<typeof post>>;
-    try {
-      res = await post(new URL(o.tokenUrl), form.toString(), {
-        timeoutMs: o.timeoutMs,
-        headers: {
-          authorization: `Basic ${basic.toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-      });
-    } catch (err) {
-      throw new TokenRequestError(`token endpoint ${o.tokenUrl} unreachable: ${(err as Error).message}`);
-    }
-    const body = safeJson(res.body);
-    const token = body?.['access_token'];
-    if (res.status !== 200 || typeof token !== 'string') {
-      throw new TokenRequestError(
-        `token endpoint ${o.tokenUrl} answered ${res.status} ${res.body.slice(0, 200)}; ` +
-          'check TOKENWATCH_AUTH_CLIENT_ID, TOKENWATCH_AUTH_CLIENT_SECRET and TOKENWATCH_AUTH_SCOPE',
-      );
-    }
-    const expiresIn = Number(body?.['expires_in'] ?? 300);
-    // renewed 30 s (or a tenth of its life) before it expires
-    const marginS = Math.min(30, expiresIn / 10);
-    cached = { value: token, untilMs: Date.now() + (expiresIn - marginS) * 1000 };
-    return token;
-  };
-  return {
-    renewable: true,
-    async authorization() {
-      if (cached !== undefined && Date.now() < cached.untilMs) return `Bearer ${cached.value}`;
-      inFlight ??= fetchToken().finally(() => {
-        inFlight = undefined;
-      });
-      return `Bearer ${await inFlight}`;
-    },
-    invalidate() {
-      cached = undefined;
-    },
-  };
-}
-
-function safeJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export {
+  type ClientCredentialsOptions,
+  type Credentials,
+  clientCredentials,
+  staticToken,
+  TokenRequestError,
+} from '../../platform/http/client-credentials.ts';
+export type { RevocationOutcome, RevocationRequest } from './adapter.ts';
 
 const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 
@@ -114,7 +32,17 @@ export interface AuthApiOptions {
   timeoutMs: number;
 }
 
-export class AuthApiClient {
+/** The contract's server revokes every target itself (its access_jtis included). */
+const CONTRACT_CAPABILITIES: Record<RevocationRequest['target'], TargetCapability> = {
+  jti: { how: 'server', call: 'POST <TOKENWATCH_AUTH_REVOKE_URL> {target: "jti"}' },
+  family: { how: 'server', call: 'POST <TOKENWATCH_AUTH_REVOKE_URL> {target: "family", access_jtis}' },
+  session: { how: 'server', call: 'POST <TOKENWATCH_AUTH_REVOKE_URL> {target: "session", access_jtis}' },
+  subject: { how: 'server', call: 'POST <TOKENWATCH_AUTH_REVOKE_URL> {target: "subject"}' },
+};
+
+export class AuthApiClient implements RevocationAdapter {
+  readonly name = 'contract';
+  readonly capabilities = CONTRACT_CAPABILITIES;
   readonly url: URL;
   private readonly options: AuthApiOptions;
 
@@ -123,8 +51,16 @@ export class AuthApiClient {
     this.url = new URL(options.url);
   }
 
-  /** One attempt (plus one immediate retry with a fresh token when a renewable token is refused). */
-  async revoke(request: RevocationRequest, idempotencyKey: string): Promise<RevocationOutcome> {
+  get where(): string {
+    return `${this.url.origin}${this.url.pathname}`;
+  }
+
+  /**
+   * One attempt (plus one immediate retry with a fresh token when a renewable token is refused).
+   * The contract's server answers a repeated Idempotency-Key as the first time: a 404 stays not_found.
+   */
+  async revoke(request: RevocationRequest, context: AttemptContext): Promise<RevocationOutcome> {
+    const { idempotencyKey } = context;
     const first = await this.#attempt(request, idempotencyKey);
     if (first.kind === 'failed' && first.status === 401 && this.options.credentials.renewable) {
       this.options.credentials.invalidate();

@@ -4,7 +4,8 @@
  * API until it answers for good — retrying with exponential backoff and jitter, honouring
  * `Retry-After`, holding calls while the circuit breaker is open — recording every attempt in the
  * `revocations` table. A target that cannot be revoked (4xx, or still failing after the give-up
- * period) pages on-call. Closing stops retrying; what is left stays `pending`/`retrying` in the
+ * period) pages on-call. A target the adapter declares denylist-only (e.g. one access token at
+ * Keycloak) is not sent: it is recorded `denylist_only` — its notices are all that stops it. Closing stops retrying; what is left stays `pending`/`retrying` in the
  * table and is resumed by the next start.
  */
 import type { Logger } from 'pino';
@@ -16,12 +17,13 @@ import { keepTrying } from '../../platform/keep-trying.ts';
 import { cut } from '../../platform/text.ts';
 import type { Alert } from '../alert.ts';
 import type { NoticeSink } from '../notices/sink.ts';
-import type { AuthApiClient, RevocationOutcome, RevocationRequest } from './auth-api.ts';
+import type { RevocationAdapter, RevocationOutcome, RevocationRequest } from './adapter.ts';
 import type { CircuitBreaker } from './breaker.ts';
 import type { RevocationLog, RevocationRow, RevocationStatus } from './outbox.ts';
 
 export interface RevokerOptions {
-  api: AuthApiClient;
+  /** the auth server (the generic contract, or a real server's adapter) */
+  api: RevocationAdapter;
   log: RevocationLog;
   /** where notices go (the ClickHouse table, the Kafka topic); each is published to on its own */
   hooks: NoticeSink[];
@@ -140,13 +142,17 @@ export class Revoker {
         if (signal.aborted) return;
       }
       this.#o.metrics.authApiBreakerOpen.set(0);
-      const outcome = await this.#o.api.revoke(request, `tokenwatch-${decided.revocation_id}`);
-      if (outcome.kind === 'retry') this.#o.breaker.failure(Date.now());
-      else this.#o.breaker.success();
-      this.#o.metrics.revocationAttempts.inc({
-        target: decided.target_kind,
-        outcome: outcome.kind === 'retry' ? 'retrying' : outcome.kind,
+      const outcome = await this.#o.api.revoke(request, {
+        idempotencyKey: `tokenwatch-${decided.revocation_id}`,
+        earlierAttempts: attempt - 1,
       });
+      if (outcome.kind === 'retry') this.#o.breaker.failure(Date.now());
+      else if (outcome.kind !== 'denylist_only') this.#o.breaker.success();
+      if (outcome.kind !== 'denylist_only')
+        this.#o.metrics.revocationAttempts.inc({
+          target: decided.target_kind,
+          outcome: outcome.kind === 'retry' ? 'retrying' : outcome.kind,
+        });
       if (outcome.status !== 0) this.#o.metrics.revocationCallSeconds.observe(outcome.latencyMs / 1000);
 
       const givingUp =
@@ -158,7 +164,9 @@ export class Revoker {
           ? `gave up after ${Math.round(this.#o.retry.giveUpAfterMs / 1000)} s: ${outcome.detail}`
           : outcome.kind === 'done'
             ? ''
-            : outcome.detail;
+            : outcome.kind === 'denylist_only'
+              ? `${this.#o.api.name} cannot revoke a ${decided.target_kind} (${outcome.detail}): only the verifiers' denylists stop it`
+              : outcome.detail;
       await this.#record(decided, status, attempt, outcome, error);
 
       if (status === 'retrying') {
@@ -211,6 +219,13 @@ export class Revoker {
       logger.info({ ...facts, secondsSinceMisuse: seconds }, 'revoked at the auth server');
       return;
     }
+    if (status === 'denylist_only') {
+      logger.warn(
+        { ...facts, adapter: this.#o.api.name, error },
+        'not revocable at the auth server: recorded as denylist_only (the revocation notices stop it at the verifiers)',
+      );
+      return;
+    }
     if (status === 'not_found') {
       logger.warn(
         { ...facts, answer: outcome.detail },
@@ -229,7 +244,7 @@ export class Revoker {
       title: `Revocation failed — ${decided.subject}: ${decided.target_kind} ${decided.target_id} is NOT revoked`,
       text:
         `The auth API answered ${outcome.status === 0 ? 'nothing' : outcome.status} after ${attempt} attempt(s): ${error}\n` +
-        'Revoke it by hand, then check the auth API and the TOKENWATCH_AUTH_REVOKE_URL settings.',
+        `Revoke it by hand, then check the auth server (${this.#o.api.name} at ${this.#o.api.where}) and its settings (docs/auth-servers.md, docs/response.md).`,
       fields: {
         revocation_id: decided.revocation_id,
         detection_id: decided.detection_id,

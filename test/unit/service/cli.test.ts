@@ -25,7 +25,14 @@ describe('tokenwatch command line', () => {
       expect(command.summary).not.toContain('\n');
       expect(text).toMatch(new RegExp(`^ {2}${name} +${command.summary.replace(/[()]/g, '\\$&')}$`, 'm'));
     }
-    expect(Object.keys(COMMANDS)).toEqual(['serve', 'migrate', 'schema', 'backtest', 'help']);
+    expect(Object.keys(COMMANDS)).toEqual([
+      'serve',
+      'migrate',
+      'schema',
+      'backtest',
+      'keycloak-poll',
+      'help',
+    ]);
   });
 
   it('reads what the arguments ask for', () => {

@@ -121,6 +121,15 @@ describe('loadConfig defaults', () => {
         settings: expect.any(Object),
       },
       response: {
+        adapter: 'contract',
+        keycloak: {
+          url: '',
+          realm: '',
+          clientId: 'tokenwatch',
+          clientSecret: '',
+          timeoutMs: 5000,
+          familyMode: 'session',
+        },
         revocationUrl: '',
         auth: { token: '', tokenUrl: '', clientId: '', clientSecret: '', scope: 'revoke' },
         timeoutMs: 2000,
@@ -348,6 +357,15 @@ describe('loadConfig parsing', () => {
         settings: expect.any(Object),
       },
       response: {
+        adapter: 'contract',
+        keycloak: {
+          url: '',
+          realm: '',
+          clientId: 'tokenwatch',
+          clientSecret: '',
+          timeoutMs: 5000,
+          familyMode: 'session',
+        },
         revocationUrl: 'https://auth.example/v1/revocations',
         auth: {
           token: 'static-token',

@@ -74,6 +74,7 @@ describe('MIGRATIONS', () => {
       [9, 'detector names are text'],
       [10, 'events_kafka_partition'],
       [11, 'reporters'],
+      [12, 'denylist-only revocations'],
     ]);
   });
 
@@ -112,6 +113,7 @@ describe('MIGRATIONS', () => {
       ...['reporters', 'roles'].map(
         (c) => `ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
       ),
+      `ALTER TABLE tw.revocations MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -212,6 +214,7 @@ describe('MIGRATIONS', () => {
         (c) =>
           `ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
       ),
+      `ALTER TABLE tw.revocations ON CLUSTER prod MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(

@@ -61,7 +61,8 @@ describe('auth API revocation client', () => {
       timeoutMs: 2000,
     });
     const kinds = [];
-    for (let i = 0; i < 6; i++) kinds.push(await client.revoke(request, 'tokenwatch-abc'));
+    for (let i = 0; i < 6; i++)
+      kinds.push(await client.revoke(request, { idempotencyKey: 'tokenwatch-abc', earlierAttempts: 0 }));
     expect(kinds.map((k) => k.kind)).toEqual(['done', 'done', 'not_found', 'failed', 'retry', 'retry']);
     expect(kinds[5]).toMatchObject({ status: 429, retryAfterMs: 2000 });
     expect(seen[0]!.path).toBe('/v1/revocations');
@@ -73,7 +74,7 @@ describe('auth API revocation client', () => {
   it('a server that does not answer in time, or is not there, is a retry', async () => {
     const { url } = await serve(() => undefined); // never answers
     const slow = new AuthApiClient({ url, credentials: staticToken('t'), timeoutMs: 100 });
-    const timedOut = await slow.revoke(request, 'k');
+    const timedOut = await slow.revoke(request, { idempotencyKey: 'k', earlierAttempts: 0 });
     expect(timedOut).toMatchObject({ kind: 'retry', status: 0 });
     expect(timedOut.detail).toMatch(/within 100 ms/);
     const down = new AuthApiClient({
@@ -81,7 +82,10 @@ describe('auth API revocation client', () => {
       credentials: staticToken('t'),
       timeoutMs: 500,
     });
-    expect(await down.revoke(request, 'k')).toMatchObject({ kind: 'retry', status: 0 });
+    expect(await down.revoke(request, { idempotencyKey: 'k', earlierAttempts: 0 })).toMatchObject({
+      kind: 'retry',
+      status: 0,
+    });
   });
 
   it('client credentials: fetches a token once, reuses it, renews it after a 401', async () => {
@@ -111,10 +115,10 @@ describe('auth API revocation client', () => {
         timeoutMs: 1000,
       }),
     });
-    expect((await client.revoke(request, 'a')).kind).toBe('done');
-    expect((await client.revoke(request, 'b')).kind).toBe('done');
+    expect((await client.revoke(request, { idempotencyKey: 'a', earlierAttempts: 0 })).kind).toBe('done');
+    expect((await client.revoke(request, { idempotencyKey: 'b', earlierAttempts: 0 })).kind).toBe('done');
     expect(issued).toBe(1);
-    expect((await client.revoke(request, 'c')).kind).toBe('done'); // 401, renewed, retried at once
+    expect((await client.revoke(request, { idempotencyKey: 'c', earlierAttempts: 0 })).kind).toBe('done'); // 401, renewed, retried at once
     expect(issued).toBe(2);
     expect(seen.filter((s) => s.path === '/revoke').map((s) => s.headers.authorization)).toEqual([
       'Bearer at1',
@@ -137,7 +141,7 @@ describe('auth API revocation client', () => {
         timeoutMs: 1000,
       }),
     });
-    const outcome = await client.revoke(request, 'k');
+    const outcome = await client.revoke(request, { idempotencyKey: 'k', earlierAttempts: 0 });
     expect(outcome.kind).toBe('retry');
     expect(outcome.detail).toMatch(/invalid_client.*TOKENWATCH_AUTH_CLIENT_ID/);
   });
