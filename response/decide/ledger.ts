@@ -198,6 +198,14 @@ export class GuardLedger implements Guard {
     return this.#budget.admitUpTo(tenant, n, this.#tick(nowMs));
   }
 
+  /**
+   * How many of a tenant's claims made now would pass the budget (reading only: no verdict depends
+   * on when it is read). The stage retries suppressed findings only while there is room.
+   */
+  room(tenant: string, nowMs: number, limits: GuardLimits = this.limits): number {
+    return this.#budget.room(tenant, Math.max(nowMs, this.#clock), limits);
+  }
+
   /** Frees a target its claim took, when the claim's maker gave up on it (the slot stays counted). */
   release(c: Pick<GuardClaim, 'revocationId' | 'detectionId'>, atMs: number) {
     const t = this.#tick(atMs);
