@@ -28,6 +28,10 @@
  * replica that read the earlier, so at most one instance revokes it; a replica started after a
  * target was revoked knows it from the outbox it reads at start, or else revokes it again (with
  * the same Idempotency-Key, which the auth API applies once).
+ *
+ * The budget's reserves per tenant (guard.ts) keep this: they depend only on the tenant's asks in
+ * the window. `room` says, reading only, how many of a tenant's claims would pass now: the stage
+ * retries suppressed findings while there is room (retry.ts), so a retry rarely adds a refused ask.
  */
 import { BlastRadiusGuard, type GuardLimits, type GuardScope, WINDOW_MS } from './guard.ts';
 
