@@ -221,6 +221,12 @@ export function createMetrics() {
       labelNames: ['scope'] as const,
       registers: [registry],
     }),
+    guardRetries: new Counter({
+      name: 'tokenwatch_guard_retries_total',
+      help: 'Suppressed revocations tried again when the guard had room, by outcome (revoked: revoked late; refused: still no room; held: another detection revokes the target; expired: past TOKENWATCH_GUARD_RETRY_SUPPRESSED_MS; dropped: past the queue’s cap)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     guardTrips: new Counter({
       name: 'tokenwatch_guard_trips_total',
       help: 'Times a blast-radius guard limit started refusing revocations (each pages once)',

@@ -197,6 +197,29 @@ export const RESPONSE_SETTINGS = {
     1_000_000,
     'revocations overall per sliding minute, across all instances in Kafka mode',
   ),
+  guardReserved: setting.int(
+    'TOKENWATCH_GUARD_RESERVED_PER_TENANT_PER_MINUTE',
+    3,
+    0,
+    1_000_000,
+    'each tenant’s first revocations per sliding minute that the overall limit never refuses (nor counts): other ' +
+      'tenants’ floods cannot exhaust them ([response](response.md#budgets-one-tenant-cannot-exhaust-for-another))',
+  ),
+  guardWindowMs: setting.int(
+    'TOKENWATCH_GUARD_WINDOW_MS',
+    60_000,
+    1000,
+    60_000,
+    'the guard’s sliding window (a minute); shorter only for drills and tests, and the same on every instance',
+  ),
+  guardRetrySuppressedMs: setting.int(
+    'TOKENWATCH_GUARD_RETRY_SUPPRESSED_MS',
+    3_600_000,
+    0,
+    86_400_000,
+    'a suppressed revocation is retried, oldest first, when the guard has room again — for this long after its ' +
+      'decision ([response](response.md#suppressed-findings-are-retried)); 0: never retried',
+  ),
   guardTopic: setting.str(
     'TOKENWATCH_KAFKA_GUARD_TOPIC',
     'tokenwatch.guard',
@@ -284,6 +307,12 @@ export interface ResponseStageSettings {
   guard: {
     perTenantPerMinute: number;
     totalPerMinute: number;
+    /** each tenant's first revocations per window that the total limit never refuses */
+    reservedPerTenant: number;
+    /** the sliding window (a minute; shorter for drills) */
+    windowMs: number;
+    /** how long after its decision a suppressed revocation is retried when the budget has room (0: never) */
+    retrySuppressedMs: number;
     /** Kafka mode: the shared guard's topic ('' = each instance guards alone) */
     topic: string;
     /** how long a claim waits for the shared guard's verdict */
@@ -377,6 +406,9 @@ export function readResponseSettings(env: Env, problems: string[]): ResponseStag
     guard: {
       perTenantPerMinute: s.guardPerTenant,
       totalPerMinute: s.guardTotal,
+      reservedPerTenant: s.guardReserved,
+      windowMs: s.guardWindowMs,
+      retrySuppressedMs: s.guardRetrySuppressedMs,
       topic: s.guardTopic,
       waitMs: s.guardWaitMs,
     },

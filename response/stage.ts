@@ -9,6 +9,10 @@
  * The guard: in Kafka mode one shared by every instance (shared-guard/), otherwise — or with
  * TOKENWATCH_KAFKA_GUARD_TOPIC empty — a ledger of this process's own. Either way the verdicts on a
  * batch's claims are had first, then handed to the pure decision.
+ *
+ * Suppressed revocations are retried (decide/retry.ts): every RETRY_EVERY_MS, while the guard has
+ * room for their tenant, the oldest are re-claimed through the same guard and those allowed are
+ * stored as pending and started.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
@@ -22,6 +26,7 @@ import { keepTrying } from '../platform/keep-trying.ts';
 import type { Alert } from './alert.ts';
 import { claimsFor, DecisionMemory, decide } from './decide/decider.ts';
 import { type ClaimVerdict, GuardLedger, verdictsGuard } from './decide/ledger.ts';
+import { retryClaims, retryDecisions, SuppressedQueue } from './decide/retry.ts';
 import { ClickHouseNotices } from './notices/clickhouse-notices.ts';
 import { KafkaNotices } from './notices/kafka-notices.ts';
 import type { NoticeSink } from './notices/sink.ts';
@@ -69,6 +74,8 @@ export interface ResponseDeps {
   retryMaxBackoffMs: number;
 }
 
+/** How often suppressed revocations are looked at for a retry (cheap: no I/O while there is no room). */
+const RETRY_EVERY_MS = 1000;
 /** How far back the outbox is read at start: targets revoked before are remembered this long. */
 const MEMORY_DAYS = 30;
 /**
@@ -111,7 +118,12 @@ export async function startResponse(
   const { log, metrics, thresholds } = deps;
   const r = config;
   const outbox = new RevocationLog(deps.clickhouse, deps.database, deps.refused);
-  const limits = { perTenantPerMinute: r.guard.perTenantPerMinute, totalPerMinute: r.guard.totalPerMinute };
+  const limits = {
+    perTenantPerMinute: r.guard.perTenantPerMinute,
+    totalPerMinute: r.guard.totalPerMinute,
+    reservedPerTenant: r.guard.reservedPerTenant,
+    windowMs: r.guard.windowMs,
+  };
   const webhooks: WebhookStage = startWebhooks(config.webhooks, deps);
   let closing = false;
   const alert = (a: Alert) => webhooks.send(a);
@@ -184,9 +196,12 @@ export async function startResponse(
     closing: () => false,
     maxBackoffMs: deps.retryMaxBackoffMs,
   });
+  const suppressed = new SuppressedQueue();
   let resumed = 0;
-  for (const row of previous) {
+  for (const row of [...previous].sort((a, b) => a.decided_ms - b.decided_ms)) {
     memory.restore(row);
+    if (r.guard.retrySuppressedMs > 0 && row.decided_ms > Date.now() - r.guard.retrySuppressedMs)
+      metrics.guardRetries.inc({ outcome: 'dropped' }, suppressed.add(row));
     if (OPEN_STATUSES.has(row.status) && revoker !== undefined) {
       revoker.start(row);
       resumed++;
@@ -209,6 +224,52 @@ export async function startResponse(
     metrics.guardTripped.set({ scope: 'unavailable' }, shared !== undefined && !shared.answering ? 1 : 0);
   }, 5000);
   gauge.unref();
+
+  // Suppressed revocations, re-claimed while the guard has room for their tenant (oldest first).
+  let retrying = false;
+  const retrySuppressed = async () => {
+    const now = Date.now();
+    const { due, expired } = suppressed.due(memory, now, r.guard.retrySuppressedMs, (tenant) =>
+      shared !== undefined ? shared.room(tenant, now) : local.room(tenant, now),
+    );
+    if (expired.length > 0) metrics.guardRetries.inc({ outcome: 'expired' }, expired.length);
+    if (due.length === 0) return;
+    const claims = retryClaims(due);
+    let verdicts = new Map<string, ClaimVerdict>();
+    if (shared !== undefined) verdicts = await shared.claim(claims, now);
+    else for (const c of claims) verdicts.set(c.detectionId, local.claim(c, now));
+    const retried = retryDecisions(due, verdicts, memory, Date.now());
+    await keepTrying(() => outbox.append(retried.rows), {
+      what: 'retried revocations',
+      log,
+      closing: () => closing,
+      maxBackoffMs: deps.retryMaxBackoffMs,
+      onFailure: () => metrics.responseWriteFailures.inc({ sink: 'revocations' }),
+      ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
+    });
+    for (const o of retried.outcomes) {
+      metrics.guardRetries.inc({ outcome: o.outcome });
+      if (o.outcome !== 'refused') suppressed.delete(o.revocationId);
+    }
+    for (const { row, named } of retried.start) {
+      log.info(
+        { tenant: row.tenant, revocation: row.revocation_id, suppressedForMs: Date.now() - row.decided_ms },
+        'a suppressed revocation is retried: the guard has room again',
+      );
+      revoker?.start(row, named);
+    }
+    for (const a of retried.alerts) alert(a);
+  };
+  const retryTimer = setInterval(() => {
+    if (retrying || closing || suppressed.size === 0 || revoker === undefined) return;
+    retrying = true;
+    retrySuppressed()
+      .catch((err: Error) => log.warn({ err: err.message }, 'retrying suppressed revocations failed'))
+      .finally(() => {
+        retrying = false;
+      });
+  }, RETRY_EVERY_MS);
+  retryTimer.unref();
 
   return {
     async decide(detections) {
@@ -257,6 +318,10 @@ export async function startResponse(
         onFailure: () => metrics.responseWriteFailures.inc({ sink: 'revocations' }),
         ...(deps.backlog !== undefined ? { backlog: deps.backlog } : {}),
       });
+      if (r.guard.retrySuppressedMs > 0 && revoker !== undefined)
+        for (const row of decisions.rows)
+          if (row.status === 'suppressed')
+            metrics.guardRetries.inc({ outcome: 'dropped' }, suppressed.add(row));
       for (const { row, named } of decisions.start) revoker?.start(row, named);
       for (const a of decisions.alerts) alert(a);
       return decisions.detections;
@@ -268,6 +333,7 @@ export async function startResponse(
     async close() {
       closing = true;
       clearInterval(gauge);
+      clearInterval(retryTimer);
       await shared?.close();
       await revoker?.close(5000);
       await webhooks.close(10_000);

@@ -28,6 +28,10 @@
  * replica that read the earlier, so at most one instance revokes it; a replica started after a
  * target was revoked knows it from the outbox it reads at start, or else revokes it again (with
  * the same Idempotency-Key, which the auth API applies once).
+ *
+ * The budget's reserves per tenant (guard.ts) keep this: they depend only on the tenant's asks in
+ * the window. `room` says, reading only, how many of a tenant's claims would pass now: the stage
+ * retries suppressed findings while there is room (retry.ts), so a retry rarely adds a refused ask.
  */
 import { BlastRadiusGuard, type GuardLimits, type GuardScope, WINDOW_MS } from './guard.ts';
 
@@ -196,6 +200,14 @@ export class GuardLedger implements Guard {
    */
   admitLinked(tenant: string, n: number, nowMs: number): number {
     return this.#budget.admitUpTo(tenant, n, this.#tick(nowMs));
+  }
+
+  /**
+   * How many of a tenant's claims made now would pass the budget (reading only: no verdict depends
+   * on when it is read). The stage retries suppressed findings only while there is room.
+   */
+  room(tenant: string, nowMs: number, limits: GuardLimits = this.limits): number {
+    return this.#budget.room(tenant, Math.max(nowMs, this.#clock), limits);
   }
 
   /** Frees a target its claim took, when the claim's maker gave up on it (the slot stays counted). */

@@ -28,6 +28,10 @@ const GuardRecordSchema = Type.Union([
     detection_id: Id,
     tenant_limit: Limit,
     total_limit: Limit,
+    /** the maker's reserve per tenant (absent: 0, as instances before reserves judged) */
+    tenant_reserve: Type.Optional(Limit),
+    /** the maker's window, ms (absent: a minute) */
+    window_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
   }),
   Type.Object({
     v: Type.Literal(GUARD_RECORD_VERSION),

@@ -200,6 +200,8 @@ export class SharedGuard {
       detection_id: c.detectionId,
       tenant_limit: limits.perTenantPerMinute,
       total_limit: limits.totalPerMinute,
+      tenant_reserve: limits.reservedPerTenant ?? 0,
+      ...(limits.windowMs !== undefined ? { window_ms: limits.windowMs } : {}),
     }));
     const started = performance.now();
     const answers = records.map(
@@ -236,6 +238,11 @@ export class SharedGuard {
       this.#probeUntilAnswered();
     }
     return verdicts;
+  }
+
+  /** How many of a tenant's claims made now would pass the budget, as this replica has read it. */
+  room(tenant: string, nowMs: number): number {
+    return this.answering ? this.ledger.room(tenant, nowMs) : 0;
   }
 
   /** Scopes refused within the last window, by any instance (for the gauge). */
@@ -280,7 +287,12 @@ export class SharedGuard {
       const verdict = this.ledger.apply(
         { tenant: r.tenant, revocationId: r.revocation_id, detectionId: r.detection_id },
         atMs,
-        { perTenantPerMinute: r.tenant_limit, totalPerMinute: r.total_limit },
+        {
+          perTenantPerMinute: r.tenant_limit,
+          totalPerMinute: r.total_limit,
+          reservedPerTenant: r.tenant_reserve ?? 0,
+          ...(r.window_ms !== undefined ? { windowMs: r.window_ms } : {}),
+        },
         r.claim_id,
       );
       const waiter = this.#waiting.get(r.claim_id);

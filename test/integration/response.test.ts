@@ -281,8 +281,12 @@ describe('a flood of findings', () => {
   let w: World | undefined;
   afterAll(() => stopWorld(w));
 
-  it('10k findings: the guard holds at its limits (30 per tenant, 50 overall) and pages once', async () => {
-    w = await startWorld({ kafka: true, extra: { TOKENWATCH_GUARD_TOTAL_PER_MINUTE: '50' } });
+  it('10k findings: the guard holds at its limits (30 per tenant, 50 overall beyond reserves of 3) and pages once', async () => {
+    // (retries of the suppressed, once a tenant's minute ebbs, are the fair-guard drill's: off here)
+    w = await startWorld({
+      kafka: true,
+      extra: { TOKENWATCH_GUARD_TOTAL_PER_MINUTE: '50', TOKENWATCH_GUARD_RETRY_SUPPRESSED_MS: '0' },
+    });
     const world = w;
     // 10,000 families replayed (rotation, then the rotated token again 80 s later from the same
     // place): one refresh_replay finding each, 5,000 per tenant.
@@ -346,25 +350,26 @@ describe('a flood of findings', () => {
     const revokedOther = count('other', 'revoke');
     expect(revokedAcme).toBeLessThanOrEqual(30);
     expect(revokedOther).toBeLessThanOrEqual(30);
-    expect(revokedAcme + revokedOther).toBe(50);
-    expect(count(TENANT, 'suppressed') + count('other', 'suppressed')).toBe(10_000 - 50);
+    // each tenant's reserve of 3, and 50 overall beyond them
+    expect(revokedAcme + revokedOther).toBe(56);
+    expect(count(TENANT, 'suppressed') + count('other', 'suppressed')).toBe(10_000 - 56);
 
     // The auth server got exactly the allowed revocations (unknown families: 404, not_found).
     await waitUntil(
       'the allowed revocation calls',
-      async () => (await world.auth.revocationLog()).length === 50,
+      async () => (await world.auth.revocationLog()).length === 56,
       30_000,
     );
     expect(
       (await metric(world.tw.url, 'tokenwatch_guard_suppressed_total', { scope: 'tenant' })) +
         (await metric(world.tw.url, 'tokenwatch_guard_suppressed_total', { scope: 'total' })),
-    ).toBe(9950);
+    ).toBe(9944);
 
     // One page for the guard, and the detections folded rather than 10,000 messages.
     await new Promise((r) => setTimeout(r, 4000));
     const guardPages = world.receiver.messages.filter((m) => m.body.includes('"guard_tripped"'));
     expect(guardPages).toHaveLength(1);
     expect(world.receiver.messages.length).toBeLessThan(20);
-    expect((await world.auth.revocationLog()).length).toBe(50);
+    expect((await world.auth.revocationLog()).length).toBe(56);
   });
 });

@@ -118,4 +118,98 @@ describe('blast-radius guard', () => {
       ),
     );
   });
+
+  it('reserves: each tenant’s first asks pass whatever the total; floods of a few tenants leave the others theirs', () => {
+    const g = new BlastRadiusGuard({ perTenantPerMinute: 5, totalPerMinute: 4, reservedPerTenant: 2 });
+    // two noisy tenants: 2 reserved each, then 4 of the total between them, then refused
+    const noisy = Array.from({ length: 20 }, (_, i) => g.allow(i % 2 === 0 ? 'x' : 'y', i));
+    expect(noisy.filter((v) => v.allowed)).toHaveLength(8);
+    expect(g.room('x', 20)).toBe(0);
+    // a quiet tenant in the same minute still has its reserve…
+    expect(g.room('quiet', 20)).toBe(2);
+    expect(g.allow('quiet', 21)).toEqual({ allowed: true });
+    expect(g.allow('quiet', 22)).toEqual({ allowed: true });
+    // …and past it the spent total holds
+    expect(g.allow('quiet', 23)).toMatchObject({ allowed: false, scope: 'total' });
+    expect(g.room('quiet', 24)).toBe(0);
+  });
+
+  it('room reads only, and says what a claim now would get', () => {
+    const g = new BlastRadiusGuard({ perTenantPerMinute: 3, totalPerMinute: 10, reservedPerTenant: 1 });
+    expect(g.room('a', 0)).toBe(3);
+    g.allow('a', 0);
+    g.allow('a', 1);
+    expect(g.room('a', 2)).toBe(1);
+    expect(g.room('a', 60_000)).toBe(2); // the first left the window
+    // reading at a later time forgets nothing the verdicts still need
+    expect(g.allow('a', 3)).toEqual({ allowed: true });
+    expect(g.allow('a', 4)).toMatchObject({ allowed: false, scope: 'tenant' });
+  });
+
+  it('a shorter window (drills) is judged over that window', () => {
+    const g = new BlastRadiusGuard({ perTenantPerMinute: 1, totalPerMinute: 10, windowMs: 2000 });
+    expect(g.allow('a', 0).allowed).toBe(true);
+    expect(g.allow('a', 1999)).toMatchObject({ allowed: false, tripped: true });
+    expect(g.tripped(2000)).toEqual({ tenants: 1, total: false });
+    expect(g.room('a', 3999)).toBe(1);
+    expect(g.allow('a', 4000).allowed).toBe(true);
+    expect(g.tripped(4000)).toEqual({ tenants: 0, total: false });
+  });
+
+  it('linked tokens use the tenant’s reserve first, then the total', () => {
+    const g = new BlastRadiusGuard({ perTenantPerMinute: 10, totalPerMinute: 2, reservedPerTenant: 3 });
+    expect(g.admitUpTo('a', 9, 0)).toBe(5);
+    expect(g.admitUpTo('b', 9, 1)).toBe(3);
+  });
+
+  it('with reserves, never more than total + the reserves of the tenants asking in any window (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            gap: fc.integer({ min: 0, max: 20_000 }),
+            tenant: fc.constantFrom('a', 'b', 'c', 'd'),
+          }),
+          { maxLength: 400 },
+        ),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 10 }),
+        fc.integer({ min: 0, max: 4 }),
+        (asks, perTenant, total, reserve) => {
+          const g = new BlastRadiusGuard({
+            perTenantPerMinute: perTenant,
+            totalPerMinute: total,
+            reservedPerTenant: reserve,
+          });
+          let t = 0;
+          const allowed: { t: number; tenant: string }[] = [];
+          const asked: { t: number; tenant: string }[] = [];
+          for (const a of asks) {
+            t += a.gap;
+            asked.push({ t, tenant: a.tenant });
+            if (g.allow(a.tenant, t).allowed) allowed.push({ t, tenant: a.tenant });
+          }
+          for (const end of allowed) {
+            const inMinute = allowed.filter((x) => x.t > end.t - 60_000 && x.t <= end.t);
+            const tenants = new Set(inMinute.map((x) => x.tenant)).size;
+            expect(inMinute.length).toBeLessThanOrEqual(total + Math.min(reserve, perTenant) * tenants);
+            expect(inMinute.filter((x) => x.tenant === end.tenant).length).toBeLessThanOrEqual(perTenant);
+          }
+          // a tenant that asked fewer than its reserve in the window before is never refused by the total
+          const g2 = new BlastRadiusGuard({
+            perTenantPerMinute: perTenant,
+            totalPerMinute: total,
+            reservedPerTenant: reserve,
+          });
+          for (const [i, a] of asked.entries()) {
+            const before = asked
+              .slice(0, i)
+              .filter((x) => x.tenant === a.tenant && x.t > a.t - 60_000).length;
+            const v = g2.allow(a.tenant, a.t);
+            if (before < Math.min(reserve, perTenant)) expect(v.allowed).toBe(true);
+          }
+        },
+      ),
+    );
+  });
 });

@@ -195,7 +195,8 @@ describe('guard ledger', () => {
         fc.array(op, { minLength: 50, maxLength: 800 }),
         fc.nat(),
         fc.integer({ min: 0, max: 5 }),
-        (ops, where, limit) => {
+        fc.integer({ min: 0, max: 3 }),
+        (ops, where, limit, reserve) => {
           let t = 0;
           const log: { t: number; c: GuardClaim; id: string; release: boolean }[] = [];
           for (const [i, o] of ops.entries()) {
@@ -213,7 +214,8 @@ describe('guard ledger', () => {
             );
           }
           const startAt = log[where % log.length]!.t;
-          const limits = { perTenantPerMinute: limit, totalPerMinute: limit + 1 };
+          // (a tenant's reserve, which the total does not count, too)
+          const limits = { perTenantPerMinute: limit, totalPerMinute: limit + 1, reservedPerTenant: reserve };
           const early = new GuardLedger(limits);
           const late = new GuardLedger(limits);
           /** claim id → when last read: a record whose id was read less than COPY_MS before is a copy */

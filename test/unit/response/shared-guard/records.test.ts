@@ -30,6 +30,9 @@ describe('guard records', () => {
       const m = encodeRecord(r);
       expect(parseRecord(Buffer.from(m.value))).toEqual(r);
     }
+    // a claim carries its maker's reserve and window (an older maker's, neither: judged as before)
+    const withReserve: GuardRecord = { ...claim, tenant_reserve: 3, window_ms: 5000 };
+    expect(parseRecord(encodeRecord(withReserve).value)).toEqual(withReserve);
     expect(encodeRecord(claim).key).toBe('r1');
     expect(encodeRecord(probe).key).toBe('i');
   });
@@ -41,6 +44,8 @@ describe('guard records', () => {
     ['an unknown type', JSON.stringify({ ...claim, type: 'grant' })],
     ['a negative limit', JSON.stringify({ ...claim, tenant_limit: -1 })],
     ['a fractional limit', JSON.stringify({ ...claim, total_limit: 1.5 })],
+    ['a negative reserve', JSON.stringify({ ...claim, tenant_reserve: -1 })],
+    ['a window longer than a minute', JSON.stringify({ ...claim, window_ms: 60_001 })],
     ['a missing id', JSON.stringify({ ...claim, detection_id: undefined })],
     ['an empty id', JSON.stringify({ ...claim, claim_id: '' })],
     ['too long', JSON.stringify({ ...claim, tenant: 'x'.repeat(5000) })],
