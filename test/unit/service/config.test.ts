@@ -82,6 +82,9 @@ describe('loadConfig defaults', () => {
           topics: ['tokenwatch.events'],
           publishTopic: 'tokenwatch.events',
           deadLetterTopic: 'tokenwatch.events.dlq',
+          producerTopics: [],
+          relaySecret: '',
+          bindings: new Map(),
         },
         batch: {
           maxRows: 10_000,
@@ -309,6 +312,9 @@ describe('loadConfig parsing', () => {
           topics: ['a.events', 'b.events'],
           publishTopic: 'http.events',
           deadLetterTopic: 'dlq',
+          producerTopics: [],
+          relaySecret: '',
+          bindings: new Map(),
         },
         batch: {
           maxRows: 500,
