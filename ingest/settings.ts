@@ -31,6 +31,11 @@ export const INGEST_KAFKA_SETTINGS = {
     'TOKENWATCH_RELAY_SECRET',
     `HMAC key (at least ${MIN_RELAY_SECRET_LENGTH} characters, the same on every instance) signing the reporter headers tokenwatch relays to Kafka; with it set, reporter headers without a valid signature are refused (\`unverified_reporter\`), so no producer can name its own reporter. Unset: headers are believed as written (a start-up warning)`,
   ),
+  requireReporter: setting.bool(
+    'TOKENWATCH_KAFKA_REQUIRE_REPORTER',
+    false,
+    'with `TOKENWATCH_RELAY_SECRET` set: also refuse (`unverified_reporter`) messages on the shared events topic that name no reporter — legacy producers writing there themselves; turn on once every producer writes to its bound topic',
+  ),
 };
 
 export const BATCH_SETTINGS = {
@@ -199,6 +204,10 @@ function readKafka(env: Env, problems: string[]): IngestSettings['kafka'] {
   if (k.relaySecret !== '' && k.relaySecret.length < MIN_RELAY_SECRET_LENGTH)
     problems.push(
       `TOKENWATCH_RELAY_SECRET must be at least ${MIN_RELAY_SECRET_LENGTH} characters (got ${k.relaySecret.length}): use a random string, e.g. \`openssl rand -base64 32\`, the same on every instance`,
+    );
+  if (k.requireReporter && k.relaySecret === '')
+    problems.push(
+      'TOKENWATCH_KAFKA_REQUIRE_REPORTER needs TOKENWATCH_RELAY_SECRET: without it no reporter header can be told from a forged one',
     );
   return { ...k, bindings };
 }

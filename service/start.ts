@@ -126,6 +126,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const kafkaTrust: KafkaTrust = {
     bindings: ingest.kafka.bindings,
     relaySecret: ingest.kafka.relaySecret,
+    requireReporter: ingest.kafka.requireReporter,
   };
   if (config.kafka.brokers.length > 0) {
     if (kafkaTrust.relaySecret === '')

@@ -13,6 +13,8 @@ export interface KafkaTrust {
   bindings: ReadonlyMap<string, ProducerBinding>;
   /** '' = relay headers are not signed, and believed as they are */
   relaySecret: string;
+  /** refuse shared-topic messages that name no (signed) reporter: every producer has a bound topic */
+  requireReporter?: boolean;
 }
 
 export const NO_KAFKA_TRUST: KafkaTrust = { bindings: new Map(), relaySecret: '' };
@@ -37,5 +39,13 @@ export function kafkaOrigin(
     };
   const named = reporterFromHeaders(message.headers, message.value ?? '', trust.relaySecret);
   if (!named.ok) return named;
+  if (named.reporter === undefined && trust.requireReporter === true)
+    return {
+      ok: false,
+      error: {
+        code: 'unverified_reporter',
+        message: `the message on the shared topic ${topic} names no reporter, and TOKENWATCH_KAFKA_REQUIRE_REPORTER refuses those: a producer writes to its bound topic (TOKENWATCH_KAFKA_PRODUCER_TOPICS), never to the shared one`,
+      },
+    };
   return { ok: true, ctx: named.reporter !== undefined ? { reporter: named.reporter } : {} };
 }

@@ -15,6 +15,9 @@ import {
   metric,
   postEvents,
   queryRows,
+  type RunningService,
+  serviceSetup,
+  startService,
   TENANT,
   unique,
   waitUntil,
@@ -256,5 +259,52 @@ describe('Kafka producers bound to a tenant and role', () => {
     expect(stored).toEqual([
       { event_id: viaHttp.event_id, reporter_role: 'verifier', reporter_door: 'http' },
     ]);
+  });
+});
+
+describe('every producer bound: the shared topic takes only what tokenwatch relayed', () => {
+  const verifiers = unique('acme-verifiers');
+  const setup = serviceSetup({
+    kafka: true,
+    extra: {
+      TOKENWATCH_API_KEYS: `${TENANT}:${VERIFIER_KEY}:verifier`,
+      TOKENWATCH_KAFKA_PRODUCER_TOPICS: `${verifiers}=${TENANT}:verifier`,
+      TOKENWATCH_RELAY_SECRET: RELAY_SECRET,
+      TOKENWATCH_KAFKA_REQUIRE_REPORTER: 'true',
+    },
+  });
+  const kafka = kafkaClient();
+  let service: RunningService | undefined;
+  beforeAll(async () => {
+    service = await startService(setup.env);
+  });
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  it('refuses a legacy producer’s message on the shared topic; relayed events (bound topic, HTTP) are stored', async () => {
+    const marker = unique('mark');
+    const legacy = verification(TENANT, unique('user'), { source: marker });
+    const bound = verification(TENANT, unique('user'), { source: marker });
+    const viaHttp = verification(TENANT, unique('user'), { source: marker });
+    await send(kafka, setup.topic, [{ value: legacy }]);
+    await send(kafka, verifiers, [{ value: bound }]);
+    expect((await postEvents(service!.url, [viaHttp], { key: VERIFIER_KEY })).body.accepted).toBe(1);
+    const stored = await waitUntil('the relayed events stored', async () => {
+      const rows = await queryRows<{ event_id: string }>(
+        ch,
+        `SELECT event_id FROM ${setup.database}.events WHERE source = '${marker}' ORDER BY event_id`,
+      );
+      return rows.length >= 2 && rows;
+    });
+    expect(stored.map((r) => r.event_id)).toEqual([bound.event_id, viaHttp.event_id].sort());
+    const letters = await waitUntil('the legacy message dead-lettered', async () => {
+      const rows = await queryRows<{ code: string }>(
+        ch,
+        `SELECT code FROM ${setup.database}.dead_letters FINAL WHERE position(payload, '${legacy.event_id}') > 0`,
+      );
+      return rows.length >= 1 && rows;
+    });
+    expect(letters).toEqual([{ code: 'unverified_reporter' }]);
   });
 });

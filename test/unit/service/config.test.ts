@@ -84,6 +84,7 @@ describe('loadConfig defaults', () => {
           deadLetterTopic: 'tokenwatch.events.dlq',
           producerTopics: [],
           relaySecret: '',
+          requireReporter: false,
           bindings: new Map(),
         },
         batch: {
@@ -314,6 +315,7 @@ describe('loadConfig parsing', () => {
           deadLetterTopic: 'dlq',
           producerTopics: [],
           relaySecret: '',
+          requireReporter: false,
           bindings: new Map(),
         },
         batch: {

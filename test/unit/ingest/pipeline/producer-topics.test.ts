@@ -96,4 +96,23 @@ describe('producer topics (TOKENWATCH_KAFKA_PRODUCER_TOPICS)', () => {
     expect(shared.ok).toBe(false);
     expect(kafkaOrigin('tokenwatch.events', { value: null }, trust)).toStrictEqual({ ok: true, ctx: {} });
   });
+
+  it('refuses a shared-topic message naming no reporter only when told to', () => {
+    const trust = { bindings: new Map(), relaySecret: 'a-relay-secret-of-at-least-32-characters!' };
+    expect(kafkaOrigin('tokenwatch.events', { value: Buffer.from('{}') }, trust).ok).toBe(true);
+    const strict = kafkaOrigin(
+      'tokenwatch.events',
+      { value: Buffer.from('{}') },
+      { ...trust, requireReporter: true },
+    );
+    expect(strict.ok).toBe(false);
+    if (!strict.ok) expect(strict.error.code).toBe('unverified_reporter');
+    expect(
+      kafkaOrigin(
+        'bound',
+        { value: null },
+        { ...trust, requireReporter: true, bindings: parseProducerTopics(['bound=acme:verifier'], [], []) },
+      ).ok,
+    ).toBe(true);
+  });
 });
