@@ -5,6 +5,8 @@
 
 import type { Env } from '../platform/env.ts';
 import { readTable, setting, type ValuesOf } from '../platform/settings.ts';
+import { type ProducerBinding, parseProducerTopics } from './pipeline/producer-topics.ts';
+import { MIN_RELAY_SECRET_LENGTH } from './pipeline/reporter-headers.ts';
 
 export const INGEST_KAFKA_SETTINGS = {
   groupId: setting.str('TOKENWATCH_KAFKA_GROUP_ID', 'tokenwatch-ingest', 'consumer group of the ingest'),
@@ -19,6 +21,20 @@ export const INGEST_KAFKA_SETTINGS = {
     'TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC',
     'tokenwatch.events.dlq',
     'dead letters, as JSON',
+  ),
+  producerTopics: setting.list(
+    'TOKENWATCH_KAFKA_PRODUCER_TOPICS',
+    [],
+    'producers bound to a tenant and role: `topic=tenant:role,…` (role `verifier` or `auth-server`). Each producer writes to its own topic (its write ACL is its identity); the ingest consumes these topics, refuses per event what names another tenant (`tenant_mismatch`) or is outside the role (`outside_role`), and relays the rest to the events topic as reported by `topic:<name>` ([contract](contract.md#kafka-producers))',
+  ),
+  relaySecret: setting.secret(
+    'TOKENWATCH_RELAY_SECRET',
+    `HMAC key (at least ${MIN_RELAY_SECRET_LENGTH} characters, the same on every instance) signing the reporter headers tokenwatch relays to Kafka; with it set, reporter headers without a valid signature are refused (\`unverified_reporter\`), so no producer can name its own reporter. Unset: headers are believed as written (a start-up warning)`,
+  ),
+  requireReporter: setting.bool(
+    'TOKENWATCH_KAFKA_REQUIRE_REPORTER',
+    false,
+    'with `TOKENWATCH_RELAY_SECRET` set: also refuse (`unverified_reporter`) messages on the shared events topic that name no reporter — legacy producers writing there themselves; turn on once every producer writes to its bound topic',
   ),
 };
 
@@ -172,17 +188,34 @@ export const DOOR_SETTINGS = {
 };
 
 export interface IngestSettings {
-  kafka: ValuesOf<typeof INGEST_KAFKA_SETTINGS>;
+  kafka: ValuesOf<typeof INGEST_KAFKA_SETTINGS> & {
+    /** TOKENWATCH_KAFKA_PRODUCER_TOPICS, by topic */
+    bindings: Map<string, ProducerBinding>;
+  };
   batch: ValuesOf<typeof BATCH_SETTINGS>;
   limits: ValuesOf<typeof LIMITS_SETTINGS>;
   /** the HTTP door's bounds */
   door: ValuesOf<typeof DOOR_SETTINGS>;
 }
 
+function readKafka(env: Env, problems: string[]): IngestSettings['kafka'] {
+  const k = readTable(INGEST_KAFKA_SETTINGS, env, problems);
+  const bindings = parseProducerTopics(k.producerTopics, [...k.topics, k.publishTopic], problems);
+  if (k.relaySecret !== '' && k.relaySecret.length < MIN_RELAY_SECRET_LENGTH)
+    problems.push(
+      `TOKENWATCH_RELAY_SECRET must be at least ${MIN_RELAY_SECRET_LENGTH} characters (got ${k.relaySecret.length}): use a random string, e.g. \`openssl rand -base64 32\`, the same on every instance`,
+    );
+  if (k.requireReporter && k.relaySecret === '')
+    problems.push(
+      'TOKENWATCH_KAFKA_REQUIRE_REPORTER needs TOKENWATCH_RELAY_SECRET: without it no reporter header can be told from a forged one',
+    );
+  return { ...k, bindings };
+}
+
 /** Reads the ingest settings; problems are pushed onto `problems`. */
 export function readIngestSettings(env: Env, problems: string[]): IngestSettings {
   const s: IngestSettings = {
-    kafka: readTable(INGEST_KAFKA_SETTINGS, env, problems),
+    kafka: readKafka(env, problems),
     batch: readTable(BATCH_SETTINGS, env, problems),
     limits: readTable(LIMITS_SETTINGS, env, problems),
     door: readTable(DOOR_SETTINGS, env, problems),

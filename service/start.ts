@@ -5,11 +5,13 @@
  *   POST /v1/events ──────┘      (with Kafka, HTTP events are published to the topic instead)
  *   events ─> detectors (own consumer group, or in process) ─> detections table + findings topic
  */
+
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { type DetectionStage, startDetection } from '../detectors/run/stage.ts';
 import { createMetrics, type Metrics } from '../ingest/metrics.ts';
 import { Batcher } from '../ingest/pipeline/batcher.ts';
+import type { KafkaTrust } from '../ingest/pipeline/kafka-origin.ts';
 import { Stage } from '../ingest/pipeline/stage.ts';
 import { ClickHouseSink } from '../ingest/sink/clickhouse-sink.ts';
 import { DeadLetterStore } from '../ingest/sink/dead-letter-store.ts';
@@ -121,13 +123,28 @@ export async function startService(config: Config, log: Logger): Promise<Service
     },
   ];
 
+  const kafkaTrust: KafkaTrust = {
+    bindings: ingest.kafka.bindings,
+    relaySecret: ingest.kafka.relaySecret,
+    requireReporter: ingest.kafka.requireReporter,
+  };
   if (config.kafka.brokers.length > 0) {
+    if (kafkaTrust.relaySecret === '')
+      log.warn(
+        'TOKENWATCH_RELAY_SECRET is unset: reporter headers on the events topic are believed as written, so any producer with write access to it can name a reporter and role; set the same secret on every instance (docs/operations.md, "Kafka ACLs")',
+      );
+    if (kafkaTrust.bindings.size > 0)
+      log.info(
+        { producerTopics: [...kafkaTrust.bindings.values()] },
+        'producer topics bound to a tenant and role: their events are checked and relayed to the events topic',
+      );
     const kafka = createKafka(config.kafka, log.child({ component: 'kafka' }));
     await ensureTopics(
       kafka,
       [
         ...new Set([
           ...ingest.kafka.topics,
+          ...ingest.kafka.bindings.keys(),
           ingest.kafka.publishTopic,
           ingest.kafka.deadLetterTopic,
           ...(config.detect.enabled
@@ -152,7 +169,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
     });
     await producer.connect();
     const deadLetterTopic = new DeadLetterTopic(producer, ingest.kafka.deadLetterTopic, log);
-    intake = new KafkaIntake(producer, ingest.kafka.publishTopic, batcher, deadLetterTopic);
+    intake = new KafkaIntake(
+      producer,
+      ingest.kafka.publishTopic,
+      batcher,
+      deadLetterTopic,
+      kafkaTrust.relaySecret,
+    );
     source = new KafkaSource(
       kafka,
       {
@@ -160,6 +183,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
         topics: ingest.kafka.topics,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         topicPartitions: config.kafka.topicPartitions,
+        trust: kafkaTrust,
+        relay: {
+          topic: ingest.kafka.publishTopic,
+          producer,
+          retryMaxBackoffMs: ingest.batch.retryMaxBackoffMs,
+        },
       },
       stage,
       batcher,
@@ -172,6 +201,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     checks.push({ name: 'kafka', check: () => producerConnected && consumer.ready });
     detectionKafka = { client: kafka, producer };
   } else {
+    if (kafkaTrust.bindings.size > 0)
+      log.warn(
+        'TOKENWATCH_KAFKA_PRODUCER_TOPICS is set but TOKENWATCH_KAFKA_BROKERS is empty: no topic is consumed',
+      );
     log.info(
       'TOKENWATCH_KAFKA_BROKERS is empty: single-process mode (HTTP events go straight to ClickHouse)',
     );
@@ -211,6 +244,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
                 sessionTimeoutMs: config.kafka.sessionTimeoutMs,
                 topicPartitions: config.kafka.topicPartitions,
                 deadLetters,
+                trust: kafkaTrust,
               },
             }
           : {}),

@@ -22,7 +22,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ingest/metrics.ts';
-import { reporterFromHeaders, reporterHeaders } from '../../ingest/pipeline/reporter-headers.ts';
+import { type KafkaTrust, kafkaOrigin } from '../../ingest/pipeline/kafka-origin.ts';
+import { reporterHeaders } from '../../ingest/pipeline/reporter-headers.ts';
 import type { DeadLetterRow } from '../../ingest/pipeline/rows.ts';
 import type { Stage } from '../../ingest/pipeline/stage.ts';
 import {
@@ -69,6 +70,8 @@ export interface KafkaDetectorOptions {
   /** history to read on assignment (seconds back from now) */
   familyLookbackS: number;
   tokenLookbackS: number;
+  /** whose reporter headers are believed (the relay's secret) */
+  trust: KafkaTrust;
 }
 
 const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -346,14 +349,12 @@ export class KafkaDetector {
       if (mode === 'live') live++;
       else warm++;
       const text = m.value?.toString('utf8') ?? '';
-      const reporter = reporterFromHeaders(m.headers);
-      const result = this.stage.validateText(text, {
-        nowMs: receivedMs,
-        ...(reporter !== undefined ? { reporter } : {}),
-      });
-      // A copy sent on (re-routed, or to its address's owner) keeps who reported it.
-      const relayed = reporterHeaders(reporter);
+      const from = kafkaOrigin(topic, m, this.options.trust);
+      if (!from.ok) return; // ingest dead-letters it (unverified_reporter)
+      const result = this.stage.validateText(text, { nowMs: receivedMs, ...from.ctx });
       if (!result.ok) return; // ingest dead-letters it; detectors have nothing to learn from it
+      // A copy sent on (re-routed, or to its address's owner) keeps who reported it, signed again.
+      const relayed = reporterHeaders(from.ctx.reporter, text, this.options.trust.relaySecret);
       const e = result.event;
       const key = byAddress ? addressKey(e.tenant, e.ip) : eventKey(e.tenant, e.subject);
       const cause =

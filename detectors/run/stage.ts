@@ -2,9 +2,11 @@
  * The detection stage of the service: the runtime, its outputs and its source — a consumer group
  * of its own with Kafka, or the in-process stream of validated events in single-process mode.
  */
+
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ingest/metrics.ts';
+import type { KafkaTrust } from '../../ingest/pipeline/kafka-origin.ts';
 import type { EventRow } from '../../ingest/pipeline/rows.ts';
 import type { Stage } from '../../ingest/pipeline/stage.ts';
 import type { WriteBacklog } from '../../platform/backlog.ts';
@@ -48,6 +50,8 @@ export interface DetectionDeps {
     topicPartitions: number;
     /** where the dead letters of events misplaced twice go (the ingest's dead-letter store) */
     deadLetters: DeadLetterSink;
+    /** whose reporter headers are believed (the relay's secret) */
+    trust: KafkaTrust;
   };
   /** the database the detections are stored in (and history read from) */
   database: string;
@@ -110,6 +114,7 @@ export async function startDetection(
         partitionsConsumedConcurrently: Math.max(1, deps.kafka.topicPartitions),
         overlapSeconds: config.rebuildOverlapSeconds,
         database: deps.database,
+        trust: deps.kafka.trust,
         ...lookback,
       },
       deps.clickhouse,

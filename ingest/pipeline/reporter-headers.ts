@@ -1,25 +1,57 @@
 /**
- * Who reported an event, across Kafka: the HTTP door in Kafka mode relays events it accepted to the
- * events topic with their reporter (the key's id and role) in message headers, and the consumers
- * (ingest, detectors) take it back. A header names a role the relayed event was already checked
- * against. A message without these headers (a producer writing to the topic itself) has no known
- * reporter and keeps the rights of a key without a role; binding producers to a tenant and role is
- * the Kafka door's own concern.
+ * Who reported an event, across Kafka: the HTTP door in Kafka mode (and the Kafka door, for the
+ * events of bound producers' topics) relays events it accepted to the events topic with their
+ * reporter (id, role, door) in message headers, and the consumers (ingest, detectors) take it back.
+ * A header names a role the relayed event was already checked against — so a producer writing to
+ * the topic must not be able to write one: with `TOKENWATCH_RELAY_SECRET` set, the headers carry an
+ * HMAC-SHA256 over themselves and the message's value (the whole event), and headers without a
+ * valid one are refused (`unverified_reporter`). A message without these headers (a legacy producer
+ * writing to the shared topic itself) has no known reporter and keeps the rights of a key without a role.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { REPORTER_ROLES, type ReporterRole } from '../../platform/http/api-keys.ts';
 import { cut } from '../../platform/text.ts';
-import type { Reporter } from './validate.ts';
+import type { EventError, Reporter } from './validate.ts';
 
 export const REPORTER_ID_HEADER = 'tokenwatch-reporter-id';
 export const REPORTER_ROLE_HEADER = 'tokenwatch-reporter-role';
+export const REPORTER_DOOR_HEADER = 'tokenwatch-reporter-door';
+export const REPORTER_SIG_HEADER = 'tokenwatch-reporter-sig';
+
+/** Shortest relay secret accepted (32 characters: 192 bits and more of a random string). */
+export const MIN_RELAY_SECRET_LENGTH = 32;
 
 const ROLES: ReadonlySet<string> = new Set(REPORTER_ROLES);
+const MAX_ID = 128;
 
-/** The headers of a relayed event (none when its reporter is unknown). */
-export function reporterHeaders(r: Reporter | undefined): Record<string, string> | undefined {
+/** The signature of headers `id`, `role`, `door` on a message whose value is `value` (base64url). */
+export function reporterSignature(
+  secret: string,
+  r: { id: string; role: string; door: string },
+  value: string | Buffer,
+): string {
+  return createHmac('sha256', secret)
+    .update(JSON.stringify(['tokenwatch-reporter/v1', r.id, r.role, r.door]))
+    .update('\n')
+    .update(value)
+    .digest('base64url');
+}
+
+/** The headers of a relayed event (none when its reporter is unknown); signed when `secret` is set. */
+export function reporterHeaders(
+  r: Reporter | undefined,
+  value: string | Buffer,
+  secret: string,
+): Record<string, string> | undefined {
   if (r === undefined || (r.id === '' && r.role === '')) return undefined;
-  return { [REPORTER_ID_HEADER]: r.id, [REPORTER_ROLE_HEADER]: r.role };
+  const named = { id: cut(r.id, MAX_ID), role: r.role, door: r.door === 'kafka' ? 'kafka' : 'http' };
+  return {
+    [REPORTER_ID_HEADER]: named.id,
+    [REPORTER_ROLE_HEADER]: named.role,
+    [REPORTER_DOOR_HEADER]: named.door,
+    ...(secret !== '' ? { [REPORTER_SIG_HEADER]: reporterSignature(secret, named, value) } : {}),
+  };
 }
 
 type KafkaHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined> | IncomingHttpHeaders;
@@ -29,12 +61,41 @@ const text = (v: unknown): string => {
   return one === undefined || one === null ? '' : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
 };
 
-/** The reporter a consumed message's headers name, for the validation context; undefined when none. */
-export function reporterFromHeaders(headers: KafkaHeaders | undefined): Reporter | undefined {
-  if (headers === undefined) return undefined;
-  const id = cut(text(headers[REPORTER_ID_HEADER]), 128);
+/** What a consumed message's headers say of its reporter: none, one (believed), or a refusal. */
+export type HeaderReporter = { ok: true; reporter?: Reporter } | { ok: false; error: EventError };
+
+const unverified = (why: string): HeaderReporter => ({
+  ok: false,
+  error: {
+    code: 'unverified_reporter',
+    message: `the message names a reporter in ${REPORTER_ID_HEADER}/${REPORTER_ROLE_HEADER} headers, ${why}: only tokenwatch's relay may name one (check that every instance has the same TOKENWATCH_RELAY_SECRET); producers write to a topic bound to them (TOKENWATCH_KAFKA_PRODUCER_TOPICS) without these headers`,
+  },
+});
+
+/**
+ * The reporter a consumed message's headers name, for the validation context. With `secret` ''
+ * (no relay secret configured) headers are believed as they are; otherwise only with a valid signature.
+ */
+export function reporterFromHeaders(
+  headers: KafkaHeaders | undefined,
+  value: string | Buffer,
+  secret: string,
+): HeaderReporter {
+  if (headers === undefined) return { ok: true };
+  const id = text(headers[REPORTER_ID_HEADER]);
   const rawRole = text(headers[REPORTER_ROLE_HEADER]);
+  const rawDoor = text(headers[REPORTER_DOOR_HEADER]);
+  if (id === '' && rawRole === '') return { ok: true };
+  if (secret !== '') {
+    const sig = Buffer.from(text(headers[REPORTER_SIG_HEADER]), 'utf8');
+    if (sig.length === 0) return unverified('without a signature');
+    const expected = Buffer.from(
+      reporterSignature(secret, { id, role: rawRole, door: rawDoor }, value),
+      'utf8',
+    );
+    if (sig.length !== expected.length || !timingSafeEqual(sig, expected))
+      return unverified('with a signature that does not match them and the event');
+  }
   const role: ReporterRole | '' = ROLES.has(rawRole) ? (rawRole as ReporterRole) : '';
-  if (id === '' && role === '') return undefined;
-  return { id, role, door: 'http' };
+  return { ok: true, reporter: { id: cut(id, MAX_ID), role, door: rawDoor === 'kafka' ? 'kafka' : 'http' } };
 }

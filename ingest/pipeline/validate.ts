@@ -27,9 +27,12 @@ export const REJECT_CODES = {
     '`time` is older than `TOKENWATCH_MAX_EVENT_AGE_SECONDS` or further ahead than `TOKENWATCH_MAX_FUTURE_SKEW_SECONDS`',
   invalid_ip: '`ip` is not an IPv4 or IPv6 address',
   raw_token: 'a field or key holds what looks like a raw JWT (JWS or JWE): events carry ids and claims only',
-  tenant_mismatch: '`tenant` is not the tenant of the API key that sent it',
+  tenant_mismatch:
+    '`tenant` is not the tenant of the API key that sent it, or (Kafka) of the producer topic it was written to (`TOKENWATCH_KAFKA_PRODUCER_TOPICS`)',
   outside_role:
-    '`type` is not one the sending key’s role may report: a `verifier` key reports `verification` events only; issuance, refresh and revocation facts need an `auth-server` key (`TOKENWATCH_API_KEYS` entries `tenant:key:auth-server`)',
+    '`type` is not one the sending key’s (or producer topic’s) role may report: a `verifier` reports `verification` events only; issuance, refresh and revocation facts need an `auth-server` key (`TOKENWATCH_API_KEYS` entries `tenant:key:auth-server`) or topic (`TOKENWATCH_KAFKA_PRODUCER_TOPICS` entries `topic=tenant:auth-server`)',
+  unverified_reporter:
+    'Kafka only: the message names a reporter in `tokenwatch-reporter-*` headers without a valid signature by `TOKENWATCH_RELAY_SECRET` (a producer cannot name its own reporter): every instance needs the same secret; producers write to their bound topic without these headers',
   inconsistent_outcome: '`outcome` and `reason` disagree (`accepted`/`rotated` go with `ok` only)',
   misrouted:
     'Kafka only: the detectors found a copy they had re-routed once on the wrong partition again (the topic’s partition count changed?); it is stored, but the detectors did not run on it',
@@ -90,8 +93,10 @@ export const DEFAULT_MAX_DEPTH = 32;
 
 export interface ValidationContext {
   nowMs: number;
-  /** the tenant the sender is authenticated as (HTTP API key); events naming another tenant are refused */
+  /** the tenant the sender is authenticated as (HTTP API key, bound Kafka topic); events naming another tenant are refused */
   tenant?: string;
+  /** what `tenant` comes from, for the refusal's message (default: the API key) */
+  tenantOf?: string;
   /** who sends (HTTP API key): recorded with each event; types outside its role are refused */
   reporter?: Reporter;
 }
@@ -246,7 +251,7 @@ export function validateEventValue(
   if (role !== '' && !ROLE_MAY_REPORT[role].has(type as EventType)) {
     return fail(
       'outside_role',
-      `a ${role} key may report ${[...ROLE_MAY_REPORT[role]].join(', ')} events only, not ${type}: send issuance, refresh and revocation facts with the auth server's key (role auth-server)`,
+      `a ${role} key or producer topic may report ${[...ROLE_MAY_REPORT[role]].join(', ')} events only, not ${type}: send issuance, refresh and revocation facts with the auth server's key or topic (role auth-server)`,
       '/type',
     );
   }
@@ -283,7 +288,7 @@ export function validateEventValue(
   if (ctx.tenant !== undefined && tenant !== ctx.tenant) {
     return fail(
       'tenant_mismatch',
-      `event names tenant ${JSON.stringify(tenant)} but the API key belongs to ${JSON.stringify(ctx.tenant)}`,
+      `event names tenant ${JSON.stringify(tenant)} but ${ctx.tenantOf ?? 'the API key'} belongs to ${JSON.stringify(ctx.tenant)}: a key or producer topic reports for its own tenant only`,
       '/tenant',
     );
   }

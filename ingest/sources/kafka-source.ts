@@ -9,6 +9,13 @@
  * It is computed from the body, not taken from where the message was: a producer that keys or
  * partitions otherwise (the detectors re-route its messages) still files the event under the
  * partition whose owner keeps its subject's state.
+ *
+ * Topics bound to a producer (`TOKENWATCH_KAFKA_PRODUCER_TOPICS`) are doors, not the log: their
+ * events are checked against the topic's tenant and role (refusals dead-lettered per event, as over
+ * HTTP) and the accepted ones relayed to the events topic with their reporter (`topic:<name>`) in
+ * signed headers — stored and detected from there, so one subject's events stay on one partition of
+ * one topic whichever producer reported them. A bound topic's offsets are committed once the relay
+ * is acknowledged and its dead letters stored.
  */
 
 import type { Logger } from 'pino';
@@ -17,19 +24,24 @@ import {
   createConsumer,
   type EachBatchPayload,
   type Kafka,
+  type OutgoingMessage,
+  type Producer,
   partitionCounts,
   partitionOfKey,
+  sendChunked,
 } from '../../platform/kafka/client.ts';
 import { eventKey } from '../../platform/kafka/keys.ts';
 import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
+import { keepTrying } from '../../platform/keep-trying.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import { cut } from '../../platform/text.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Batcher } from '../pipeline/batcher.ts';
-import { reporterFromHeaders } from '../pipeline/reporter-headers.ts';
+import { type KafkaTrust, kafkaOrigin } from '../pipeline/kafka-origin.ts';
+import { relayMessage } from '../pipeline/relay-message.ts';
 import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
-import type { NormalizedEvent } from '../pipeline/validate.ts';
+import type { NormalizedEvent, ValidationResult } from '../pipeline/validate.ts';
 import type { DeadLetterTopic } from '../sink/dead-letter-topic.ts';
 
 /** What the source consumes and how: the ingest's topics and group, Kafka's session and partitions. */
@@ -39,6 +51,10 @@ export interface KafkaSourceOptions {
   sessionTimeoutMs: number;
   /** partitions consumed at once */
   topicPartitions: number;
+  /** the bound producers' topics (consumed besides `topics`) and the relay's secret */
+  trust: KafkaTrust;
+  /** where a bound topic's accepted events are relayed (the events topic), and by which producer */
+  relay: { topic: string; producer: Producer; retryMaxBackoffMs: number };
 }
 
 export class KafkaSource {
@@ -47,6 +63,7 @@ export class KafkaSource {
   /** partition counts of the consumed topics, read again after each join (they may have grown) */
   readonly #counts = new Map<string, number>();
   #joined = false;
+  #stopped = false;
 
   private readonly kafka: Kafka;
   private readonly config: KafkaSourceOptions;
@@ -99,7 +116,7 @@ export class KafkaSource {
 
   async start(): Promise<void> {
     await this.#consumer.connect();
-    await this.#consumer.subscribe({ topics: this.config.topics, fromBeginning: true });
+    await this.#consumer.subscribe({ topics: this.#allTopics(), fromBeginning: true });
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
@@ -108,17 +125,24 @@ export class KafkaSource {
     });
   }
 
+  #allTopics(): string[] {
+    return [...new Set([...this.config.topics, ...this.config.trust.bindings.keys()])];
+  }
+
   async #onBatch({ batch, heartbeat }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
     const receivedMs = Date.now();
     const valid: NormalizedEvent[] = [];
     const deadLetters: DeadLetterRow[] = [];
+    const binding = this.config.trust.bindings.get(topic);
     // A fetch can hold thousands of messages: validated in slices shared with all other work.
     await forEachInSlices(batch.messages, (m) => {
       const text = m.value?.toString('utf8') ?? '';
-      const reporter = reporterFromHeaders(m.headers);
-      const result = this.stage.validateText(text, { nowMs: receivedMs, ...(reporter ? { reporter } : {}) });
+      const from = kafkaOrigin(topic, m, this.config.trust);
+      const result: ValidationResult = from.ok
+        ? this.stage.validateText(text, { nowMs: receivedMs, ...from.ctx })
+        : from;
       if (result.ok) {
         valid.push(result.event);
         return;
@@ -127,7 +151,8 @@ export class KafkaSource {
       deadLetters.push(
         this.stage.deadLetter({
           door: 'kafka',
-          tenant: cut(m.key?.toString('utf8').split(':', 1)[0] ?? '', 64),
+          // a bound topic's refusals are its tenant's (whatever tenant the body or key names)
+          tenant: binding?.tenant ?? cut(m.key?.toString('utf8').split(':', 1)[0] ?? '', 64),
           origin,
           letterId: `kafka:${origin}`,
           eventIndex: -1,
@@ -137,6 +162,7 @@ export class KafkaSource {
         }),
       );
     });
+    if (binding !== undefined) return this.#relay(batch, valid, deadLetters, heartbeat);
     const events = await this.stage.enrichAll(valid, receivedMs, 'kafka', deadLetters);
     const partitions = await this.#partitionsOf(topic);
     if (partitions > 0)
@@ -158,6 +184,58 @@ export class KafkaSource {
         this.log.warn(
           { topic, partition, err: err.message },
           'batch not stored; its offsets stay uncommitted',
+        ),
+    );
+  }
+
+  /**
+   * A bound topic's batch: the accepted events relayed to the events topic (until Kafka acknowledges),
+   * the refused stored as dead letters; the offsets committed after both.
+   */
+  async #relay(
+    batch: EachBatchPayload['batch'],
+    valid: NormalizedEvent[],
+    deadLetters: DeadLetterRow[],
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const { topic, partition } = batch;
+    const { relay, trust } = this.config;
+    const messages: OutgoingMessage[] = [];
+    await forEachInSlices(valid, (e) => {
+      messages.push(relayMessage(e, trust.relaySecret));
+    });
+    this.metrics.received.inc({ door: 'kafka' }, batch.messages.length);
+    this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
+    const timer = setInterval(() => heartbeat().catch(() => undefined), 2000);
+    try {
+      if (messages.length > 0)
+        await keepTrying(() => sendChunked(relay.producer, relay.topic, messages), {
+          what: `events of producer topic ${topic} relayed to ${relay.topic}`,
+          context: { topic, partition, messages: messages.length },
+          log: this.log,
+          closing: () => this.#stopped,
+          baseBackoffMs: 200,
+          maxBackoffMs: relay.retryMaxBackoffMs,
+        });
+    } finally {
+      clearInterval(timer);
+    }
+    if (deadLetters.length > 0)
+      this.log.warn(
+        { topic, partition, refused: deadLetters.length, relayed: messages.length },
+        'events refused on a bound producer topic (tokenwatch_events_rejected_total, dead letters): check that producer',
+      );
+    const { stored } = await this.#submit([], deadLetters, heartbeat);
+    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    stored.then(
+      () => {
+        this.#committer.mark(topic, partition, next);
+        return this.deadLetterTopic.publish(deadLetters);
+      },
+      (err: Error) =>
+        this.log.warn(
+          { topic, partition, err: err.message },
+          'dead letters not stored; the batch’s offsets stay uncommitted',
         ),
     );
   }
@@ -194,6 +272,7 @@ export class KafkaSource {
 
   /** Stops fetching (call while the batcher closes, so a batch waiting for room is released). */
   async stopFetching(): Promise<void> {
+    this.#stopped = true;
     await this.#consumer.stop();
   }
 

@@ -380,6 +380,8 @@ describe('trust model drills, Kafka mode (the HTTP door relays to the events top
       kafka: true,
       extra: {
         TOKENWATCH_API_KEYS: `${TENANT}:${AUTH_KEY}:auth-server,${TENANT}:${VERIFIER_KEY}:verifier`,
+        // the relay's headers signed: believed by ingest and the detectors, kept on forwarded copies
+        TOKENWATCH_RELAY_SECRET: 'relay-secret-0123456789abcdef-0123456789',
       },
       authEnv: () => ({ AUTH_TOKENWATCH_API_KEY: AUTH_KEY }),
     });

@@ -18,6 +18,8 @@ import { RESPONSE_SETTINGS } from '../../response/settings.ts';
 interface Topic {
   id: string;
   setting: Setting<unknown>;
+  /** the topics are named by the setting's entries (no default name): AsyncAPI's address null */
+  named?: string;
   about: string;
   key: string;
   message: string;
@@ -32,6 +34,17 @@ const TOPICS: Topic[] = [
     setting: INGEST_KAFKA_SETTINGS.topics,
     about: 'token events from verifiers and auth servers (contract v1), one JSON object per message',
     key: '`tenant:subject`, partitioned by murmur2 (the Java and kafkajs default; librdkafka clients — Go, C, Python — need `partitioner=murmur2_random`): one subject’s events on one partition; the detectors re-route a message found elsewhere',
+    message: 'TokenEvent',
+    payload: TokenEvent,
+    action: 'receive',
+  },
+  {
+    id: 'producerTopics',
+    setting: INGEST_KAFKA_SETTINGS.producerTopics,
+    named: 'each bound topic, e.g. acme.verifiers',
+    about:
+      'a producer’s own topic, bound to one tenant and role (`topic=tenant:role`): events naming another tenant (`tenant_mismatch`) or outside the role (`outside_role`) are dead-lettered, the rest relayed to the events topic with the reporter `topic:<name>` in signed headers; headers a producer writes are ignored',
+    key: '`tenant:subject`, as on the events topic',
     message: 'TokenEvent',
     payload: TokenEvent,
     action: 'receive',
@@ -80,7 +93,7 @@ const TOPICS: Topic[] = [
 const plain = (s: TSchema): unknown => JSON.parse(JSON.stringify(s));
 
 export function asyncApi(): Record<string, unknown> {
-  const address = (t: Topic) => String(t.setting.shows).replace(/`/g, '');
+  const address = (t: Topic) => (t.named !== undefined ? null : String(t.setting.shows).replace(/`/g, ''));
   return {
     asyncapi: '3.0.0',
     info: {
@@ -130,7 +143,7 @@ export function asyncApi(): Record<string, unknown> {
 export function topicsTable(): string {
   const rows = TOPICS.map(
     (t) =>
-      `| \`${String(t.setting.shows).replace(/`/g, '')}\` (\`${t.setting.env}\`) | ${t.action === 'receive' ? 'consumes' : 'publishes'} | ${t.message} | ${t.key} | ${t.about} |`,
+      `| ${t.named ?? `\`${String(t.setting.shows).replace(/`/g, '')}\``} (\`${t.setting.env}\`) | ${t.action === 'receive' ? 'consumes' : 'publishes'} | ${t.message} | ${t.key} | ${t.about} |`,
   );
   return ['| topic (variable) | tokenwatch | message | key | what |', '|---|---|---|---|---|', ...rows].join(
     '\n',

@@ -5,14 +5,12 @@
  */
 
 import { type OutgoingMessage, type Producer, sendChunked } from '../../../platform/kafka/client.ts';
-import { eventKey } from '../../../platform/kafka/keys.ts';
 import { forEachInSlices } from '../../../platform/slices.ts';
-import { stringifyWellFormed } from '../../../platform/text.ts';
 import type { Batcher } from '../../pipeline/batcher.ts';
-import { reporterHeaders } from '../../pipeline/reporter-headers.ts';
+import { relayMessage } from '../../pipeline/relay-message.ts';
 import type { DeadLetterRow, EventRow } from '../../pipeline/rows.ts';
 import type { Stage } from '../../pipeline/stage.ts';
-import { type NormalizedEvent, toContractEvent } from '../../pipeline/validate.ts';
+import type { NormalizedEvent } from '../../pipeline/validate.ts';
 import type { DeadLetterTopic } from '../../sink/dead-letter-topic.ts';
 
 export interface Intake {
@@ -82,8 +80,17 @@ export class KafkaIntake implements Intake {
   private readonly topic: string;
   private readonly batcher: Batcher;
   private readonly deadLetterTopic: DeadLetterTopic;
+  private readonly relaySecret: string;
 
-  constructor(producer: Producer, topic: string, batcher: Batcher, deadLetterTopic: DeadLetterTopic) {
+  /** `relaySecret`: TOKENWATCH_RELAY_SECRET, signing each event's reporter headers ('' = unsigned) */
+  constructor(
+    producer: Producer,
+    topic: string,
+    batcher: Batcher,
+    deadLetterTopic: DeadLetterTopic,
+    relaySecret = '',
+  ) {
+    this.relaySecret = relaySecret;
     this.producer = producer;
     this.topic = topic;
     this.batcher = batcher;
@@ -99,12 +106,7 @@ export class KafkaIntake implements Intake {
     const stored = this.batcher.submit([], deadLetters, tenant !== undefined ? { tenant } : {});
     const messages: OutgoingMessage[] = [];
     await forEachInSlices(events, (e) => {
-      const headers = reporterHeaders(e.reporter);
-      messages.push({
-        key: eventKey(e.tenant, e.subject),
-        value: stringifyWellFormed(toContractEvent(e)),
-        ...(headers !== undefined ? { headers } : {}),
-      });
+      messages.push(relayMessage(e, this.relaySecret));
     });
     await Promise.all([this.#publish(messages), stored]);
     await this.deadLetterTopic.publish(deadLetters);

@@ -82,6 +82,10 @@ describe('loadConfig defaults', () => {
           topics: ['tokenwatch.events'],
           publishTopic: 'tokenwatch.events',
           deadLetterTopic: 'tokenwatch.events.dlq',
+          producerTopics: [],
+          relaySecret: '',
+          requireReporter: false,
+          bindings: new Map(),
         },
         batch: {
           maxRows: 10_000,
@@ -326,6 +330,10 @@ describe('loadConfig parsing', () => {
           topics: ['a.events', 'b.events'],
           publishTopic: 'http.events',
           deadLetterTopic: 'dlq',
+          producerTopics: [],
+          relaySecret: '',
+          requireReporter: false,
+          bindings: new Map(),
         },
         batch: {
           maxRows: 500,

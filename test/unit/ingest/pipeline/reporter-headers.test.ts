@@ -1,53 +1,127 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  REPORTER_DOOR_HEADER,
   REPORTER_ID_HEADER,
   REPORTER_ROLE_HEADER,
+  REPORTER_SIG_HEADER,
   reporterFromHeaders,
   reporterHeaders,
+  reporterSignature,
 } from '../../../../ingest/pipeline/reporter-headers.ts';
 
-describe('reporter headers (the HTTP door relaying to Kafka)', () => {
-  it('round-trips a reporter through Kafka headers (as Buffers, as kafkajs gives them)', () => {
-    const headers = reporterHeaders({ id: 'acme:abc', role: 'verifier', door: 'http' })!;
+const SECRET = 'a-relay-secret-of-at-least-32-characters!';
+const VALUE = '{"event_id":"e1","type":"verification"}';
+
+describe('reporter headers', () => {
+  it('round-trips a relayed reporter, unsigned when no secret is configured', () => {
+    const headers = reporterHeaders({ id: 'acme:abc', role: 'verifier', door: 'http' }, VALUE, '')!;
+    expect(headers[REPORTER_SIG_HEADER]).toBeUndefined();
     const consumed = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)]));
-    expect(reporterFromHeaders(consumed)).toStrictEqual({ id: 'acme:abc', role: 'verifier', door: 'http' });
+    expect(reporterFromHeaders(consumed, Buffer.from(VALUE), '')).toStrictEqual({
+      ok: true,
+      reporter: { id: 'acme:abc', role: 'verifier', door: 'http' },
+    });
   });
 
-  it('no headers for an unknown reporter, no reporter from no headers', () => {
-    expect(reporterHeaders(undefined)).toBeUndefined();
-    expect(reporterHeaders({ id: '', role: '', door: 'http' })).toBeUndefined();
-    expect(reporterFromHeaders(undefined)).toBeUndefined();
-    expect(reporterFromHeaders({})).toBeUndefined();
+  it('round-trips a signed reporter, its door included', () => {
+    const headers = reporterHeaders(
+      { id: 'topic:acme.auth', role: 'auth-server', door: 'kafka' },
+      VALUE,
+      SECRET,
+    )!;
+    expect(headers[REPORTER_SIG_HEADER]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const consumed = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)]));
+    expect(reporterFromHeaders(consumed, Buffer.from(VALUE), SECRET)).toStrictEqual({
+      ok: true,
+      reporter: { id: 'topic:acme.auth', role: 'auth-server', door: 'kafka' },
+    });
   });
 
-  it('a role that is not one is no role', () => {
-    expect(reporterFromHeaders({ [REPORTER_ID_HEADER]: 'x', [REPORTER_ROLE_HEADER]: 'admin' })).toStrictEqual(
-      {
-        id: 'x',
-        role: '',
-        door: 'http',
-      },
+  it('names no reporter without headers, or for an unknown one', () => {
+    expect(reporterHeaders(undefined, VALUE, SECRET)).toBeUndefined();
+    expect(reporterHeaders({ id: '', role: '', door: 'http' }, VALUE, SECRET)).toBeUndefined();
+    expect(reporterFromHeaders(undefined, VALUE, SECRET)).toStrictEqual({ ok: true });
+    expect(reporterFromHeaders({}, VALUE, SECRET)).toStrictEqual({ ok: true });
+  });
+
+  it('keeps no role it does not know (no secret configured)', () => {
+    expect(
+      reporterFromHeaders({ [REPORTER_ID_HEADER]: 'x', [REPORTER_ROLE_HEADER]: 'admin' }, VALUE, ''),
+    ).toStrictEqual({ ok: true, reporter: { id: 'x', role: '', door: 'http' } });
+  });
+
+  it('refuses forged headers: unsigned, signed with another key, or moved onto another event', () => {
+    const forged = { [REPORTER_ID_HEADER]: 'acme:x', [REPORTER_ROLE_HEADER]: 'auth-server' };
+    const unsigned = reporterFromHeaders(forged, VALUE, SECRET);
+    expect(unsigned.ok).toBe(false);
+    if (!unsigned.ok) {
+      expect(unsigned.error.code).toBe('unverified_reporter');
+      expect(unsigned.error.message).toContain('without a signature');
+    }
+    const otherKey = reporterHeaders(
+      { id: 'acme:x', role: 'auth-server', door: 'http' },
+      VALUE,
+      `${SECRET}x`,
     );
+    expect(reporterFromHeaders(otherKey, VALUE, SECRET).ok).toBe(false);
+    const signed = reporterHeaders({ id: 'acme:x', role: 'verifier', door: 'http' }, VALUE, SECRET)!;
+    expect(reporterFromHeaders(signed, `${VALUE} `, SECRET).ok).toBe(false);
+    expect(reporterFromHeaders({ ...signed, [REPORTER_ROLE_HEADER]: 'auth-server' }, VALUE, SECRET).ok).toBe(
+      false,
+    );
+    expect(reporterFromHeaders({ ...signed, [REPORTER_DOOR_HEADER]: 'kafka' }, VALUE, SECRET).ok).toBe(false);
   });
 
-  it('never throws on hostile headers, and bounds the id', () => {
+  it('never throws on hostile headers, bounds the id, and believes no header it did not sign', () => {
     fc.assert(
       fc.property(
         fc.dictionary(
-          fc.constantFrom(REPORTER_ID_HEADER, REPORTER_ROLE_HEADER, 'other'),
+          fc.constantFrom(
+            REPORTER_ID_HEADER,
+            REPORTER_ROLE_HEADER,
+            REPORTER_DOOR_HEADER,
+            REPORTER_SIG_HEADER,
+            'other',
+          ),
           fc.oneof(
             fc.string({ maxLength: 500 }),
             fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
             fc.array(fc.string(), { maxLength: 3 }),
           ),
         ),
-        (headers) => {
-          const r = reporterFromHeaders(headers);
-          if (r !== undefined) {
-            expect(r.id.length).toBeLessThanOrEqual(128);
-            expect(['', 'verifier', 'auth-server']).toContain(r.role);
+        fc.string({ maxLength: 200 }),
+        (headers, value) => {
+          const open = reporterFromHeaders(headers, value, '');
+          expect(open.ok).toBe(true);
+          if (open.ok && open.reporter !== undefined) {
+            expect(open.reporter.id.length).toBeLessThanOrEqual(128);
+            expect(['', 'verifier', 'auth-server']).toContain(open.reporter.role);
+            expect(['http', 'kafka']).toContain(open.reporter.door);
           }
+          const signed = reporterFromHeaders(headers, value, SECRET);
+          if (signed.ok) expect(signed.reporter).toBeUndefined();
+          else expect(signed.error.code).toBe('unverified_reporter');
+        },
+      ),
+    );
+  });
+
+  it('verifies exactly what it signed, for any reporter and value', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 200 }),
+        fc.constantFrom('verifier' as const, 'auth-server' as const, '' as const),
+        fc.constantFrom('http' as const, 'kafka' as const),
+        fc.string({ maxLength: 300 }),
+        (id, role, door, value) => {
+          const headers = reporterHeaders({ id, role, door }, value, SECRET)!;
+          const back = reporterFromHeaders(headers, Buffer.from(value, 'utf8'), SECRET);
+          expect(back.ok).toBe(true);
+          if (back.ok) expect(back.reporter).toStrictEqual({ id: headers[REPORTER_ID_HEADER], role, door });
+          expect(reporterSignature(SECRET, { id: headers[REPORTER_ID_HEADER]!, role, door }, value)).toBe(
+            headers[REPORTER_SIG_HEADER],
+          );
         },
       ),
     );

@@ -420,7 +420,8 @@ describe('validateEventText: rejects', () => {
       expectError(check({ ...VERIFICATION, tenant: 'other' }, { nowMs: NOW, tenant: 'acme' })),
     ).toStrictEqual({
       code: 'tenant_mismatch',
-      message: 'event names tenant "other" but the API key belongs to "acme"',
+      message:
+        'event names tenant "other" but the API key belongs to "acme": a key or producer topic reports for its own tenant only',
       field: '/tenant',
     });
   });
@@ -435,7 +436,7 @@ describe('validateEventText: rejects', () => {
     expect(expectError(check(refresh, as('verifier')))).toStrictEqual({
       code: 'outside_role',
       message:
-        "a verifier key may report verification events only, not refresh: send issuance, refresh and revocation facts with the auth server's key (role auth-server)",
+        "a verifier key or producer topic may report verification events only, not refresh: send issuance, refresh and revocation facts with the auth server's key or topic (role auth-server)",
       field: '/type',
     });
     expect(expectOk(check({ ...VERIFICATION, tenant: 'acme' }, as('verifier'))).reporter).toStrictEqual({
