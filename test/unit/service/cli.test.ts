@@ -18,7 +18,8 @@ const tokenwatch = (...args: string[]) =>
 
 const VERSION = (JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string }).version;
 
-describe('tokenwatch command line', () => {
+// Each case starts the real process a few times: seconds each on a loaded two-core machine.
+describe('tokenwatch command line', { timeout: 60_000 }, () => {
   it('lists every command with a one-line description', () => {
     const text = usage();
     for (const [name, command] of Object.entries(COMMANDS)) {
