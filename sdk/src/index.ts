@@ -1,7 +1,8 @@
 /**
  * @tokenwatch/sdk: report what your verifiers and auth server see to tokenwatch, and refuse revoked
  * tokens at once. Subpaths: `@tokenwatch/sdk/fastify` (plugin), `@tokenwatch/sdk/kafka` (Kafka
- * reporter and revocation follower), `@tokenwatch/sdk/prometheus` (metrics).
+ * reporter and revocation follower), `@tokenwatch/sdk/prometheus` (metrics),
+ * `@tokenwatch/sdk/oidc-provider` (node-oidc-provider events and the revocation endpoint on its models).
  */
 export {
   type AuthEvents,

@@ -49,7 +49,7 @@ describe('@tokenwatch/sdk as a package', () => {
   it('packs the built JavaScript with its types, the README and package.json only', () => {
     expect(files).toContain('package.json');
     expect(files).toContain('README.md');
-    for (const entry of ['index', 'fastify', 'kafka', 'prometheus']) {
+    for (const entry of ['index', 'fastify', 'kafka', 'prometheus', 'oidc-provider']) {
       expect(files).toContain(`dist/${entry}.js`);
       expect(files).toContain(`dist/${entry}.d.ts`);
     }
