@@ -33,7 +33,7 @@ import type { Reporter, ReporterStats, TokenEvent } from '../../sdk/src/index.ts
 import { createKafkaReporter } from '../../sdk/src/kafka.ts';
 import { writeJson, writeSection } from '../bench/support.ts';
 import { REPO_ROOT } from '../local-stack/paths.ts';
-import { stopChild, waitUntilReady } from '../local-stack/process.ts';
+import { requirePortsFree, stopChild, waitUntilReady } from '../local-stack/process.ts';
 import { stackDown, stackRunning, stackUp } from '../local-stack/stack.ts';
 import { SimClock } from '../simulator/clock.ts';
 import { inTimeOrder, RecordingReporter, shuffled } from '../simulator/delivery.ts';
@@ -177,7 +177,14 @@ async function startTokenwatch(
   return child;
 }
 
+/** The tokenwatch processes this run started: stopped however it ends (a failure too). */
+const instances: ChildProcess[] = [];
+
 async function main() {
+  // Our ports first: a tokenwatch left on one would answer for the one we start.
+  await requirePortsFree(
+    Array.from({ length: INSTANCES }, (_, i) => [`tokenwatch instance ${i + 1} (--port)`, PORT + i]),
+  );
   const stackWasUp = await stackRunning();
   say(stackWasUp ? 'local stack already running' : 'starting the local stack (ClickHouse + Kafka)…');
   const { env } = await stackUp((m) => say(m));
@@ -189,7 +196,6 @@ async function main() {
   say(
     `starting ${INSTANCES} tokenwatch instance(s) from 127.0.0.1:${PORT} (database ${DATABASE}, topic ${topic}, every detector dry-run)`,
   );
-  const instances: ChildProcess[] = [];
   for (let i = 0; i < INSTANCES; i++) instances.push(await startTokenwatch(env, topic, PORT + i));
 
   // Simulated days that ended before now: whole UTC days, so local times of day line up; working
@@ -419,7 +425,8 @@ async function main() {
   await stopAll(0);
 }
 
-main().catch((err: Error) => {
+main().catch(async (err: Error) => {
   console.error(`[eval] failed: ${err.stack ?? err.message}`);
+  for (const tw of instances) await stopChild(tw);
   process.exit(1);
 });
