@@ -63,6 +63,16 @@ function seeDevice(holder: { devices: Devices }, here: Sighting): Sighting[] | u
   return grown;
 }
 
+/**
+ * A finding is dated by the latest of its sightings (event time), whichever arrived last: a late
+ * report of the owner's earlier use finds the same misuse, at the same moment, as in-order delivery.
+ */
+function atLatest(sightings: readonly Sighting[]): { detected_ms: number; trigger_event_id: string } {
+  let latest = sightings[0]!;
+  for (const s of sightings) if (s.time_ms > latest.time_ms) latest = s;
+  return { detected_ms: latest.time_ms, trigger_event_id: latest.event_id };
+}
+
 export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
   if (!presented(e)) return [];
   const found: Finding[] = [];
@@ -78,6 +88,7 @@ export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Cfg): Fi
       found.push(
         finding('device_reuse', {
           ...fromEvent(e),
+          ...atLatest(grown),
           kind: `${kind} presented from more than one device`,
           severity: 'high',
           confidence: 0.9,
@@ -109,6 +120,7 @@ export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Cfg): Fi
       found.push(
         finding('device_reuse', {
           ...fromEvent(e),
+          ...atLatest(recent),
           kind: 'jti presented from more networks at once than a client uses',
           severity: 'medium',
           confidence: 0.7,

@@ -26,6 +26,20 @@ describe('device_reuse: findings', () => {
     expect(findings[0]!.evidence['devices']).toEqual(['laptop', 'unknown-box']);
   });
 
+  it("is dated by the second device's sighting even when the owner's earlier use arrives after it", () => {
+    const clone = ev({ at: T0 + MINUTE, jti: 'jti-1', device_id: 'unknown-box', place: PLACES.saoPaulo });
+    const owner = ev({ at: T0, jti: 'jti-1', device_id: 'laptop' });
+    const findings = detect([clone, owner]);
+    expect(findings).toEqual([
+      expect.objectContaining({
+        target: { kind: 'jti', id: 'jti-1' },
+        first_event_ms: T0,
+        detected_ms: T0 + MINUTE,
+        trigger_event_id: clone.event_id,
+      }),
+    ]);
+  });
+
   it('a refresh family used from two devices → revoke the family', () => {
     const findings = detect([
       ev({
