@@ -163,20 +163,32 @@ async function main(argv: string[]): Promise<number> {
     await client.close();
     return 0;
   }
-  const service = await startService(config, log);
+  // The handlers come before the start: the HTTP API may answer (and take events) before the
+  // start has finished, and a signal then must stop the service cleanly, not end the process.
   let signals = 0;
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (++signals > 1) {
-        log.warn({ signal }, 'second signal: exiting without waiting for buffered rows');
-        process.exit(130);
-      }
-      log.info({ signal }, 'signal received');
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+  let starting = true;
+  let stopRequested: () => void = () => {};
+  const stopping = new Promise<void>((resolve) => {
+    stopRequested = resolve;
   });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting without waiting for buffered rows');
+      process.exit(130);
+    }
+    log.info(
+      { signal },
+      starting
+        ? 'signal received while starting: stopping once started (a second signal exits now)'
+        : 'signal received',
+    );
+    stopRequested();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const service = await startService(config, log);
+  starting = false;
+  await stopping;
   await service.close();
   return 0;
 }
