@@ -38,6 +38,7 @@ import {
   partitionStarts,
   sendChunked,
 } from '../../platform/kafka/client.ts';
+import { withHeartbeat } from '../../platform/kafka/heartbeat.ts';
 import { addressKey, eventKey, misrouting, REROUTED_HEADER } from '../../platform/kafka/keys.ts';
 import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
 import { keepTrying } from '../../platform/keep-trying.ts';
@@ -75,16 +76,6 @@ export interface KafkaDetectorOptions {
 }
 
 const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
-/** Awaits `work`, heartbeating every 2 s so a long wait does not cost the group membership. */
-async function withHeartbeat<T>(work: Promise<T>, heartbeat: () => Promise<void>): Promise<T> {
-  const timer = setInterval(() => heartbeat().catch(() => undefined), 2000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 export class KafkaDetector {
   readonly #consumer: Consumer;

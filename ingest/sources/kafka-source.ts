@@ -30,6 +30,7 @@ import {
   partitionOfKey,
   sendChunked,
 } from '../../platform/kafka/client.ts';
+import { withHeartbeat } from '../../platform/kafka/heartbeat.ts';
 import { eventKey } from '../../platform/kafka/keys.ts';
 import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
 import { keepTrying } from '../../platform/keep-trying.ts';
@@ -206,20 +207,18 @@ export class KafkaSource {
     });
     this.metrics.received.inc({ door: 'kafka' }, batch.messages.length);
     this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
-    const timer = setInterval(() => heartbeat().catch(() => undefined), 2000);
-    try {
-      if (messages.length > 0)
-        await keepTrying(() => sendChunked(relay.producer, relay.topic, messages), {
+    if (messages.length > 0)
+      await withHeartbeat(
+        keepTrying(() => sendChunked(relay.producer, relay.topic, messages), {
           what: `events of producer topic ${topic} relayed to ${relay.topic}`,
           context: { topic, partition, messages: messages.length },
           log: this.log,
           closing: () => this.#stopped,
           baseBackoffMs: 200,
           maxBackoffMs: relay.retryMaxBackoffMs,
-        });
-    } finally {
-      clearInterval(timer);
-    }
+        }),
+        heartbeat,
+      );
     if (deadLetters.length > 0)
       this.log.warn(
         { topic, partition, refused: deadLetters.length, relayed: messages.length },
