@@ -8,7 +8,9 @@
  *   Idempotency-Key: <revocation id>   the same for every retry of one revocation
  *   Content-Type: application/json     body: RevocationRequest
  *
- *   2xx, 409   done: revoked now, or before (a repeated key is answered as first)
+ *   2xx, 409   done: revoked now, or before (a repeated key is answered as first) — except a
+ *              2xx whose body is RevocationAnswer with status `denylist_only`: the server cannot
+ *              revoke that target (e.g. a JWT access token it never stored); recorded as such
  *   404        not found: the server never issued that target (nothing to revoke)
  *   408, 425, 429, 5xx, no answer      retry later (Retry-After honoured)
  *   other 4xx  failed: retrying would get the same answer; body: RevocationError
@@ -66,6 +68,21 @@ export const RevocationRequest = Type.Object(
   { title: 'revocation request v1' },
 );
 export type RevocationRequest = Static<typeof RevocationRequest>;
+
+/** The body of a 2xx (optional: any other body, or none, is read as done). */
+export const RevocationAnswer = Type.Object(
+  {
+    status: Type.Union([Type.Literal('revoked'), Type.Literal('already_revoked'), Type.Literal('denylist_only')], {
+      description:
+        'revoked now, revoked before, or not revocable at this server (only the verifiers’ denylists stop it: tokenwatch records `denylist_only`, never done)',
+    }),
+    target: Type.Optional(TargetSchema()),
+    id: Type.Optional(Type.String()),
+    detail: Type.Optional(Type.String()),
+  },
+  { title: 'revocation answer v1' },
+);
+export type RevocationAnswer = Static<typeof RevocationAnswer>;
 
 /** The body of a refusal (OAuth 2.0 style). */
 export const RevocationError = Type.Object(

@@ -136,6 +136,8 @@ function judge(
     target: { kind: 'family' as const, id: e.family_id },
   };
   const late = lateMs > cfg.allowedLatenessMs ? { late_ms: lateMs } : {};
+  // the auth server's own reuse report is its own finding (detect), revoked family or not
+  if (p.by.what.endsWith('/reuse_detected') && p.by.reporter.role !== 'verifier') return undefined;
   if (family.revokedAtMs >= 0 && at >= family.revokedAtMs) {
     if (p.reported >= REPORTED_REVOKED) return undefined;
     p.reported = REPORTED_REVOKED;
@@ -236,11 +238,12 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): 
   const p = new Presentation(from, to, sightingOf(e));
 
   // Reuse is the auth server's word: a verifier's key cannot say it (refused at the door; and here).
-  if (
-    e.reason === 'reuse_detected' &&
-    e.reporter_role !== 'verifier' &&
-    !(family.revokedAtMs >= 0 && e.time_ms >= family.revokedAtMs)
-  ) {
+  // It asks for the family's revocation even when the family is already revoked: a server that
+  // revokes the family on reuse (oidc-provider reports `grant.revoked` just before the refused
+  // refresh) stops its own tokens, not the JWT access tokens the thief holds — only tokenwatch's
+  // revocation notices reach the verifiers' denylists. Its presentation is then never also the
+  // "revoked family presented again" alert (judge), in whichever order the two are reported.
+  if (e.reason === 'reuse_detected' && e.reporter_role !== 'verifier') {
     found.push(
       finding('refresh_replay', {
         ...fromEvent(e),

@@ -24,8 +24,9 @@ export type RevocationOutcome =
   | { kind: 'failed'; status: number; latencyMs: number; detail: string }
   /** 408, 425, 429, 5xx, timeout, network error, no token: try again later */
   | { kind: 'retry'; status: number; latencyMs: number; detail: string; retryAfterMs?: number }
-  /** the server has no way to revoke this target: only the verifiers' denylists stop it (no call made) */
-  | { kind: 'denylist_only'; status: 0; latencyMs: 0; detail: string };
+  /** the server has no way to revoke this target: only the verifiers' denylists stop it (the adapter
+   * knew without a call: status 0; or the server answered so: `{"status":"denylist_only"}`) */
+  | { kind: 'denylist_only'; status: number; latencyMs: number; detail: string };
 
 /** How an adapter handles one kind of target. */
 export interface TargetCapability {

@@ -89,6 +89,8 @@ export class AuthApiClient implements RevocationAdapter {
       });
       const detail = res.body.slice(0, 500);
       const { status, latencyMs } = res;
+      if (status >= 200 && status < 300 && answeredDenylistOnly(res.body))
+        return { kind: 'denylist_only', status, latencyMs, detail };
       if ((status >= 200 && status < 300) || status === 409)
         return { kind: 'done', status, latencyMs, detail };
       if (status === 404) return { kind: 'not_found', status, latencyMs, detail };
@@ -111,3 +113,15 @@ export class AuthApiClient implements RevocationAdapter {
 }
 
 const headerText = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h);
+
+/** A 2xx whose body says the server cannot revoke the target (RevocationAnswer `denylist_only`). */
+function answeredDenylistOnly(body: string): boolean {
+  // a cheap look before parsing: most answers are not JSON about this at all
+  if (!body.includes('denylist_only') || body.length > 64 * 1024) return false;
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === 'object' && parsed !== null && (parsed as { status?: unknown }).status === 'denylist_only';
+  } catch {
+    return false;
+  }
+}

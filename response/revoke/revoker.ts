@@ -146,9 +146,10 @@ export class Revoker {
         idempotencyKey: `tokenwatch-${decided.revocation_id}`,
         earlierAttempts: attempt - 1,
       });
+      const called = outcome.kind !== 'denylist_only' || outcome.status !== 0;
       if (outcome.kind === 'retry') this.#o.breaker.failure(Date.now());
-      else if (outcome.kind !== 'denylist_only') this.#o.breaker.success();
-      if (outcome.kind !== 'denylist_only')
+      else if (called) this.#o.breaker.success();
+      if (called)
         this.#o.metrics.revocationAttempts.inc({
           target: decided.target_kind,
           outcome: outcome.kind === 'retry' ? 'retrying' : outcome.kind,

@@ -49,13 +49,14 @@ describe('promtool and amtool', () => {
     ['amtool', 'check-config', `${DIR}/alertmanager.yml`],
   ];
   for (const [cmd, ...args] of commands) {
-    it(`${cmd} ${args.join(' ')}`, () => {
+    // a subprocess: seconds on a machine busy with the rest of the suite
+    it(`${cmd} ${args.join(' ')}`, { timeout: 60_000 }, () => {
       const { status, output } = run(cmd, args);
       expect(status, output).toBe(0);
     });
   }
 
-  it('Alertmanager routes pages, tickets and info (and tokenwatch’s own severities) apart', () => {
+  it('Alertmanager routes pages, tickets and info (and tokenwatch’s own severities) apart', { timeout: 60_000 }, () => {
     const cases: [string, string][] = [
       ['severity=page', 'oncall-page'],
       ['severity=critical', 'oncall-page'],

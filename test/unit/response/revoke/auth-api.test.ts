@@ -71,6 +71,25 @@ describe('auth API revocation client', () => {
     expect(JSON.parse(seen[0]!.body)).toEqual(request);
   });
 
+  it('a 2xx whose body says denylist_only is recorded as such, never as done', async () => {
+    const bodies = [
+      '{"status":"denylist_only","target":"jti","id":"j1"}',
+      '{"status":"revoked"}',
+      '{"status":"already_revoked"}',
+      'denylist_only, but not JSON',
+      '{"detail":"denylist_only"}',
+      '',
+    ];
+    const { url } = await serve((_req, res) => {
+      res.writeHead(200).end(bodies.shift()!);
+    });
+    const client = new AuthApiClient({ url, credentials: staticToken('t'), timeoutMs: 2000 });
+    const kinds = [];
+    for (let i = 0; i < 6; i++)
+      kinds.push((await client.revoke(request, { idempotencyKey: 'k', earlierAttempts: 0 })).kind);
+    expect(kinds).toEqual(['denylist_only', 'done', 'done', 'done', 'done', 'done']);
+  });
+
   it('a server that does not answer in time, or is not there, is a retry', async () => {
     const { url } = await serve(() => undefined); // never answers
     const slow = new AuthApiClient({ url, credentials: staticToken('t'), timeoutMs: 100 });

@@ -122,7 +122,8 @@ describe('WebhookDispatcher', () => {
   });
 
   it('folds 500 groups due at once into one storm summary', async () => {
-    const d = start([target()], { maxGroupsPerFlush: 20 });
+    // a group wait longer than the 500 sends take on a busy machine: all come due in one flush
+    const d = start([target()], { maxGroupsPerFlush: 20, groupWaitMs: 500 });
     for (let i = 0; i < 500; i++) {
       d.send(alert({ group_key: `acme/user-${i}`, subject: `user-${i}`, title: `replay ${i}` }));
     }
