@@ -72,10 +72,13 @@ export type RevocationRequest = Static<typeof RevocationRequest>;
 /** The body of a 2xx (optional: any other body, or none, is read as done). */
 export const RevocationAnswer = Type.Object(
   {
-    status: Type.Union([Type.Literal('revoked'), Type.Literal('already_revoked'), Type.Literal('denylist_only')], {
-      description:
-        'revoked now, revoked before, or not revocable at this server (only the verifiers’ denylists stop it: tokenwatch records `denylist_only`, never done)',
-    }),
+    status: Type.Union(
+      [Type.Literal('revoked'), Type.Literal('already_revoked'), Type.Literal('denylist_only')],
+      {
+        description:
+          'revoked now, revoked before, or not revocable at this server (only the verifiers’ denylists stop it: tokenwatch records `denylist_only`, never done)',
+      },
+    ),
     target: Type.Optional(TargetSchema()),
     id: Type.Optional(Type.String()),
     detail: Type.Optional(Type.String()),

@@ -120,7 +120,11 @@ function answeredDenylistOnly(body: string): boolean {
   if (!body.includes('denylist_only') || body.length > 64 * 1024) return false;
   try {
     const parsed = JSON.parse(body) as unknown;
-    return typeof parsed === 'object' && parsed !== null && (parsed as { status?: unknown }).status === 'denylist_only';
+    return (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      (parsed as { status?: unknown }).status === 'denylist_only'
+    );
   } catch {
     return false;
   }

@@ -143,7 +143,10 @@ describe('oidc-provider: a replayed refresh token refused there, found by tokenw
       );
       // the provider revoked the grant itself (grant.revoked before the refused refresh); its
       // reuse report still asks tokenwatch to revoke, so the thief's JWT access tokens are denied too
-      expect(rows.find((r) => r.status === 'done')).toMatchObject({ detector: 'refresh_replay', http_status: 200 });
+      expect(rows.find((r) => r.status === 'done')).toMatchObject({
+        detector: 'refresh_replay',
+        http_status: 200,
+      });
 
       // the user's next refresh is refused: the grant is gone
       const next = await refreshCall(host.url, t2, VICTIM.ip, VICTIM.ua);

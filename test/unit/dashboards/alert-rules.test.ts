@@ -56,7 +56,9 @@ describe('promtool and amtool', () => {
     });
   }
 
-  it('Alertmanager routes pages, tickets and info (and tokenwatch’s own severities) apart', { timeout: 60_000 }, () => {
+  it('Alertmanager routes pages, tickets and info (and tokenwatch’s own severities) apart', {
+    timeout: 60_000,
+  }, () => {
     const cases: [string, string][] = [
       ['severity=page', 'oncall-page'],
       ['severity=critical', 'oncall-page'],

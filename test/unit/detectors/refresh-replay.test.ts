@@ -194,19 +194,30 @@ describe('refresh_replay: replay', () => {
   it.each([
     ['revocation first (oidc-provider’s order)', true],
     ['reuse report first', false],
-  ])('an auth server that revokes the family on reuse: its reuse report still asks for the revocation — %s', (_, revocationFirst) => {
-    const revoked = ev({ at: T0 + MINUTE, type: 'revocation', family_id: 'fam-1', reason: 'oidc-provider:token' });
-    const reuse = rotate(T0 + MINUTE, 'rt-0', '', {
-      outcome: 'rejected',
-      reason: 'reuse_detected',
-      device_id: 'attacker',
-      reporter_role: 'auth-server',
-    });
-    const findings = detect([rotate(T0, 'rt-0', 'rt-1'), ...(revocationFirst ? [revoked, reuse] : [reuse, revoked])]);
-    expect(findings.map((f) => [f.kind, f.action])).toEqual([
-      ['auth server reported refresh token reuse', 'revoke_family'],
-    ]);
-  });
+  ])(
+    'an auth server that revokes the family on reuse: its reuse report still asks for the revocation — %s',
+    (_, revocationFirst) => {
+      const revoked = ev({
+        at: T0 + MINUTE,
+        type: 'revocation',
+        family_id: 'fam-1',
+        reason: 'oidc-provider:token',
+      });
+      const reuse = rotate(T0 + MINUTE, 'rt-0', '', {
+        outcome: 'rejected',
+        reason: 'reuse_detected',
+        device_id: 'attacker',
+        reporter_role: 'auth-server',
+      });
+      const findings = detect([
+        rotate(T0, 'rt-0', 'rt-1'),
+        ...(revocationFirst ? [revoked, reuse] : [reuse, revoked]),
+      ]);
+      expect(findings.map((f) => [f.kind, f.action])).toEqual([
+        ['auth server reported refresh token reuse', 'revoke_family'],
+      ]);
+    },
+  );
 
   it('reports one finding per family per window', () => {
     const findings = detect([
