@@ -38,7 +38,7 @@ import {
   logout,
   passwordLogin,
   refresh,
-} from '../support/keycloak-user.ts';
+} from '../../tools/local-stack/keycloak-user.ts';
 
 const VICTIM_IP = '85.214.132.117';
 const ATTACKER_IP = '200.147.67.142';

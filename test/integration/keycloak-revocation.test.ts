@@ -32,7 +32,7 @@ import {
   unique,
   waitUntil,
 } from '../support/harness.ts';
-import { claims, jti, type KeycloakClient, passwordLogin, refresh } from '../support/keycloak-user.ts';
+import { claims, jti, type KeycloakClient, passwordLogin, refresh } from '../../tools/local-stack/keycloak-user.ts';
 
 const VICTIM_IP = '85.214.132.117';
 const ATTACKER_IP = '200.147.67.142';

@@ -46,7 +46,7 @@ import {
   passwordLogin,
   refresh,
   revoke,
-} from '../support/keycloak-user.ts';
+} from '../../tools/local-stack/keycloak-user.ts';
 
 /** The victim at home in Berlin, the attacker in São Paulo (geoip-lite places both). */
 const VICTIM_IP = '85.214.132.117';

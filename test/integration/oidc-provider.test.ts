@@ -26,7 +26,7 @@ import {
   REVOKE_PATH,
   refreshCall,
   startOidcHost,
-} from '../support/oidc-provider-host.ts';
+} from '../../examples/oidc-provider/host.ts';
 
 const VICTIM = { ip: '85.214.132.117', ua: 'Mozilla/5.0 (victim laptop)' };
 // another network in the same city: no travel to see, so only the replay itself can revoke

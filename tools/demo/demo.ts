@@ -14,6 +14,8 @@
  *   npm run demo -- --rate 300        API calls per second, about (default 150)
  *   npm run demo -- --seed demo       the simulation's seed (same seed, same users and attacks)
  *   npm run demo -- --port 8080 --auth-port 8090 --api-port 8070   where tokenwatch, the auth server and the orders API listen
+ *   npm run demo -- --auth keycloak      a real auth server instead of the reference one: Keycloak, or
+ *   npm run demo -- --auth oidc-provider an OP on node-oidc-provider (tools/demo/real-auth.ts)
  *   node tools/demo/demo.ts --attach     start nothing: drive services that already run (the Docker Compose
  *                                     stack's), found through DEMO_* variables (tools/demo/attach.ts)
  */
@@ -42,6 +44,7 @@ import { Random } from '../simulator/random.ts';
 import { buildSimulation, type Simulation } from '../simulator/simulation.ts';
 import { type AttackKind, type AttackLabel, byTime, type Step } from '../simulator/steps.ts';
 import { type AttachOptions, attachOptions, attachRequested } from './attach.ts';
+import { REAL_AUTHS, runRealAuthDemo } from './real-auth.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,6 +55,7 @@ const { values: args } = parseArgs({
     'auth-port': { type: 'string', default: '8090' },
     'api-port': { type: 'string', default: '8070' },
     attach: { type: 'boolean', default: false },
+    auth: { type: 'string', default: 'reference' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -641,6 +645,7 @@ function reportFailure(err: Error) {
 }
 
 async function main() {
+  if (args.auth !== 'reference') return realAuthDemo();
   const attach = attachRequested(args.attach, process.env);
   // Ctrl-C while starting: the start is interrupted and stops what it had started.
   const interrupt = () => {
@@ -795,6 +800,30 @@ async function main() {
     reportFailure(err as Error);
     await stop(1);
   }
+}
+
+/** --auth keycloak|oidc-provider: the real server's demo, stopped by Ctrl-C or --duration. */
+async function realAuthDemo() {
+  const auth = REAL_AUTHS.find((a) => a === args.auth);
+  if (auth === undefined)
+    throw new Error(
+      `--auth ${args.auth}: not an auth server the demo knows; use --auth reference (the default), ${REAL_AUTHS.map((a) => `--auth ${a}`).join(' or ')}`,
+    );
+  const interrupt = () => {
+    say('interrupted: stopping what the demo started…');
+    starting.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  const code = await runRealAuthDemo({
+    auth,
+    durationS: DURATION_S,
+    port: PORT,
+    authPort: AUTH_PORT,
+    signal: starting.signal,
+    say,
+  });
+  process.exit(code);
 }
 
 main().catch((err: Error) => {

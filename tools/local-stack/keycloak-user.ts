@@ -1,10 +1,10 @@
 /**
- * A user's side of a real Keycloak for the integration tests: log in with the password grant or the
+ * A user's side of a real Keycloak (for the integration tests, the demo and the bench): log in with the password grant or the
  * browser's authorization-code flow (the login form posted like a browser would, cookies kept),
  * refresh, log out, revoke, each from a client address (X-Forwarded-For, which the test's Keycloak takes);
  * and the claims of the tokens it got (their ids are what the events name).
  */
-import { oidcPost, requestToken, type TokenResponse } from '../../tools/local-stack/keycloak-admin.ts';
+import { oidcPost, requestToken, type TokenResponse } from './keycloak-admin.ts';
 
 export interface KeycloakClient {
   url: string;

@@ -1,5 +1,6 @@
 /**
- * A real node-oidc-provider OP on loopback for the integration tests: one confidential client with
+ * A real node-oidc-provider OP on loopback (for the integration tests, `npm run demo -- --auth oidc-provider`
+ * and the bench), and an example of wiring tokenwatch into one: one confidential client with
  * authorization_code + refresh_token and rotateRefreshToken, a login interaction that signs in the
  * `login_hint` user without a form (the test drives the code flow over HTTP), tokenwatch's plugin
  * attached, and tokenwatch's revocation endpoint (`/tokenwatch/revocations`) on the provider's models.
