@@ -7,7 +7,14 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+          // a hang still fails; a property test or a subprocess on a machine busy with the whole
+          // suite (2 cores, ClickHouse and Kafka beside it) may take longer than vitest's 5 s
+          testTimeout: 30_000,
+        },
       },
       {
         test: {

@@ -39,6 +39,16 @@ case "${1:-}" in
     ;;
   demo)
     shift
+    # --auth keycloak|oidc-provider: the demo against a real auth server, a program of its own
+    # (tools/real-auth-demo/; the demo image, which runs tools/demo/, carries neither server)
+    previous=""
+    for arg in "$@"; do
+      case "$previous $arg" in
+        "--auth keycloak" | "--auth oidc-provider" | *" --auth=keycloak" | *" --auth=oidc-provider")
+          exec node tools/real-auth-demo/real-auth.ts "$@" ;;
+      esac
+      previous="$arg"
+    done
     exec node tools/demo/demo.ts "$@"
     ;;
   *)

@@ -15,7 +15,7 @@
  *   npm run demo -- --seed demo       the simulation's seed (same seed, same users and attacks)
  *   npm run demo -- --port 8080 --auth-port 8090 --api-port 8070   where tokenwatch, the auth server and the orders API listen
  *   npm run demo -- --auth keycloak      a real auth server instead of the reference one: Keycloak, or
- *   npm run demo -- --auth oidc-provider an OP on node-oidc-provider (tools/demo/real-auth.ts)
+ *   npm run demo -- --auth oidc-provider an OP on node-oidc-provider (tools/real-auth-demo/, its own program)
  *   node tools/demo/demo.ts --attach     start nothing: drive services that already run (the Docker Compose
  *                                     stack's), found through DEMO_* variables (tools/demo/attach.ts)
  */
@@ -44,7 +44,6 @@ import { Random } from '../simulator/random.ts';
 import { buildSimulation, type Simulation } from '../simulator/simulation.ts';
 import { type AttackKind, type AttackLabel, byTime, type Step } from '../simulator/steps.ts';
 import { type AttachOptions, attachOptions, attachRequested } from './attach.ts';
-import { REAL_AUTHS, runRealAuthDemo } from './real-auth.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -645,7 +644,10 @@ function reportFailure(err: Error) {
 }
 
 async function main() {
-  if (args.auth !== 'reference') return realAuthDemo();
+  if (args.auth !== 'reference')
+    throw new Error(
+      `--auth ${args.auth}: this demo runs the reference auth server; the demo against Keycloak or oidc-provider is tools/real-auth-demo/real-auth.ts (npm run demo -- --auth keycloak, or --auth oidc-provider, runs it)`,
+    );
   const attach = attachRequested(args.attach, process.env);
   // Ctrl-C while starting: the start is interrupted and stops what it had started.
   const interrupt = () => {
@@ -800,30 +802,6 @@ async function main() {
     reportFailure(err as Error);
     await stop(1);
   }
-}
-
-/** --auth keycloak|oidc-provider: the real server's demo, stopped by Ctrl-C or --duration. */
-async function realAuthDemo() {
-  const auth = REAL_AUTHS.find((a) => a === args.auth);
-  if (auth === undefined)
-    throw new Error(
-      `--auth ${args.auth}: not an auth server the demo knows; use --auth reference (the default), ${REAL_AUTHS.map((a) => `--auth ${a}`).join(' or ')}`,
-    );
-  const interrupt = () => {
-    say('interrupted: stopping what the demo started…');
-    starting.abort();
-  };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
-  const code = await runRealAuthDemo({
-    auth,
-    durationS: DURATION_S,
-    port: PORT,
-    authPort: AUTH_PORT,
-    signal: starting.signal,
-    say,
-  });
-  process.exit(code);
 }
 
 main().catch((err: Error) => {

@@ -8,9 +8,14 @@
  * (no travel to see: only the replay itself) — and the demo shows tokenwatch's finding, the
  * revocation acknowledged by the server, and that the user's and the thief's next refresh are
  * refused there. It checks itself: the exit code is 1 when a replay was not revoked within 30 s.
+ * Its own program (tools/run.sh sends `npm run demo -- --auth …` here): the demo image, which runs
+ * tools/demo/, carries neither server.
+ *
+ *   npm run demo -- --auth keycloak --duration 60 --port 8080 --auth-port 8090
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import {
   CLIENT,
@@ -30,10 +35,10 @@ import { requirePortsFree, stopChild, waitUntilReady } from '../local-stack/proc
 import { stackDown, stackRunning, stackUp } from '../local-stack/stack.ts';
 import { ATTACKER_CITIES, CITIES, type City } from '../simulator/places.ts';
 
-export type RealAuth = 'keycloak' | 'oidc-provider';
-export const REAL_AUTHS: readonly RealAuth[] = ['keycloak', 'oidc-provider'];
+type RealAuth = 'keycloak' | 'oidc-provider';
+const REAL_AUTHS: readonly RealAuth[] = ['keycloak', 'oidc-provider'];
 
-export interface RealAuthDemoOptions {
+interface RealAuthDemoOptions {
   auth: RealAuth;
   /** seconds; 0: until Ctrl-C */
   durationS: number;
@@ -220,7 +225,7 @@ async function revocationOf(
 }
 
 /** Runs the demo against a real server; resolves with the exit code. */
-export async function runRealAuthDemo(o: RealAuthDemoOptions): Promise<number> {
+async function runRealAuthDemo(o: RealAuthDemoOptions): Promise<number> {
   const { say } = o;
   await requirePortsFree([
     ['tokenwatch (--port)', o.port],
@@ -370,3 +375,41 @@ async function waitFor<T>(signal: AbortSignal, probe: () => Promise<T | undefine
   }
   return undefined;
 }
+
+const { values: args } = parseArgs({
+  options: {
+    auth: { type: 'string' },
+    duration: { type: 'string', default: '0' },
+    port: { type: 'string', default: '8080' },
+    'auth-port': { type: 'string', default: '8090' },
+  },
+});
+const say = (msg: string) => console.log(`[demo] ${msg}`);
+const auth = REAL_AUTHS.find((a) => a === args.auth);
+if (auth === undefined) {
+  console.error(
+    `--auth ${args.auth ?? '(missing)'}: use ${REAL_AUTHS.map((a) => `--auth ${a}`).join(' or ')}`,
+  );
+  process.exit(2);
+}
+const interrupted = new AbortController();
+const interrupt = () => {
+  say('interrupted: stopping what the demo started…');
+  interrupted.abort();
+};
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+runRealAuthDemo({
+  auth,
+  durationS: Number(args.duration),
+  port: Number(args.port),
+  authPort: Number(args['auth-port']),
+  signal: interrupted.signal,
+  say,
+}).then(
+  (code) => process.exit(interrupted.signal.aborted ? 130 : code),
+  (err: Error) => {
+    console.error(`[demo] failed: ${err.message}`);
+    process.exit(interrupted.signal.aborted ? 130 : 1);
+  },
+);
