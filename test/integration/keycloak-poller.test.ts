@@ -17,6 +17,14 @@ import { type RunningKeycloak, startKeycloak, stopKeycloak } from '../../tools/l
 import { adminCall, masterAdminToken, serviceAccountToken } from '../../tools/local-stack/keycloak-admin.ts';
 import { ensureListenerJar } from '../../tools/local-stack/keycloak-listener-jar.ts';
 import { type SetUpRealm, setupRealm } from '../../tools/local-stack/keycloak-realm.ts';
+import {
+  claims,
+  jti,
+  type KeycloakClient,
+  logout,
+  passwordLogin,
+  refresh,
+} from '../../tools/local-stack/keycloak-user.ts';
 import { freePort } from '../../tools/local-stack/process.ts';
 import {
   API_KEY,
@@ -31,14 +39,6 @@ import {
   unique,
   waitUntil,
 } from '../support/harness.ts';
-import {
-  claims,
-  jti,
-  type KeycloakClient,
-  logout,
-  passwordLogin,
-  refresh,
-} from '../../tools/local-stack/keycloak-user.ts';
 
 const VICTIM_IP = '85.214.132.117';
 const ATTACKER_IP = '200.147.67.142';

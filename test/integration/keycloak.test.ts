@@ -25,6 +25,16 @@ import {
   type SetUpRealm,
   setupRealm,
 } from '../../tools/local-stack/keycloak-realm.ts';
+import {
+  browserLogin,
+  claims,
+  jti,
+  type KeycloakClient,
+  logout,
+  passwordLogin,
+  refresh,
+  revoke,
+} from '../../tools/local-stack/keycloak-user.ts';
 import { freePort } from '../../tools/local-stack/process.ts';
 import {
   API_KEY,
@@ -37,16 +47,6 @@ import {
   unique,
   waitUntil,
 } from '../support/harness.ts';
-import {
-  browserLogin,
-  claims,
-  jti,
-  type KeycloakClient,
-  logout,
-  passwordLogin,
-  refresh,
-  revoke,
-} from '../../tools/local-stack/keycloak-user.ts';
 
 /** The victim at home in Berlin, the attacker in São Paulo (geoip-lite places both). */
 const VICTIM_IP = '85.214.132.117';

@@ -8,6 +8,13 @@
  * and the user's next refresh is refused. Prints replay → revocation acknowledged (ms).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  codeFlowLogin,
+  type OidcHost,
+  REVOKE_PATH,
+  refreshCall,
+  startOidcHost,
+} from '../../examples/oidc-provider/host.ts';
 import { hashTokenId } from '../../sdk/src/oidc-provider.ts';
 import { freePort } from '../../tools/local-stack/process.ts';
 import {
@@ -20,13 +27,6 @@ import {
   TENANT,
   waitUntil,
 } from '../support/harness.ts';
-import {
-  codeFlowLogin,
-  type OidcHost,
-  REVOKE_PATH,
-  refreshCall,
-  startOidcHost,
-} from '../../examples/oidc-provider/host.ts';
 
 const VICTIM = { ip: '85.214.132.117', ua: 'Mozilla/5.0 (victim laptop)' };
 // another network in the same city: no travel to see, so only the replay itself can revoke

@@ -55,8 +55,10 @@ export async function startBenchStack(kafkaVersion: string, log: (m: string) => 
 /** `tokenwatch serve` as a child process (warn-level logs), resolved once /readyz answers 200. */
 export async function startService(
   env: Record<string, string>,
+  /** where it listens (default: a free port) — for peers that must know it before it starts */
+  listenPort?: number,
 ): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
+  const port = listenPort ?? (await freePort());
   const child = spawn(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'serve'], {
     env: {
       PATH: process.env['PATH'] ?? '',

@@ -14,26 +14,13 @@
  *   npm run demo -- --auth keycloak --duration 60 --port 8080 --auth-port 8090
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import {
-  CLIENT,
-  codeFlowLogin,
-  type OidcHost,
-  REVOKE_PATH,
-  refreshCall,
-  startOidcHost,
-} from '../../examples/oidc-provider/host.ts';
-import { DEFAULT_KEYCLOAK_VERSION, startKeycloak, stopKeycloak } from '../local-stack/keycloak.ts';
-import { masterAdminToken } from '../local-stack/keycloak-admin.ts';
-import { ensureListenerJar } from '../local-stack/keycloak-listener-jar.ts';
-import { setupRealm } from '../local-stack/keycloak-realm.ts';
-import { claims, type KeycloakClient, passwordLogin, refresh } from '../local-stack/keycloak-user.ts';
 import { STATE_DIR } from '../local-stack/paths.ts';
 import { requirePortsFree, stopChild, waitUntilReady } from '../local-stack/process.ts';
 import { stackDown, stackRunning, stackUp } from '../local-stack/stack.ts';
 import { ATTACKER_CITIES, CITIES, type City } from '../simulator/places.ts';
+import { type RealServer, revocationSince, startRealServer } from './servers.ts';
 
 type RealAuth = 'keycloak' | 'oidc-provider';
 const REAL_AUTHS: readonly RealAuth[] = ['keycloak', 'oidc-provider'];
@@ -51,8 +38,6 @@ interface RealAuthDemoOptions {
 
 const API_KEY = 'demo-auth-key-0123456789abcdef';
 const READ_KEY = 'demo-read-key-0123456789abcdef';
-const REVOKE_TOKEN = 'demo-revoke-0123456789abcdef';
-const PASSWORD = 'correct-horse-battery';
 const TENANT = 'default';
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
 const REFRESH_EVERY_MS = 4000;
@@ -62,7 +47,14 @@ const REVOKE_WITHIN_MS = 30_000;
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((r) => {
     const t = setTimeout(r, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        r();
+      },
+      { once: true },
+    );
   });
 
 /** One signed-in user at the real server: the current refresh token and the ones rotated away. */
@@ -70,158 +62,10 @@ interface Session {
   user: string;
   city: City;
   home: { city: string; ip: string };
+  subject: string;
   family: string;
   refreshToken: string;
   rotatedAway: string[];
-}
-
-/** What the demo needs of a real server. */
-interface RealServer {
-  name: string;
-  /** what happens at the server on a replay, said before the first */
-  onReplay: string;
-  login(user: string, ip: string): Promise<{ refreshToken: string; family: string }>;
-  refresh(
-    refreshToken: string,
-    ip: string,
-  ): Promise<{ status: number; refreshToken?: string; error: string }>;
-  stop(): Promise<void>;
-}
-
-async function keycloakServer(o: RealAuthDemoOptions, twUrl: string, env: Record<string, string>) {
-  o.say('building tokenwatch’s Keycloak listener (cached after the first run)…');
-  const jar = await ensureListenerJar();
-  const dir = `${STATE_DIR}/demo-keycloak`;
-  mkdirSync(dir, { recursive: true });
-  o.say(
-    `starting Keycloak ${DEFAULT_KEYCLOAK_VERSION} on 127.0.0.1:${o.authPort} (the first start downloads and augments it: a few minutes; later ones ~15 s)…`,
-  );
-  const kc = await startKeycloak({
-    dir,
-    httpPort: o.authPort,
-    providers: [jar],
-    log: (m) => o.say(`keycloak: ${m}`),
-    signal: o.signal,
-    options: {
-      'proxy-headers': 'xforwarded',
-      'spi-events-listener--tokenwatch--url': twUrl,
-      'spi-events-listener--tokenwatch--api-key': API_KEY,
-      'spi-events-listener--tokenwatch--tenant': TENANT,
-      'spi-events-listener--tokenwatch--linger-ms': '50',
-    },
-  });
-  const admin = await masterAdminToken(kc.url, kc.adminUsername, kc.adminPassword);
-  const realm = await setupRealm(kc.url, admin, {
-    realm: `demo-${Date.now().toString(36)}`,
-    reuseDetection: false,
-    userClientId: 'demo-app',
-    eventListeners: ['jboss-logging', 'tokenwatch'],
-    sslRequired: 'none', // the demo's users appear at public addresses through X-Forwarded-For
-    users: USERS.map((username) => ({ username, password: PASSWORD })),
-  });
-  o.say(
-    `realm ${realm.realm}: users ${USERS.join(', ')}; tokenwatch's service account ${realm.tokenwatchClientId} (${realm.tokenwatchRoles.join(', ')})`,
-  );
-  Object.assign(env, {
-    TOKENWATCH_REVOKE_ADAPTER: 'keycloak',
-    TOKENWATCH_KEYCLOAK_URL: kc.url,
-    TOKENWATCH_KEYCLOAK_REALM: realm.realm,
-    TOKENWATCH_KEYCLOAK_CLIENT_ID: realm.tokenwatchClientId,
-    TOKENWATCH_KEYCLOAK_CLIENT_SECRET: realm.tokenwatchClientSecret,
-  });
-  const c: KeycloakClient = { url: kc.url, realm: realm.realm, clientId: realm.userClientId };
-  const server: RealServer = {
-    name: 'Keycloak',
-    onReplay:
-      'its reuse detection is off (its default): the replay succeeds there, only tokenwatch sees the fork',
-    async login(user, ip) {
-      const t = await passwordLogin(c, user, PASSWORD, ip);
-      return {
-        refreshToken: t.refresh_token!,
-        family: `${String(claims(t.access_token)['sid'])}:${c.clientId}`,
-      };
-    },
-    async refresh(refreshToken, ip) {
-      const r = await refresh(c, refreshToken, ip);
-      const body = r.body as { refresh_token?: string; error_description?: string; error?: string };
-      return {
-        status: r.status,
-        ...(body.refresh_token ? { refreshToken: body.refresh_token } : {}),
-        error: body.error_description ?? body.error ?? '',
-      };
-    },
-    stop: async () => {
-      await stopKeycloak(dir);
-    },
-  };
-  return server;
-}
-
-async function oidcProviderServer(o: RealAuthDemoOptions, twUrl: string, env: Record<string, string>) {
-  let host: OidcHost | undefined;
-  Object.assign(env, {
-    TOKENWATCH_AUTH_REVOKE_URL: `http://127.0.0.1:${o.authPort}${REVOKE_PATH}`,
-    TOKENWATCH_AUTH_TOKEN: REVOKE_TOKEN,
-  });
-  const server: RealServer & { start(): Promise<void> } = {
-    name: 'oidc-provider',
-    onReplay:
-      'rotateRefreshToken is on: it refuses the replay and revokes the grant itself; tokenwatch still revokes the family so verifiers deny the thief’s access tokens',
-    async start() {
-      host = await startOidcHost({
-        port: o.authPort,
-        tokenwatchUrl: twUrl,
-        apiKey: API_KEY,
-        tenant: TENANT,
-        revokeToken: REVOKE_TOKEN,
-      });
-      o.say(
-        `oidc-provider OP on ${host.url} (client ${CLIENT.id}; tokenwatch's plugin attached; revocations at ${REVOKE_PATH})`,
-      );
-    },
-    async login(user, ip) {
-      const r = await codeFlowLogin(host!.url, user, ip, `demo-browser/${user}`);
-      const refreshToken = r.body['refresh_token']!;
-      const grantId = (await host!.provider.RefreshToken.find(refreshToken))!.grantId as string;
-      return { refreshToken, family: grantId };
-    },
-    async refresh(refreshToken, ip) {
-      const r = await refreshCall(host!.url, refreshToken, ip, 'demo-browser');
-      return {
-        status: r.status,
-        ...(r.body['refresh_token'] ? { refreshToken: String(r.body['refresh_token']) } : {}),
-        error: String(r.body['error_description'] ?? r.body['error'] ?? ''),
-      };
-    },
-    stop: async () => {
-      await host?.close();
-    },
-  };
-  return server;
-}
-
-interface RevocationRow {
-  status: string;
-  http_status: number;
-  detector: string;
-  time_ms: string;
-}
-
-async function revocationOf(
-  ch: ClickHouseClient,
-  db: string,
-  family: string,
-): Promise<RevocationRow | undefined> {
-  // ids from the server (a session uuid and a client id; a grant id): checked, then quoted (18.16 has no query parameters)
-  if (!/^[\w:.-]{1,200}$/.test(family))
-    throw new Error(`unexpected family id from the server: ${JSON.stringify(family)}`);
-  const rs = await ch.query({
-    query: `SELECT toString(status) AS status, http_status, detector, toString(time_ms) AS time_ms
-            FROM ${db}.revocations WHERE target_id = '${family}' AND toString(status) IN ('done', 'not_found', 'failed')
-            ORDER BY time_ms LIMIT 1`,
-    format: 'JSONEachRow',
-  });
-  return (await rs.json<RevocationRow>())[0];
 }
 
 /** Runs the demo against a real server; resolves with the exit code. */
@@ -251,12 +95,18 @@ async function runRealAuthDemo(o: RealAuthDemoOptions): Promise<number> {
     if (stack.started.clickhouse || stack.started.kafka) await stackDown((m) => say(m), stack.started);
   };
   try {
-    if (o.auth === 'keycloak') server = await keycloakServer(o, twUrl, env);
-    else {
-      const op = await oidcProviderServer(o, twUrl, env);
-      server = op;
-      await op.start();
-    }
+    const started = await startRealServer(o.auth, {
+      port: o.authPort,
+      tokenwatchUrl: twUrl,
+      apiKey: API_KEY,
+      tenant: TENANT,
+      users: USERS,
+      keycloakDir: `${STATE_DIR}/demo-keycloak`,
+      say,
+      signal: o.signal,
+    });
+    server = started.server;
+    Object.assign(env, started.tokenwatchEnv);
     say(`starting tokenwatch on ${twUrl} (revoking through ${server.name})`);
     service = spawn(process.execPath, ['service/cli.ts', 'serve'], {
       env: {
@@ -329,15 +179,17 @@ async function play(
       say(
         `[attack ${attacks}] ${victim.user}'s rotated refresh token replayed from ${thief.where} (${thief.ip}): ${server.name} answered ${replay.status}${replay.error ? ` "${replay.error}"` : ''}`,
       );
-      const done = await waitFor(o.signal, () => revocationOf(ch, db, victim.family));
+      const done = await waitFor(o.signal, () => revocationSince(ch, db, victim.subject, replayedAt));
       if (done === undefined) {
         missed.push(victim.user);
-        say(`[attack ${attacks}] NOT revoked within ${REVOKE_WITHIN_MS / 1000} s (family ${victim.family})`);
+        say(
+          `[attack ${attacks}] NOT revoked within ${REVOKE_WITHIN_MS / 1000} s (${victim.user}'s family ${victim.family})`,
+        );
       } else {
-        const ms = Number(done.time_ms) - replayedAt;
+        const ms = Number(done.at_ms) - replayedAt;
         latencies.push(ms);
         say(
-          `[tokenwatch] ${done.detector} → family ${victim.family} revoked at ${server.name}: ${done.status} (HTTP ${done.http_status}), ${ms} ms after the replay`,
+          `[tokenwatch] ${done.detector} → family ${done.target_id} revoked at ${server.name}: ${done.status} (HTTP ${done.http_status}), ${ms} ms after the replay`,
         );
         const userNext = await server.refresh(victim.refreshToken, victim.home.ip);
         const thiefNext = replay.refreshToken
