@@ -25,6 +25,13 @@ import {
 import { adminCall, masterAdminToken } from '../../tools/local-stack/keycloak-admin.ts';
 import { ensureListenerJar } from '../../tools/local-stack/keycloak-listener-jar.ts';
 import { type SetUpRealm, setupRealm } from '../../tools/local-stack/keycloak-realm.ts';
+import {
+  claims,
+  jti,
+  type KeycloakClient,
+  passwordLogin,
+  refresh,
+} from '../../tools/local-stack/keycloak-user.ts';
 import { freePort } from '../../tools/local-stack/process.ts';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
 import {
@@ -40,7 +47,6 @@ import {
   unique,
   waitUntil,
 } from '../support/harness.ts';
-import { claims, jti, type KeycloakClient, passwordLogin, refresh } from '../../tools/local-stack/keycloak-user.ts';
 
 const VICTIM_IP = '85.214.132.117';
 const ATTACKER_IP = '200.147.67.142';
