@@ -3,17 +3,25 @@
  * loopback) with tokenwatch's listener reporting to tokenwatch (single-process mode, ClickHouse),
  * and tokenwatch revoking through Keycloak's admin API (TOKENWATCH_REVOKE_ADAPTER=keycloak) as the
  * realm's service account — through a small proxy on loopback that forwards to Keycloak and, when
- * told to, answers 503 itself or loses Keycloak's answer. A refresh token replayed from another
- * network gets its user session deleted at Keycloak, with Keycloak's reuse detection off and on;
- * the thief's and the user's next refresh are refused; 503s and a lost answer end in one
- * revocation done; a finding on one access token is recorded denylist_only, never sent.
+ * told to, answers 503 itself, loses Keycloak's answer or holds a call. A refresh token replayed
+ * from another network gets its user session deleted at Keycloak, with Keycloak's reuse detection
+ * off and on; the thief's and the user's next refresh are refused. Faults: Keycloak answering 503
+ * for 30 s, Keycloak killed (SIGKILL) while the delete is on its way and started again (its
+ * sessions survive in its H2 data), and a lost answer each end in one revocation done and one
+ * delete that Keycloak carried out; a finding on one access token is recorded denylist_only, never
+ * sent. Prints its figures (attempts, times to done) when it ends.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RevocationRequest } from '../../response/revoke/adapter.ts';
 import { KeycloakRevocationAdapter } from '../../response/revoke/keycloak/adapter.ts';
-import { type RunningKeycloak, startKeycloak, stopKeycloak } from '../../tools/local-stack/keycloak.ts';
+import {
+  type KeycloakServerOptions,
+  type RunningKeycloak,
+  startKeycloak,
+  stopKeycloak,
+} from '../../tools/local-stack/keycloak.ts';
 import { adminCall, masterAdminToken } from '../../tools/local-stack/keycloak-admin.ts';
 import { ensureListenerJar } from '../../tools/local-stack/keycloak-listener-jar.ts';
 import { type SetUpRealm, setupRealm } from '../../tools/local-stack/keycloak-realm.ts';
@@ -63,6 +71,8 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
   let database: string;
   let svc: RunningService;
   let kc: RunningKeycloak;
+  /** how it was started: a restart starts it so again (same port, home and data) */
+  let kcOptions: KeycloakServerOptions;
   let realm: SetUpRealm;
   let proxy: FaultProxy;
   const client = (): KeycloakClient => ({ url: kc.url, realm: realm.realm, clientId: realm.userClientId });
@@ -74,14 +84,18 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
          error, detector, toString(time_ms) AS time_ms
        FROM ${database}.revocations WHERE target_id = '${targetId}' ORDER BY time_ms, attempt`,
     );
-  const settled = (targetId: string, final = ['done', 'not_found', 'failed', 'denylist_only']) =>
+  const settled = (
+    targetId: string,
+    final = ['done', 'not_found', 'failed', 'denylist_only'],
+    timeoutMs = 60_000,
+  ) =>
     waitUntil(
       `the revocation of ${targetId} to end`,
       async () => {
         const rows = await revocationsOf(targetId);
         return rows.some((r) => final.includes(r.status)) && rows;
       },
-      60_000,
+      timeoutMs,
     );
   /** what the proxy let through to Keycloak for the session's delete */
   const deletesOf = (sid: string) =>
@@ -121,7 +135,7 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
     const twPort = await freePort();
     const twUrl = `http://127.0.0.1:${twPort}`;
     const jar = await ensureListenerJar();
-    kc = await startKeycloak({
+    kcOptions = {
       dir: `${dir}/keycloak`,
       httpPort: await freePort(),
       providers: [jar],
@@ -133,14 +147,18 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
         'spi-events-listener--tokenwatch--linger-ms': '50',
         'spi-events-listener--tokenwatch--max-backoff-ms': '1000',
       },
-    });
+    };
+    kc = await startKeycloak(kcOptions);
     const token = await masterAdminToken(kc.url, kc.adminUsername, kc.adminPassword);
     realm = await setupRealm(kc.url, token, {
       realm: unique('kc_revoke'),
       reuseDetection: false,
       eventListeners: ['jboss-logging', 'tokenwatch'],
       sslRequired: 'none',
-      users: ['alice', 'bob', 'carol', 'dave', 'erin'].map((username) => ({ username, password: PASSWORD })),
+      users: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'].map((username) => ({
+        username,
+        password: PASSWORD,
+      })),
     });
     proxy = await startFaultProxy(kc.url);
     const setup = serviceSetup({
@@ -156,6 +174,9 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
         TOKENWATCH_AUTH_RETRY_MAX_MS: '1000',
         TOKENWATCH_AUTH_BREAKER_FAILURES: '3',
         TOKENWATCH_AUTH_BREAKER_COOLDOWN_MS: '500',
+        // a Keycloak just started again answers its first admin calls slowly on a busy machine; a
+        // deadline shorter than that retries a delete still being carried out, and both reach it
+        TOKENWATCH_KEYCLOAK_TIMEOUT_MS: '20000',
         // the 20 replays below and the tests' own stay under the blast-radius guard
         TOKENWATCH_GUARD_TENANT_PER_MINUTE: '100',
       },
@@ -246,29 +267,119 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
     figures['20 replays → delete acknowledged, p99 ms'] = ms[Math.ceil(ms.length * 0.99) - 1]!;
   });
 
-  it('Keycloak answering 503 for a while: the revocation is retried with backoff and done once', async () => {
-    const downFor = 6000;
-    proxy.downUntil(Date.now() + downFor);
+  /** the proxy's record of the realm's token endpoint (tokenwatch's service-account token) */
+  const tokenRequests = () =>
+    proxy.passed.filter(
+      (p) => p.method === 'POST' && p.path === `/realms/${realm.realm}/protocol/openid-connect/token`,
+    );
+  const isSessionDelete = (m: string, p: string) =>
+    m === 'DELETE' && p.startsWith(`/admin/realms/${realm.realm}/sessions/`);
+
+  it('Keycloak answering 503 for 30 s: the revocation is retried with backoff and done once, right after', async () => {
+    const began = Date.now();
+    const upAtMs = began + 30_000;
+    proxy.downUntil(upAtMs);
     const s = await replayStory('carol');
-    const rows = await settled(s.family);
+    const rows = await settled(s.family, undefined, 90_000);
     const statuses = rows.map((r) => r.status);
     expect(statuses[0]).toBe('pending');
     expect(statuses.at(-1)).toBe('done');
     expect(statuses.filter((x) => x === 'done')).toHaveLength(1);
-    expect(rows.filter((r) => r.status === 'retrying').every((r) => r.http_status === 503)).toBe(true);
-    expect(rows.filter((r) => r.status === 'retrying').length).toBeGreaterThanOrEqual(2);
-    // Keycloak itself got exactly one delete, after the outage
+    const retrying = rows.filter((r) => r.status === 'retrying');
+    expect(retrying.length).toBeGreaterThanOrEqual(2);
+    // each refused call is one attempt: a DELETE the proxy answered 503, or (were the cached
+    // service-account token to expire in the outage) a token request it answered 503 (no answer: 0)
+    expect(retrying.every((r) => r.http_status === 503 || r.http_status === 0)).toBe(true);
     const deletes = deletesOf(s.sid);
-    expect(deletes.filter((d) => d.upstream !== 0).map((d) => d.upstream)).toEqual([204]);
-    expect(deletes.filter((d) => d.upstream === 0).length).toBe(
-      statuses.filter((x) => x === 'retrying').length,
+    const refusedTokens = tokenRequests().filter((t) => t.atMs >= began && t.upstream === 0);
+    expect(retrying.filter((r) => r.http_status === 503).length).toBe(
+      deletes.filter((d) => d.upstream === 0).length,
     );
+    expect(retrying.filter((r) => r.http_status === 0).length).toBe(refusedTokens.length);
+    // Keycloak itself got exactly one delete, after the outage
+    const reached = deletes.filter((d) => d.upstream !== 0);
+    expect(reached.map((d) => d.upstream)).toEqual([204]);
+    expect(reached[0]!.atMs).toBeGreaterThanOrEqual(upAtMs);
     expect((await refresh(client(), s.userToken, VICTIM_IP)).status).toBe(400);
-    figures['503 outage: attempts until done'] = rows.at(-1)!.attempt;
+    figures['503 for 30 s: attempts until done'] = rows.at(-1)!.attempt;
+    figures['503 for 30 s: end of the outage → delete acknowledged, ms'] = reached[0]!.atMs - upAtMs;
+  });
+
+  it('Keycloak killed (SIGKILL) while the delete is on its way, then started again: done once, one delete after it is back', async () => {
+    const c = client();
+    const frank = realm.users.find((u) => u.username === 'frank')!;
+    // a bystander session of the same user, left alone: whether it is there after the crash tells
+    // whether Keycloak's sessions survive a crash (start-dev keeps them in its H2 data folder)
+    const bystander = await passwordLogin(c, 'frank', PASSWORD, VICTIM_IP);
+    const bystanderSid = String(claims(bystander.access_token)['sid']);
+    const held = proxy.holdNext(isSessionDelete);
+    const s = await replayStory('frank');
+    let killedAtMs = 0;
+    let restartMs = 0;
+    try {
+      await held.arrived; // tokenwatch's delete is in flight: the proxy holds it
+      // A real replay comes long after its session was written; this one comes within a second or
+      // two, and a SIGKILL loses what H2 had not yet written (observed: the fresh session gone, the
+      // delete after the restart 404). So the session gets a moment to be written before the crash,
+      // well within the held call's deadline (TOKENWATCH_KEYCLOAK_TIMEOUT_MS, 5 s).
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await stopKeycloak(kcOptions.dir, { crash: true })).toEqual({ stopped: true });
+      killedAtMs = Date.now();
+      held.release(); // it goes on to a Keycloak that is gone
+      await waitUntil(
+        'tokenwatch to retry the delete Keycloak did not answer',
+        async () => (await revocationsOf(s.family)).some((r) => r.status === 'retrying'),
+        30_000,
+      );
+    } finally {
+      held.release();
+      const began = Date.now();
+      kc = await startKeycloak(kcOptions);
+      restartMs = Date.now() - began;
+    }
+    const rows = await settled(s.family, undefined, 90_000);
+    expect(rows[0]!.status).toBe('pending');
+    expect(rows.at(-1)!.status).toBe('done');
+    expect(rows.filter((r) => r.status === 'done')).toHaveLength(1);
+    expect(rows.slice(1, -1).every((r) => r.status === 'retrying')).toBe(true);
+    const deletes = deletesOf(s.sid);
+    // the held one reached nobody, nor did the retries while Keycloak was down
+    expect(deletes.filter((d) => d.atMs < killedAtMs)).toEqual([]);
+    const reached = deletes.filter((d) => d.upstream !== 0);
+    console.error(
+      `[keycloak crash] ${deletes.length - reached.length} deletes not answered by Keycloak (held, then down); ` +
+        `reached it (ms after the kill: came, answered, its answer): ${JSON.stringify(
+          reached.map((d) => [d.cameMs - killedAtMs, d.atMs - killedAtMs, d.upstream]),
+        )}`,
+    );
+    // the sessions survived the crash (the bystander is still there): the one delete found its target
+    const token = await masterAdminToken(kc.url, kc.adminUsername, kc.adminPassword);
+    const left = await adminCall<{ id: string }[]>(
+      kc.url,
+      token,
+      'GET',
+      `/${realm.realm}/users/${frank.id}/sessions`,
+      {
+        expect: [200],
+      },
+    );
+    expect(left.body.map((x) => x.id)).toEqual([bystanderSid]);
+    expect(reached.map((d) => d.upstream)).toEqual([204]);
+    expect(rows.at(-1)!.http_status).toBe(204);
+    const thiefToken = (s.replay.body as { refresh_token: string }).refresh_token;
+    for (const rt of [thiefToken, s.userToken])
+      expect(await refresh(c, rt, ATTACKER_IP)).toEqual({
+        status: 400,
+        body: { error: 'invalid_grant', error_description: 'Session not active' },
+      });
+    expect((await refresh(c, bystander.refresh_token!, VICTIM_IP)).status).toBe(200);
+    figures['Keycloak crash: restart (warm start), ms'] = restartMs;
+    figures['Keycloak crash: attempts until done'] = rows.at(-1)!.attempt;
+    figures['Keycloak crash: kill → delete acknowledged, ms'] = reached[0]!.atMs - killedAtMs;
   });
 
   it("Keycloak's answer lost after it deleted the session: the retry's 404 counts as done", async () => {
-    proxy.loseAnswers(1, (m, p) => m === 'DELETE' && p.startsWith(`/admin/realms/${realm.realm}/sessions/`));
+    proxy.loseAnswers(1, isSessionDelete);
     const s = await replayStory('dave');
     const rows = await settled(s.family);
     expect(rows.map((r) => [r.status, r.http_status])).toEqual([
@@ -349,10 +460,7 @@ describe('Keycloak revocation adapter: a replay found by tokenwatch ends the ses
       severity: 'high',
     });
     const first = { idempotencyKey: 'k', earlierAttempts: 0 };
-    const tokenCalls = () =>
-      proxy.passed.filter(
-        (p) => p.method === 'POST' && p.path === `/realms/${realm.realm}/protocol/openid-connect/token`,
-      ).length;
+    const tokenCalls = () => tokenRequests().length;
 
     // subject: every session of the user ends
     const sessionAdapter = new KeycloakRevocationAdapter(settings, 'session');

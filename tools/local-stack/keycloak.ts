@@ -153,9 +153,13 @@ export async function startKeycloak(o: KeycloakServerOptions): Promise<RunningKe
   return { url, adminUsername, adminPassword, home, pidFile, logFile, startedNow, augmented, startMs };
 }
 
-export async function stopKeycloak(dir: string): Promise<StopResult> {
+/**
+ * Stops the Keycloak of `dir`: SIGTERM (SIGKILL after a grace period), or with `crash` SIGKILL at
+ * once — no shutdown, what it had not written is lost (for fault tests; its H2 data is kept).
+ */
+export async function stopKeycloak(dir: string, o: { crash?: boolean } = {}): Promise<StopResult> {
   const abs = resolve(dir);
-  return stopPidFile(`${abs}/keycloak.pid`, identity(abs), STOP_GRACE_MS);
+  return stopPidFile(`${abs}/keycloak.pid`, identity(abs), o.crash === true ? 0 : STOP_GRACE_MS);
 }
 
 /** Whether `dir`'s pid file names its running Keycloak (a stale one is removed). */

@@ -136,9 +136,12 @@ export function spawnDetached(
   };
 }
 
-/** TERM to `target` (a pid, or a group as -pid), KILL after `graceMs`; resolves once `running()` is false. */
+/**
+ * TERM to `target` (a pid, or a group as -pid), KILL after `graceMs`; resolves once `running()` is
+ * false. `graceMs` 0: KILL at once, no TERM (a crash, for fault tests).
+ */
 async function terminate(target: number, graceMs: number, running: () => boolean) {
-  signal(target, 'SIGTERM');
+  if (graceMs > 0) signal(target, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (running() && Date.now() < deadline) await sleep(100);
   if (running()) signal(target, 'SIGKILL');
@@ -152,7 +155,8 @@ export interface StopResult {
 }
 
 /**
- * Stops the service behind `pidFile` — its process group, TERM, then KILL after `graceMs` — once
+ * Stops the service behind `pidFile` — its process group, TERM, then KILL after `graceMs` (0: KILL
+ * at once, as a crash would end it) — once
  * /proc confirms the pid is the service whose command line holds `identity` (tools/local-stack/pid-file.ts);
  * a stale pid file is removed and nothing is signalled.
  */

@@ -93,6 +93,23 @@ describe('pid files', () => {
     expect(existsSync(`${dir}/svc.pid`)).toBe(false);
   });
 
+  it('with no grace period the service is killed as in a crash: it never hears SIGTERM', async () => {
+    const dir = tempFolder();
+    const heard = `${dir}/heard-term`;
+    const service = spawnDetached(
+      'sh',
+      ['-c', `trap 'echo term > ${heard}; exit 0' TERM; sleep 30 & wait`, 'svc', IDENTITY],
+      `${dir}/svc.log`,
+      `${dir}/svc.pid`,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await stopPidFile(`${dir}/svc.pid`, IDENTITY, 0)).toEqual({ stopped: true });
+    expect(await gone(service.pid)).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(service.exitStatus()).toBe('signal SIGKILL');
+    expect(existsSync(heard)).toBe(false);
+  });
+
   it("a process is stopped by its spawner at once, even before it exec'd its program", async () => {
     const dir = tempFolder();
     const proc = spawnDetached(
