@@ -30,6 +30,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { type CryptoKey, generateKeyPair, type JWTVerifyOptions, jwtVerify, SignJWT } from 'jose';
@@ -347,6 +348,7 @@ interface AlgResult {
 }
 
 async function main() {
+  const loadAtStart = loadavg()[0]!;
   let sink: Sink | undefined;
   let kafkaSide: KafkaSide | undefined;
   const cleanUp = async () => {
@@ -414,32 +416,26 @@ async function main() {
         ip: '203.0.113.7',
         userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0',
       };
-      const viaHttp = sdkVerifier(http);
-      const viaPlain = sdkVerifier(plain);
       const viaNone = sdkVerifier(undefined);
       const viaDown = sdkVerifier(down);
-      const theHttp = http;
-      const thePlain = plain;
+      /** The SDK reporting over HTTP to the sink through `reporter`. */
+      const toSink = (key: VariantKey, name: string, reporter: BatchingReporter): Variant => {
+        const verifier = sdkVerifier(reporter);
+        return {
+          key,
+          name,
+          verify: (t) => verifier.verify(t, caller),
+          reporter,
+          settle: () => reporter.flush(),
+          taken: () => theSink.totals(),
+        };
+      };
       const variants: Variant[] = [
         { key: 'baseline', name: 'bare jwtVerify', verify: (t) => jwtVerify(t, publicKey, bareOptions) },
-        {
-          key: 'http',
-          name: 'SDK + HTTP reporter',
-          verify: (t) => viaHttp.verify(t, caller),
-          reporter: http,
-          settle: () => theHttp.flush(),
-          taken: () => theSink.totals(),
-        },
+        toSink('http', 'SDK + HTTP reporter', http),
         // the cost apart: the verifier and its denylist without reporting; reporting without gzip
         { key: 'none', name: 'SDK, no reporter', verify: (t) => viaNone.verify(t, caller) },
-        {
-          key: 'plain',
-          name: 'SDK + HTTP reporter, gzip off',
-          verify: (t) => viaPlain.verify(t, caller),
-          reporter: plain,
-          settle: () => thePlain.flush(),
-          taken: () => theSink.totals(),
-        },
+        toSink('plain', 'SDK + HTTP reporter, gzip off', plain),
         { key: 'down', name: 'SDK, sink down', verify: (t) => viaDown.verify(t, caller), reporter: down },
       ];
       if (kafkaSide) {
@@ -497,7 +493,8 @@ async function main() {
     denylist.close();
     await cleanUp();
   }
-  report(results, httpDropped, denylist.size, measureEviction());
+  const load = { start: loadAtStart, end: loadavg()[0]! };
+  report(results, httpDropped, denylist.size, measureEviction(), load);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -610,6 +607,8 @@ function report(
   httpDropped: Record<string, number>,
   denylistEntries: number,
   eviction: Eviction[],
+  /** the machine's 1-minute load average when the rounds began and ended */
+  load: { start: number; end: number },
 ) {
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const fmt = (n: number) => Math.round(n).toLocaleString('en');
@@ -672,7 +671,8 @@ function report(
     '',
     `\`npm run bench:sdk\` (BENCH_SDK_SECONDS=${SECONDS}, BENCH_SDK_ROUNDS=${ROUNDS}, BENCH_SDK_CONCURRENCY=${CONCURRENCY}` +
       `${KAFKA !== '' ? `, BENCH_SDK_KAFKA=${KAFKA}` : ''}) on ${date} UTC; ${machineNote}; ` +
-      `the HTTP sink (a child process)${KAFKA !== '' ? ' and Kafka' : ''} on the same machine, sharing its cores.`,
+      `the HTTP sink (a child process)${KAFKA !== '' ? ' and Kafka' : ''} on the same machine, sharing its cores; ` +
+      `load average (1 min) ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end of the rounds (above the core count, other work shares the cores and moves the rates).`,
     `Verifications/s of \`createVerifier\` (a denylist of ${denylistEntries.toLocaleString('en')} entries checked, every call reported, caller ip and user agent given) ` +
       `beside bare jose \`jwtVerify(token, key, { issuer, audience, algorithms })\` on the same ${TOKENS_PER_ALG.toLocaleString('en')} distinct tokens per algorithm, ` +
       `${CONCURRENCY} verifications in flight on one event loop (a server verifies many requests at once; jose's signature checks are WebCrypto jobs, largely off the main thread). ` +
@@ -765,6 +765,7 @@ function report(
       denylistEntries,
     },
     goal: { overhead: GOAL_OVERHEAD, met, cpuMet },
+    loadAverage: load,
     lossless,
     accounted,
     httpDropped,
