@@ -6,6 +6,8 @@
  *   BENCH_EVENTS (default 200000)  events per measurement
  *   BENCH_ROUNDS (default 3)       rounds of (baseline, door) per door; medians are reported
  *   BENCH_KAFKA_VERSION (3.9.2)
+ *   BENCH_DOORS (kafka,http,http-kafka)  which doors to measure (comma-separated)
+ *   BENCH_KAFKA_COMPRESSION (none)  the service's TOKENWATCH_KAFKA_COMPRESSION in the HTTP → Kafka door
  * Writes tools/bench/results/ingest.json and the "Ingest" section of tools/bench/RESULTS.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +37,10 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const HTTP_SENDERS = 8;
 const HTTP_BATCH = 1000;
 const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
+const COMPRESSION = process.env['BENCH_KAFKA_COMPRESSION'] ?? 'none';
+const DOORS = new Set(
+  (process.env['BENCH_DOORS'] ?? 'kafka,http,http-kafka').split(',').map((d) => d.trim()),
+);
 const log = (msg: string) => console.error(`[bench:ingest] ${msg}`);
 
 const IPS = [
@@ -279,6 +285,7 @@ async function main() {
         TOKENWATCH_KAFKA_TOPICS: `bench.http.${round}`,
         TOKENWATCH_KAFKA_GROUP_ID: `bench-http-${round}`,
         TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
+        TOKENWATCH_KAFKA_COMPRESSION: COMPRESSION,
       });
       const bodies = ndjsonBodies(makeEvents(N, `hk${round}`), HTTP_BATCH);
       const t0 = performance.now();
@@ -291,11 +298,12 @@ async function main() {
 
     // Each round: a baseline, then the door, back to back; the ratio of each pair, and the median over rounds.
     let dbSeq = 0;
-    for (const [name, door] of [
-      ['Kafka → ClickHouse', kafkaDoor],
-      ['HTTP → ClickHouse (single process)', httpDoor],
-      ['HTTP → Kafka → ClickHouse', httpKafkaDoor],
+    for (const [id, name, door] of [
+      ['kafka', 'Kafka → ClickHouse', kafkaDoor],
+      ['http', 'HTTP → ClickHouse (single process)', httpDoor],
+      ['http-kafka', 'HTTP → Kafka → ClickHouse', httpKafkaDoor],
     ] as const) {
+      if (!DOORS.has(id)) continue;
       const rounds: Round[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const baseline = await measureBaseline(`bench_raw_${dbSeq++}`);
