@@ -184,6 +184,8 @@ export interface OutgoingMessage {
   key: string;
   value: string;
   headers?: Record<string, string>;
+  /** the value is well-formed JSON text already (stringifyWellFormed made it): not checked again */
+  valueWellFormed?: boolean;
 }
 
 /** Kafka's default message.max.bytes is 1 MiB per record batch: stay under it in every send. */
@@ -191,7 +193,8 @@ const MAX_SEND_BYTES = 768 * 1024;
 
 /**
  * Sends messages (acks=all) in sends of at most MAX_SEND_BYTES, in parallel; resolves when all are
- * acknowledged. Keys and values are made well-formed first (every Kafka write goes through here).
+ * acknowledged. Keys and values are made well-formed first (every Kafka write goes through here;
+ * a value marked `valueWellFormed` was made so by stringifyWellFormed already).
  */
 export async function sendChunked(
   producer: Producer,
@@ -211,8 +214,14 @@ export async function sendChunked(
   let bytes = 0;
   // In slices shared with all other work: thousands of messages are not made ready in one go.
   await forEachInSlices(messages, (raw) => {
-    const m: OutgoingMessage = { key: cut(raw.key, 1024), value: wellFormedJsonText(raw.value) };
-    if (raw.headers !== undefined) m.headers = raw.headers;
+    const key = cut(raw.key, 1024);
+    const value = raw.valueWellFormed === true ? raw.value : wellFormedJsonText(raw.value);
+    // The message itself when nothing needed fixing (the common case): no copy per message.
+    let m = raw;
+    if (key !== raw.key || value !== raw.value) {
+      m = { key, value };
+      if (raw.headers !== undefined) m.headers = raw.headers;
+    }
     const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
     if (bytes + size > MAX_SEND_BYTES && chunk.length > 0) {
       sends.push(send(chunk));
