@@ -79,7 +79,9 @@ export const ROLE_MAY_REPORT: Record<ReporterRole, ReadonlySet<EventType>> = {
   'auth-server': new Set(EVENT_TYPES),
 };
 
-export type ValidationResult = { ok: true; event: NormalizedEvent } | { ok: false; error: EventError };
+export type ValidationResult =
+  /** `relayText`: with `keepRelayText`, the event's own text when relaying it as it is gives the same event */
+  { ok: true; event: NormalizedEvent; relayText?: string } | { ok: false; error: EventError };
 
 export interface ValidationOptions {
   eventBytes: number;
@@ -99,6 +101,12 @@ export interface ValidationContext {
   tenantOf?: string;
   /** who sends (HTTP API key): recorded with each event; types outside its role are refused */
   reporter?: Reporter;
+  /**
+   * the door relays what it accepts to the events topic: return the text as `relayText` when its
+   * consumers, validating it again, get the very event validated here — it names its tenant, has no
+   * byte-order mark and no `\u` escape, and is well-formed (the contract form is written otherwise)
+   */
+  keepRelayText?: boolean;
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -151,9 +159,10 @@ export function validateEventText(
 ): ValidationResult {
   if (isLarger(text, opts.eventBytes)) return oversized(opts);
   let value: unknown;
+  const bom = text.charCodeAt(0) === 0xfeff;
   try {
     // A byte-order mark (some Windows tools write one) is not part of the event.
-    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    value = JSON.parse(bom ? text.slice(1) : text);
   } catch (err) {
     // V8's message quotes the input: cut it, on a code-point boundary (an emoji alone is two units).
     return fail('malformed_json', `not valid JSON: ${cut((err as Error).message, 200, '…')}`);
@@ -163,13 +172,23 @@ export function validateEventText(
   // Lone surrogates come only from \u escapes (or from a text that is not well-formed itself):
   // every string of such an event is made well-formed before anything reads it.
   const escaped = text.includes('\\u');
-  if (escaped || !text.isWellFormed()) value = wellFormedDeep(value);
+  const wellFormed = !escaped && text.isWellFormed();
+  if (!wellFormed) value = wellFormedDeep(value);
   // A raw token shows in the text itself, unless escapes could hide one: then walk the values.
   if (containsRawToken(text)) {
     const field = findRawToken(value);
     if (field !== undefined) return rawTokenError(field);
   }
-  return validateEventValue(value, opts, ctx, escaped, false);
+  const result = validateEventValue(value, opts, ctx, escaped, false);
+  if (
+    result.ok &&
+    ctx.keepRelayText === true &&
+    wellFormed &&
+    !bom &&
+    typeof (value as Record<string, unknown>)['tenant'] === 'string'
+  )
+    result.relayText = text;
+  return result;
 }
 
 /**

@@ -4,24 +4,32 @@
  */
 import {
   type Admin,
+  CompressionTypes,
   type Consumer,
   type EachBatchPayload,
   Kafka,
   logLevel,
   Partitioners,
-  type PartitionMetadata,
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { forEachInSlices } from '../slices.ts';
 import { cut, wellFormedJsonText } from '../text.ts';
+import { murmur2Partition } from './murmur2.ts';
 
 export type { Consumer, EachBatchPayload, Kafka, Producer };
 
 export interface KafkaOptions {
   brokers: string[];
   clientId: string;
+  /** TOKENWATCH_KAFKA_COMPRESSION: of every record batch the producers of this client send (default none) */
+  compression?: 'none' | 'gzip';
 }
+
+const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP } as const;
+/** The compression each client's producers send with (the client options are kafkajs' own, without it). */
+const compressionOfKafka = new WeakMap<Kafka, CompressionTypes>();
+const compressionOfProducer = new WeakMap<Producer, CompressionTypes>();
 
 // kafkajs logs retriable protocol responses (a coordinator still loading, a leader moving) as errors
 // and then retries; tokenwatch reports real failures itself (consumer crashes, failed sends), so
@@ -44,7 +52,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 
 export function createKafka(o: KafkaOptions, log: Logger): Kafka {
   process.env['KAFKAJS_NO_PARTITIONER_WARNING'] = '1';
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: o.clientId,
     brokers: o.brokers,
     connectionTimeout: 3000,
@@ -57,6 +65,8 @@ export function createKafka(o: KafkaOptions, log: Logger): Kafka {
         log[LEVELS[level] ?? 'info']({ kafka: rest }, message);
       },
   });
+  compressionOfKafka.set(kafka, COMPRESSION[o.compression ?? 'none']);
+  return kafka;
 }
 
 /** Creates the topics that do not exist yet (no-op for existing ones). */
@@ -148,7 +158,13 @@ export async function deleteGroup(kafka: Kafka, groupId: string): Promise<void> 
  * event_id in ClickHouse. (kafkajs' idempotent producer would retry forever and hold HTTP requests.)
  */
 export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 5 } });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    retry: { retries: 5 },
+    createPartitioner: keyedPartitioner,
+  });
+  compressionOfProducer.set(producer, compressionOfKafka.get(kafka) ?? CompressionTypes.None);
+  return producer;
 }
 
 /** A group member; it heartbeats while it waits for buffer room, so a short session timeout is safe. */
@@ -168,6 +184,8 @@ export interface OutgoingMessage {
   key: string;
   value: string;
   headers?: Record<string, string>;
+  /** the value is well-formed JSON text already (stringifyWellFormed made it): not checked again */
+  valueWellFormed?: boolean;
 }
 
 /** Kafka's default message.max.bytes is 1 MiB per record batch: stay under it in every send. */
@@ -175,7 +193,8 @@ const MAX_SEND_BYTES = 768 * 1024;
 
 /**
  * Sends messages (acks=all) in sends of at most MAX_SEND_BYTES, in parallel; resolves when all are
- * acknowledged. Keys and values are made well-formed first (every Kafka write goes through here).
+ * acknowledged. Keys and values are made well-formed first (every Kafka write goes through here;
+ * a value marked `valueWellFormed` was made so by stringifyWellFormed already).
  */
 export async function sendChunked(
   producer: Producer,
@@ -183,10 +202,11 @@ export async function sendChunked(
   messages: OutgoingMessage[],
 ): Promise<void> {
   const sends: Promise<unknown>[] = [];
+  const compression = compressionOfProducer.get(producer) ?? CompressionTypes.None;
   // Handled at once (Promise.all below sees the failure): a send failing while later chunks are
   // still being made ready must not be an unhandled rejection.
   const send = (messages: OutgoingMessage[]) => {
-    const sent = producer.send({ topic, acks: -1, messages });
+    const sent = producer.send({ topic, acks: -1, compression, messages });
     sent.catch(() => undefined);
     return sent;
   };
@@ -194,8 +214,14 @@ export async function sendChunked(
   let bytes = 0;
   // In slices shared with all other work: thousands of messages are not made ready in one go.
   await forEachInSlices(messages, (raw) => {
-    const m: OutgoingMessage = { key: cut(raw.key, 1024), value: wellFormedJsonText(raw.value) };
-    if (raw.headers !== undefined) m.headers = raw.headers;
+    const key = cut(raw.key, 1024);
+    const value = raw.valueWellFormed === true ? raw.value : wellFormedJsonText(raw.value);
+    // The message itself when nothing needed fixing (the common case): no copy per message.
+    let m = raw;
+    if (key !== raw.key || value !== raw.value) {
+      m = { key, value };
+      if (raw.headers !== undefined) m.headers = raw.headers;
+    }
     const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key);
     if (bytes + size > MAX_SEND_BYTES && chunk.length > 0) {
       sends.push(send(chunk));
@@ -209,28 +235,28 @@ export async function sendChunked(
   await Promise.all(sends);
 }
 
-const partitioner = Partitioners.DefaultPartitioner();
+/**
+ * The producers' partitioner: a keyed message goes where murmur2 of its key puts it, exactly as
+ * kafkajs' default (Java-compatible) partitioner places it, computed without its per-message
+ * allocations; a message with a partition or without a key is left to kafkajs' own.
+ */
+function keyedPartitioner() {
+  const fallback = Partitioners.DefaultPartitioner();
+  return (args: Parameters<typeof fallback>[0]): number => {
+    const { key, partition } = args.message;
+    if (partition !== undefined && partition !== null) return partition;
+    if (typeof key === 'string') return murmur2Partition(key, args.partitionMetadata.length);
+    return fallback(args);
+  };
+}
 
 /**
- * The partition a keyed message goes to with the producers' default partitioner (murmur2 of the
- * key, as kafkajs and the Java client do): which subjects' state belongs to which partition.
+ * The partition a keyed message goes to with the producers' partitioner (murmur2 of the key, as
+ * kafkajs and the Java client do): which subjects' state belongs to which partition.
  */
 export function partitionOfKey(key: string, numPartitions: number): number {
-  let partitionMetadata = metadataFor.get(numPartitions);
-  if (partitionMetadata === undefined) {
-    partitionMetadata = Array.from({ length: numPartitions }, (_, partitionId) => ({
-      partitionId,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-      partitionErrorCode: 0,
-      offlineReplicas: [],
-    }));
-    metadataFor.set(numPartitions, partitionMetadata);
-  }
-  return partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
+  return murmur2Partition(key, numPartitions);
 }
-const metadataFor = new Map<number, PartitionMetadata[]>();
 
 /** Partition counts of topics. */
 export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<Map<string, number>> {

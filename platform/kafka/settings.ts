@@ -13,6 +13,12 @@ export const KAFKA_SETTINGS = {
     10_000,
     'partitions of topics tokenwatch creates; also how many partitions are consumed concurrently',
   ),
+  compression: setting.oneOf(
+    'TOKENWATCH_KAFKA_COMPRESSION',
+    'none',
+    ['none', 'gzip'],
+    'compression of the record batches tokenwatch produces (consumers decompress either); `gzip` trades CPU for bytes on the wire and on disk',
+  ),
   sessionTimeoutMs: setting.int(
     'TOKENWATCH_KAFKA_SESSION_TIMEOUT_MS',
     10_000,

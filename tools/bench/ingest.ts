@@ -6,6 +6,8 @@
  *   BENCH_EVENTS (default 200000)  events per measurement
  *   BENCH_ROUNDS (default 3)       rounds of (baseline, door) per door; medians are reported
  *   BENCH_KAFKA_VERSION (3.9.2)
+ *   BENCH_DOORS (kafka,http,http-kafka)  which doors to measure (comma-separated)
+ *   BENCH_KAFKA_COMPRESSION (none)  the service's TOKENWATCH_KAFKA_COMPRESSION in the HTTP → Kafka door
  * Writes tools/bench/results/ingest.json and the "Ingest" section of tools/bench/RESULTS.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +19,7 @@ import { toEventRow } from '../../ingest/pipeline/rows.ts';
 import { validateEventValue } from '../../ingest/pipeline/validate.ts';
 import { featuresOf } from '../../platform/clickhouse/client.ts';
 import { migrate } from '../../platform/clickhouse/migrate.ts';
+import { CLOCK_TICKS_PER_SECOND, procInfo } from '../local-stack/proc.ts';
 import {
   type Headline,
   headline,
@@ -35,6 +38,10 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const HTTP_SENDERS = 8;
 const HTTP_BATCH = 1000;
 const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
+const COMPRESSION = process.env['BENCH_KAFKA_COMPRESSION'] ?? 'none';
+const DOORS = new Set(
+  (process.env['BENCH_DOORS'] ?? 'kafka,http,http-kafka').split(',').map((d) => d.trim()),
+);
 const log = (msg: string) => console.error(`[bench:ingest] ${msg}`);
 
 const IPS = [
@@ -88,6 +95,19 @@ function makeEvents(n: number, prefix: string): Record<string, unknown>[] {
           exp: Math.floor(now / 1000) + 900,
         };
   });
+}
+
+/** The service's CPU time so far (user + system, all threads), in seconds: robust where wall time is not (a shared machine). */
+function cpuSeconds(child: { pid?: number | undefined }): number {
+  const ticks = child.pid === undefined ? undefined : procInfo(child.pid)?.cpuTicks;
+  if (ticks === undefined) throw new Error('bench:ingest: the service process has no /proc entry');
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** A door's events/s and the service's CPU µs per event over the same span. */
+interface DoorRun {
+  eventsPerSecond: number;
+  cpuUsPerEvent: number;
 }
 
 async function count(ch: ClickHouseClient, table: string): Promise<number> {
@@ -220,7 +240,7 @@ async function main() {
     };
 
     // Kafka → ClickHouse: the topic holds N events before the service starts consuming.
-    const kafkaDoor = async (round: number) => {
+    const kafkaDoor = async (round: number): Promise<DoorRun> => {
       const topic = `bench.events.${round}`;
       const admin = kafka.admin();
       await admin.connect();
@@ -249,27 +269,32 @@ async function main() {
         TOKENWATCH_KAFKA_GROUP_ID: `bench-${round}`,
         TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
       });
+      // from ready on (consuming may have begun just before: a slight undercount)
+      const cpu0 = cpuSeconds(service.child);
       const rate = await rateUntil(ch, `${db}.events`, N);
+      const cpuUsPerEvent = ((cpuSeconds(service.child) - cpu0) / N) * 1e6;
       await stopService(service.child);
-      return rate;
+      return { eventsPerSecond: rate, cpuUsPerEvent };
     };
 
     // HTTP → ClickHouse (single process): 8 senders, each posting 1,000 NDJSON events at a time; a 200 means stored.
-    const httpDoor = async (round: number) => {
+    const httpDoor = async (round: number): Promise<DoorRun> => {
       const db = `bench_http_${round}`;
       await freshDatabase(ch, db, version);
       const service = await startService({ ...baseEnv, TOKENWATCH_CLICKHOUSE_DATABASE: db });
       const bodies = ndjsonBodies(makeEvents(N, `h${round}`), HTTP_BATCH);
+      const cpu0 = cpuSeconds(service.child);
       const t0 = performance.now();
       await postAll(service.url, bodies, HTTP_SENDERS);
       const rate = N / ((performance.now() - t0) / 1000);
+      const cpuUsPerEvent = ((cpuSeconds(service.child) - cpu0) / N) * 1e6;
       if ((await count(ch, `${db}.events`)) !== N) throw new Error('HTTP bench: not every event was stored');
       await stopService(service.child);
-      return rate;
+      return { eventsPerSecond: rate, cpuUsPerEvent };
     };
 
     // HTTP → Kafka → ClickHouse: the HTTP door publishes (a 200 means Kafka has it), the consumer stores.
-    const httpKafkaDoor = async (round: number) => {
+    const httpKafkaDoor = async (round: number): Promise<DoorRun> => {
       const db = `bench_http_kafka_${round}`;
       await freshDatabase(ch, db, version);
       const service = await startService({
@@ -279,31 +304,35 @@ async function main() {
         TOKENWATCH_KAFKA_TOPICS: `bench.http.${round}`,
         TOKENWATCH_KAFKA_GROUP_ID: `bench-http-${round}`,
         TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
+        TOKENWATCH_KAFKA_COMPRESSION: COMPRESSION,
       });
       const bodies = ndjsonBodies(makeEvents(N, `hk${round}`), HTTP_BATCH);
+      const cpu0 = cpuSeconds(service.child);
       const t0 = performance.now();
       await postAll(service.url, bodies, HTTP_SENDERS);
       await rateUntil(ch, `${db}.events`, N);
       const rate = N / ((performance.now() - t0) / 1000);
+      const cpuUsPerEvent = ((cpuSeconds(service.child) - cpu0) / N) * 1e6;
       await stopService(service.child);
-      return rate;
+      return { eventsPerSecond: rate, cpuUsPerEvent };
     };
 
     // Each round: a baseline, then the door, back to back; the ratio of each pair, and the median over rounds.
     let dbSeq = 0;
-    for (const [name, door] of [
-      ['Kafka → ClickHouse', kafkaDoor],
-      ['HTTP → ClickHouse (single process)', httpDoor],
-      ['HTTP → Kafka → ClickHouse', httpKafkaDoor],
+    for (const [id, name, door] of [
+      ['kafka', 'Kafka → ClickHouse', kafkaDoor],
+      ['http', 'HTTP → ClickHouse (single process)', httpDoor],
+      ['http-kafka', 'HTTP → Kafka → ClickHouse', httpKafkaDoor],
     ] as const) {
+      if (!DOORS.has(id)) continue;
       const rounds: Round[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const baseline = await measureBaseline(`bench_raw_${dbSeq++}`);
         log(`${name}, round ${round + 1}/${ROUNDS}`);
-        const eventsPerSecond = await door(dbSeq++);
-        rounds.push({ eventsPerSecond, baseline, ratio: eventsPerSecond / baseline });
+        const { eventsPerSecond, cpuUsPerEvent } = await door(dbSeq++);
+        rounds.push({ eventsPerSecond, baseline, ratio: eventsPerSecond / baseline, cpuUsPerEvent });
         log(
-          `  ${name}: ${Math.round(eventsPerSecond)} events/s, ratio ${(eventsPerSecond / baseline).toFixed(2)}`,
+          `  ${name}: ${Math.round(eventsPerSecond)} events/s, ratio ${(eventsPerSecond / baseline).toFixed(2)}, service CPU ${cpuUsPerEvent.toFixed(1)} µs/event`,
         );
       }
       results.push({ name, rounds });
@@ -320,6 +349,8 @@ interface Round {
   eventsPerSecond: number;
   baseline: number;
   ratio: number;
+  /** the service's CPU time (all threads) over the round, per event */
+  cpuUsPerEvent: number;
 }
 
 interface DoorResult {
@@ -349,16 +380,16 @@ function report(results: DoorResult[], machine: string) {
   const fmt = (n: number) => Math.round(n).toLocaleString('en');
   const rows = results.map((r) => {
     const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
-    return `| ${r.name} | ${fmt(of('eventsPerSecond'))} | ${fmt(of('baseline'))} | ${of('ratio').toFixed(2)} | ${r.rounds.map((x) => x.ratio.toFixed(2)).join(', ')} |`;
+    return `| ${r.name} | ${fmt(of('eventsPerSecond'))} | ${fmt(of('baseline'))} | ${of('ratio').toFixed(2)} | ${r.rounds.map((x) => x.ratio.toFixed(2)).join(', ')} | ${of('cpuUsPerEvent').toFixed(1)} |`;
   });
   const section = [
     '## Ingest',
     '',
     `\`npm run bench:ingest\` (BENCH_EVENTS=${N}, BENCH_ROUNDS=${ROUNDS}) on ${date} UTC; ${machine}; ClickHouse, Kafka and the service on the same machine.`,
-    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured just before the door in each round; ratio = door / its round's baseline.`,
+    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request${COMPRESSION !== 'none' ? `; HTTP → Kafka with TOKENWATCH_KAFKA_COMPRESSION=${COMPRESSION}` : ''}. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured just before the door in each round; ratio = door / its round's baseline. Service CPU: its user + system time (all threads) over the round, per event (Kafka → ClickHouse: from /readyz on) — steadier than events/s on a shared machine.`,
     '',
-    '| door | events/s (median) | raw baseline rows/s (median) | ratio (median of rounds) | ratio per round |',
-    '|---|---:|---:|---:|---|',
+    '| door | events/s (median) | raw baseline rows/s (median) | ratio (median of rounds) | ratio per round | service CPU µs/event (median) |',
+    '|---|---:|---:|---:|---|---:|',
     ...rows,
     '',
   ].join('\n');

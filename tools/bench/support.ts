@@ -52,7 +52,10 @@ export async function startBenchStack(kafkaVersion: string, log: (m: string) => 
   };
 }
 
-/** `tokenwatch serve` as a child process (warn-level logs), resolved once /readyz answers 200. */
+/**
+ * `tokenwatch serve` as a child process (warn-level logs), resolved once /readyz answers 200.
+ * BENCH_SERVICE_NODE_OPTIONS: its NODE_OPTIONS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+ */
 export async function startService(
   env: Record<string, string>,
   /** where it listens (default: a free port) — for peers that must know it before it starts */
@@ -62,6 +65,9 @@ export async function startService(
   const child = spawn(process.execPath, [`${REPO_ROOT}service/cli.ts`, 'serve'], {
     env: {
       PATH: process.env['PATH'] ?? '',
+      ...(process.env['BENCH_SERVICE_NODE_OPTIONS'] !== undefined
+        ? { NODE_OPTIONS: process.env['BENCH_SERVICE_NODE_OPTIONS'] }
+        : {}),
       TOKENWATCH_LOG_LEVEL: 'warn',
       // Benchmarks measure capacity, not the per-tenant budgets (a bench that wants them sets them).
       TOKENWATCH_TENANT_EVENTS_PER_SECOND: '0',

@@ -264,16 +264,19 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
       metrics.received.inc({ door: 'http' }, items.length);
 
       const events: NormalizedEvent[] = [];
+      // beside events, where the intake relays them: each one's own text when it can go as it is
+      const relayTexts: (string | undefined)[] = [];
       const deadLetters: DeadLetterRow[] = [];
       const errors: (EventError & { index: number })[] = [];
       const key = apiKeys.identify(request.headers);
       const reporter: Reporter = { id: key?.id ?? '', role: key?.role ?? '', door: 'http' };
-      const ctx = { nowMs: receivedMs, tenant, reporter };
+      const ctx = { nowMs: receivedMs, tenant, reporter, keepRelayText: intake.relays === true };
       // In slices shared with every other request and partition: I/O is served between them.
       await forEachInSlices(items, (text, index) => {
         const result = stage.validateText(text, ctx);
         if (result.ok) {
           events.push(result.event);
+          relayTexts.push(result.relayText);
           return;
         }
         errors.push({ index, ...result.error });
@@ -291,7 +294,7 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
       });
 
       try {
-        await intake.accept(events, deadLetters, receivedMs, tenant);
+        await intake.accept(events, deadLetters, receivedMs, tenant, relayTexts);
       } catch (err) {
         if (
           err instanceof BufferFullError ||

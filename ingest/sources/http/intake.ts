@@ -14,12 +14,18 @@ import type { NormalizedEvent } from '../../pipeline/validate.ts';
 import type { DeadLetterTopic } from '../../sink/dead-letter-topic.ts';
 
 export interface Intake {
-  /** `tenant`: whose request it is (its share of the insert buffer) */
+  /** it relays events to the events topic: validation keeps their relayable texts for it (keepRelayText) */
+  readonly relays?: boolean;
+  /**
+   * `tenant`: whose request it is (its share of the insert buffer); `relayTexts`: beside `events`,
+   * each one's relayable text where validation kept one (ValidationResult.relayText)
+   */
   accept(
     events: NormalizedEvent[],
     deadLetters: DeadLetterRow[],
     receivedMs: number,
     tenant?: string,
+    relayTexts?: readonly (string | undefined)[],
   ): Promise<void>;
 }
 
@@ -76,6 +82,7 @@ export class DirectIntake implements Intake {
 }
 
 export class KafkaIntake implements Intake {
+  readonly relays = true;
   private readonly producer: Producer;
   private readonly topic: string;
   private readonly batcher: Batcher;
@@ -102,11 +109,12 @@ export class KafkaIntake implements Intake {
     deadLetters: DeadLetterRow[],
     _receivedMs: number,
     tenant?: string,
+    relayTexts?: readonly (string | undefined)[],
   ): Promise<void> {
     const stored = this.batcher.submit([], deadLetters, tenant !== undefined ? { tenant } : {});
     const messages: OutgoingMessage[] = [];
-    await forEachInSlices(events, (e) => {
-      messages.push(relayMessage(e, this.relaySecret));
+    await forEachInSlices(events, (e, i) => {
+      messages.push(relayMessage(e, this.relaySecret, relayTexts?.[i]));
     });
     await Promise.all([this.#publish(messages), stored]);
     await this.deadLetterTopic.publish(deadLetters);

@@ -74,6 +74,7 @@ describe('loadConfig defaults', () => {
         brokers: [],
         clientId: 'tokenwatch',
         topicPartitions: 6,
+        compression: 'none',
         sessionTimeoutMs: 10_000,
       },
       ingest: {
@@ -207,6 +208,7 @@ describe('loadConfig parsing', () => {
       TOKENWATCH_KAFKA_DEAD_LETTER_TOPIC: 'dlq',
       TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '12',
       TOKENWATCH_KAFKA_SESSION_TIMEOUT_MS: '15000',
+      TOKENWATCH_KAFKA_COMPRESSION: 'gzip',
       TOKENWATCH_BATCH_MAX_ROWS: '500',
       TOKENWATCH_BATCH_MAX_WAIT_MS: '250',
       TOKENWATCH_BUFFER_MAX_ROWS: '500',
@@ -322,6 +324,7 @@ describe('loadConfig parsing', () => {
         brokers: ['k1:9092', 'k2.example:19092'],
         clientId: 'tw-1',
         topicPartitions: 12,
+        compression: 'gzip',
         sessionTimeoutMs: 15_000,
       },
       ingest: {
