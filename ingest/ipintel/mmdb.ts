@@ -4,6 +4,7 @@
  * (every one must point inside the file) and a few probe lookups. A lookup never throws: a record
  * that cannot be decoded reads as none, and the first such failure of a file is logged.
  */
+import { isIP } from 'node:net';
 import { Reader, type Response } from 'maxmind';
 import type { Logger } from 'pino';
 
@@ -22,11 +23,27 @@ function recordAt(db: Buffer, recordSize: number, node: number, side: 0 | 1): nu
     : ((db[at + 3]! & 0x0f) << 24) | db.readUIntBE(at + 4, 3);
 }
 
+/** Decoded records by offset, at most `max` (emptied when full): many addresses share a record. */
+class RecordCache {
+  readonly #max: number;
+  #map = new Map<string | number, unknown>();
+  constructor(max: number) {
+    this.#max = max;
+  }
+  get(key: string | number): unknown {
+    return this.#map.get(key);
+  }
+  set(key: string | number, value: unknown): void {
+    if (this.#map.size >= this.#max) this.#map = new Map();
+    this.#map.set(key, value);
+  }
+}
+
 /** A parsed, checked database; throws saying what is wrong with it. */
 export function parseMmdb(bytes: Buffer): Reader<Response> {
   const metadataAt = bytes.lastIndexOf(METADATA_MARKER);
   if (metadataAt === -1) throw new Error('not a MaxMind DB file (no metadata marker)');
-  const reader = new Reader<Response>(bytes);
+  const reader = new Reader<Response>(bytes, { cache: new RecordCache(10_000) });
   const m = reader.metadata;
   if (m.binaryFormatMajorVersion !== 2)
     throw new Error(`MaxMind DB format version ${m.binaryFormatMajorVersion} (only 2 is read)`);
@@ -62,8 +79,9 @@ export class MmdbLookup {
 
   /** The record of an already-normalized address; null when the database has none or cannot decode it. */
   get(address: string): MmdbRecord | null {
+    const family = isIP(address);
     const reader = this.#reader();
-    if (reader.metadata.ipVersion === 4 && address.includes(':')) return null;
+    if (family === 0 || (family === 6 && reader.metadata.ipVersion === 4)) return null;
     try {
       const r = reader.get(address) as unknown;
       return typeof r === 'object' && r !== null && !Array.isArray(r) ? (r as MmdbRecord) : null;
