@@ -162,8 +162,8 @@ export function writeMmdb(networks: readonly MmdbNetwork[], o: MmdbOptions): Buf
   let dataSize = 0;
   const offsets = new Map<object, number>();
   const root: TreeNode = { children: [{ kind: 'empty' }, { kind: 'empty' }] };
-  const sorted = [...networks].sort((a, b) => networkBits(a.cidr).prefix - networkBits(b.cidr).prefix);
-  for (const n of sorted) {
+  const sorted = networks.map((n) => ({ n, ...networkBits(n.cidr) })).sort((a, b) => a.prefix - b.prefix);
+  for (const { n, bits, prefix } of sorted) {
     let offset = offsets.get(n.record);
     if (offset === undefined) {
       offset = dataSize;
@@ -172,7 +172,6 @@ export function writeMmdb(networks: readonly MmdbNetwork[], o: MmdbOptions): Buf
       dataSize += encoded.length;
       offsets.set(n.record, offset);
     }
-    const { bits, prefix } = networkBits(n.cidr);
     if (prefix < 1) throw new Error(`mmdb writer: ${n.cidr} is the whole address space`);
     insert(root, bits, prefix, { kind: 'data', offset });
   }
