@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM base AS demo
+COPY NOTICE ./NOTICE
 COPY contract ./contract
 COPY platform ./platform
 COPY ingest ./ingest
@@ -28,6 +29,8 @@ USER node
 ENTRYPOINT ["node", "tools/demo/demo.ts"]
 
 FROM base AS product
+# the attribution of geoip-lite's bundled GeoLite2 data (CC BY-SA 4.0)
+COPY NOTICE ./NOTICE
 COPY contract ./contract
 COPY platform ./platform
 COPY ingest ./ingest

@@ -33,6 +33,9 @@ export const DETECTOR_FIELDS = [
   'lat',
   'lon',
   'geo_radius_km',
+  'asn',
+  'as_org',
+  'network_kind',
   'reporter_id',
   'reporter_role',
 ] as const satisfies readonly (keyof EventRow)[];

@@ -5,6 +5,7 @@
 
 import type { Env } from '../platform/env.ts';
 import { readTable, setting, type ValuesOf } from '../platform/settings.ts';
+import { IP_INTEL_SETTINGS } from './ipintel/settings.ts';
 import { type ProducerBinding, parseProducerTopics } from './pipeline/producer-topics.ts';
 import { MIN_RELAY_SECRET_LENGTH } from './pipeline/reporter-headers.ts';
 
@@ -196,6 +197,8 @@ export interface IngestSettings {
   limits: ValuesOf<typeof LIMITS_SETTINGS>;
   /** the HTTP door's bounds */
   door: ValuesOf<typeof DOOR_SETTINGS>;
+  /** the operator's IP intelligence files (none: geoip-lite's bundled data) */
+  ipIntel: ValuesOf<typeof IP_INTEL_SETTINGS>;
 }
 
 function readKafka(env: Env, problems: string[]): IngestSettings['kafka'] {
@@ -219,6 +222,7 @@ export function readIngestSettings(env: Env, problems: string[]): IngestSettings
     batch: readTable(BATCH_SETTINGS, env, problems),
     limits: readTable(LIMITS_SETTINGS, env, problems),
     door: readTable(DOOR_SETTINGS, env, problems),
+    ipIntel: readTable(IP_INTEL_SETTINGS, env, problems),
   };
   if (s.kafka.topics.length === 0) problems.push('TOKENWATCH_KAFKA_TOPICS must name at least one topic');
   if (s.batch.bufferMaxRows < s.batch.maxRows)

@@ -5,6 +5,7 @@
  * docs/configuration.md, is generated from the same tables (`npm run docs`).
  */
 import { DETECT_SETTINGS, type DetectStageSettings, readDetectSettings } from '../detectors/settings.ts';
+import { IP_INTEL_SETTINGS } from '../ingest/ipintel/settings.ts';
 import {
   BATCH_SETTINGS,
   DOOR_SETTINGS,
@@ -81,6 +82,12 @@ export const CONFIGURATION: SettingsSection[] = [
     title: 'Ingest: the HTTP door',
     about: 'Per-request, per-key and per-tenant bounds ([operations](operations.md#limits))',
     table: DOOR_SETTINGS,
+  },
+  {
+    title: 'Ingest: IP intelligence',
+    about:
+      'Where the place, autonomous system and network kind of an address come from (none set: geoip-lite’s bundled data; [ingest](ingest.md#ip-intelligence))',
+    table: IP_INTEL_SETTINGS,
   },
   {
     title: 'Detection',

@@ -9,6 +9,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { type DetectionStage, startDetection } from '../detectors/run/stage.ts';
+import { openIpIntel } from '../ingest/ipintel/provider.ts';
 import { createMetrics, type Metrics } from '../ingest/metrics.ts';
 import { Batcher } from '../ingest/pipeline/batcher.ts';
 import type { KafkaTrust } from '../ingest/pipeline/kafka-origin.ts';
@@ -77,6 +78,8 @@ export async function connectClickHouse(config: Config, log: Logger, timeoutMs =
 
 export async function startService(config: Config, log: Logger): Promise<Service> {
   const metrics = createMetrics();
+  // First: a database file named but unreadable stops the start before anything is connected.
+  const ipIntel = openIpIntel(config.ingest.ipIntel, log.child({ component: 'ip-intel' }));
   const { client, features } = await connectClickHouse(config, log);
   const schema = schemaOptions(config);
   if (config.clickhouse.migrateOnStart) {
@@ -90,7 +93,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   if (!schemaCurrent) log.warn('schema is not current: run `tokenwatch migrate` (not ready until then)');
 
   const { ingest, service: svc } = config;
-  const stage = new Stage(ingest.limits, metrics);
+  const stage = new Stage(ingest.limits, metrics, ipIntel);
   // Every table's refused rows become dead letters; writes being retried are readiness' business.
   const deadLetters = new DeadLetterStore(
     client,
@@ -322,6 +325,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await producer?.disconnect();
       await metricsApp?.close();
       await client.close();
+      ipIntel.close();
       log.info('shut down cleanly');
     })());
 

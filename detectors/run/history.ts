@@ -35,7 +35,7 @@ export interface HistoryRange {
 type Row = Record<(typeof HISTORY_COLUMNS)[number], string | number>;
 
 /** The numeric columns (JSONEachRow quotes 64-bit integers as strings); every other one is a string. */
-const NUMBER_COLUMNS: ReadonlySet<string> = new Set(['time_ms', 'exp', 'lat', 'lon', 'geo_radius_km']);
+const NUMBER_COLUMNS: ReadonlySet<string> = new Set(['time_ms', 'exp', 'lat', 'lon', 'geo_radius_km', 'asn']);
 
 function toInput(r: Row): DetectorInput {
   const input: Record<string, string | number> = {};

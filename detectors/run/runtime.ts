@@ -30,10 +30,17 @@ import { type SplitRegistry, splitBySource } from './address.ts';
 
 /** What the runtime reads from an event: a stored or freshly enriched event row. */
 /** An event as the runtime takes it (who reported it may be unknown: fixtures, rows stored before reporters). */
-export type DetectorInput = Omit<DetectorEvent, 'type' | 'what' | 'reporter_id' | 'reporter_role'> & {
+export type DetectorInput = Omit<
+  DetectorEvent,
+  'type' | 'what' | 'reporter_id' | 'reporter_role' | 'asn' | 'as_org' | 'network_kind'
+> & {
   type: string;
   reporter_id?: string;
   reporter_role?: string;
+  /** unknown (0, '') in fixtures and rows stored before the address's network was recorded */
+  asn?: number;
+  as_org?: string;
+  network_kind?: string;
 };
 
 /** The metrics the runtime reports (a subset of the service's; absent in backtests). */
@@ -434,6 +441,9 @@ export class DetectorRuntime {
       lat: r.lat,
       lon: r.lon,
       geo_radius_km: r.geo_radius_km,
+      asn: r.asn ?? 0,
+      as_org: s.get(r.as_org ?? ''),
+      network_kind: s.get(r.network_kind ?? ''),
       reporter_id: s.get(r.reporter_id ?? ''),
       reporter_role: s.get(r.reporter_role ?? ''),
     };

@@ -1,4 +1,7 @@
-/** Geo enrichment from geoip-lite's bundled GeoLite data, with a small cache for hot addresses. */
+/**
+ * Places of addresses from geoip-lite's bundled data (a 2019 GeoLite2 snapshot by MaxMind, CC BY-SA
+ * 4.0: see NOTICE): the zero-configuration source of ../ipintel/provider.ts. IPv4 cities only.
+ */
 import geoip from 'geoip-lite';
 
 export interface Geo {
@@ -20,32 +23,16 @@ export const NO_GEO: Readonly<Geo> = Object.freeze({
   radius_km: 0,
 });
 
-export class GeoLookup {
-  readonly #cache = new Map<string, Geo>();
-  readonly #cacheSize: number;
-
-  constructor(cacheSize = 50_000) {
-    this.#cacheSize = cacheSize;
-  }
-
-  /** Location of an already-normalized address; NO_GEO for private/reserved/unknown addresses. */
-  lookup(address: string): Readonly<Geo> {
-    const hit = this.#cache.get(address);
-    if (hit !== undefined) return hit;
-    const found = geoip.lookup(address);
-    const geo: Geo =
-      found === null
-        ? NO_GEO
-        : {
-            country: found.country ?? '',
-            region: found.region ?? '',
-            city: found.city ?? '',
-            lat: found.ll?.[0] ?? 0,
-            lon: found.ll?.[1] ?? 0,
-            radius_km: found.area ?? 0,
-          };
-    if (this.#cache.size >= this.#cacheSize) this.#cache.clear();
-    this.#cache.set(address, geo);
-    return geo;
-  }
+/** The place geoip-lite's bundled data gives an already-normalized address (NO_GEO when none). */
+export function geoipLite(address: string): Readonly<Geo> {
+  const found = address === '' ? null : geoip.lookup(address);
+  if (found === null) return NO_GEO;
+  return {
+    country: found.country ?? '',
+    region: found.region ?? '',
+    city: found.city ?? '',
+    lat: found.ll?.[0] ?? 0,
+    lon: found.ll?.[1] ?? 0,
+    radius_km: found.area ?? 0,
+  };
 }

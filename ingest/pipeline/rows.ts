@@ -1,8 +1,8 @@
-/** enrich → rows: the ClickHouse rows for a normalized event (with geo) and for a dead letter. */
+/** enrich → rows: the ClickHouse rows for a normalized event (with what its address says) and for a dead letter. */
 import { randomUUID } from 'node:crypto';
 import type { Refused } from '../../platform/clickhouse/refusals.ts';
 import { cut, cutUtf8, stringifyWellFormed, wellFormedRow } from '../../platform/text.ts';
-import type { GeoLookup } from './geo.ts';
+import type { IpIntel } from '../ipintel/provider.ts';
 import { redactRawTokens } from './raw-token.ts';
 import type { EventError, NormalizedEvent } from './validate.ts';
 
@@ -40,6 +40,11 @@ export interface EventRow {
   lat: number;
   lon: number;
   geo_radius_km: number;
+  /** the address's autonomous system number and its holder (0 and '': unknown or no ASN source) */
+  asn: number;
+  as_org: string;
+  /** hosting / anonymizer / mobile / residential where a source says it; '' unknown */
+  network_kind: string;
   extra: string;
   /** the partition of `tenant:subject` among `kafka_partitions` (0 and 0: not consumed from Kafka) */
   kafka_partition: number;
@@ -72,12 +77,12 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
 export function toEventRow(
   e: NormalizedEvent,
-  geo: GeoLookup,
+  intel: IpIntel,
   receivedMs: number,
   door: 'http' | 'kafka' | '' = '',
 ): EventRow {
   const f = e.fields;
-  const g = geo.lookup(e.ip);
+  const g = intel.lookup(e.ip);
   const aud = f['aud'];
   // Well-formed already when validated from text; the check is one native scan per string.
   return wellFormedRow({
@@ -114,6 +119,9 @@ export function toEventRow(
     lat: g.lat,
     lon: g.lon,
     geo_radius_km: g.radius_km,
+    asn: g.asn,
+    as_org: g.as_org,
+    network_kind: g.network_kind,
     extra: Object.keys(e.extra).length === 0 ? '' : stringifyWellFormed(e.extra),
     kafka_partition: 0,
     kafka_partitions: 0,

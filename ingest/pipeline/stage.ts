@@ -1,13 +1,13 @@
 /**
- * The shared middle of both doors: untrusted text → validated, normalized, geo-enriched rows or dead
+ * The shared middle of both doors: untrusted text → validated, normalized, enriched rows (geo, ASN, network kind) or dead
  * letters. Each event is handled inside its own failure boundary: whatever one event does to the
  * code (a bug a hostile input finds), it only ever produces its own dead letter (`unprocessable`),
  * never a failed request or a crashed consumer.
  */
 import { forEachInSlices } from '../../platform/slices.ts';
+import { IpIntel } from '../ipintel/provider.ts';
 import type { Metrics } from '../metrics.ts';
 import type { IngestSettings } from '../settings.ts';
-import { GeoLookup } from './geo.ts';
 import {
   type DeadLetterInput,
   type DeadLetterRow,
@@ -35,13 +35,16 @@ const unprocessable = (err: unknown): ValidationResult => ({
 });
 
 export class Stage {
-  readonly geo = new GeoLookup();
+  /** what addresses say (geo, ASN, network kind) */
+  readonly ipIntel: IpIntel;
   readonly validation: ValidationOptions;
 
   private readonly limits: IngestSettings['limits'];
   private readonly metrics: Metrics;
 
-  constructor(limits: IngestSettings['limits'], metrics: Metrics) {
+  /** `ipIntel`: the operator's sources (openIpIntel); default: geoip-lite's bundled data alone */
+  constructor(limits: IngestSettings['limits'], metrics: Metrics, ipIntel: IpIntel = new IpIntel()) {
+    this.ipIntel = ipIntel;
     this.limits = limits;
     this.metrics = metrics;
     this.validation = {
@@ -62,7 +65,7 @@ export class Stage {
   }
 
   enrich(event: NormalizedEvent, receivedMs: number, door: Door | '' = ''): EventRow {
-    return toEventRow(event, this.geo, receivedMs, door);
+    return toEventRow(event, this.ipIntel, receivedMs, door);
   }
 
   /**

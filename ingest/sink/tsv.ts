@@ -45,6 +45,9 @@ export const EVENT_COLUMNS = [
   'reporter_id',
   'reporter_role',
   'reporter_door',
+  'asn',
+  'as_org',
+  'network_kind',
 ] as const satisfies readonly (keyof EventRow)[];
 
 // A compile-time check that EVENT_COLUMNS names every EventRow field.
@@ -129,6 +132,9 @@ export function encodeEventRowsTsv(rows: EventRow[]): string {
       tsvString(r.reporter_id),
       tsvString(r.reporter_role),
       r.reporter_door,
+      r.asn,
+      tsvString(r.as_org),
+      r.network_kind,
     ].join('\t');
   }
   return `${lines.join('\n')}\n`;

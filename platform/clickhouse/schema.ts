@@ -398,6 +398,19 @@ FROM ${o.database}.dead_letters`,
       `ALTER TABLE ${o.database}.revocations${onCluster(o)} MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
     ],
   },
+  {
+    version: 13,
+    name: 'events_network',
+    // What the address says beyond its place (ingest/ipintel/): its autonomous system and holder,
+    // and its network kind (hosting, anonymizer, mobile, residential; '' unknown) where a source
+    // the operator supplied says it. Rows stored before, or without such sources: 0 and ''.
+    statements: (o, f) => [
+      `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} asn UInt32 DEFAULT 0`,
+      ...['as_org', 'network_kind'].map(
+        (c) => `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} ${c} String DEFAULT ''`,
+      ),
+    ],
+  },
 ];
 
 interface Rollup {

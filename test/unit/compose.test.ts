@@ -418,6 +418,14 @@ describe('Dockerfile', () => {
     expect(modules.filter((m) => /^(sdk|examples|tools)\//.test(m))).toEqual([]);
   });
 
+  it('puts the NOTICE (the attribution of the bundled GeoLite2 data) into both images', () => {
+    for (const name of ['product', 'demo'])
+      expect(
+        copiesOf(name).map((c) => c.source),
+        name,
+      ).toContain('NOTICE');
+  });
+
   it('needs no devDependencies at run time (npm ci --omit=dev)', () => {
     expect(lines.some((l) => l.includes('npm ci --omit=dev'))).toBe(true);
     const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };

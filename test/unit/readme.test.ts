@@ -15,6 +15,17 @@ describe('README', () => {
     expect(readme.trimEnd().split('\n').length).toBeLessThanOrEqual(150);
   });
 
+  it('attributes the bundled GeoLite2 data (CC BY-SA 4.0) and points to the NOTICE', () => {
+    expect(readme).toContain('GeoLite2 data created by MaxMind');
+    expect(readme).toContain('CC BY-SA 4.0');
+    expect(readme).toContain('[NOTICE](NOTICE)');
+    const notice = readFileSync(`${REPO_ROOT}NOTICE`, 'utf8');
+    expect(notice).toContain(
+      'This product includes GeoLite2 data created by MaxMind, available from https://www.maxmind.com',
+    );
+    expect(notice).toContain('https://creativecommons.org/licenses/by-sa/4.0/');
+  });
+
   it('maps every page of docs/', () => {
     const pages = readdirSync(`${REPO_ROOT}docs`).filter((f) => /\.(md|json)$/.test(f));
     expect(pages.length).toBeGreaterThan(5);

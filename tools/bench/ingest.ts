@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
-import { GeoLookup } from '../../ingest/pipeline/geo.ts';
+import { IpIntel } from '../../ingest/ipintel/provider.ts';
 import { toEventRow } from '../../ingest/pipeline/rows.ts';
 import { validateEventValue } from '../../ingest/pipeline/validate.ts';
 import { featuresOf } from '../../platform/clickhouse/client.ts';
@@ -213,7 +213,7 @@ async function main() {
     const results: DoorResult[] = [];
 
     // Raw baseline: the same rows the pipeline would build, straight into ClickHouse.
-    const geo = new GeoLookup();
+    const geo = new IpIntel();
     const receivedMs = Date.now();
     const rawRows = makeEvents(N, 'raw').map((e) => {
       const r = validateEventValue(

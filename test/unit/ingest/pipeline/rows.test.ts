@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GeoLookup } from '../../../../ingest/pipeline/geo.ts';
+import { IpIntel } from '../../../../ingest/ipintel/provider.ts';
 import { REDACTED } from '../../../../ingest/pipeline/raw-token.ts';
 import {
   type DeadLetterInput,
@@ -10,7 +10,7 @@ import {
 import type { NormalizedEvent } from '../../../../ingest/pipeline/validate.ts';
 import { JWT } from '../../helpers.ts';
 
-const geo = new GeoLookup();
+const geo = new IpIntel();
 const RECEIVED = 1_772_366_400_987;
 
 const minimal: NormalizedEvent = {
@@ -94,6 +94,9 @@ describe('toEventRow', () => {
       lat: expect.closeTo(52.52, 1),
       lon: expect.closeTo(13.4, 1),
       geo_radius_km: expect.any(Number),
+      asn: 0,
+      as_org: '',
+      network_kind: '',
       extra: '{"trace":{"id":"x"},"n":1}',
       kafka_partition: 0,
       kafka_partitions: 0,
@@ -140,6 +143,9 @@ describe('toEventRow', () => {
       lat: 0,
       lon: 0,
       geo_radius_km: 0,
+      asn: 0,
+      as_org: '',
+      network_kind: '',
       extra: '',
       kafka_partition: 0,
       kafka_partitions: 0,
@@ -163,7 +169,7 @@ describe('toEventRow', () => {
   });
 
   it('answers the same location from its cache', () => {
-    const lookup = new GeoLookup(1);
+    const lookup = new IpIntel({}, 1);
     const first = lookup.lookup('85.214.132.117');
     expect(lookup.lookup('85.214.132.117')).toBe(first);
     expect(lookup.lookup('10.0.0.1')).toStrictEqual({
@@ -173,6 +179,9 @@ describe('toEventRow', () => {
       lat: 0,
       lon: 0,
       radius_km: 0,
+      asn: 0,
+      as_org: '',
+      network_kind: '',
     });
     expect(lookup.lookup('85.214.132.117')).toStrictEqual(first);
   });

@@ -38,6 +38,9 @@ const row: EventRow = {
   lat: 52.5174,
   lon: 13.3985,
   geo_radius_km: 200,
+  asn: 3320,
+  as_org: 'Deutsche\tTelekom',
+  network_kind: 'mobile',
   extra: '{"a":"\\t"}',
   kafka_partition: 3,
   kafka_partitions: 6,
@@ -71,6 +74,9 @@ describe('TabSeparated encoding', () => {
     expect(fields[EVENT_COLUMNS.indexOf('lat')]).toBe('52.5174');
     expect(fields[EVENT_COLUMNS.indexOf('extra')]).toBe('{"a":"\\\\t"}');
     expect(fields[EVENT_COLUMNS.indexOf('reporter_role')]).toBe('verifier');
+    expect(fields[EVENT_COLUMNS.indexOf('asn')]).toBe('3320');
+    expect(fields[EVENT_COLUMNS.indexOf('as_org')]).toBe('Deutsche\\tTelekom');
+    expect(fields[EVENT_COLUMNS.indexOf('network_kind')]).toBe('mobile');
   });
 
   it('names exactly the columns of the events table (created, then added)', () => {

@@ -75,6 +75,7 @@ describe('MIGRATIONS', () => {
       [10, 'events_kafka_partition'],
       [11, 'reporters'],
       [12, 'denylist-only revocations'],
+      [13, 'events_network'],
     ]);
   });
 
@@ -114,6 +115,10 @@ describe('MIGRATIONS', () => {
         (c) => `ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
       ),
       `ALTER TABLE tw.revocations MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
+      'ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0',
+      ...['as_org', 'network_kind'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -165,6 +170,8 @@ describe('MIGRATIONS', () => {
       ...['reporters', 'roles'].map(
         (c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(String)`,
       ),
+      'ALTER TABLE tw.events ADD COLUMN asn UInt32 DEFAULT 0',
+      ...['as_org', 'network_kind'].map((c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`),
     ]);
   });
 
@@ -215,6 +222,10 @@ describe('MIGRATIONS', () => {
           `ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
       ),
       `ALTER TABLE tw.revocations ON CLUSTER prod MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
+      'ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0',
+      ...['as_org', 'network_kind'].map(
+        (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
