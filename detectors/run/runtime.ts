@@ -436,6 +436,8 @@ export class DetectorRuntime {
       geo_radius_km: r.geo_radius_km,
       reporter_id: s.get(r.reporter_id ?? ''),
       reporter_role: s.get(r.reporter_role ?? ''),
+      bound_key_thumbprint: s.get(r.bound_key_thumbprint ?? ''),
+      proof_key_thumbprint: s.get(r.proof_key_thumbprint ?? ''),
     };
   }
 }

@@ -45,6 +45,9 @@ export const EVENT_COLUMNS = [
   'reporter_id',
   'reporter_role',
   'reporter_door',
+  'bound_key_kind',
+  'bound_key_thumbprint',
+  'proof_key_thumbprint',
 ] as const satisfies readonly (keyof EventRow)[];
 
 // A compile-time check that EVENT_COLUMNS names every EventRow field.
@@ -129,6 +132,9 @@ export function encodeEventRowsTsv(rows: EventRow[]): string {
       tsvString(r.reporter_id),
       tsvString(r.reporter_role),
       r.reporter_door,
+      tsvString(r.bound_key_kind),
+      tsvString(r.bound_key_thumbprint),
+      tsvString(r.proof_key_thumbprint),
     ].join('\t');
   }
   return `${lines.join('\n')}\n`;

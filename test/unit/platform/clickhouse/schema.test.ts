@@ -75,6 +75,7 @@ describe('MIGRATIONS', () => {
       [10, 'events_kafka_partition'],
       [11, 'reporters'],
       [12, 'denylist-only revocations'],
+      [14, 'key binding'],
     ]);
   });
 
@@ -114,6 +115,9 @@ describe('MIGRATIONS', () => {
         (c) => `ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
       ),
       `ALTER TABLE tw.revocations MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
+      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -165,6 +169,9 @@ describe('MIGRATIONS', () => {
       ...['reporters', 'roles'].map(
         (c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(String)`,
       ),
+      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`,
+      ),
     ]);
   });
 
@@ -215,6 +222,9 @@ describe('MIGRATIONS', () => {
           `ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
       ),
       `ALTER TABLE tw.revocations ON CLUSTER prod MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
+      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
+        (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
