@@ -50,6 +50,10 @@ export interface CallerContext {
   ip?: string;
   userAgent?: string;
   deviceId?: string;
+  /** the request's DPoP proof (the `DPoP` header), method and URL: checked when the verifier has `dpop` */
+  dpop?: { proof: string | undefined; method: string; url: string };
+  /** the client certificate's SHA-256 thumbprint (base64url; the TLS peer's): compared when the verifier has `mtls` */
+  certificateThumbprint?: string;
 }
 
 /** How a token is bound to a key: DPoP (`cnf.jkt`, RFC 9449) or mTLS (`cnf["x5t#S256"]`, RFC 8705). */
@@ -177,5 +181,17 @@ export function accessTokenFields(
     alg: text(header['alg'], 32),
     iat: epochSeconds(claims['iat']),
     exp: epochSeconds(claims['exp']),
+    ...keyBindingFields(claims),
+  };
+}
+
+/** The key binding of a token's claims (`cnf`), or of fields already in the contract's shape. */
+function keyBindingFields(claims: Record<string, unknown>): AccessTokenFields {
+  const bound = boundKeyOf(claims);
+  const kind = claims['bound_key_kind'];
+  return {
+    bound_key_kind: bound?.kind ?? (kind === 'dpop' || kind === 'mtls' ? kind : undefined),
+    bound_key_thumbprint: bound === undefined ? thumbprint(claims['bound_key_thumbprint']) : bound.thumbprint,
+    proof_key_thumbprint: thumbprint(claims['proof_key_thumbprint']),
   };
 }
