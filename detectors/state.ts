@@ -93,9 +93,12 @@ export class Sighting {
   readonly place: Place;
   /** who reported it */
   readonly reporter: Reporter;
+  /** the thumbprint of the key that proved possession (DPoP proof or client certificate), '' when none */
+  readonly proof_key: string;
 
   constructor(e: DetectorEvent) {
     this.reporter = reporterOf(e);
+    this.proof_key = e.proof_key_thumbprint ?? '';
     this.event_id = e.event_id;
     this.time_ms = e.time_ms;
     this.what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
