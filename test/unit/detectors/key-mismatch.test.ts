@@ -18,7 +18,7 @@ const issuance = (at: number, bound = A) =>
     jti: 'jti-1',
     bound_key_thumbprint: bound,
   });
-const use = (at: number, proof: string, fields: Partial<DetectorEvent> = {}) =>
+const use = (at: number, proof: string, fields: Partial<Parameters<typeof ev>[0]> = {}) =>
   ev({
     at,
     jti: 'jti-1',
