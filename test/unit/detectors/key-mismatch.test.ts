@@ -101,6 +101,13 @@ describe('impossible_travel with one bound key', () => {
     ]);
   });
 
+  it("the auth server's issuance of the bound token counts as proved by its key", () => {
+    const findings = travel([issuance(T0), use(T0 + 20 * MINUTE, A, { place: PLACES.saoPaulo })]);
+    expect(findings.map((f) => [f.kind, f.action])).toEqual([
+      ['jti moved network with its bound key', 'alert_only'],
+    ]);
+  });
+
   it('another key on one side: impossible travel as ever (high, revoke)', () => {
     const findings = travel([use(T0, A), use(T0 + 20 * MINUTE, B, { place: PLACES.saoPaulo })]);
     expect(findings).toEqual([
