@@ -94,7 +94,8 @@ interface Binding {
   bound?: string;
   proof?: string;
 }
-const UNBOUND: Binding = {};
+const UNBOUND: Binding = Object.freeze({});
+const NOT_BOUND = Object.freeze({ binding: UNBOUND });
 
 export interface Verifier {
   /** The claims of a valid, non-revoked token; throws TokenRejectedError or KeysUnavailableError. Reports either way. */
@@ -246,6 +247,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     caller: CallerContext | undefined,
   ): Promise<{ binding: Binding; refused?: KeyBindingError }> => {
     const bound = boundKeyOf(claims);
+    // The common case (an unbound token, no checks configured) allocates nothing: verify is the hot path.
+    if (bound === undefined && dpop === undefined && !mtls) return NOT_BOUND;
     const kind = bound?.kind;
     if (kind === 'mtls' || (kind === undefined && mtls && caller?.certificateThumbprint !== undefined)) {
       const cert = thumbprint(caller?.certificateThumbprint);
