@@ -20,6 +20,12 @@ export const VERIFICATION_REASONS = [
   'wrong_audience',
   'missing_claim',
   'revoked',
+  'dpop_proof_missing',
+  'dpop_proof_invalid',
+  'dpop_proof_replayed',
+  'dpop_key_mismatch',
+  'mtls_cert_missing',
+  'mtls_key_mismatch',
   'other',
 ] as const;
 /**
@@ -66,6 +72,36 @@ const common = {
   device_id: Type.Optional(Text('a stable device identifier when the producer has one')),
 } satisfies TProperties;
 
+/** How a token is bound to a key (RFC 9449 DPoP: `cnf.jkt`; RFC 8705 mTLS: `cnf["x5t#S256"]`). */
+export const KEY_BINDING_KINDS = ['dpop', 'mtls'] as const;
+
+/** A base64url SHA-256 thumbprint (43 characters, no padding): a JWK thumbprint or a certificate's. */
+const Thumbprint = (description: string) =>
+  Type.String({ minLength: 43, maxLength: 43, pattern: '^[A-Za-z0-9_-]{43}$', description });
+
+/** Sender-constrained tokens: the key the token is bound to and the key that proved possession. */
+const keyBindingFields = {
+  bound_key_kind: Type.Optional(
+    Type.Union(
+      KEY_BINDING_KINDS.map((k) => Type.Literal(k)),
+      {
+        description:
+          'what `bound_key_thumbprint` is: `dpop` (cnf.jkt, RFC 9449) or `mtls` (cnf["x5t#S256"], RFC 8705)',
+      },
+    ),
+  ),
+  bound_key_thumbprint: Type.Optional(
+    Thumbprint(
+      'the token\'s bound key: cnf.jkt (JWK SHA-256 thumbprint) or cnf["x5t#S256"] (certificate SHA-256 thumbprint)',
+    ),
+  ),
+  proof_key_thumbprint: Type.Optional(
+    Thumbprint(
+      'the key that proved possession on this request: the DPoP proof’s JWK thumbprint or the client certificate’s SHA-256 thumbprint',
+    ),
+  ),
+} satisfies TProperties;
+
 const accessTokenClaims = {
   jti: Type.Optional(Text("the access token's jti")),
   iss: Type.Optional(Text('issuer', 512)),
@@ -78,6 +114,7 @@ const accessTokenClaims = {
   alg: Type.Optional(Text('algorithm from the JOSE header (reported, never trusted)', 32)),
   iat: Type.Optional(EpochSeconds('issued at')),
   exp: Type.Optional(EpochSeconds('expires at')),
+  ...keyBindingFields,
 } satisfies TProperties;
 
 const refreshFields = {

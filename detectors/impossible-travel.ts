@@ -11,6 +11,10 @@
  * sightings is impossible does not depend on the order reports arrive in (a late report is compared
  * with what came before and after it), and a rough location in between (a carrier address with a
  * wide radius) cannot make a direct jump look possible.
+ *
+ * Sender-constrained tokens (DPoP, mTLS): two sightings proved by the same key are one client that
+ * moved its network (a VPN switched on, a proxy) — the key does not leave the client as a copied
+ * token does. Such a pair alone is reported as an alert (medium, alert_only), never a revocation.
  */
 
 import { Type } from '@sinclair/typebox';
@@ -78,7 +82,11 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
     const kept = placesList(holder.place);
     if (kept.some((s) => s.event_id === e.event_id)) continue; // delivered again
     holder.place = withPlace(kept, here);
-    let worst: { prev: Sighting; rawKm: number; km: number; hours: number; speed: number } | undefined;
+    type Pair = { prev: Sighting; rawKm: number; km: number; hours: number; speed: number };
+    // A pair proved by one key (DPoP, mTLS) is one client that moved its network: counted apart, and
+    // reported only when no pair of different clients is impossible.
+    let worst: Pair | undefined;
+    let worstOneKey: Pair | undefined;
     for (const prev of kept) {
       if (prev.place === here.place) continue;
       const rawKm = distanceKm(prev.lat, prev.lon, here.lat, here.lon);
@@ -86,11 +94,16 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
       if (km < cfg.minDistanceKm) continue;
       const hours = Math.abs(e.time_ms - prev.time_ms) / 3_600_000;
       const speed = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
-      if (speed > cfg.maxSpeedKmh && (worst === undefined || speed > worst.speed))
-        worst = { prev, rawKm, km, hours, speed };
+      if (speed <= cfg.maxSpeedKmh) continue;
+      if (oneKey(prev, here)) {
+        if (worstOneKey === undefined || speed > worstOneKey.speed)
+          worstOneKey = { prev, rawKm, km, hours, speed };
+      } else if (worst === undefined || speed > worst.speed) worst = { prev, rawKm, km, hours, speed };
     }
-    if (worst === undefined) continue;
-    const { prev, rawKm, km, hours, speed } = worst;
+    const moved = worst === undefined;
+    const pair = worst ?? worstOneKey;
+    if (pair === undefined) continue;
+    const { prev, rawKm, km, hours, speed } = pair;
     const [first, second] = prev.time_ms <= e.time_ms ? [prev, here] : [here, prev];
     // The later sighting is the misuse; an event delivered late finds the same pair, reported once.
     found.push(
@@ -98,12 +111,13 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
         ...fromEvent(e),
         detected_ms: second.time_ms,
         trigger_event_id: second.event_id,
-        kind: `${kind} used from places too far apart`,
-        severity: 'high',
+        kind: moved ? `${kind} moved network with its bound key` : `${kind} used from places too far apart`,
+        // one client behind a VPN or proxy: an alert, never a revocation (below the policy's minSeverity, and alert_only)
+        severity: moved ? 'medium' : 'high',
         confidence: speed > 3 * cfg.maxSpeedKmh ? 0.95 : 0.75,
         target: { kind, id },
         jti: kind === 'jti' ? id : e.jti,
-        action: ACTION[kind],
+        action: moved ? 'alert_only' : ACTION[kind],
         evidence: {
           events: [first.evidence(), second.evidence()],
           distance_km: Math.round(rawKm),
@@ -112,6 +126,7 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
           elapsed_s: Math.round(hours * 3600 * 10) / 10,
           speed_kmh: Number.isFinite(speed) ? Math.round(speed) : null,
           max_speed_kmh: cfg.maxSpeedKmh,
+          ...(moved ? { proof_key_thumbprint: here.proof_key } : {}),
         },
         first_event_ms: first.time_ms,
       }),
@@ -119,6 +134,9 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
   }
   return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }
+
+/** Whether both sightings were proved by the same key: one client (the key never leaves it), wherever its address. */
+const oneKey = (a: Sighting, b: Sighting) => a.proof_key !== '' && a.proof_key === b.proof_key;
 
 /** The places with `here` as the latest sighting at its place, the newest MAX_PLACES in event time. */
 function withPlace(kept: Sighting[], here: Sighting): Places {
@@ -138,7 +156,7 @@ export const impossibleTravel = defineDetector({
   name: 'impossible_travel',
   finds:
     'one `jti`, session or family seen from places too far apart for the time between: great-circle distance minus both accuracy radii, over the elapsed time, above the max speed and at least the minimum distance apart; allowlisted, private/reserved and no-geo addresses are skipped',
-  asks: 'revoke the jti / revoke the family / alert (session); high',
+  asks: 'revoke the jti / revoke the family / alert (session); high — alert only (medium) when one bound key proved both sightings',
   category: 'token_reuse',
   thresholds: IMPOSSIBLE_TRAVEL_THRESHOLDS,
   policy: { target: 'auto', minSeverity: 'high' },

@@ -7,6 +7,7 @@ import { type TObject, type TProperties, Type } from '@sinclair/typebox';
 import type { AnyDetector } from './descriptor.ts';
 import { deviceReuse } from './device-reuse.ts';
 import { impossibleTravel } from './impossible-travel.ts';
+import { keyMismatch } from './key-mismatch.ts';
 import { refreshReplay } from './refresh-replay.ts';
 import type { KeyedState, Lifetimes } from './state.ts';
 import { BASE_THRESHOLDS, type ThresholdSettings, type Thresholds } from './thresholds.ts';
@@ -14,7 +15,13 @@ import type { DetectorEvent, Finding, PolicyTarget, Severity } from './types.ts'
 import { verificationAnomaly } from './verification-anomaly.ts';
 
 /** The built-in detectors. A new detector: its file, and one line here. */
-export const BUILT_IN = [refreshReplay, impossibleTravel, deviceReuse, verificationAnomaly] as const;
+export const BUILT_IN = [
+  refreshReplay,
+  impossibleTravel,
+  deviceReuse,
+  verificationAnomaly,
+  keyMismatch,
+] as const;
 
 /** The name of a built-in detector. */
 export type DetectorName = (typeof BUILT_IN)[number]['name'];

@@ -82,6 +82,17 @@ function reporterOf(e: DetectorEvent): Reporter {
   return r;
 }
 
+/**
+ * The key that proved possession on the event: the reported proof key, or — for the auth server's
+ * issuance and refresh of a bound token — the bound key (the token endpoint gave it to the client
+ * that proved that key, RFC 9449 §5). '' when none.
+ */
+function proofKeyOf(e: DetectorEvent): string {
+  const proof = e.proof_key_thumbprint ?? '';
+  if (proof !== '' || (e.type !== 'issuance' && e.type !== 'refresh')) return proof;
+  return e.bound_key_thumbprint ?? '';
+}
+
 /** One event as detectors remember it: when, from what, where. Shared by every record that keeps it. */
 export class Sighting {
   readonly event_id: string;
@@ -93,9 +104,12 @@ export class Sighting {
   readonly place: Place;
   /** who reported it */
   readonly reporter: Reporter;
+  /** the thumbprint of the key that proved possession (DPoP proof or client certificate), '' when none */
+  readonly proof_key: string;
 
   constructor(e: DetectorEvent) {
     this.reporter = reporterOf(e);
+    this.proof_key = proofKeyOf(e);
     this.event_id = e.event_id;
     this.time_ms = e.time_ms;
     this.what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;

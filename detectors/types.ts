@@ -38,13 +38,19 @@ export const DETECTOR_FIELDS = [
   'network_kind',
   'reporter_id',
   'reporter_role',
+  'bound_key_thumbprint',
+  'proof_key_thumbprint',
 ] as const satisfies readonly (keyof EventRow)[];
 
-export type DetectorEvent = Pick<EventRow, (typeof DETECTOR_FIELDS)[number]> & {
-  type: EventType;
-  /** `type/outcome/reason`, when the runtime has interned it (saves a string per remembered event) */
-  what?: string;
-};
+/** Fields a detector input may lack (fixtures, rows stored before key binding was recorded): '' when absent. */
+type OptionalField = 'bound_key_thumbprint' | 'proof_key_thumbprint';
+
+export type DetectorEvent = Omit<Pick<EventRow, (typeof DETECTOR_FIELDS)[number]>, OptionalField> &
+  Partial<Pick<EventRow, OptionalField>> & {
+    type: EventType;
+    /** `type/outcome/reason`, when the runtime has interned it (saves a string per remembered event) */
+    what?: string;
+  };
 
 import type { ACTIONS, TARGET_KINDS } from '../contract/finding-v1.ts';
 import { SEVERITIES } from '../contract/finding-v1.ts';

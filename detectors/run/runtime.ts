@@ -446,6 +446,8 @@ export class DetectorRuntime {
       network_kind: s.get(r.network_kind ?? ''),
       reporter_id: s.get(r.reporter_id ?? ''),
       reporter_role: s.get(r.reporter_role ?? ''),
+      bound_key_thumbprint: s.get(r.bound_key_thumbprint ?? ''),
+      proof_key_thumbprint: s.get(r.proof_key_thumbprint ?? ''),
     };
   }
 }

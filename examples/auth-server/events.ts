@@ -27,6 +27,15 @@ export function grantOf(family: Family, caller: CallerContext): GrantContext & {
 
 /** An issued access token's claims and header fields. */
 export function accessTokenOf({ claims, kid, alg }: IssuedAccessToken): AccessTokenFields {
-  const { jti, iss, aud, iat, exp } = claims;
-  return { jti, iss, aud, kid, alg, iat, exp };
+  const { jti, iss, aud, iat, exp, cnf } = claims;
+  return {
+    jti,
+    iss,
+    aud,
+    kid,
+    alg,
+    iat,
+    exp,
+    ...(cnf === undefined ? {} : { bound_key_kind: 'dpop', bound_key_thumbprint: cnf.jkt }),
+  };
 }

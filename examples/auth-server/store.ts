@@ -14,6 +14,8 @@ export interface Family {
   sessionId: string;
   clientId?: string;
   scope: string;
+  /** the client's DPoP key (JWK SHA-256 thumbprint) every access token of the family is bound to (`cnf.jkt`) */
+  dpopJkt?: string;
   createdAtMs: number;
   /** absolute end of the family's life (login + refresh TTL) */
   expiresAtMs: number;
@@ -101,13 +103,14 @@ export class AuthStore {
   }
 
   /** A new family (and session) for a login. */
-  createFamily(subject: string, scope: string, clientId: string | undefined): Family {
+  createFamily(subject: string, scope: string, clientId: string | undefined, dpopJkt?: string): Family {
     const now = this.clock();
     const family: Family = {
       id: randomId('fam'),
       subject,
       sessionId: randomId('sid'),
       ...(clientId === undefined ? {} : { clientId }),
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
       scope,
       createdAtMs: now,
       expiresAtMs: now + this.refreshTtlMs,

@@ -16,6 +16,8 @@ export interface AccessClaims {
   scope: string;
   iat: number;
   exp: number;
+  /** the key the token is bound to (DPoP, RFC 9449): only a proof by it makes the token usable */
+  cnf?: { jkt: string };
 }
 
 export interface IssuedAccessToken {
@@ -30,6 +32,8 @@ export interface AccessTokenGrant {
   scope: string;
   sessionId?: string;
   clientId?: string;
+  /** bind the token to this DPoP key (JWK SHA-256 thumbprint) */
+  dpopJkt?: string;
 }
 
 const TOKEN_TYPE = 'at+jwt';
@@ -69,6 +73,7 @@ export class AccessTokens {
       scope: grant.scope,
       iat,
       exp: iat + this.ttlSeconds,
+      ...(grant.dpopJkt === undefined ? {} : { cnf: { jkt: grant.dpopJkt } }),
     };
     const token = await new SignJWT({ ...claims })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TOKEN_TYPE })

@@ -53,6 +53,10 @@ export interface EventRow {
   reporter_id: string;
   reporter_role: string;
   reporter_door: string;
+  /** key binding: `dpop` / `mtls` / '', the token's bound key and the key that proved possession */
+  bound_key_kind: string;
+  bound_key_thumbprint: string;
+  proof_key_thumbprint: string;
 }
 
 export interface DeadLetterRow {
@@ -128,6 +132,9 @@ export function toEventRow(
     reporter_id: e.reporter?.id ?? '',
     reporter_role: e.reporter?.role ?? '',
     reporter_door: e.reporter?.door || door,
+    bound_key_kind: str(f['bound_key_kind']),
+    bound_key_thumbprint: str(f['bound_key_thumbprint']),
+    proof_key_thumbprint: str(f['proof_key_thumbprint']),
   });
 }
 

@@ -48,6 +48,9 @@ export const EVENT_COLUMNS = [
   'asn',
   'as_org',
   'network_kind',
+  'bound_key_kind',
+  'bound_key_thumbprint',
+  'proof_key_thumbprint',
 ] as const satisfies readonly (keyof EventRow)[];
 
 // A compile-time check that EVENT_COLUMNS names every EventRow field.
@@ -135,6 +138,9 @@ export function encodeEventRowsTsv(rows: EventRow[]): string {
       r.asn,
       tsvString(r.as_org),
       r.network_kind,
+      tsvString(r.bound_key_kind),
+      tsvString(r.bound_key_thumbprint),
+      tsvString(r.proof_key_thumbprint),
     ].join('\t');
   }
   return `${lines.join('\n')}\n`;

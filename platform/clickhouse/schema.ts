@@ -411,6 +411,17 @@ FROM ${o.database}.dead_letters`,
       ),
     ],
   },
+  {
+    version: 14,
+    name: 'key binding',
+    // Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705): what the token is bound to
+    // (`dpop` / `mtls`), the bound key's thumbprint (cnf.jkt / cnf["x5t#S256"]) and the thumbprint of
+    // the key that proved possession on the request. '' when not bound or not reported.
+    statements: (o, f) =>
+      ['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
+        (c) => `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} ${c} String DEFAULT ''`,
+      ),
+  },
 ];
 
 interface Rollup {

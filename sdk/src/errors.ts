@@ -34,6 +34,33 @@ export class TokenRejectedError extends TokenwatchError {
   }
 }
 
+/** Why a sender-constrained token's key binding does not hold. */
+export type KeyBindingReason = Extract<
+  VerificationReason,
+  | 'dpop_proof_missing'
+  | 'dpop_proof_invalid'
+  | 'dpop_proof_replayed'
+  | 'dpop_key_mismatch'
+  | 'mtls_cert_missing'
+  | 'mtls_key_mismatch'
+>;
+
+/**
+ * A DPoP proof or client certificate does not prove possession of the key the token is bound to
+ * (RFC 9449, RFC 8705). The verifier throws it as the cause of a TokenRejectedError with the same
+ * reason (answer 401); the DPoP checker returns it.
+ */
+export class KeyBindingError extends TokenwatchError {
+  static override readonly code = 'ERR_TOKENWATCH_KEY_BINDING';
+  override readonly code = 'ERR_TOKENWATCH_KEY_BINDING';
+  readonly reason: KeyBindingReason;
+
+  constructor(reason: KeyBindingReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
 /**
  * The verification keys could not be had (the JWKS endpoint is down, slow or answers garbage):
  * not the client's fault, so answer 503. Reported with reason `other`.

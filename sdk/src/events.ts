@@ -17,6 +17,12 @@ export const VERIFICATION_REASONS = [
   'wrong_audience',
   'missing_claim',
   'revoked',
+  'dpop_proof_missing',
+  'dpop_proof_invalid',
+  'dpop_proof_replayed',
+  'dpop_key_mismatch',
+  'mtls_cert_missing',
+  'mtls_key_mismatch',
   'other',
 ] as const;
 export type VerificationReason = (typeof VERIFICATION_REASONS)[number];
@@ -44,7 +50,14 @@ export interface CallerContext {
   ip?: string;
   userAgent?: string;
   deviceId?: string;
+  /** the request's DPoP proof (the `DPoP` header), method and URL: checked when the verifier has `dpop` */
+  dpop?: { proof: string | undefined; method: string; url: string };
+  /** the client certificate's SHA-256 thumbprint (base64url; the TLS peer's): compared when the verifier has `mtls` */
+  certificateThumbprint?: string;
 }
+
+/** How a token is bound to a key: DPoP (`cnf.jkt`, RFC 9449) or mTLS (`cnf["x5t#S256"]`, RFC 8705). */
+export type BoundKeyKind = 'dpop' | 'mtls';
 
 /** The access token's claims and header fields an event may carry. */
 export interface AccessTokenFields {
@@ -55,6 +68,35 @@ export interface AccessTokenFields {
   alg?: string;
   iat?: number;
   exp?: number;
+  /** what the bound key's thumbprint is (the token's `cnf`) */
+  bound_key_kind?: BoundKeyKind;
+  /** the token's bound key: `cnf.jkt` or `cnf["x5t#S256"]` (base64url SHA-256, 43 characters) */
+  bound_key_thumbprint?: string;
+  /** the key that proved possession on this request: the DPoP proof's JWK thumbprint or the client certificate's */
+  proof_key_thumbprint?: string;
+}
+
+/** A base64url SHA-256 thumbprint as the contract takes it (43 characters). */
+export const THUMBPRINT_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/** `value` when it is a thumbprint the contract takes; otherwise undefined. */
+export const thumbprint = (value: unknown): string | undefined =>
+  typeof value === 'string' && THUMBPRINT_PATTERN.test(value) ? value : undefined;
+
+/**
+ * The key a token's `cnf` claim binds it to (RFC 7800): DPoP's `jkt` first, else mTLS's
+ * `x5t#S256`; undefined when the token is not bound. A bound token whose thumbprint is not a
+ * base64url SHA-256 has `thumbprint` undefined: no key can prove possession of it.
+ */
+export function boundKeyOf(
+  claims: Record<string, unknown>,
+): { kind: BoundKeyKind; thumbprint: string | undefined } | undefined {
+  const cnf = claims['cnf'];
+  if (typeof cnf !== 'object' || cnf === null) return undefined;
+  const c = cnf as Record<string, unknown>;
+  if (c['jkt'] !== undefined) return { kind: 'dpop', thumbprint: thumbprint(c['jkt']) };
+  if (c['x5t#S256'] !== undefined) return { kind: 'mtls', thumbprint: thumbprint(c['x5t#S256']) };
+  return undefined;
 }
 
 export interface TokenEvent extends AccessTokenFields {
@@ -139,5 +181,17 @@ export function accessTokenFields(
     alg: text(header['alg'], 32),
     iat: epochSeconds(claims['iat']),
     exp: epochSeconds(claims['exp']),
+    ...keyBindingFields(claims),
+  };
+}
+
+/** The key binding of a token's claims (`cnf`), or of fields already in the contract's shape. */
+function keyBindingFields(claims: Record<string, unknown>): AccessTokenFields {
+  const bound = boundKeyOf(claims);
+  const kind = claims['bound_key_kind'];
+  return {
+    bound_key_kind: bound?.kind ?? (kind === 'dpop' || kind === 'mtls' ? kind : undefined),
+    bound_key_thumbprint: bound === undefined ? thumbprint(claims['bound_key_thumbprint']) : bound.thumbprint,
+    proof_key_thumbprint: thumbprint(claims['proof_key_thumbprint']),
   };
 }

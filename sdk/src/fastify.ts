@@ -7,7 +7,12 @@
  * fastify's `trustProxy` rules decide it); the device id comes from a header or a cookie.
  * A route opts out with `config: { tokenwatch: false }`, or takes anonymous calls with
  * `config: { tokenwatch: { optional: true } }`, and requires scopes with `{ scopes: [...] }`.
+ * Sender-constrained tokens: the token may come as `Authorization: DPoP <token>` too; the `DPoP`
+ * header, the method and the URL go to the verifier (which checks them when it has `dpop`), and with
+ * `mtls` the client certificate's SHA-256 thumbprint is read from the TLS socket.
  */
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { KeysUnavailableError, TokenRejectedError } from './errors.ts';
 import type { AccessTokenClaims, Verifier } from './verifier.ts';
@@ -37,6 +42,13 @@ export interface TokenwatchPluginOptions {
   deviceId?: { header?: string; cookie?: string };
   /** seconds in `Retry-After` when the keys are unavailable (default 5) */
   retryAfterS?: number;
+  /**
+   * the request's URL as its clients address it, the DPoP proof's `htu` (default
+   * `request.protocol://request.host` + `request.url`, so fastify's `trustProxy` decides it)
+   */
+  publicUrl?: (request: FastifyRequest) => string;
+  /** read the client certificate's SHA-256 thumbprint from the TLS socket, for mTLS-bound tokens (default false) */
+  mtls?: boolean;
 }
 
 /** RFC 6750 §3: quoted-string values without `"` or `\`. */
@@ -47,13 +59,32 @@ function challenge(realm: string, params: Record<string, string> = {}): string {
   return `Bearer ${parts.join(', ')}`;
 }
 
-/** The token of `Authorization: Bearer <token>`; undefined when there is no bearer credential. */
+/** The token of `Authorization: Bearer <token>` or `DPoP <token>`; undefined when there is none. */
 export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return undefined;
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  const match = /^(?:Bearer|DPoP)[ \t]+(\S+)[ \t]*$/i.exec(header);
   return match?.[1];
 }
+
+/** The client certificate's SHA-256 thumbprint (base64url, as `cnf["x5t#S256"]`), when the TLS peer sent one. */
+export function certificateThumbprint(request: FastifyRequest): string | undefined {
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  const raw = socket.getPeerCertificate()?.raw;
+  return raw instanceof Buffer && raw.length > 0
+    ? createHash('sha256').update(raw).digest('base64url')
+    : undefined;
+}
+
+/** The `DPoP` header: one proof, or '' when several were sent (never valid). */
+function dpopProof(request: FastifyRequest): string | undefined {
+  const header = request.headers.dpop;
+  if (header === undefined) return undefined;
+  return typeof header === 'string' ? header : '';
+}
+
+const KEY_PROOF_REASONS: ReadonlySet<string> = new Set(['dpop_proof_invalid', 'dpop_proof_replayed']);
 
 function cookie(request: FastifyRequest, name: string): string | undefined {
   const parsed = (request as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies;
@@ -87,6 +118,8 @@ const tokenwatchPlugin: FastifyPluginAsync<TokenwatchPluginOptions> = async (app
   const deviceHeader = (options.deviceId?.header ?? 'x-device-id').toLowerCase();
   const deviceCookie = options.deviceId?.cookie;
   const retryAfter = String(options.retryAfterS ?? 5);
+  const publicUrl = options.publicUrl ?? ((r: FastifyRequest) => `${r.protocol}://${r.host}${r.url}`);
+  const mtls = options.mtls === true;
 
   const deviceOf = (request: FastifyRequest): string | undefined => {
     const header = request.headers[deviceHeader];
@@ -120,9 +153,18 @@ const tokenwatchPlugin: FastifyPluginAsync<TokenwatchPluginOptions> = async (app
         ip: request.ip,
         userAgent: request.headers['user-agent'],
         deviceId: deviceOf(request),
+        dpop: { proof: dpopProof(request), method: request.method, url: publicUrl(request) },
+        certificateThumbprint: mtls ? certificateThumbprint(request) : undefined,
       });
     } catch (err) {
-      if (err instanceof TokenRejectedError) return refuse(reply, 401, 'invalid_token', err.message);
+      if (err instanceof TokenRejectedError)
+        // RFC 9449 §7.1: a bad proof is `invalid_dpop_proof`; a token without its key's proof is an `invalid_token`.
+        return refuse(
+          reply,
+          401,
+          KEY_PROOF_REASONS.has(err.reason) ? 'invalid_dpop_proof' : 'invalid_token',
+          err.message,
+        );
       if (err instanceof KeysUnavailableError) {
         request.log.error({ err: err.message }, 'token verification keys unavailable');
         return reply.code(503).header('retry-after', retryAfter).send({

@@ -28,13 +28,24 @@ export {
   type TokenIdentity,
 } from './denylist.ts';
 export {
+  accessTokenHash,
+  createDpopChecker,
+  DEFAULT_DPOP_ALGORITHMS,
+  type DpopChecker,
+  type DpopOptions,
+  type DpopRequest,
+} from './dpop.ts';
+export {
   ConfigurationError,
+  KeyBindingError,
+  type KeyBindingReason,
   KeysUnavailableError,
   TokenRejectedError,
   TokenwatchError,
 } from './errors.ts';
 export {
   type AccessTokenFields,
+  type BoundKeyKind,
   type CallerContext,
   REFRESH_REASONS,
   type RefreshReason,

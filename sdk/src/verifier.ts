@@ -20,14 +20,18 @@ import {
 } from 'jose';
 import { classifyJoseError } from './classify.ts';
 import type { Denylist, DenylistMatch } from './denylist.ts';
-import { ConfigurationError, KeysUnavailableError, TokenRejectedError } from './errors.ts';
+import { createDpopChecker, type DpopOptions } from './dpop.ts';
+import { ConfigurationError, KeyBindingError, KeysUnavailableError, TokenRejectedError } from './errors.ts';
 import {
   audience,
+  type BoundKeyKind,
+  boundKeyOf,
   type CallerContext,
   epochSeconds,
   TENANT_PATTERN,
   type TokenEvent,
   text,
+  thumbprint,
   type VerificationReason,
 } from './events.ts';
 import type { Reporter } from './reporter.ts';
@@ -72,7 +76,26 @@ export interface VerifierOptions {
   familyClaim?: string;
   /** the clock (epoch ms) for exp/nbf, the denylist and event times (default Date.now; a simulation runs its own) */
   now?: () => number;
+  /**
+   * check DPoP proofs (RFC 9449): a token bound to a key (`cnf.jkt`) is refused without a valid
+   * proof by that key (`caller.dpop`); off by default (bound tokens are then reported, not checked)
+   */
+  dpop?: DpopOptions;
+  /**
+   * check mTLS binding (RFC 8705): a token bound to a certificate (`cnf["x5t#S256"]`) is refused
+   * unless `caller.certificateThumbprint` is that certificate's; off by default
+   */
+  mtls?: boolean;
 }
+
+/** What the report says of a token's key binding. */
+interface Binding {
+  kind?: BoundKeyKind;
+  bound?: string;
+  proof?: string;
+}
+const UNBOUND: Binding = Object.freeze({});
+const NOT_BOUND = Object.freeze({ binding: UNBOUND });
 
 export interface Verifier {
   /** The claims of a valid, non-revoked token; throws TokenRejectedError or KeysUnavailableError. Reports either way. */
@@ -167,6 +190,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     claims: Record<string, unknown>,
     header: Record<string, unknown>,
     caller: CallerContext | undefined,
+    binding: Binding = UNBOUND,
   ): void => {
     if (reporter === undefined) return;
     // One object literal of a fixed shape, callerFields and accessTokenFields (events.ts) inlined:
@@ -193,6 +217,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       iat: epochSeconds(claims['iat']),
       exp: epochSeconds(claims['exp']),
       family_id: familyClaim === undefined ? undefined : text(claims[familyClaim]),
+      bound_key_kind: binding.kind,
+      bound_key_thumbprint: binding.bound,
+      proof_key_thumbprint: binding.proof,
     };
     reporter.report(event);
   };
@@ -209,6 +236,68 @@ export function createVerifier(options: VerifierOptions): Verifier {
       },
       now(),
     );
+
+  const dpop = options.dpop === undefined ? undefined : createDpopChecker(options.dpop);
+  const mtls = options.mtls === true;
+
+  /** The token's binding as checked on this request: what to report, and why it fails if it does. */
+  const bindingOf = async (
+    token: string,
+    claims: AccessTokenClaims,
+    caller: CallerContext | undefined,
+  ): Promise<{ binding: Binding; refused?: KeyBindingError }> => {
+    const bound = boundKeyOf(claims);
+    // The common case (an unbound token, no checks configured) allocates nothing: verify is the hot path.
+    if (bound === undefined && dpop === undefined && !mtls) return NOT_BOUND;
+    const kind = bound?.kind;
+    if (kind === 'mtls' || (kind === undefined && mtls && caller?.certificateThumbprint !== undefined)) {
+      const cert = thumbprint(caller?.certificateThumbprint);
+      const binding = { kind, bound: bound?.thumbprint, proof: cert };
+      if (!mtls || kind === undefined) return { binding };
+      if (cert === undefined)
+        return {
+          binding,
+          refused: new KeyBindingError(
+            'mtls_cert_missing',
+            'the access token is bound to a client certificate (cnf x5t#S256): connect with it over mutual TLS',
+          ),
+        };
+      if (cert !== bound?.thumbprint)
+        return {
+          binding,
+          refused: new KeyBindingError(
+            'mtls_key_mismatch',
+            'the client certificate is not the one the access token is bound to (cnf x5t#S256)',
+          ),
+        };
+      return { binding };
+    }
+    const binding: Binding = { kind, bound: bound?.thumbprint };
+    if (dpop === undefined) return { binding };
+    const proof = caller?.dpop?.proof;
+    if (proof === undefined) {
+      if (kind !== 'dpop') return { binding };
+      return {
+        binding,
+        refused: new KeyBindingError(
+          'dpop_proof_missing',
+          'the access token is bound to a key (cnf.jkt): send a DPoP proof by that key in the DPoP header',
+        ),
+      };
+    }
+    const checked = await dpop.check(caller!.dpop!, token, now());
+    if (checked instanceof KeyBindingError) return { binding, refused: checked };
+    binding.proof = checked;
+    if (kind === 'dpop' && checked !== bound?.thumbprint)
+      return {
+        binding,
+        refused: new KeyBindingError(
+          'dpop_key_mismatch',
+          'the DPoP proof is signed by another key than the one the access token is bound to (cnf.jkt)',
+        ),
+      };
+    return { binding };
+  };
 
   return {
     async verify(token, caller) {
@@ -241,8 +330,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw new TokenRejectedError(c.reason, c.description, { cause: err });
       }
       const tenant = tenantOf(claims);
+      const { binding, refused } = await bindingOf(token, claims, caller);
+      if (refused !== undefined) {
+        report(tenant, refused.reason, claims, header, caller, binding);
+        throw new TokenRejectedError(refused.reason, refused.message, { cause: refused });
+      }
       const revoked = denied(tenant, claims);
-      report(tenant, revoked === undefined ? 'ok' : 'revoked', claims, header, caller);
+      report(tenant, revoked === undefined ? 'ok' : 'revoked', claims, header, caller, binding);
       if (revoked !== undefined)
         throw new TokenRejectedError('revoked', `the access token was revoked (${revoked.target})`, {
           revoked,

@@ -87,7 +87,7 @@ console.log(JSON.stringify({
       rejected: 'bad_signature',
       events: ['ok', 'bad_signature'],
       exports: ['function', 'function', 'function', 'function', 'function', 'function'],
-      reasons: 12,
+      reasons: 18,
     });
   });
 

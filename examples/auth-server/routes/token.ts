@@ -21,6 +21,12 @@ const TokenRequest = Type.Object({
   client_secret: Type.Optional(Type.String({ maxLength: 1024 })),
   scope: Type.Optional(Type.String({ maxLength: 1024 })),
   device_id: Type.Optional(Type.String({ maxLength: 256 })),
+  /**
+   * the client's DPoP key (its JWK SHA-256 thumbprint, as RFC 9449 §10's `dpop_jkt`): the family's
+   * access tokens are bound to it (`cnf.jkt`). A simplification of the example: a real server takes
+   * the key from a DPoP proof sent to the token endpoint.
+   */
+  dpop_jkt: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
 });
 type TokenRequest = Static<typeof TokenRequest>;
 
@@ -45,6 +51,7 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
       scope: family.scope,
       sessionId: family.sessionId,
       ...(family.clientId === undefined ? {} : { clientId: family.clientId }),
+      ...(family.dpopJkt === undefined ? {} : { dpopJkt: family.dpopJkt }),
     });
     store.recordAccessToken(access.claims, family.id);
     return access;
@@ -55,7 +62,7 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
 
   const grantResponse = (access: IssuedAccessToken, refreshToken?: string) => ({
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: access.claims.cnf === undefined ? 'Bearer' : 'DPoP',
     expires_in: tokens.ttlSeconds,
     ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
     scope: access.claims.scope,
@@ -81,7 +88,7 @@ export const tokenRoute: FastifyPluginAsync<{ ctx: AuthContext }> = async (app, 
         `scope ${REVOKE_SCOPE} is only granted to clients (grant_type=client_credentials)`,
       );
     }
-    const family = store.createFamily(username, scope, body.client_id);
+    const family = store.createFamily(username, scope, body.client_id, body.dpop_jkt);
     const refresh = store.issueRefreshToken(family);
     const access = await issueAccess(family);
     events.reportIssuance({

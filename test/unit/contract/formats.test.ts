@@ -58,6 +58,15 @@ describe('finding v1', () => {
         }),
       ),
       ev({ at: T0, type: 'verification', outcome: 'rejected', reason: 'alg_not_allowed', alg: 'none' }),
+      ev({
+        at: T0 + 20 * SECOND,
+        type: 'verification',
+        jti: 'j',
+        outcome: 'rejected',
+        reason: 'dpop_key_mismatch',
+        bound_key_thumbprint: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I',
+        proof_key_thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+      }),
     ];
     const found = new Set<string>();
     for (const d of REGISTRY.detectors) {

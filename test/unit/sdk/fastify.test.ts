@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenwatchPlugin } from '../../../sdk/src/fastify.ts';
 import { createVerifier, type VerifierOptions } from '../../../sdk/src/index.ts';
+import { dpopKey, dpopProof } from '../../support/dpop.ts';
 import { AUDIENCE, CollectingReporter, ISSUER, mint, type SigningKey, signingKey } from './support.ts';
 
 let key: SigningKey;
@@ -43,7 +44,7 @@ async function serve(o: { trustProxy?: string; verifier?: Partial<VerifierOption
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   apps.push(app);
   const call = (path: string, headers: Record<string, string> = {}) => fetch(`${url}${path}`, { headers });
-  return { call, reporter };
+  return { call, reporter, url };
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -134,5 +135,27 @@ describe('fastify plugin', () => {
     const response = await call('/orders', bearer(await mint(key)));
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');
+  });
+
+  it('DPoP: the DPoP scheme and header, the method and URL checked; a bad proof is invalid_dpop_proof', async () => {
+    const { call, reporter, url } = await serve({ verifier: { dpop: {} } });
+    const client = await dpopKey('ES256');
+    const token = await mint(key, { cnf: { jkt: client.jkt } });
+    const proof = (htu: string) => dpopProof(client, { htm: 'GET', htu, accessToken: token });
+    const ok = await call('/orders?x=1', {
+      authorization: `DPoP ${token}`,
+      dpop: await proof(`${url}/orders`),
+    });
+    expect(ok.status).toBe(200);
+    expect(reporter.last()).toMatchObject({ reason: 'ok', proof_key_thumbprint: client.jkt });
+    const wrongUrl = await call('/orders', {
+      authorization: `DPoP ${token}`,
+      dpop: await proof(`${url}/admin`),
+    });
+    expect(wrongUrl.status).toBe(401);
+    expect(await wrongUrl.json()).toMatchObject({ error: 'invalid_dpop_proof' });
+    const none = await call('/orders', { authorization: `DPoP ${token}` });
+    expect(await none.json()).toMatchObject({ error: 'invalid_token' });
+    expect(reporter.last()).toMatchObject({ reason: 'dpop_proof_missing', bound_key_thumbprint: client.jkt });
   });
 });

@@ -616,7 +616,7 @@ describe('loadConfig errors', () => {
     expect(problems[0]).toContain('/dryRun/1: "nope" is not a detector');
     expect(problems[0]).toContain('/extra: Unexpected property');
     expect(problems.slice(1)).toStrictEqual([
-      'TOKENWATCH_DETECT_DRY_RUN entry "teleport" is not a detector (refresh_replay, impossible_travel, device_reuse, verification_anomaly)',
+      'TOKENWATCH_DETECT_DRY_RUN entry "teleport" is not a detector (refresh_replay, impossible_travel, device_reuse, verification_anomaly, key_mismatch)',
       'TOKENWATCH_DETECT_GRACE_WINDOW_MS="soon" must be an integer from 0 to 3600000',
       'TOKENWATCH_DETECT_ALLOWLIST: invalid CIDR "300.1.1.1/8": expected an IPv4/IPv6 address with an optional /prefix',
     ]);

@@ -123,6 +123,9 @@ function eventRow(event_id: string): EventRow {
     reporter_id: '',
     reporter_role: '',
     reporter_door: 'http',
+    bound_key_kind: '',
+    bound_key_thumbprint: '',
+    proof_key_thumbprint: '',
   };
 }
 

@@ -54,6 +54,9 @@ describe('toEventRow', () => {
           token_id: 't',
           new_token_id: 'n',
           access_jti: 'a',
+          bound_key_kind: 'dpop',
+          bound_key_thumbprint: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I',
+          proof_key_thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
         },
         extra: { trace: { id: 'x' }, n: 1 },
       },
@@ -103,6 +106,9 @@ describe('toEventRow', () => {
       reporter_id: '',
       reporter_role: '',
       reporter_door: '',
+      bound_key_kind: 'dpop',
+      bound_key_thumbprint: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I',
+      proof_key_thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
     });
     expect(row.geo_radius_km).toBeGreaterThan(0);
   });
@@ -152,6 +158,9 @@ describe('toEventRow', () => {
       reporter_id: '',
       reporter_role: '',
       reporter_door: '',
+      bound_key_kind: '',
+      bound_key_thumbprint: '',
+      proof_key_thumbprint: '',
     });
   });
 

@@ -663,3 +663,39 @@ describe('hostile events (each one only ever costs its own error)', () => {
     );
   });
 });
+
+describe('key binding fields', () => {
+  const JKT = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I';
+  const bound = { bound_key_kind: 'dpop', bound_key_thumbprint: JKT, proof_key_thumbprint: JKT };
+
+  it('keeps a bound key, its kind and the proof key as sent', () => {
+    expect(expectOk(check({ ...VERIFICATION, ...bound })).fields).toMatchObject(bound);
+  });
+
+  it.each([
+    ['bound_key_kind', 'spki'],
+    ['bound_key_thumbprint', JKT.slice(1)],
+    ['bound_key_thumbprint', `${JKT}=`],
+    ['proof_key_thumbprint', `${JKT.slice(1)}+`],
+    ['proof_key_thumbprint', 42],
+  ])('%s %j is an invalid_field naming the field', (name, value) => {
+    const error = expectError(check({ ...VERIFICATION, ...bound, [name]: value }));
+    expect(error).toMatchObject({ code: 'invalid_field', field: `/${name}` });
+    expect(error.message).toContain(`/${name}`);
+  });
+
+  it('anything but 43 base64url characters as a thumbprint is refused with the field named (never thrown)', () => {
+    const thumbprint = /^[A-Za-z0-9_-]{43}$/;
+    fc.assert(
+      fc.property(
+        fc.constantFrom('bound_key_thumbprint', 'proof_key_thumbprint'),
+        fc.oneof(fc.string({ maxLength: 100 }), fc.anything()),
+        (name, value) => {
+          fc.pre(!(typeof value === 'string' && thumbprint.test(value)) && value !== undefined);
+          const error = expectError(check({ ...VERIFICATION, [name]: value }));
+          expect(error).toMatchObject({ code: 'invalid_field', field: `/${name}` });
+        },
+      ),
+    );
+  });
+});

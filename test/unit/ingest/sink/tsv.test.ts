@@ -47,6 +47,9 @@ const row: EventRow = {
   reporter_id: 'acme:abc',
   reporter_role: 'verifier',
   reporter_door: 'http',
+  bound_key_kind: '',
+  bound_key_thumbprint: '',
+  proof_key_thumbprint: '',
 };
 
 describe('TabSeparated encoding', () => {

@@ -76,6 +76,7 @@ describe('MIGRATIONS', () => {
       [11, 'reporters'],
       [12, 'denylist-only revocations'],
       [13, 'events_network'],
+      [14, 'key binding'],
     ]);
   });
 
@@ -117,6 +118,9 @@ describe('MIGRATIONS', () => {
       `ALTER TABLE tw.revocations MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
       'ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0',
       ...['as_org', 'network_kind'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
+      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
         (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
       ),
     ]);
@@ -172,6 +176,9 @@ describe('MIGRATIONS', () => {
       ),
       'ALTER TABLE tw.events ADD COLUMN asn UInt32 DEFAULT 0',
       ...['as_org', 'network_kind'].map((c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`),
+      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
+        (c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`,
+      ),
     ]);
   });
 
@@ -224,6 +231,9 @@ describe('MIGRATIONS', () => {
       `ALTER TABLE tw.revocations ON CLUSTER prod MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
       'ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0',
       ...['as_org', 'network_kind'].map(
+        (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
+      ),
+      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
         (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
       ),
     ]);
