@@ -9,14 +9,11 @@
  * Writes tools/bench/results/ingest.json and the "Ingest" section of tools/bench/RESULTS.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
-import { pino } from 'pino';
-import { GeoLookup } from '../../ingest/pipeline/geo.ts';
-import { toEventRow } from '../../ingest/pipeline/rows.ts';
-import { validateEventValue } from '../../ingest/pipeline/validate.ts';
-import { featuresOf } from '../../platform/clickhouse/client.ts';
-import { migrate } from '../../platform/clickhouse/migrate.ts';
+import { count, freshDatabase, rateUntil, serverVersion } from './bench-database.ts';
+import { startKafkaEngine } from './kafka-engine.ts';
+import { insertRaw, rowsOf } from './raw-insert.ts';
 import {
   type Headline,
   headline,
@@ -36,6 +33,7 @@ const HTTP_SENDERS = 8;
 const HTTP_BATCH = 1000;
 const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
 const log = (msg: string) => console.error(`[bench:ingest] ${msg}`);
+const ENGINE_DOOR = "peer: ClickHouse's Kafka engine → ClickHouse";
 
 const IPS = [
   '85.214.132.117',
@@ -90,62 +88,6 @@ function makeEvents(n: number, prefix: string): Record<string, unknown>[] {
   });
 }
 
-async function count(ch: ClickHouseClient, table: string): Promise<number> {
-  const rs = await ch.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' });
-  const [row] = await rs.json<{ n: string }>();
-  return Number(row?.n ?? 0);
-}
-
-/** Drops earlier bench databases and waits until background merges are done, so each measurement starts on a quiet server. */
-async function quiesce(ch: ClickHouseClient) {
-  const rs = await ch.query({
-    query: "SELECT name FROM system.databases WHERE name LIKE 'bench\\_%'",
-    format: 'JSONEachRow',
-  });
-  for (const { name } of await rs.json<{ name: string }>())
-    await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` });
-  for (let i = 0; i < 300; i++) {
-    const merges = await ch.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' });
-    const [row] = await merges.json<{ n: string }>();
-    if (Number(row?.n ?? 0) === 0) return;
-    await sleep(100);
-  }
-}
-
-async function freshDatabase(ch: ClickHouseClient, name: string, version: string) {
-  await quiesce(ch);
-  await migrate(
-    ch,
-    { database: name, cluster: '', retentionDays: 30 },
-    featuresOf(version),
-    pino({ level: 'silent' }),
-  );
-}
-
-/** Waits until `table` holds `n` rows; events/s from the first stored row to the last. */
-async function rateUntil(
-  ch: ClickHouseClient,
-  table: string,
-  n: number,
-  timeoutMs = 600_000,
-): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let first: { t: number; rows: number } | undefined;
-  let lastLog = 0;
-  for (;;) {
-    const rows = await count(ch, table);
-    const t = performance.now();
-    if (first === undefined && rows > 0) first = { t, rows };
-    if (rows >= n && first !== undefined) return (n - first.rows) / ((t - first.t) / 1000);
-    if (Date.now() > deadline) throw new Error(`${table}: ${rows}/${n} rows after ${timeoutMs} ms`);
-    if (Date.now() - lastLog > 5000) {
-      lastLog = Date.now();
-      log(`  ${table}: ${rows}/${n}`);
-    }
-    await sleep(50);
-  }
-}
-
 /** Posts pre-serialized NDJSON bodies with `concurrency` requests in flight; every 200 means stored (or in Kafka). */
 async function postAll(url: string, bodies: string[], concurrency: number) {
   let next = 0;
@@ -187,48 +129,27 @@ async function main() {
   // Ingest only: the detectors are measured by bench:detect.
   const baseEnv = { TOKENWATCH_CLICKHOUSE_URL: stack.clickhouseUrl, TOKENWATCH_DETECT: 'false' };
   try {
-    const [{ version }] = (await (
-      await ch.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' })
-    ).json<{ version: string }>()) as [{ version: string }];
+    const version = await serverVersion(ch);
     const results: DoorResult[] = [];
 
     // Raw baseline: the same rows the pipeline would build, straight into ClickHouse.
-    const geo = new GeoLookup();
-    const receivedMs = Date.now();
-    const rawRows = makeEvents(N, 'raw').map((e) => {
-      const r = validateEventValue(
-        e,
-        { eventBytes: 16_384, maxEventAgeSeconds: 86_400, maxFutureSkewSeconds: 300 },
-        { nowMs: receivedMs },
-      );
-      if (!r.ok) throw new Error(r.error.message);
-      return toEventRow(r.event, geo, receivedMs);
-    });
+    const rawRows = rowsOf(makeEvents(N, 'raw'));
     const measureBaseline = async (db: string) => {
       await freshDatabase(ch, db, version);
-      const t0 = performance.now();
-      for (let i = 0; i < rawRows.length; i += 10_000) {
-        await ch.insert({
-          table: `${db}.events`,
-          values: rawRows.slice(i, i + 10_000),
-          format: 'JSONEachRow',
-        });
-      }
-      const rate = N / ((performance.now() - t0) / 1000);
+      const rate = await insertRaw(ch, `${db}.events`, rawRows);
       log(`raw JSONEachRow baseline (${db}): ${Math.round(rate)} rows/s`);
       return rate;
     };
 
-    // Kafka → ClickHouse: the topic holds N events before the service starts consuming.
-    const kafkaDoor = async (round: number) => {
-      const topic = `bench.events.${round}`;
+    /** A topic of 6 partitions holding N events, keyed tenant:subject. */
+    const filledTopic = async (topic: string, prefix: string) => {
       const admin = kafka.admin();
       await admin.connect();
       await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
       await admin.disconnect();
       const producer = kafka.producer();
       await producer.connect();
-      const events = makeEvents(N, `k${round}`);
+      const events = makeEvents(N, prefix);
       for (let i = 0; i < N; i += 5000) {
         await producer.send({
           topic,
@@ -239,6 +160,12 @@ async function main() {
         });
       }
       await producer.disconnect();
+    };
+
+    // Kafka → ClickHouse: the topic holds N events before the service starts consuming.
+    const kafkaDoor = async (round: number) => {
+      const topic = `bench.events.${round}`;
+      await filledTopic(topic, `k${round}`);
       const db = `bench_kafka_${round}`;
       await freshDatabase(ch, db, version);
       const service = await startService({
@@ -249,8 +176,32 @@ async function main() {
         TOKENWATCH_KAFKA_GROUP_ID: `bench-${round}`,
         TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
       });
-      const rate = await rateUntil(ch, `${db}.events`, N);
+      const rate = await rateUntil(ch, `${db}.events`, N, log);
       await stopService(service.child);
+      return rate;
+    };
+
+    // The peer: ClickHouse's own Kafka engine reading the same kind of topic into the same table
+    // (stored as is: no validation, enrichment or dead letters). NaN where the server has no engine.
+    const kafkaEngineDoor = async (round: number) => {
+      const topic = `bench.engine.${round}`;
+      await filledTopic(topic, `e${round}`);
+      const db = `bench_engine_${round}`;
+      await freshDatabase(ch, db, version);
+      // timed from the engine's start: it stores in blocks of up to 65,536 rows, so its first row says little
+      const t0 = performance.now();
+      const stop = await startKafkaEngine(
+        ch,
+        kafka,
+        { database: db, brokers: stack.brokers, topic, group: `bench-engine-${round}` },
+        version,
+      );
+      if (stop === undefined) {
+        log(`  ClickHouse ${version} has no Kafka table engine (built without librdkafka): round skipped`);
+        return Number.NaN;
+      }
+      const rate = await rateUntil(ch, `${db}.events`, N, log, t0);
+      await stop();
       return rate;
     };
 
@@ -283,7 +234,7 @@ async function main() {
       const bodies = ndjsonBodies(makeEvents(N, `hk${round}`), HTTP_BATCH);
       const t0 = performance.now();
       await postAll(service.url, bodies, HTTP_SENDERS);
-      await rateUntil(ch, `${db}.events`, N);
+      await rateUntil(ch, `${db}.events`, N, log);
       const rate = N / ((performance.now() - t0) / 1000);
       await stopService(service.child);
       return rate;
@@ -293,6 +244,7 @@ async function main() {
     let dbSeq = 0;
     for (const [name, door] of [
       ['Kafka → ClickHouse', kafkaDoor],
+      [ENGINE_DOOR, kafkaEngineDoor],
       ['HTTP → ClickHouse (single process)', httpDoor],
       ['HTTP → Kafka → ClickHouse', httpKafkaDoor],
     ] as const) {
@@ -327,21 +279,71 @@ interface DoorResult {
   rounds: Round[];
 }
 
-/** Each door's events/s beside the raw insert baseline (medians of rounds; ratio: median of per-round ratios). */
+const medianOf = (r: DoorResult, k: keyof Round) => median(r.rounds.map((x) => x[k]));
+
+/** tokenwatch's Kafka door beside the engine: the ratio of their ratios to the raw baseline (each the median of its rounds). */
+function peerRatio(
+  results: DoorResult[],
+): { door: DoorResult; engine: DoorResult; ratio: number } | undefined {
+  const door = results.find((r) => r.name === 'Kafka → ClickHouse');
+  const engine = results.find((r) => r.name === ENGINE_DOOR);
+  if (door === undefined || engine === undefined) return undefined;
+  return { door, engine, ratio: medianOf(door, 'ratio') / medianOf(engine, 'ratio') };
+}
+
+const PEER_NOTE =
+  'tokenwatch validates, enriches (geo) and dead-letters each event; the engine stores the messages as they are and does none of it';
+
+/** Each door's events/s beside the raw insert baseline (medians of rounds; ratio: median of per-round ratios), and the Kafka door beside the engine. */
 function headlines(results: DoorResult[]): Headline[] {
-  return results.map((r) => {
-    const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
-    return headline({
-      figure: `${r.name} throughput`,
-      value: of('eventsPerSecond'),
-      unit: 'events/s',
-      baseline: 'the same rows, raw JSONEachRow inserts',
-      baselineValue: of('baseline'),
-      ratio: of('ratio'),
-      note:
-        r.rounds.length === 1 ? 'one round' : `medians of ${r.rounds.length} rounds; ratio: median of theirs`,
-    });
-  });
+  const peer = peerRatio(results);
+  const beside =
+    peer === undefined
+      ? []
+      : [
+          headline({
+            figure: "Kafka → ClickHouse beside the database's own Kafka consumer",
+            value: medianOf(peer.door, 'eventsPerSecond'),
+            unit: 'events/s',
+            baseline: "ClickHouse's Kafka engine + materialized view, same topic and table",
+            baselineValue: medianOf(peer.engine, 'eventsPerSecond'),
+            ratio: peer.ratio,
+            note: `ratio of the two ratios to their rounds' raw baselines; ${PEER_NOTE}`,
+          }),
+        ];
+  return [
+    ...results.map((r) => {
+      const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
+      return headline({
+        figure: `${r.name} throughput`,
+        value: of('eventsPerSecond'),
+        unit: 'events/s',
+        baseline: 'the same rows, raw JSONEachRow inserts',
+        baselineValue: of('baseline'),
+        ratio: of('ratio'),
+        note:
+          r.rounds.length === 1
+            ? 'one round'
+            : `medians of ${r.rounds.length} rounds; ratio: median of theirs`,
+      });
+    }),
+    ...beside,
+  ];
+}
+
+/** The sentence on tokenwatch's Kafka door beside the engine (or why there is no figure). */
+function peerLines(results: DoorResult[]): string[] {
+  const peer = peerRatio(results);
+  if (peer === undefined) return [];
+  if (!Number.isFinite(peer.ratio))
+    return [
+      "The peer (ClickHouse's Kafka engine) was not measured: this server has no Kafka table engine.",
+      '',
+    ];
+  return [
+    `**tokenwatch Kafka ingest / the database's own Kafka consumer: ${peer.ratio.toFixed(2)}** (the ratio of their ratios to the raw baseline). The peer: ClickHouse's Kafka table engine (one consumer, JSONEachRow) and a materialized view into the same events table, reading a topic of the same events, timed from the engine's start to the last stored row (it stores in blocks of up to 65,536 rows; the Kafka door from its first stored row to the last). ${PEER_NOTE}.`,
+    '',
+  ];
 }
 
 function report(results: DoorResult[], machine: string) {
@@ -361,6 +363,7 @@ function report(results: DoorResult[], machine: string) {
     '|---|---:|---:|---:|---|',
     ...rows,
     '',
+    ...peerLines(results),
   ].join('\n');
   console.log(`\n${section}`);
   writeResults('Ingest', section, 'ingest', {
