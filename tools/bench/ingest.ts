@@ -6,20 +6,17 @@
  *   BENCH_EVENTS (default 200000)  events per measurement
  *   BENCH_ROUNDS (default 3)       rounds of (baseline, door) per door; medians are reported
  *   BENCH_KAFKA_VERSION (3.9.2)
- *   BENCH_DOORS (kafka,http,http-kafka)  which doors to measure (comma-separated)
+ *   BENCH_DOORS (kafka,kafka-engine,http,http-kafka)  which doors to measure (comma-separated)
  *   BENCH_KAFKA_COMPRESSION (none)  the service's TOKENWATCH_KAFKA_COMPRESSION in the HTTP → Kafka door
  * Writes tools/bench/results/ingest.json and the "Ingest" section of tools/bench/RESULTS.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
-import { pino } from 'pino';
-import { IpIntel } from '../../ingest/ipintel/provider.ts';
-import { toEventRow } from '../../ingest/pipeline/rows.ts';
-import { validateEventValue } from '../../ingest/pipeline/validate.ts';
-import { featuresOf } from '../../platform/clickhouse/client.ts';
-import { migrate } from '../../platform/clickhouse/migrate.ts';
 import { CLOCK_TICKS_PER_SECOND, procInfo } from '../local-stack/proc.ts';
+import { count, freshDatabase, rateUntil, serverVersion } from './bench-database.ts';
+import { startKafkaEngine } from './kafka-engine.ts';
+import { insertRaw, rowsOf } from './raw-insert.ts';
 import {
   type Headline,
   headline,
@@ -40,9 +37,10 @@ const HTTP_BATCH = 1000;
 const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
 const COMPRESSION = process.env['BENCH_KAFKA_COMPRESSION'] ?? 'none';
 const DOORS = new Set(
-  (process.env['BENCH_DOORS'] ?? 'kafka,http,http-kafka').split(',').map((d) => d.trim()),
+  (process.env['BENCH_DOORS'] ?? 'kafka,kafka-engine,http,http-kafka').split(',').map((d) => d.trim()),
 );
 const log = (msg: string) => console.error(`[bench:ingest] ${msg}`);
+const ENGINE_DOOR = "peer: ClickHouse's Kafka engine → ClickHouse";
 
 const IPS = [
   '85.214.132.117',
@@ -110,62 +108,6 @@ interface DoorRun {
   cpuUsPerEvent: number;
 }
 
-async function count(ch: ClickHouseClient, table: string): Promise<number> {
-  const rs = await ch.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' });
-  const [row] = await rs.json<{ n: string }>();
-  return Number(row?.n ?? 0);
-}
-
-/** Drops earlier bench databases and waits until background merges are done, so each measurement starts on a quiet server. */
-async function quiesce(ch: ClickHouseClient) {
-  const rs = await ch.query({
-    query: "SELECT name FROM system.databases WHERE name LIKE 'bench\\_%'",
-    format: 'JSONEachRow',
-  });
-  for (const { name } of await rs.json<{ name: string }>())
-    await ch.command({ query: `DROP DATABASE IF EXISTS ${name}` });
-  for (let i = 0; i < 300; i++) {
-    const merges = await ch.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' });
-    const [row] = await merges.json<{ n: string }>();
-    if (Number(row?.n ?? 0) === 0) return;
-    await sleep(100);
-  }
-}
-
-async function freshDatabase(ch: ClickHouseClient, name: string, version: string) {
-  await quiesce(ch);
-  await migrate(
-    ch,
-    { database: name, cluster: '', retentionDays: 30 },
-    featuresOf(version),
-    pino({ level: 'silent' }),
-  );
-}
-
-/** Waits until `table` holds `n` rows; events/s from the first stored row to the last. */
-async function rateUntil(
-  ch: ClickHouseClient,
-  table: string,
-  n: number,
-  timeoutMs = 600_000,
-): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let first: { t: number; rows: number } | undefined;
-  let lastLog = 0;
-  for (;;) {
-    const rows = await count(ch, table);
-    const t = performance.now();
-    if (first === undefined && rows > 0) first = { t, rows };
-    if (rows >= n && first !== undefined) return (n - first.rows) / ((t - first.t) / 1000);
-    if (Date.now() > deadline) throw new Error(`${table}: ${rows}/${n} rows after ${timeoutMs} ms`);
-    if (Date.now() - lastLog > 5000) {
-      lastLog = Date.now();
-      log(`  ${table}: ${rows}/${n}`);
-    }
-    await sleep(50);
-  }
-}
-
 /** Posts pre-serialized NDJSON bodies with `concurrency` requests in flight; every 200 means stored (or in Kafka). */
 async function postAll(url: string, bodies: string[], concurrency: number) {
   let next = 0;
@@ -207,48 +149,27 @@ async function main() {
   // Ingest only: the detectors are measured by bench:detect.
   const baseEnv = { TOKENWATCH_CLICKHOUSE_URL: stack.clickhouseUrl, TOKENWATCH_DETECT: 'false' };
   try {
-    const [{ version }] = (await (
-      await ch.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' })
-    ).json<{ version: string }>()) as [{ version: string }];
+    const version = await serverVersion(ch);
     const results: DoorResult[] = [];
 
     // Raw baseline: the same rows the pipeline would build, straight into ClickHouse.
-    const geo = new IpIntel();
-    const receivedMs = Date.now();
-    const rawRows = makeEvents(N, 'raw').map((e) => {
-      const r = validateEventValue(
-        e,
-        { eventBytes: 16_384, maxEventAgeSeconds: 86_400, maxFutureSkewSeconds: 300 },
-        { nowMs: receivedMs },
-      );
-      if (!r.ok) throw new Error(r.error.message);
-      return toEventRow(r.event, geo, receivedMs);
-    });
+    const rawRows = rowsOf(makeEvents(N, 'raw'));
     const measureBaseline = async (db: string) => {
       await freshDatabase(ch, db, version);
-      const t0 = performance.now();
-      for (let i = 0; i < rawRows.length; i += 10_000) {
-        await ch.insert({
-          table: `${db}.events`,
-          values: rawRows.slice(i, i + 10_000),
-          format: 'JSONEachRow',
-        });
-      }
-      const rate = N / ((performance.now() - t0) / 1000);
+      const rate = await insertRaw(ch, `${db}.events`, rawRows);
       log(`raw JSONEachRow baseline (${db}): ${Math.round(rate)} rows/s`);
       return rate;
     };
 
-    // Kafka → ClickHouse: the topic holds N events before the service starts consuming.
-    const kafkaDoor = async (round: number): Promise<DoorRun> => {
-      const topic = `bench.events.${round}`;
+    /** A topic of 6 partitions holding N events, keyed tenant:subject. */
+    const filledTopic = async (topic: string, prefix: string) => {
       const admin = kafka.admin();
       await admin.connect();
       await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
       await admin.disconnect();
       const producer = kafka.producer();
       await producer.connect();
-      const events = makeEvents(N, `k${round}`);
+      const events = makeEvents(N, prefix);
       for (let i = 0; i < N; i += 5000) {
         await producer.send({
           topic,
@@ -259,6 +180,12 @@ async function main() {
         });
       }
       await producer.disconnect();
+    };
+
+    // Kafka → ClickHouse: the topic holds N events before the service starts consuming.
+    const kafkaDoor = async (round: number): Promise<DoorRun> => {
+      const topic = `bench.events.${round}`;
+      await filledTopic(topic, `k${round}`);
       const db = `bench_kafka_${round}`;
       await freshDatabase(ch, db, version);
       const service = await startService({
@@ -271,10 +198,35 @@ async function main() {
       });
       // from ready on (consuming may have begun just before: a slight undercount)
       const cpu0 = cpuSeconds(service.child);
-      const rate = await rateUntil(ch, `${db}.events`, N);
+      const rate = await rateUntil(ch, `${db}.events`, N, log);
       const cpuUsPerEvent = ((cpuSeconds(service.child) - cpu0) / N) * 1e6;
       await stopService(service.child);
       return { eventsPerSecond: rate, cpuUsPerEvent };
+    };
+
+    // The peer: ClickHouse's own Kafka engine reading the same kind of topic into the same table
+    // (stored as is: no validation, enrichment or dead letters). NaN where the server has no engine.
+    const kafkaEngineDoor = async (round: number): Promise<DoorRun> => {
+      const topic = `bench.engine.${round}`;
+      await filledTopic(topic, `e${round}`);
+      const db = `bench_engine_${round}`;
+      await freshDatabase(ch, db, version);
+      // timed from the engine's start: it stores in blocks of up to 65,536 rows, so its first row says little
+      const t0 = performance.now();
+      const stop = await startKafkaEngine(
+        ch,
+        kafka,
+        { database: db, brokers: stack.brokers, topic, group: `bench-engine-${round}` },
+        version,
+      );
+      if (stop === undefined) {
+        log(`  ClickHouse ${version} has no Kafka table engine (built without librdkafka): round skipped`);
+        return { eventsPerSecond: Number.NaN, cpuUsPerEvent: Number.NaN };
+      }
+      const rate = await rateUntil(ch, `${db}.events`, N, log, t0);
+      await stop();
+      // the engine's CPU is ClickHouse's, not a service's: not measured
+      return { eventsPerSecond: rate, cpuUsPerEvent: Number.NaN };
     };
 
     // HTTP → ClickHouse (single process): 8 senders, each posting 1,000 NDJSON events at a time; a 200 means stored.
@@ -310,7 +262,7 @@ async function main() {
       const cpu0 = cpuSeconds(service.child);
       const t0 = performance.now();
       await postAll(service.url, bodies, HTTP_SENDERS);
-      await rateUntil(ch, `${db}.events`, N);
+      await rateUntil(ch, `${db}.events`, N, log);
       const rate = N / ((performance.now() - t0) / 1000);
       const cpuUsPerEvent = ((cpuSeconds(service.child) - cpu0) / N) * 1e6;
       await stopService(service.child);
@@ -321,6 +273,7 @@ async function main() {
     let dbSeq = 0;
     for (const [id, name, door] of [
       ['kafka', 'Kafka → ClickHouse', kafkaDoor],
+      ['kafka-engine', ENGINE_DOOR, kafkaEngineDoor],
       ['http', 'HTTP → ClickHouse (single process)', httpDoor],
       ['http-kafka', 'HTTP → Kafka → ClickHouse', httpKafkaDoor],
     ] as const) {
@@ -358,21 +311,71 @@ interface DoorResult {
   rounds: Round[];
 }
 
-/** Each door's events/s beside the raw insert baseline (medians of rounds; ratio: median of per-round ratios). */
+const medianOf = (r: DoorResult, k: keyof Round) => median(r.rounds.map((x) => x[k]));
+
+/** tokenwatch's Kafka door beside the engine: the ratio of their ratios to the raw baseline (each the median of its rounds). */
+function peerRatio(
+  results: DoorResult[],
+): { door: DoorResult; engine: DoorResult; ratio: number } | undefined {
+  const door = results.find((r) => r.name === 'Kafka → ClickHouse');
+  const engine = results.find((r) => r.name === ENGINE_DOOR);
+  if (door === undefined || engine === undefined) return undefined;
+  return { door, engine, ratio: medianOf(door, 'ratio') / medianOf(engine, 'ratio') };
+}
+
+const PEER_NOTE =
+  'tokenwatch validates, enriches (geo) and dead-letters each event; the engine stores the messages as they are and does none of it';
+
+/** Each door's events/s beside the raw insert baseline (medians of rounds; ratio: median of per-round ratios), and the Kafka door beside the engine. */
 function headlines(results: DoorResult[]): Headline[] {
-  return results.map((r) => {
-    const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
-    return headline({
-      figure: `${r.name} throughput`,
-      value: of('eventsPerSecond'),
-      unit: 'events/s',
-      baseline: 'the same rows, raw JSONEachRow inserts',
-      baselineValue: of('baseline'),
-      ratio: of('ratio'),
-      note:
-        r.rounds.length === 1 ? 'one round' : `medians of ${r.rounds.length} rounds; ratio: median of theirs`,
-    });
-  });
+  const peer = peerRatio(results);
+  const beside =
+    peer === undefined
+      ? []
+      : [
+          headline({
+            figure: "Kafka → ClickHouse beside the database's own Kafka consumer",
+            value: medianOf(peer.door, 'eventsPerSecond'),
+            unit: 'events/s',
+            baseline: "ClickHouse's Kafka engine + materialized view, same topic and table",
+            baselineValue: medianOf(peer.engine, 'eventsPerSecond'),
+            ratio: peer.ratio,
+            note: `ratio of the two ratios to their rounds' raw baselines; ${PEER_NOTE}`,
+          }),
+        ];
+  return [
+    ...results.map((r) => {
+      const of = (k: keyof Round) => median(r.rounds.map((x) => x[k]));
+      return headline({
+        figure: `${r.name} throughput`,
+        value: of('eventsPerSecond'),
+        unit: 'events/s',
+        baseline: 'the same rows, raw JSONEachRow inserts',
+        baselineValue: of('baseline'),
+        ratio: of('ratio'),
+        note:
+          r.rounds.length === 1
+            ? 'one round'
+            : `medians of ${r.rounds.length} rounds; ratio: median of theirs`,
+      });
+    }),
+    ...beside,
+  ];
+}
+
+/** The sentence on tokenwatch's Kafka door beside the engine (or why there is no figure). */
+function peerLines(results: DoorResult[]): string[] {
+  const peer = peerRatio(results);
+  if (peer === undefined) return [];
+  if (!Number.isFinite(peer.ratio))
+    return [
+      "The peer (ClickHouse's Kafka engine) was not measured: this server has no Kafka table engine.",
+      '',
+    ];
+  return [
+    `**tokenwatch Kafka ingest / the database's own Kafka consumer: ${peer.ratio.toFixed(2)}** (the ratio of their ratios to the raw baseline). The peer: ClickHouse's Kafka table engine (one consumer, JSONEachRow) and a materialized view into the same events table, reading a topic of the same events, timed from the engine's start to the last stored row (it stores in blocks of up to 65,536 rows; the Kafka door from its first stored row to the last). ${PEER_NOTE}.`,
+    '',
+  ];
 }
 
 function report(results: DoorResult[], machine: string) {
@@ -392,6 +395,7 @@ function report(results: DoorResult[], machine: string) {
     '|---|---:|---:|---:|---|---:|',
     ...rows,
     '',
+    ...peerLines(results),
   ].join('\n');
   console.log(`\n${section}`);
   writeResults('Ingest', section, 'ingest', {

@@ -22,7 +22,7 @@ import {
 } from './summary.ts';
 import { type Headline, machine, resultsJson, writeJson, writeSection } from './support.ts';
 
-const BENCHMARKS = ['ingest', 'detect', 'respond', 'sdk', 'dashboards', 'hostile'];
+const BENCHMARKS = ['ingest', 'detect', 'capacity', 'respond', 'sdk', 'dashboards', 'hostile'];
 const log = (msg: string) => console.error(`[bench] ${msg}`);
 
 /** The headline figures of the results JSON `bench` wrote since `sinceMs`; throws saying what is missing. */

@@ -17,14 +17,21 @@ class Background {
   #i = 0;
   readonly #rotations = new Map<number, number>();
 
+  /** starts every id and subject, so runs on one topic (and one detector state) do not repeat each other */
+  readonly prefix: string;
+
+  constructor(prefix = '') {
+    this.prefix = prefix;
+  }
+
   next(n: number, nowMs: number): { key: string; value: string }[] {
     const out = [];
     for (let k = 0; k < n; k++) {
       const i = this.#i++;
       const s = i % 50_000;
-      const subject = `bg-${s}`;
+      const subject = `${this.prefix}bg-${s}`;
       const base = {
-        event_id: `bg-${i}`,
+        event_id: `${this.prefix}bg-${i}`,
         time: nowMs,
         tenant: 'acme',
         source: `gateway-${i % 8}`,
@@ -32,8 +39,8 @@ class Background {
         client_id: 'web',
         ip: HOME_IPS[s % HOME_IPS.length],
         user_agent: UA,
-        device_id: `dev-${s}`,
-        session_id: `sid-${s}`,
+        device_id: `${this.prefix}dev-${s}`,
+        session_id: `${this.prefix}sid-${s}`,
       };
       let event: Record<string, unknown>;
       if (i % 10 === 9) {
@@ -67,31 +74,36 @@ class Background {
   }
 }
 
-function probeEvents(k: number, nowMs: number) {
+/** `n` events of the benign background (as `probeUnderLoad` sends them), keyed `tenant:subject`. */
+export function backgroundEvents(n: number, prefix: string): { key: string; value: string }[] {
+  return new Background(prefix).next(n, Date.now());
+}
+
+function probeEvents(k: number, nowMs: number, prefix: string) {
   const base = {
     tenant: 'acme',
     source: 'auth',
-    subject: `probe-${k}`,
+    subject: `${prefix}probe-${k}`,
     client_id: 'web',
-    family_id: `fam-probe-${k}`,
+    family_id: `${prefix}fam-probe-${k}`,
   };
   const rotation = {
     ...base,
-    event_id: `probe-${k}-rotation`,
+    event_id: `${prefix}probe-${k}-rotation`,
     type: 'refresh',
     time: nowMs - 60_000,
     outcome: 'rotated',
     reason: 'ok',
-    token_id: `p-${k}-0`,
-    new_token_id: `p-${k}-1`,
+    token_id: `${prefix}p-${k}-0`,
+    new_token_id: `${prefix}p-${k}-1`,
     ip: '85.214.132.117',
     device_id: 'laptop',
   };
   const replay = {
     ...rotation,
-    event_id: `probe-${k}-replay`,
+    event_id: `${prefix}probe-${k}-replay`,
     time: nowMs,
-    new_token_id: `p-${k}-x`,
+    new_token_id: `${prefix}p-${k}-x`,
     ip: '200.147.67.142',
     device_id: 'attacker',
   };
@@ -149,29 +161,42 @@ export interface ProbeRun {
   achievedRate: number;
 }
 
+export interface LoadOptions {
+  /** background events/s */
+  rate: number;
+  /** seconds of probes (after the warm-up) */
+  seconds: number;
+  /** one probe every this many ms; 0: no probes, background only for `seconds` */
+  everyMs: number;
+  /** starts every id and subject (background and probes; default none): runs sharing a topic stay apart */
+  prefix?: string;
+}
+
 /**
  * Background traffic at `rate` events/s (5 s of warm-up first), and meanwhile one probe every
  * `everyMs` for `seconds`: its rotation, then half a period later its replay (the time recorded).
+ * The background is sent every 100 ms, as many events as are due by then (a slow send is caught up
+ * on by the next one, so the offered rate holds while the producer keeps up).
  */
-export async function probeUnderLoad(
-  kafka: Kafka,
-  topic: string,
-  o: { rate: number; seconds: number; everyMs: number },
-): Promise<ProbeRun> {
+export async function probeUnderLoad(kafka: Kafka, topic: string, o: LoadOptions): Promise<ProbeRun> {
+  const prefix = o.prefix ?? '';
   const producer = kafka.producer();
   const prober = kafka.producer();
   await Promise.all([producer.connect(), prober.connect()]);
-  const background = new Background();
+  const background = new Background(prefix);
   let stop = false;
   let produced = 0;
   const loadLoop = async () => {
     const tick = 100;
-    const perTick = Math.round((o.rate * tick) / 1000);
-    let next = performance.now();
+    const started = performance.now();
+    let next = started;
     while (!stop) {
-      if (perTick > 0) {
-        await producer.send({ topic, acks: -1, messages: background.next(perTick, Date.now()) });
-        produced += perTick;
+      const due = Math.round((o.rate * (performance.now() - started)) / 1000) - produced;
+      // at most a second's worth at once: a stalled producer is not made up for in one burst
+      const n = Math.min(due, Math.max(1, o.rate));
+      if (n > 0) {
+        await producer.send({ topic, acks: -1, messages: background.next(n, Date.now()) });
+        produced += n;
       }
       next += tick;
       const wait = next - performance.now();
@@ -183,12 +208,13 @@ export async function probeUnderLoad(
   const t0 = performance.now();
   const producedAtStart = produced;
   const sent = new Map<string, number>();
-  const probes = Math.floor((o.seconds * 1000) / o.everyMs);
+  const probes = o.everyMs > 0 ? Math.floor((o.seconds * 1000) / o.everyMs) : 0;
+  if (probes === 0) await sleep(o.seconds * 1000);
   for (let k = 0; k < probes; k++) {
-    const [rotation, replay] = probeEvents(k, Date.now());
+    const [rotation, replay] = probeEvents(k, Date.now(), prefix);
     await prober.send({ topic, acks: -1, messages: [rotation!] });
     await sleep(o.everyMs / 2);
-    sent.set(`probe-${k}`, Date.now());
+    sent.set(`${prefix}probe-${k}`, Date.now());
     await prober.send({ topic, acks: -1, messages: [replay!] });
     await sleep(o.everyMs / 2);
   }
