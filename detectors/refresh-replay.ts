@@ -114,7 +114,8 @@ function forget(family: FamilyState, keepMs: number) {
 }
 
 const isDuplicate = (family: FamilyState, e: DetectorEvent, from: number, to: number) => {
-  if (family.recent?.some((p) => p.by.event_id === e.event_id || (to >= 0 && p.from === from && p.to === to)))
+  const here = sightingOf(e);
+  if (family.recent?.some((p) => p.by.sameEvent(here) || (to >= 0 && p.from === from && p.to === to)))
     return true;
   const i = to < 0 ? -1 : firstRotationOf(family, from);
   return i >= 0 && family.rotations![i + 1] === to;
