@@ -132,6 +132,17 @@ const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 const TWO_31 = 2 ** 31;
 
 /**
+ * A time in ms as [seconds, ms left]: two small integers (unboxed in an object) whose
+ * `s * 1000 + rest` is the time exactly; [0, ms] when that would not hold (a fraction, past 2038).
+ */
+function secondsAndRest(ms: number): [number, number] {
+  const s = Math.floor(ms / 1000);
+  const rest = ms - s * 1000;
+  // `| 0`: arithmetic on doubles gives a boxed number even when it is whole; a small integer is not boxed
+  return s * 1000 + rest === ms && Math.abs(s) < TWO_31 ? [s | 0, rest | 0] : [0, ms];
+}
+
+/**
  * One event as detectors remember it: when, from what, where. Shared by every record that keeps it.
  * A fixed record of small integers and two references (88 bytes): the event id as four 32-bit
  * integers when it is a lowercase UUID (else the string, in `id0`), the time as seconds and the
@@ -161,11 +172,9 @@ export class Sighting {
       this.id2 = 0;
       this.id3 = 0;
     }
-    const t = e.time_ms;
-    const seconds = Math.floor(t / 1000);
-    const exact = seconds * 1000 + (t - seconds * 1000) === t && Math.abs(seconds) < TWO_31;
-    this.timeS = exact ? seconds : 0;
-    this.timeRestMs = exact ? t - seconds * 1000 : t;
+    const [s, rest] = secondsAndRest(e.time_ms);
+    this.timeS = s;
+    this.timeRestMs = rest;
     this.device_id = e.device_id;
     this.circumstances = circumstancesOf(e);
   }
@@ -267,8 +276,14 @@ export type Devices = Sighting | Sighting[] | undefined;
 
 export const devicesList = (d: Devices): Sighting[] => (d === undefined ? [] : Array.isArray(d) ? d : [d]);
 
-/** Seconds since the epoch, as a small integer (unboxed in objects). */
-export const toSeconds = (ms: number) => Math.floor(ms / 1000);
+/**
+ * Seconds since the epoch, as a small integer (unboxed in objects: Math.floor of a double gives a
+ * boxed number even when it is whole; `| 0` makes it a small integer, for any time before 2038).
+ */
+export function toSeconds(ms: number): number {
+  const s = Math.floor(ms / 1000);
+  return s >= -TWO_31 && s < TWO_31 ? s | 0 : s;
+}
 
 /**
  * A record kept by the 52-bit hash of its id (tokenOf, familyOf, sessionOf), the hash held as two
@@ -280,7 +295,7 @@ abstract class Keyed {
 
   constructor(key: number) {
     this.keyHigh = keyHighOf(key);
-    this.keyLow = key % 0x100000;
+    this.keyLow = (key % 0x100000) | 0;
   }
 
   get key(): number {
@@ -303,7 +318,7 @@ export function tableGet<T extends Keyed>(t: Table<T>, key: number): T | undefin
   if (t === undefined) return undefined;
   if (!Array.isArray(t)) return t.get(key);
   const high = keyHighOf(key);
-  const low = key % 0x100000;
+  const low = (key % 0x100000) | 0;
   for (const r of t) if (r.keyLow === low && r.keyHigh === high) return r;
   return undefined;
 }
@@ -347,32 +362,60 @@ export class TokenState extends Keyed {
   }
 }
 
-/** One presentation of a refresh token, as refresh_replay judges it (kept while it may be re-judged). */
+/** The top 32 bits of a 52-bit hash as a small integer (-1 for -1, "none"). */
+const hashHigh = (h: number) => (h < 0 ? -1 : Math.floor(h / 0x100000) | 0);
+/** The low 20 bits of a 52-bit hash (-1 for -1, "none"). */
+const hashLow = (h: number) => (h < 0 ? -1 : (h % 0x100000) | 0);
+const joinHash = (high: number, low: number) => (low < 0 ? -1 : (high >>> 0) * 0x100000 + low);
+
+/**
+ * One presentation of a refresh token, as refresh_replay judges it (kept while it may be re-judged).
+ * The two hashes are kept as small integers (unboxed), not as two boxed numbers.
+ */
 export class Presentation {
-  /** hash of the token presented */
-  readonly from: number;
-  /** hash of the token it was rotated to; -1 when it was not rotated */
-  readonly to: number;
+  readonly #fromHigh: number;
+  readonly #fromLow: number;
+  readonly #toHigh: number;
+  readonly #toLow: number;
   readonly by: Sighting;
   /** what was reported about it: 0 nothing, 1 a replay, 2 a revoked family presented again */
   reported = 0;
 
   constructor(from: number, to: number, by: Sighting) {
-    this.from = from;
-    this.to = to;
+    this.#fromHigh = hashHigh(from);
+    this.#fromLow = hashLow(from);
+    this.#toHigh = hashHigh(to);
+    this.#toLow = hashLow(to);
     this.by = by;
   }
+
+  /** hash of the token presented; -1 when none was */
+  get from(): number {
+    return joinHash(this.#fromHigh, this.#fromLow);
+  }
+
+  /** hash of the token it was rotated to; -1 when it was not rotated */
+  get to(): number {
+    return joinHash(this.#toHigh, this.#toLow);
+  }
 }
+
+/** The presentations a family keeps: one alone, an array from the second on. */
+export type Presentations = Presentation | Presentation[] | undefined;
+
+export const presentationsList = (p: Presentations): Presentation[] =>
+  p === undefined ? [] : Array.isArray(p) ? p : [p];
 
 /** A refresh-token family. Token ids are kept as 52-bit hashes (8 bytes, not a string each). */
 export class FamilyState extends Keyed {
   lastSeenS: number;
-  /** the newest event time of the family's refreshes (ms): how late another one comes is measured from it */
-  newestMs = 0;
+  /** the newest event time of the family's refreshes, as seconds and milliseconds (small integers) */
+  #newestS = 0;
+  #newestRestMs = 0;
   /** each token's first rotation, in event-time order: (hash of token, hash of its successor, at ms) triples */
   rotations: number[] | undefined = undefined;
   /** the presentations of the last allowed lateness (and grace window), in event-time order */
-  recent: Presentation[] | undefined = undefined;
+  recent: Presentations = undefined;
   /** the newest first rotation's event: who holds the family */
   latestBy: Sighting | undefined = undefined;
   /** when the family was revoked (ms), or -1 */
@@ -383,6 +426,17 @@ export class FamilyState extends Keyed {
   constructor(key: number, lastSeenS: number) {
     super(key);
     this.lastSeenS = lastSeenS;
+  }
+
+  /** the newest event time of the family's refreshes (ms): how late another one comes is measured from it */
+  get newestMs(): number {
+    return this.#newestS * 1000 + this.#newestRestMs;
+  }
+
+  set newestMs(ms: number) {
+    const [s, rest] = secondsAndRest(ms);
+    this.#newestS = s;
+    this.#newestRestMs = rest;
   }
 }
 
