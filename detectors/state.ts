@@ -139,7 +139,9 @@ function secondsAndRest(ms: number): [number, number] {
   const s = Math.floor(ms / 1000);
   const rest = ms - s * 1000;
   // `| 0`: arithmetic on doubles gives a boxed number even when it is whole; a small integer is not boxed
-  return s * 1000 + rest === ms && Math.abs(s) < TWO_31 ? [s | 0, rest | 0] : [0, ms];
+  return Number.isInteger(rest) && s * 1000 + rest === ms && Math.abs(s) < TWO_31
+    ? [s | 0, rest | 0]
+    : [0, ms];
 }
 
 /**
