@@ -7,7 +7,13 @@
  * persistent structure would, made every event O(state): a service account with 10k live tokens
  * turned the stream quadratic.) The records are small classes with fixed shapes, numbers kept as
  * small integers where they can be, and one Sighting shared by every detector that remembers an
- * event — memory per tracked token is what bounds how many a process can watch.
+ * event — memory per tracked token is what bounds how many a process can watch. The layout:
+ * - a Sighting is 8 fields: a UUID event id as four 32-bit integers, the time as seconds + ms, the
+ *   device id, and Circumstances (what, user agent, Place, Reporter) shared by the events alike;
+ * - numbers stay small integers (`| 0`): Math.floor and % on doubles give boxed numbers (16 bytes);
+ * - a subject's tokens, families and sessions are an exact-size array up to 8 (keys as two small
+ *   integers, searched in place), a Map beyond; one place, device or presentation is kept alone,
+ *   an array only from the second on.
  */
 import type { DetectorEvent, EvidenceEvent } from './types.ts';
 
