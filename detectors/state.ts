@@ -114,6 +114,17 @@ export class Circumstances {
     this.place = place;
     this.reporter = reporter;
   }
+
+  /** Whether these are the given circumstances (the key alone could be forged by a field holding a NUL). */
+  matches(what: string, user_agent: string, place: Place, reporter: Reporter): boolean {
+    return (
+      this.place === place &&
+      this.what === what &&
+      this.user_agent === user_agent &&
+      this.reporter.id === reporter.id &&
+      this.reporter.role === reporter.role
+    );
+  }
 }
 
 const CIRCUMSTANCES_KEPT = 100_000;
@@ -125,7 +136,7 @@ function circumstancesOf(e: DetectorEvent): Circumstances {
   const reporter = reporterOf(e);
   const key = `${e.ip}\u0000${what}\u0000${reporter.role}\u0000${reporter.id}\u0000${e.user_agent}`;
   const known = circumstances.get(key);
-  if (known !== undefined && known.place === place) return known;
+  if (known?.matches(what, e.user_agent, place, reporter)) return known;
   const c = new Circumstances(what, e.user_agent, place, reporter);
   if (circumstances.size >= CIRCUMSTANCES_KEPT) circumstances.clear();
   circumstances.set(key, c);
