@@ -80,7 +80,7 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
   const here = sightingOf(e);
   for (const [kind, id, holder] of holders(k, e, cfg)) {
     const kept = placesList(holder.place);
-    if (kept.some((s) => s.event_id === e.event_id)) continue; // delivered again
+    if (kept.some((s) => s.sameEvent(here))) continue; // delivered again
     holder.place = withPlace(kept, here);
     type Pair = { prev: Sighting; rawKm: number; km: number; hours: number; speed: number };
     // A pair proved by one key (DPoP, mTLS) is one client that moved its network: counted apart, and

@@ -35,6 +35,7 @@ import {
   hash52,
   type KeyedState,
   Presentation,
+  presentationsList,
   type Sighting,
   sightingOf,
 } from './state.ts';
@@ -90,11 +91,12 @@ function recordFirstRotation(family: FamilyState, p: Presentation, replacing: nu
 
 /** Puts `p` among the recent presentations, in event-time order. */
 function keep(family: FamilyState, p: Presentation) {
-  const recent = family.recent;
-  if (recent === undefined) {
-    family.recent = [p];
+  const recent = presentationsList(family.recent);
+  if (recent.length === 0) {
+    family.recent = p;
     return;
   }
+  if (!Array.isArray(family.recent)) family.recent = recent;
   let at = recent.length;
   while (at > 0 && recent[at - 1]!.by.time_ms > p.by.time_ms) at--;
   recent.splice(at, 0, p);
@@ -103,18 +105,22 @@ function keep(family: FamilyState, p: Presentation) {
 
 /** Forgets the presentations no late report can change any more. */
 function forget(family: FamilyState, keepMs: number) {
-  const recent = family.recent;
-  if (recent === undefined) return;
+  const recent = presentationsList(family.recent);
   const from = family.newestMs - keepMs;
   let n = 0;
   while (n < recent.length && recent[n]!.by.time_ms < from) n++;
   if (n === 0) return;
-  // A fresh array of the size left: a grown one keeps its capacity (most families keep one).
-  family.recent = n < recent.length ? recent.slice(n) : undefined;
+  // One alone, or a fresh array of the size left (a grown one keeps its capacity): most families keep one.
+  family.recent = n === recent.length ? undefined : n === recent.length - 1 ? recent[n] : recent.slice(n);
 }
 
 const isDuplicate = (family: FamilyState, e: DetectorEvent, from: number, to: number) => {
-  if (family.recent?.some((p) => p.by.event_id === e.event_id || (to >= 0 && p.from === from && p.to === to)))
+  const here = sightingOf(e);
+  if (
+    presentationsList(family.recent).some(
+      (p) => p.by.sameEvent(here) || (to >= 0 && p.from === from && p.to === to),
+    )
+  )
     return true;
   const i = to < 0 ? -1 : firstRotationOf(family, from);
   return i >= 0 && family.rotations![i + 1] === to;
@@ -163,8 +169,9 @@ function judge(
   const elapsedMs = at - rotatedAtMs;
   // The token's rotation, while it is recent; for an older token the family's latest: its holder is the owner.
   const holder =
-    family.recent?.find((r) => r.from === p.from && r.to === rotations[i + 1] && r.by.time_ms === rotatedAtMs)
-      ?.by ?? family.latestBy;
+    presentationsList(family.recent).find(
+      (r) => r.from === p.from && r.to === rotations[i + 1] && r.by.time_ms === rotatedAtMs,
+    )?.by ?? family.latestBy;
   const client = holder === undefined ? undefined : sameClient(holder, p.by);
   const benign = behind === 0 && elapsedMs <= cfg.graceWindowMs && client?.same === true;
   if (benign) return undefined;
@@ -203,7 +210,7 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): 
     if (family.revokedAtMs >= 0 && e.time_ms >= family.revokedAtMs) return [];
     family.revokedAtMs = e.time_ms;
     // A revocation reported late: the presentations after it were of a revoked family.
-    for (const p of family.recent ?? []) {
+    for (const p of presentationsList(family.recent)) {
       if (p.by.time_ms < e.time_ms) continue;
       const f = judge(family, p, e, cfg, 0);
       if (f !== undefined) found.push({ ...f, jti: '', session_id: '' });
@@ -268,7 +275,7 @@ export function detectRefreshReplay(k: KeyedState, e: DetectorEvent, cfg: Cfg): 
     if (judged !== undefined) found.push(judged);
     // Reported late: what came after it in event time is judged again, knowing it.
     if (lateMs > 0)
-      for (const q of family.recent ?? [])
+      for (const q of presentationsList(family.recent))
         if (q.by.time_ms > e.time_ms || (q.by.time_ms === e.time_ms && q !== p)) {
           const f = judge(family, q, e, cfg, 0);
           if (f !== undefined) found.push({ ...f, jti: '', session_id: '' });

@@ -7,7 +7,13 @@
  * persistent structure would, made every event O(state): a service account with 10k live tokens
  * turned the stream quadratic.) The records are small classes with fixed shapes, numbers kept as
  * small integers where they can be, and one Sighting shared by every detector that remembers an
- * event — memory per tracked token is what bounds how many a process can watch.
+ * event — memory per tracked token is what bounds how many a process can watch. The layout:
+ * - a Sighting is 8 fields: a UUID event id as four 32-bit integers, the time as seconds + ms, the
+ *   device id, and Circumstances (what, user agent, Place, Reporter) shared by the events alike;
+ * - numbers stay small integers (`| 0`): Math.floor and % on doubles give boxed numbers (16 bytes);
+ * - a subject's tokens, families and sessions are an exact-size array up to 8 (keys as two small
+ *   integers, searched in place), a Map beyond; one place, device or presentation is kept alone,
+ *   an array only from the second on.
  */
 import type { DetectorEvent, EvidenceEvent } from './types.ts';
 
@@ -55,6 +61,18 @@ function placeOf(e: DetectorEvent): Place {
   return place;
 }
 
+const SHARED_KEPT = 100_000;
+const sharedStrings = new Map<string, string>();
+
+/** One copy of a string that many records keep (a network, say), instead of one per record. */
+export function shared(s: string): string {
+  const known = sharedStrings.get(s);
+  if (known !== undefined) return known;
+  if (sharedStrings.size >= SHARED_KEPT) sharedStrings.clear();
+  sharedStrings.set(s, s);
+  return s;
+}
+
 const REPORTERS_KEPT = 10_000;
 const reporters = new Map<string, Reporter>();
 
@@ -93,29 +111,149 @@ function proofKeyOf(e: DetectorEvent): string {
   return e.bound_key_thumbprint ?? '';
 }
 
-/** One event as detectors remember it: when, from what, where. Shared by every record that keeps it. */
-export class Sighting {
-  readonly event_id: string;
-  readonly time_ms: number;
+/** What many events share (what happened, the user agent, where, who reported it, the proof key): one object per combination. */
+export class Circumstances {
   /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
   readonly what: string;
-  readonly device_id: string;
   readonly user_agent: string;
   readonly place: Place;
-  /** who reported it */
   readonly reporter: Reporter;
   /** the thumbprint of the key that proved possession (DPoP proof or client certificate), '' when none */
   readonly proof_key: string;
 
+  constructor(what: string, user_agent: string, place: Place, reporter: Reporter, proof_key: string) {
+    this.what = what;
+    this.user_agent = user_agent;
+    this.place = place;
+    this.reporter = reporter;
+    this.proof_key = proof_key;
+  }
+
+  /** Whether these are the given circumstances (the key alone could be forged by a field holding a NUL). */
+  matches(what: string, user_agent: string, place: Place, reporter: Reporter, proof_key: string): boolean {
+    return (
+      this.place === place &&
+      this.what === what &&
+      this.user_agent === user_agent &&
+      this.proof_key === proof_key &&
+      this.reporter.id === reporter.id &&
+      this.reporter.role === reporter.role
+    );
+  }
+}
+
+const CIRCUMSTANCES_KEPT = 100_000;
+const circumstances = new Map<string, Circumstances>();
+
+function circumstancesOf(e: DetectorEvent): Circumstances {
+  const what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
+  const place = placeOf(e);
+  const reporter = reporterOf(e);
+  const proofKey = proofKeyOf(e);
+  const key = `${e.ip}\u0000${what}\u0000${reporter.role}\u0000${reporter.id}\u0000${proofKey}\u0000${e.user_agent}`;
+  const known = circumstances.get(key);
+  if (known?.matches(what, e.user_agent, place, reporter, proofKey)) return known;
+  const c = new Circumstances(what, e.user_agent, place, reporter, proofKey);
+  if (circumstances.size >= CIRCUMSTANCES_KEPT) circumstances.clear();
+  circumstances.set(key, c);
+  return c;
+}
+
+/** A lowercase UUID: the usual event id, kept as four 32-bit integers (unboxed) instead of a 36-character string. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
+const TWO_31 = 2 ** 31;
+
+/**
+ * A time in ms as [seconds, ms left]: two small integers (unboxed in an object) whose
+ * `s * 1000 + rest` is the time exactly; [0, ms] when that would not hold (a fraction, past 2038).
+ */
+function secondsAndRest(ms: number): [number, number] {
+  const s = Math.floor(ms / 1000);
+  const rest = ms - s * 1000;
+  // `| 0`: arithmetic on doubles gives a boxed number even when it is whole; a small integer is not boxed
+  return Number.isInteger(rest) && s * 1000 + rest === ms && Math.abs(s) < TWO_31
+    ? [s | 0, rest | 0]
+    : [0, ms];
+}
+
+/**
+ * One event as detectors remember it: when, from what, where. Shared by every record that keeps it.
+ * A fixed record of small integers and two references (88 bytes): the event id as four 32-bit
+ * integers when it is a lowercase UUID (else the string, in `id0`), the time as seconds and the
+ * milliseconds left, the device id, and the circumstances it shares with other events.
+ */
+export class Sighting {
+  readonly id0: number | string;
+  readonly id1: number;
+  readonly id2: number;
+  readonly id3: number;
+  /** time_ms = timeS * 1000 + timeRestMs (both small integers for any time before 2038) */
+  readonly timeS: number;
+  readonly timeRestMs: number;
+  readonly device_id: string;
+  readonly circumstances: Circumstances;
+
   constructor(e: DetectorEvent) {
-    this.reporter = reporterOf(e);
-    this.proof_key = proofKeyOf(e);
-    this.event_id = e.event_id;
-    this.time_ms = e.time_ms;
-    this.what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
+    const id = e.event_id;
+    if (UUID.test(id)) {
+      this.id0 = Number.parseInt(id.slice(0, 8), 16) | 0;
+      this.id1 = Number.parseInt(id.slice(9, 13) + id.slice(14, 18), 16) | 0;
+      this.id2 = Number.parseInt(id.slice(19, 23) + id.slice(24, 28), 16) | 0;
+      this.id3 = Number.parseInt(id.slice(28), 16) | 0;
+    } else {
+      this.id0 = id;
+      this.id1 = 0;
+      this.id2 = 0;
+      this.id3 = 0;
+    }
+    const [s, rest] = secondsAndRest(e.time_ms);
+    this.timeS = s;
+    this.timeRestMs = rest;
     this.device_id = e.device_id;
-    this.user_agent = e.user_agent;
-    this.place = placeOf(e);
+    this.circumstances = circumstancesOf(e);
+  }
+
+  get event_id(): string {
+    if (typeof this.id0 === 'string') return this.id0;
+    const a = hex8(this.id0);
+    const b = hex8(this.id1);
+    const c = hex8(this.id2);
+    return `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${hex8(this.id3)}`;
+  }
+
+  /** Whether both are sightings of the same event (the same event id). */
+  sameEvent(other: Sighting): boolean {
+    return (
+      this.id0 === other.id0 && this.id1 === other.id1 && this.id2 === other.id2 && this.id3 === other.id3
+    );
+  }
+
+  get time_ms(): number {
+    return this.timeS * 1000 + this.timeRestMs;
+  }
+
+  /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
+  get what(): string {
+    return this.circumstances.what;
+  }
+
+  get user_agent(): string {
+    return this.circumstances.user_agent;
+  }
+
+  /** the thumbprint of the key that proved possession (DPoP proof or client certificate), '' when none */
+  get proof_key(): string {
+    return this.circumstances.proof_key;
+  }
+
+  get place(): Place {
+    return this.circumstances.place;
+  }
+
+  /** who reported it */
+  get reporter(): Reporter {
+    return this.circumstances.reporter;
   }
 
   get ip(): string {
@@ -136,21 +274,22 @@ export class Sighting {
 
   evidence(): EvidenceEvent {
     const [type = '', outcome = '', reason = ''] = this.what.split('/');
+    const { place, reporter } = this;
     return {
       event_id: this.event_id,
       type: type as EvidenceEvent['type'],
       time_ms: this.time_ms,
-      ip: this.place.ip,
-      country: this.place.country,
-      city: this.place.city,
+      ip: place.ip,
+      country: place.country,
+      city: place.city,
       lat: this.lat,
       lon: this.lon,
       device_id: this.device_id,
       user_agent: this.user_agent,
       outcome,
       reason,
-      reporter_id: this.reporter.id,
-      reporter_role: this.reporter.role,
+      reporter_id: reporter.id,
+      reporter_role: reporter.role,
     };
   }
 }
@@ -177,11 +316,77 @@ export type Devices = Sighting | Sighting[] | undefined;
 
 export const devicesList = (d: Devices): Sighting[] => (d === undefined ? [] : Array.isArray(d) ? d : [d]);
 
-/** Seconds since the epoch, as a small integer (unboxed in objects). */
-export const toSeconds = (ms: number) => Math.floor(ms / 1000);
+/**
+ * Seconds since the epoch, as a small integer (unboxed in objects: Math.floor of a double gives a
+ * boxed number even when it is whole; `| 0` makes it a small integer, for any time before 2038).
+ */
+export function toSeconds(ms: number): number {
+  const s = Math.floor(ms / 1000);
+  return s >= -TWO_31 && s < TWO_31 ? s | 0 : s;
+}
+
+/**
+ * A record kept by the 52-bit hash of its id (tokenOf, familyOf, sessionOf), the hash held as two
+ * small integers (unboxed): its top 32 bits and its low 20 bits.
+ */
+abstract class Keyed {
+  readonly keyHigh: number;
+  readonly keyLow: number;
+
+  constructor(key: number) {
+    this.keyHigh = keyHighOf(key);
+    this.keyLow = (key % 0x100000) | 0;
+  }
+
+  get key(): number {
+    return (this.keyHigh >>> 0) * 0x100000 + this.keyLow;
+  }
+}
+
+const keyHighOf = (key: number) => Math.floor(key / 0x100000) | 0;
+
+/**
+ * One subject's tokens, families or sessions: an array of exactly its size, searched in place, while
+ * there are at most SMALL_TABLE (most subjects hold a handful: no Map, no boxed keys); a Map by hash
+ * beyond (a service account's 10k live tokens stay O(1) per event).
+ */
+export type Table<T extends Keyed> = T[] | Map<number, T> | undefined;
+
+const SMALL_TABLE = 8;
+
+export function tableGet<T extends Keyed>(t: Table<T>, key: number): T | undefined {
+  if (t === undefined) return undefined;
+  if (!Array.isArray(t)) return t.get(key);
+  const high = keyHighOf(key);
+  const low = (key % 0x100000) | 0;
+  for (const r of t) if (r.keyLow === low && r.keyHigh === high) return r;
+  return undefined;
+}
+
+/** The table with `r` (not in it yet) added. */
+function tableAdd<T extends Keyed>(t: Table<T>, r: T): Table<T> {
+  if (t === undefined) return [r];
+  if (!Array.isArray(t)) return t.set(r.key, r);
+  if (t.length < SMALL_TABLE) return t.concat(r); // exact size (a spread or a push leaves spare capacity)
+  return new Map([...t, r].map((x) => [x.key, x]));
+}
+
+export const tableSize = (t: Table<Keyed>): number =>
+  t === undefined ? 0 : Array.isArray(t) ? t.length : t.size;
+
+/** The table with only the records `keep` holds to; undefined when none is left. */
+function tablePrune<T extends Keyed>(t: Table<T>, keep: (r: T) => boolean): Table<T> {
+  if (t === undefined) return undefined;
+  const kept = Array.isArray(t) ? t.filter(keep) : [...t.values()].filter(keep);
+  if (kept.length === 0) return undefined;
+  if (kept.length <= SMALL_TABLE) return kept;
+  if (Array.isArray(t)) return kept;
+  for (const [k, r] of t) if (!keep(r)) t.delete(k);
+  return t;
+}
 
 /** An access token (jti). */
-export class TokenState {
+export class TokenState extends Keyed {
   /** when the token can be forgotten (seconds) */
   untilS: number;
   /** impossible_travel: the latest sighting at each of its last few places */
@@ -191,37 +396,66 @@ export class TokenState {
   /** device_reuse without device ids: recent sightings from distinct networks */
   networks: Sighting[] | undefined = undefined;
 
-  constructor(untilS: number) {
+  constructor(key: number, untilS: number) {
+    super(key);
     this.untilS = untilS;
   }
 }
 
-/** One presentation of a refresh token, as refresh_replay judges it (kept while it may be re-judged). */
+/** The top 32 bits of a 52-bit hash as a small integer (-1 for -1, "none"). */
+const hashHigh = (h: number) => (h < 0 ? -1 : Math.floor(h / 0x100000) | 0);
+/** The low 20 bits of a 52-bit hash (-1 for -1, "none"). */
+const hashLow = (h: number) => (h < 0 ? -1 : (h % 0x100000) | 0);
+const joinHash = (high: number, low: number) => (low < 0 ? -1 : (high >>> 0) * 0x100000 + low);
+
+/**
+ * One presentation of a refresh token, as refresh_replay judges it (kept while it may be re-judged).
+ * The two hashes are kept as small integers (unboxed), not as two boxed numbers.
+ */
 export class Presentation {
-  /** hash of the token presented */
-  readonly from: number;
-  /** hash of the token it was rotated to; -1 when it was not rotated */
-  readonly to: number;
+  readonly #fromHigh: number;
+  readonly #fromLow: number;
+  readonly #toHigh: number;
+  readonly #toLow: number;
   readonly by: Sighting;
   /** what was reported about it: 0 nothing, 1 a replay, 2 a revoked family presented again */
   reported = 0;
 
   constructor(from: number, to: number, by: Sighting) {
-    this.from = from;
-    this.to = to;
+    this.#fromHigh = hashHigh(from);
+    this.#fromLow = hashLow(from);
+    this.#toHigh = hashHigh(to);
+    this.#toLow = hashLow(to);
     this.by = by;
+  }
+
+  /** hash of the token presented; -1 when none was */
+  get from(): number {
+    return joinHash(this.#fromHigh, this.#fromLow);
+  }
+
+  /** hash of the token it was rotated to; -1 when it was not rotated */
+  get to(): number {
+    return joinHash(this.#toHigh, this.#toLow);
   }
 }
 
+/** The presentations a family keeps: one alone, an array from the second on. */
+export type Presentations = Presentation | Presentation[] | undefined;
+
+export const presentationsList = (p: Presentations): Presentation[] =>
+  p === undefined ? [] : Array.isArray(p) ? p : [p];
+
 /** A refresh-token family. Token ids are kept as 52-bit hashes (8 bytes, not a string each). */
-export class FamilyState {
+export class FamilyState extends Keyed {
   lastSeenS: number;
-  /** the newest event time of the family's refreshes (ms): how late another one comes is measured from it */
-  newestMs = 0;
+  /** the newest event time of the family's refreshes, as seconds and milliseconds (small integers) */
+  #newestS = 0;
+  #newestRestMs = 0;
   /** each token's first rotation, in event-time order: (hash of token, hash of its successor, at ms) triples */
   rotations: number[] | undefined = undefined;
   /** the presentations of the last allowed lateness (and grace window), in event-time order */
-  recent: Presentation[] | undefined = undefined;
+  recent: Presentations = undefined;
   /** the newest first rotation's event: who holds the family */
   latestBy: Sighting | undefined = undefined;
   /** when the family was revoked (ms), or -1 */
@@ -229,17 +463,30 @@ export class FamilyState {
   place: Places = undefined;
   devices: Devices = undefined;
 
-  constructor(lastSeenS: number) {
+  constructor(key: number, lastSeenS: number) {
+    super(key);
     this.lastSeenS = lastSeenS;
+  }
+
+  /** the newest event time of the family's refreshes (ms): how late another one comes is measured from it */
+  get newestMs(): number {
+    return this.#newestS * 1000 + this.#newestRestMs;
+  }
+
+  set newestMs(ms: number) {
+    const [s, rest] = secondsAndRest(ms);
+    this.#newestS = s;
+    this.#newestRestMs = rest;
   }
 }
 
 /** A session (sid): only its last few places are remembered. */
-export class SessionState {
+export class SessionState extends Keyed {
   lastSeenS: number;
   place: Places = undefined;
 
-  constructor(lastSeenS: number) {
+  constructor(key: number, lastSeenS: number) {
+    super(key);
     this.lastSeenS = lastSeenS;
   }
 }
@@ -247,13 +494,14 @@ export class SessionState {
 /**
  * Everything remembered about one tenant + subject. Containers are created on first use. Tokens,
  * families and sessions are keyed by the 52-bit hash of their id (a number, not a 40-byte string:
- * findings take the id from the event at hand; two ids of one subject colliding is a 1-in-2^52 event).
+ * findings take the id from the event at hand; two ids of one subject colliding is a 1-in-2^52 event),
+ * in a Table (a short array while there are few).
  */
 export class SubjectState {
   lastSeenS = 0;
-  tokens: Map<number, TokenState> | undefined = undefined;
-  families: Map<number, FamilyState> | undefined = undefined;
-  sessions: Map<number, SessionState> | undefined = undefined;
+  tokens: Table<TokenState> = undefined;
+  families: Table<FamilyState> = undefined;
+  sessions: Table<SessionState> = undefined;
   /** networks where this subject's tokens were accepted (interned strings, at most 32) */
   ownerNetworks: string[] | undefined = undefined;
   /** recent rejections counted for bursts per subject */
@@ -265,7 +513,7 @@ export class SubjectState {
 
   /** tracked keys: tokens + families + sessions */
   get keys(): number {
-    return (this.tokens?.size ?? 0) + (this.families?.size ?? 0) + (this.sessions?.size ?? 0);
+    return tableSize(this.tokens) + tableSize(this.families) + tableSize(this.sessions);
   }
 }
 
@@ -302,42 +550,48 @@ export function ownState<T>(s: SubjectState, detector: string, init: () => T): T
 }
 
 export function tokenOf(s: SubjectState, jti: string, e: DetectorEvent, lifetimeS: number): TokenState {
-  s.tokens ??= new Map();
   const until = e.exp > 0 ? Math.max(e.exp, toSeconds(e.time_ms)) : toSeconds(e.time_ms) + lifetimeS;
   const key = hash52(jti);
-  let t = s.tokens.get(key);
+  let t = tableGet(s.tokens, key);
   if (t === undefined) {
-    t = new TokenState(until);
-    s.tokens.set(key, t);
+    t = new TokenState(key, until);
+    s.tokens = tableAdd(s.tokens, t);
   } else if (until > t.untilS) t.untilS = until;
   return t;
 }
 
-/** The record for `id`, created when new; its last-seen time moved forward to the event's. */
-function seen<T extends { lastSeenS: number }>(
-  records: Map<number, T>,
+/** The token `jti` of the subject, if it is tracked. */
+export const trackedToken = (s: SubjectState, jti: string): TokenState | undefined =>
+  tableGet(s.tokens, hash52(jti));
+
+/** The record for `id` in `records`, created when new; its last-seen time moved forward to the event's. */
+function seen<T extends Keyed & { lastSeenS: number }>(
+  records: Table<T>,
   id: string,
   e: DetectorEvent,
-  create: (seenS: number) => T,
-): T {
+  create: (key: number, seenS: number) => T,
+): { record: T; records: Table<T> } {
   const seenS = toSeconds(e.time_ms);
   const key = hash52(id);
-  let r = records.get(key);
+  const r = tableGet(records, key);
   if (r === undefined) {
-    r = create(seenS);
-    records.set(key, r);
-  } else if (seenS > r.lastSeenS) r.lastSeenS = seenS;
-  return r;
+    const record = create(key, seenS);
+    return { record, records: tableAdd(records, record) };
+  }
+  if (seenS > r.lastSeenS) r.lastSeenS = seenS;
+  return { record: r, records };
 }
 
 export function familyOf(s: SubjectState, id: string, e: DetectorEvent): FamilyState {
-  s.families ??= new Map();
-  return seen(s.families, id, e, (seenS) => new FamilyState(seenS));
+  const { record, records } = seen(s.families, id, e, (key, seenS) => new FamilyState(key, seenS));
+  s.families = records;
+  return record;
 }
 
 export function sessionOf(s: SubjectState, id: string, e: DetectorEvent): SessionState {
-  s.sessions ??= new Map();
-  return seen(s.sessions, id, e, (seenS) => new SessionState(seenS));
+  const { record, records } = seen(s.sessions, id, e, (key, seenS) => new SessionState(key, seenS));
+  s.sessions = records;
+  return record;
 }
 
 /** How long state lives, in seconds of event time. */
@@ -357,18 +611,9 @@ export interface Lifetimes {
  * A subject's owner networks live as long as its families (they judge revoked tokens later).
  */
 export function pruneSubject(s: SubjectState, nowS: number, l: Lifetimes): boolean {
-  if (s.tokens !== undefined) {
-    for (const [k, t] of s.tokens) if (t.untilS < nowS) s.tokens.delete(k);
-    if (s.tokens.size === 0) s.tokens = undefined;
-  }
-  if (s.families !== undefined) {
-    for (const [k, f] of s.families) if (f.lastSeenS + l.familyS < nowS) s.families.delete(k);
-    if (s.families.size === 0) s.families = undefined;
-  }
-  if (s.sessions !== undefined) {
-    for (const [k, x] of s.sessions) if (x.lastSeenS + l.sessionS < nowS) s.sessions.delete(k);
-    if (s.sessions.size === 0) s.sessions = undefined;
-  }
+  s.tokens = tablePrune(s.tokens, (t) => t.untilS >= nowS);
+  s.families = tablePrune(s.families, (f) => f.lastSeenS + l.familyS >= nowS);
+  s.sessions = tablePrune(s.sessions, (x) => x.lastSeenS + l.sessionS >= nowS);
   s.rejections = pruneWindow(s.rejections, nowS, l.windowS);
   s.reported = pruneReported(s.reported, nowS, l.windowS);
   if (s.lastSeenS + l.familyS < nowS) s.ownerNetworks = undefined;

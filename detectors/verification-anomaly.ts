@@ -12,7 +12,7 @@ import { Type } from '@sinclair/typebox';
 import { networkOf } from '../platform/net/network.ts';
 import { defineDetector, type ThresholdsOf } from './descriptor.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
-import { type KeyedState, type Sighting, sightingOf } from './state.ts';
+import { type KeyedState, type Sighting, shared, sightingOf } from './state.ts';
 import type { DetectorEvent, Finding } from './types.ts';
 import { busiestWindowWith, insertByTime } from './windows.ts';
 
@@ -72,7 +72,7 @@ export function detectVerificationAnomaly(
   if (e.outcome === 'accepted') {
     const owned = subject.ownerNetworks ?? [];
     if (bySubject && network !== '' && !owned.includes(network)) {
-      subject.ownerNetworks = [...owned, network].slice(-MAX_OWNER_NETWORKS);
+      subject.ownerNetworks = [...owned, shared(network)].slice(-MAX_OWNER_NETWORKS);
     }
     return [];
   }

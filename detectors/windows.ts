@@ -18,7 +18,7 @@ export function insertByTime(
   max: number,
 ): Sighting[] | undefined {
   const kept = list ?? [];
-  if (kept.some((s) => s.event_id === here.event_id)) return undefined;
+  if (kept.some((s) => s.sameEvent(here))) return undefined;
   let at = kept.length;
   while (at > 0 && kept[at - 1]!.time_ms > here.time_ms) at--;
   const next = [...kept.slice(0, at), here, ...kept.slice(at)];
@@ -30,14 +30,14 @@ export function insertByTime(
 
 /**
  * The sightings of the busiest window of `windowMs` (half-open, [start, start + window)) that holds
- * `here`, counted by `key` (distinct keys; by default every sighting counts). `list` is in event-time
- * order and holds `here`.
+ * `here`, counted by `key` (distinct keys; by default every sighting counts: insertByTime keeps one
+ * per event). `list` is in event-time order and holds `here`.
  */
 export function busiestWindowWith(
   list: readonly Sighting[],
   here: Sighting,
   windowMs: number,
-  key: (s: Sighting) => string = (s) => s.event_id,
+  key?: (s: Sighting) => string,
 ): Sighting[] {
   let best: Sighting[] = [here];
   let bestCount = 1;
@@ -49,11 +49,12 @@ export function busiestWindowWith(
     const keys = new Set<string>();
     for (let i = j; i < list.length && list[i]!.time_ms < start + windowMs; i++) {
       inside.push(list[i]!);
-      keys.add(key(list[i]!));
+      if (key !== undefined) keys.add(key(list[i]!));
     }
-    if (keys.size > bestCount) {
+    const count = key === undefined ? inside.length : keys.size;
+    if (count > bestCount) {
       best = inside;
-      bestCount = keys.size;
+      bestCount = count;
     }
   }
   return best;

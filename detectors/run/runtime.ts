@@ -15,7 +15,6 @@
 import { type Detection, toDetection } from '../detection.ts';
 import { type DetectorRegistry, REGISTRY } from '../registry.ts';
 import {
-  hash52,
   type KeyedState,
   type Lifetimes,
   pruneSource,
@@ -23,6 +22,7 @@ import {
   SourceState,
   SubjectState,
   toSeconds,
+  trackedToken,
 } from '../state.ts';
 import type { TenantThresholds } from '../thresholds.ts';
 import type { DetectorEvent, Finding } from '../types.ts';
@@ -256,7 +256,7 @@ export class DetectorRuntime {
       const m = this.#options.metrics;
       m?.findings.inc({ detector: f.detector, severity: f.severity, dry_run: String(dryRun) });
       m?.detectionLatency.observe({ detector: f.detector }, Math.max(0, foundAt - f.detected_ms) / 1000);
-      const token = f.jti === '' ? undefined : subject?.tokens?.get(hash52(f.jti));
+      const token = f.jti === '' || subject === undefined ? undefined : trackedToken(subject, f.jti);
       return toDetection(f, dryRun, foundAt, token === undefined ? 0 : token.untilS * 1000);
     });
   }
