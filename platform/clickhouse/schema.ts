@@ -404,11 +404,15 @@ FROM ${o.database}.dead_letters`,
     // What the address says beyond its place (ingest/ipintel/): its autonomous system and holder,
     // and its network kind (hosting, anonymizer, mobile, residential; '' unknown) where a source
     // the operator supplied says it. Rows stored before, or without such sources: 0 and ''.
+    // One ALTER for the three: one distributed DDL ON CLUSTER instead of three (each waits for every replica).
     statements: (o, f) => [
-      `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} asn UInt32 DEFAULT 0`,
-      ...['as_org', 'network_kind'].map(
-        (c) => `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} ${c} String DEFAULT ''`,
-      ),
+      `ALTER TABLE ${o.database}.events${onCluster(o)} ${[
+        'asn UInt32 DEFAULT 0',
+        "as_org String DEFAULT ''",
+        "network_kind String DEFAULT ''",
+      ]
+        .map((c) => `${addColumn(f)} ${c}`)
+        .join(', ')}`,
     ],
   },
   {
@@ -417,10 +421,16 @@ FROM ${o.database}.dead_letters`,
     // Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705): what the token is bound to
     // (`dpop` / `mtls`), the bound key's thumbprint (cnf.jkt / cnf["x5t#S256"]) and the thumbprint of
     // the key that proved possession on the request. '' when not bound or not reported.
-    statements: (o, f) =>
-      ['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
-        (c) => `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} ${c} String DEFAULT ''`,
-      ),
+    // One ALTER for the three, as in migration 13.
+    statements: (o, f) => [
+      `ALTER TABLE ${o.database}.events${onCluster(o)} ${[
+        'bound_key_kind',
+        'bound_key_thumbprint',
+        'proof_key_thumbprint',
+      ]
+        .map((c) => `${addColumn(f)} ${c} String DEFAULT ''`)
+        .join(', ')}`,
+    ],
   },
 ];
 

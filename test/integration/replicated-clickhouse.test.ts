@@ -171,6 +171,7 @@ describe('tokenwatch on a replicated ClickHouse (one shard, two replicas)', () =
     // the first service's start-up migration creates the schema
     const first = await startService(
       serviceSetup({ kafka: false, extra: { ...onCluster(cluster, A.url), ...STREAMING } }).env,
+      240_000, // every migration ON CLUSTER: a distributed DDL each, waiting for both replicas
     );
     services.push(first);
     expect(first.output()).toContain(`"applied":${MIGRATIONS.length}`);

@@ -117,8 +117,15 @@ export function spawnScript(script: string, args: string[], env: Record<string, 
   return { child, output: () => out, exited };
 }
 
-/** Starts `tokenwatch serve` as a child process (on `TOKENWATCH_PORT` when given) and waits until /readyz says ready. */
-export async function startService(env: Record<string, string>): Promise<RunningService> {
+/**
+ * Starts `tokenwatch serve` as a child process (on `TOKENWATCH_PORT` when given) and waits until
+ * /readyz says ready — `readyWithinMs` at most (a first start on a cluster migrates every version ON
+ * CLUSTER, each a distributed DDL that waits for every replica: give it longer).
+ */
+export async function startService(
+  env: Record<string, string>,
+  readyWithinMs = 90_000,
+): Promise<RunningService> {
   const port = env['TOKENWATCH_PORT'] ?? (await freePort());
   const { child, output, exited } = spawnScript('service/cli.ts', ['serve'], {
     ...env,
@@ -132,7 +139,7 @@ export async function startService(env: Record<string, string>): Promise<Running
         if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output()}`);
         return (await fetch(`${url}/readyz`)).ok;
       },
-      90_000,
+      readyWithinMs,
     );
   } catch (err) {
     child.kill('SIGKILL');

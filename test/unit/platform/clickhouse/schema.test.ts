@@ -116,13 +116,8 @@ describe('MIGRATIONS', () => {
         (c) => `ALTER TABLE tw.detections ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
       ),
       `ALTER TABLE tw.revocations MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
-      'ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0',
-      ...['as_org', 'network_kind'].map(
-        (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
-      ),
-      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
-        (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
-      ),
+      "ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0, ADD COLUMN IF NOT EXISTS as_org String DEFAULT '', ADD COLUMN IF NOT EXISTS network_kind String DEFAULT ''",
+      "ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS bound_key_kind String DEFAULT '', ADD COLUMN IF NOT EXISTS bound_key_thumbprint String DEFAULT '', ADD COLUMN IF NOT EXISTS proof_key_thumbprint String DEFAULT ''",
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -174,11 +169,8 @@ describe('MIGRATIONS', () => {
       ...['reporters', 'roles'].map(
         (c) => `ALTER TABLE tw.detections ADD COLUMN evidence_${c} Array(String)`,
       ),
-      'ALTER TABLE tw.events ADD COLUMN asn UInt32 DEFAULT 0',
-      ...['as_org', 'network_kind'].map((c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`),
-      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
-        (c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`,
-      ),
+      "ALTER TABLE tw.events ADD COLUMN asn UInt32 DEFAULT 0, ADD COLUMN as_org String DEFAULT '', ADD COLUMN network_kind String DEFAULT ''",
+      "ALTER TABLE tw.events ADD COLUMN bound_key_kind String DEFAULT '', ADD COLUMN bound_key_thumbprint String DEFAULT '', ADD COLUMN proof_key_thumbprint String DEFAULT ''",
     ]);
   });
 
@@ -229,13 +221,8 @@ describe('MIGRATIONS', () => {
           `ALTER TABLE tw.detections ON CLUSTER prod ADD COLUMN IF NOT EXISTS evidence_${c} Array(String)`,
       ),
       `ALTER TABLE tw.revocations ON CLUSTER prod MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
-      'ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0',
-      ...['as_org', 'network_kind'].map(
-        (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
-      ),
-      ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
-        (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
-      ),
+      "ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0, ADD COLUMN IF NOT EXISTS as_org String DEFAULT '', ADD COLUMN IF NOT EXISTS network_kind String DEFAULT ''",
+      "ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS bound_key_kind String DEFAULT '', ADD COLUMN IF NOT EXISTS bound_key_thumbprint String DEFAULT '', ADD COLUMN IF NOT EXISTS proof_key_thumbprint String DEFAULT ''",
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
