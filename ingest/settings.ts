@@ -10,7 +10,11 @@ import { type ProducerBinding, parseProducerTopics } from './pipeline/producer-t
 import { MIN_RELAY_SECRET_LENGTH } from './pipeline/reporter-headers.ts';
 
 export const INGEST_KAFKA_SETTINGS = {
-  groupId: setting.str('TOKENWATCH_KAFKA_GROUP_ID', 'tokenwatch-ingest', 'consumer group of the ingest'),
+  groupId: setting.str(
+    'TOKENWATCH_KAFKA_GROUP_ID',
+    'tokenwatch-ingest',
+    'consumer group of the ingest: the events topics when the detectors are off, the bound producer topics always (with the detectors on, the events topics are read once in the detectors’ group: [one read](detection.md#one-read-of-the-events-topics))',
+  ),
   topics: setting.list('TOKENWATCH_KAFKA_TOPICS', ['tokenwatch.events'], 'topics consumed (comma-separated)'),
   publishTopic: setting.str(
     'TOKENWATCH_KAFKA_PUBLISH_TOPIC',

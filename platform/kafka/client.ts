@@ -269,8 +269,12 @@ export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<M
 export interface PartitionStart {
   /** the group's committed offset, or undefined when it has none */
   committed: bigint | undefined;
+  /** the metadata committed with it (null when none) */
+  committedMetadata: string | null;
   /** the first offset whose message is at or after the timestamp (the end of the log if none) */
   atTime: bigint;
+  /** the partition's first offset still in the log */
+  low: bigint;
 }
 
 /** Per partition of `topic`: where `groupId` stands, and the first offset at or after `timestampMs`. */
@@ -283,13 +287,20 @@ export async function partitionStarts(
   return withAdmin(kafka, async (admin) => {
     const [group] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
-    const committed = new Map(group?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+    const low = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)]));
+    const committed = new Map(group?.partitions.map((p) => [p.partition, p]) ?? []);
     return new Map(
       byTime.map((o) => {
-        const c = committed.get(o.partition);
+        const p = committed.get(o.partition);
+        const c = p === undefined ? undefined : BigInt(p.offset);
         return [
           o.partition,
-          { committed: c !== undefined && c >= 0n ? c : undefined, atTime: BigInt(o.offset) },
+          {
+            committed: c !== undefined && c >= 0n ? c : undefined,
+            committedMetadata: p?.metadata ?? null,
+            atTime: BigInt(o.offset),
+            low: low.get(o.partition) ?? 0n,
+          },
         ];
       }),
     );
