@@ -57,6 +57,7 @@ export class Stage {
 
   /** Validates one event given as text; never throws. */
   validateText(text: string, ctx: ValidationContext): ValidationResult {
+    this.metrics.validated.inc();
     try {
       return validateEventText(text, this.validation, ctx);
     } catch (err) {
