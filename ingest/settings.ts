@@ -13,7 +13,7 @@ export const INGEST_KAFKA_SETTINGS = {
   groupId: setting.str(
     'TOKENWATCH_KAFKA_GROUP_ID',
     'tokenwatch-ingest',
-    'consumer group of the ingest: the events topics when the detectors are off, the bound producer topics always (with the detectors on, the events topics are read once in the detectors’ group: [one read](detection.md#one-read-of-the-events-topics))',
+    'consumer group of the ingest when the detectors are off (with them on, one consumer reads every topic once in the detectors’ group, and this group’s offsets are read only on the upgrade: [one read](detection.md#one-read-of-the-events-topics))',
   ),
   topics: setting.list('TOKENWATCH_KAFKA_TOPICS', ['tokenwatch.events'], 'topics consumed (comma-separated)'),
   publishTopic: setting.str(

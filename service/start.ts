@@ -6,8 +6,7 @@
  *   validated events ─> detectors (a tap of the Kafka consumer, or in process)
  *                         ─> detections table + findings topic
  * With Kafka and the detectors on, the one consumer of the events topics runs in the detectors'
- * group and commits once rows and detections are both stored; bound producer topics keep the
- * ingest's group.
+ * group and commits once rows and detections are both stored.
  */
 
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -210,15 +209,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
           metrics,
           log.child({ component: 'kafka-source' }),
         );
-      // With the detectors: the events topics in their group (one read for both), the bound
-      // producer topics (relayed, never detected) in the ingest's.
-      sources =
+      // With the detectors: one consumer in their group (one read for both).
+      sources = [
         tap === undefined
-          ? [door(ingest.kafka.groupId, ingest.kafka.topics, kafkaTrust)]
-          : [
-              door(tap.groupId, ingest.kafka.topics, { ...kafkaTrust, bindings: new Map() }, tap.reader),
-              ...(kafkaTrust.bindings.size > 0 ? [door(ingest.kafka.groupId, [], kafkaTrust)] : []),
-            ];
+          ? door(ingest.kafka.groupId, ingest.kafka.topics, kafkaTrust)
+          : door(tap.groupId, ingest.kafka.topics, kafkaTrust, tap.reader),
+      ];
       for (const source of sources) await source.start();
       checks.push({ name: 'kafka', check: () => connected() && sources.every((s) => s.ready) });
     };

@@ -198,7 +198,13 @@ export class KafkaDetector implements KafkaTap {
 
   onAssignment(assignment: Record<string, number[]>, control: PartitionControl) {
     this.#control = control;
-    const owned = new Set(Object.entries(assignment).flatMap(([topic, ps]) => ps.map((p) => tp(topic, p))));
+    // The door's other topics (bound producer topics, relayed) are not the detectors' business.
+    const mine = new Set(this.#allTopics());
+    const owned = new Set(
+      Object.entries(assignment)
+        .filter(([topic]) => mine.has(topic))
+        .flatMap(([topic, ps]) => ps.map((p) => tp(topic, p))),
+    );
     const added = [...owned].filter((k) => !this.#owned.has(k));
     const revoked = [...this.#owned].filter((k) => !owned.has(k));
     this.#owned = owned;

@@ -137,7 +137,15 @@ export class KafkaSource {
 
   async start(): Promise<void> {
     await this.#consumer.connect();
-    await this.#consumer.subscribe({ topics: this.#allTopics(), fromBeginning: true });
+    // A topic created a moment ago may not be served by every broker yet: retried until it is.
+    await keepTrying(() => this.#consumer.subscribe({ topics: this.#allTopics(), fromBeginning: true }), {
+      what: 'subscribing to the topics',
+      context: { topics: this.#allTopics() },
+      log: this.log,
+      closing: () => this.#stopped,
+      baseBackoffMs: 200,
+      maxBackoffMs: 2000,
+    });
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
