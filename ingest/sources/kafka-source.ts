@@ -137,15 +137,8 @@ export class KafkaSource {
 
   async start(): Promise<void> {
     await this.#consumer.connect();
-    // A topic created a moment ago may not be served by every broker yet: retried until it is.
-    await keepTrying(() => this.#consumer.subscribe({ topics: this.#allTopics(), fromBeginning: true }), {
-      what: 'subscribing to the topics',
-      context: { topics: this.#allTopics() },
-      log: this.log,
-      closing: () => this.#stopped,
-      baseBackoffMs: 200,
-      maxBackoffMs: 2000,
-    });
+    // The service's start created the topics and waited until they are served (ensureTopics).
+    await this.#consumer.subscribe({ topics: this.#allTopics(), fromBeginning: true });
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
