@@ -108,7 +108,11 @@ export function detectorSettings(
 /** The detection stage's environment settings (the file's thresholds are detectorSettings'). */
 export const DETECT_SETTINGS = {
   enabled: setting.bool('TOKENWATCH_DETECT', true, 'run the detectors'),
-  groupId: setting.str('TOKENWATCH_DETECT_GROUP_ID', 'tokenwatch-detectors', 'the detectors’ consumer group'),
+  groupId: setting.str(
+    'TOKENWATCH_DETECT_GROUP_ID',
+    'tokenwatch-detectors',
+    'Kafka mode: the group of the one consumer of the events topics and the address topic when the detectors are on; its commits vouch for rows stored and detections published ([one read](detection.md#one-read-of-the-events-topics))',
+  ),
   findingsTopic: setting.str(
     'TOKENWATCH_KAFKA_FINDINGS_TOPIC',
     'tokenwatch.findings',

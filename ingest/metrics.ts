@@ -28,6 +28,11 @@ export function createMetrics() {
       labelNames: ['class', 'door'] as const,
       registers: [registry],
     }),
+    validated: new Counter({
+      name: 'tokenwatch_events_validated_total',
+      help: 'Event texts decoded and validated (each door, and the detectors’ address topic): in Kafka mode one per message read',
+      registers: [registry],
+    }),
     received: new Counter({
       name: 'tokenwatch_events_received_total',
       help: 'Events received before validation, by door',

@@ -10,7 +10,11 @@ import { type ProducerBinding, parseProducerTopics } from './pipeline/producer-t
 import { MIN_RELAY_SECRET_LENGTH } from './pipeline/reporter-headers.ts';
 
 export const INGEST_KAFKA_SETTINGS = {
-  groupId: setting.str('TOKENWATCH_KAFKA_GROUP_ID', 'tokenwatch-ingest', 'consumer group of the ingest'),
+  groupId: setting.str(
+    'TOKENWATCH_KAFKA_GROUP_ID',
+    'tokenwatch-ingest',
+    'consumer group of the ingest when the detectors are off (with them on, one consumer reads every topic once in the detectors’ group, and this group’s offsets are read only on the upgrade: [one read](detection.md#one-read-of-the-events-topics))',
+  ),
   topics: setting.list('TOKENWATCH_KAFKA_TOPICS', ['tokenwatch.events'], 'topics consumed (comma-separated)'),
   publishTopic: setting.str(
     'TOKENWATCH_KAFKA_PUBLISH_TOPIC',

@@ -1,9 +1,12 @@
 /**
  * The tokenwatch service: wires sources → validation/enrichment → sinks, and the detectors.
- *   Kafka consumer group ─┐
+ *   Kafka consumer ───────┐
  *                         ├─> Stage (validate, normalize, geo) ─> Batcher ─> ClickHouse
  *   POST /v1/events ──────┘      (with Kafka, HTTP events are published to the topic instead)
- *   events ─> detectors (own consumer group, or in process) ─> detections table + findings topic
+ *   validated events ─> detectors (a tap of the Kafka consumer, or in process)
+ *                         ─> detections table + findings topic
+ * With Kafka and the detectors on, the one consumer of the events topics runs in the detectors'
+ * group and commits once rows and detections are both stored.
  */
 
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -19,6 +22,7 @@ import { DeadLetterStore } from '../ingest/sink/dead-letter-store.ts';
 import { DeadLetterTopic } from '../ingest/sink/dead-letter-topic.ts';
 import { DirectIntake, type Intake, KafkaIntake } from '../ingest/sources/http/intake.ts';
 import { KafkaSource } from '../ingest/sources/kafka-source.ts';
+import type { KafkaTap } from '../ingest/sources/kafka-tap.ts';
 import { WriteBacklog } from '../platform/backlog.ts';
 import { createClickHouse, detectFeatures, type ServerFeatures } from '../platform/clickhouse/client.ts';
 import { isSchemaCurrent, migrate } from '../platform/clickhouse/migrate.ts';
@@ -110,7 +114,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
   );
 
   let producer: Producer | undefined;
-  let source: KafkaSource | undefined;
+  let sources: KafkaSource[] = [];
+  let startSources: ((tap: DetectionStage['tap']) => Promise<void>) | undefined;
   let detectionKafka: { client: Kafka; producer: Producer } | undefined;
   let intake: Intake | undefined;
   const checks: ReadinessCheck[] = [
@@ -179,29 +184,40 @@ export async function startService(config: Config, log: Logger): Promise<Service
       deadLetterTopic,
       kafkaTrust.relaySecret,
     );
-    source = new KafkaSource(
-      kafka,
-      {
-        groupId: ingest.kafka.groupId,
-        topics: ingest.kafka.topics,
-        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        topicPartitions: config.kafka.topicPartitions,
-        trust: kafkaTrust,
-        relay: {
-          topic: ingest.kafka.publishTopic,
-          producer,
-          retryMaxBackoffMs: ingest.batch.retryMaxBackoffMs,
-        },
-      },
-      stage,
-      batcher,
-      deadLetterTopic,
-      metrics,
-      log.child({ component: 'kafka-source' }),
-    );
-    await source.start();
-    const consumer = source;
-    checks.push({ name: 'kafka', check: () => producerConnected && consumer.ready });
+    const relay = {
+      topic: ingest.kafka.publishTopic,
+      producer,
+      retryMaxBackoffMs: ingest.batch.retryMaxBackoffMs,
+    };
+    const connected = () => producerConnected;
+    startSources = async (tap) => {
+      const door = (groupId: string, topics: string[], trust: KafkaTrust, reader?: KafkaTap) =>
+        new KafkaSource(
+          kafka,
+          {
+            groupId,
+            topics,
+            sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+            topicPartitions: config.kafka.topicPartitions,
+            trust,
+            relay,
+            ...(reader !== undefined ? { tap: reader } : {}),
+          },
+          stage,
+          batcher,
+          deadLetterTopic,
+          metrics,
+          log.child({ component: 'kafka-source' }),
+        );
+      // With the detectors: one consumer in their group (one read for both).
+      sources = [
+        tap === undefined
+          ? door(ingest.kafka.groupId, ingest.kafka.topics, kafkaTrust)
+          : door(tap.groupId, ingest.kafka.topics, kafkaTrust, tap.reader),
+      ];
+      for (const source of sources) await source.start();
+      checks.push({ name: 'kafka', check: () => connected() && sources.every((s) => s.ready) });
+    };
     detectionKafka = { client: kafka, producer };
   } else {
     if (kafkaTrust.bindings.size > 0)
@@ -244,8 +260,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
               kafka: {
                 ...detectionKafka,
                 topics: ingest.kafka.topics,
-                sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-                topicPartitions: config.kafka.topicPartitions,
+                ingestGroupId: ingest.kafka.groupId,
                 deadLetters,
                 trust: kafkaTrust,
               },
@@ -258,6 +273,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         retryMaxBackoffMs: ingest.batch.retryMaxBackoffMs,
       })
     : undefined;
+  await startSources?.(detection?.tap);
   if (detection !== undefined) checks.push({ name: 'detectors', check: () => detection.ready });
   else log.warn('TOKENWATCH_DETECT is off: events are stored, nothing is detected');
   // Kafka mode: the guard shared by all instances reads its topic
@@ -315,11 +331,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
       batcher.flush().catch(() => undefined);
       await httpClosed;
       const flushed = batcher.close();
-      await source?.stopFetching();
+      detection?.stopping();
+      await Promise.all(sources.map((s) => s.stopFetching()));
       await flushed.catch((err: Error) =>
         log.error({ err: err.message }, 'some buffered rows were not stored'),
       );
-      await source?.disconnect();
+      await Promise.all(sources.map((s) => s.disconnect()));
       await detection?.close();
       await response?.close();
       await producer?.disconnect();

@@ -1,8 +1,11 @@
 /**
- * The detectors' Kafka source: a consumer group of its own on the events topics and on its address
- * topic. Events are keyed by tenant:subject, so each member's subject state covers exactly the
- * subjects of its partitions; what per-source-IP state reads is re-keyed by tenant:ip onto the
- * address topic, so each address's state has one owner too (address.ts).
+ * The detectors' side of the one Kafka consumer (a tap of the ingest's Kafka door, kafka-tap.ts): the
+ * door's consumer runs in the detectors' group on the events topics and on their address topic, and
+ * hands the detectors each events batch it validated (one fetch, one decode per event), and the
+ * address topic's batches, theirs alone. Events are keyed by tenant:subject, so each member's
+ * subject state covers exactly the subjects of its partitions; what per-source-IP state reads is
+ * re-keyed by tenant:ip onto the address topic, so each address's state has one owner too
+ * (address.ts).
  *
  * Every message is checked against its body: one on a partition its key (`tenant:subject`, or
  * `tenant:ip` on the address topic) does not put it on — a null key, a wrong key, another
@@ -15,9 +18,11 @@
  * partitions' subjects are read from ClickHouse (warm-up: state only), then each partition is
  * re-read from `overlap` seconds before the join (events ingest may not have stored yet; the address
  * topic from its state's longest window, and never from ClickHouse), in warm-up up to the group's
- * committed offset and live after it. Revoked partitions' subjects and addresses are forgotten.
- * Offsets are committed only after a batch's detections are stored and published, and what it
- * re-keyed or re-routed is acknowledged by Kafka.
+ * committed offset and live after it; the door stores only what follows the offset up to which rows
+ * are stored (the group's offset when its commit says COMMITTED_BY_BOTH; else, as after an upgrade
+ * from separate groups, the ingest group's). Revoked partitions' subjects and addresses are
+ * forgotten. The door commits only after a batch's rows and detections are stored and published,
+ * and what it re-keyed or re-routed is acknowledged by Kafka.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
@@ -26,12 +31,18 @@ import { type KafkaTrust, kafkaOrigin } from '../../ingest/pipeline/kafka-origin
 import { reporterHeaders } from '../../ingest/pipeline/reporter-headers.ts';
 import type { DeadLetterRow } from '../../ingest/pipeline/rows.ts';
 import type { Stage } from '../../ingest/pipeline/stage.ts';
+import { COMMITTED_BY_BOTH } from '../../ingest/sources/kafka-source.ts';
+import type {
+  KafkaTap,
+  PartitionControl,
+  ValidatedBatch,
+  ValidatedMessage,
+} from '../../ingest/sources/kafka-tap.ts';
 import {
-  type Consumer,
-  createConsumer,
   type EachBatchPayload,
   type Kafka,
   type OutgoingMessage,
+  type PartitionStart,
   type Producer,
   partitionCounts,
   partitionOfKey,
@@ -40,7 +51,6 @@ import {
 } from '../../platform/kafka/client.ts';
 import { withHeartbeat } from '../../platform/kafka/heartbeat.ts';
 import { addressKey, eventKey, misrouting, REROUTED_HEADER } from '../../platform/kafka/keys.ts';
-import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
 import { keepTrying } from '../../platform/keep-trying.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import type { Detection } from '../detection.ts';
@@ -54,7 +64,10 @@ export interface DeadLetterSink {
 }
 
 export interface KafkaDetectorOptions {
+  /** the group of the consumer the detectors tap */
   groupId: string;
+  /** the ingest's group: where rows stood when the group's commit does not vouch for them */
+  ingestGroupId: string;
   /** the events topics (keyed tenant:subject) */
   topics: string[];
   /** the detectors' own topic of events keyed tenant:ip */
@@ -63,8 +76,6 @@ export interface KafkaDetectorOptions {
   addressLookbackS: number;
   /** cap of the backoff between retries of a failed publish */
   retryMaxBackoffMs: number;
-  sessionTimeoutMs: number;
-  partitionsConsumedConcurrently: number;
   /** seconds of the topic re-read before the join */
   overlapSeconds: number;
   database: string;
@@ -77,15 +88,30 @@ export interface KafkaDetectorOptions {
 
 const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-export class KafkaDetector {
-  readonly #consumer: Consumer;
-  readonly #committer: OffsetCommitter;
+const earliest = (offsets: (bigint | undefined)[]): bigint =>
+  offsets.reduce<bigint>((a, b) => (b !== undefined && b < a ? b : a), offsets[0] ?? 0n);
+
+/**
+ * Where a partition's rows are stored up to: the group's committed offset when its commit vouches
+ * for the rows, else (an older version's detectors' group, or none) the ingest group's.
+ */
+export function storedUpTo(group: PartitionStart, ingest: PartitionStart | undefined): bigint | undefined {
+  return group.committedMetadata === COMMITTED_BY_BOTH ? group.committed : ingest?.committed;
+}
+
+export class KafkaDetector implements KafkaTap {
+  readonly ownTopics: readonly string[];
+  #control: PartitionControl | undefined;
   /** topic\0partition owned by this member */
   #owned = new Set<string>();
   /** partitions still being prepared (paused until ready) */
   readonly #preparing = new Set<string>();
   /** the first live offset per partition: before it, events only rebuild state */
   readonly #liveFrom = new Map<string, bigint>();
+  /** the first offset the door stores per events partition (before it, rows are stored already) */
+  readonly #storeFrom = new Map<string, bigint>();
+  /** the group's committed offset per partition at assignment: never committed backwards */
+  readonly #committed = new Map<string, bigint>();
   #counts = new Map<string, number>();
   #joined = false;
   #stopped = false;
@@ -122,37 +148,12 @@ export class KafkaDetector {
     this.outputs = outputs;
     this.metrics = metrics;
     this.log = log;
-    this.#consumer = createConsumer(kafka, options.groupId, options.sessionTimeoutMs);
-    this.#committer = new OffsetCommitter(this.#consumer, log);
-    const { GROUP_JOIN, CRASH, DISCONNECT } = this.#consumer.events;
-    this.#consumer.on(GROUP_JOIN, (e) => this.#onAssignment(e.payload.memberAssignment));
-    this.#consumer.on(CRASH, (e) => {
-      this.#joined = false;
-      this.log.error(
-        { err: e.payload.error.message, restart: e.payload.restart },
-        'detector consumer crashed',
-      );
-    });
-    this.#consumer.on(DISCONNECT, () => {
-      this.#joined = false;
-    });
+    this.ownTopics = options.topics.includes(options.addressTopic) ? [] : [options.addressTopic];
   }
 
-  /** Ready: a member of the group, with the state of every owned partition rebuilt. */
+  /** Ready: assigned, with the state of every owned partition rebuilt. */
   get ready(): boolean {
     return this.#joined && this.#preparing.size === 0;
-  }
-
-  async start(): Promise<void> {
-    // Partition counts are read when partitions are prepared (they may change between assignments).
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({ topics: this.#allTopics(), fromBeginning: true });
-    await this.#consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.#onBatch(payload),
-    });
   }
 
   #allTopics(): string[] {
@@ -195,14 +196,23 @@ export class KafkaDetector {
     return byCount;
   }
 
-  #onAssignment(assignment: Record<string, number[]>) {
-    const owned = new Set(Object.entries(assignment).flatMap(([topic, ps]) => ps.map((p) => tp(topic, p))));
+  onAssignment(assignment: Record<string, number[]>, control: PartitionControl) {
+    this.#control = control;
+    // The door's other topics (bound producer topics, relayed) are not the detectors' business.
+    const mine = new Set(this.#allTopics());
+    const owned = new Set(
+      Object.entries(assignment)
+        .filter(([topic]) => mine.has(topic))
+        .flatMap(([topic, ps]) => ps.map((p) => tp(topic, p))),
+    );
     const added = [...owned].filter((k) => !this.#owned.has(k));
     const revoked = [...this.#owned].filter((k) => !owned.has(k));
     this.#owned = owned;
     this.#joined = true;
     for (const k of revoked) {
       this.#liveFrom.delete(k);
+      this.#storeFrom.delete(k);
+      this.#committed.delete(k);
       this.#preparing.delete(k);
     }
     if (revoked.length > 0) {
@@ -224,7 +234,7 @@ export class KafkaDetector {
       const [topic = '', p = '0'] = k.split('\u0000');
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(p)]);
     }
-    this.#consumer.pause([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
+    control.pause([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
     void this.#prepareUntilDone(new Set(added), byTopic, Date.now());
   }
 
@@ -280,27 +290,37 @@ export class KafkaDetector {
       const lookbackS = this.#isAddressTopic(topic)
         ? Math.max(this.options.overlapSeconds, this.options.addressLookbackS)
         : this.options.overlapSeconds;
-      const starts = await partitionStarts(
-        this.kafka,
-        this.options.groupId,
-        topic,
-        joinedAt - lookbackS * 1000,
-      );
+      const atTime = joinedAt - lookbackS * 1000;
+      const starts = await partitionStarts(this.kafka, this.options.groupId, topic, atTime);
+      // Commits that do not vouch for the rows (an older version's detectors' group): the rows
+      // stood where the ingest's group committed.
+      const legacy = [...starts.values()].some((s) => s.committedMetadata !== COMMITTED_BY_BOTH)
+        ? await partitionStarts(this.kafka, this.options.ingestGroupId, topic, atTime)
+        : undefined;
       const ready: number[] = [];
       for (const partition of partitions) {
         const k = tp(topic, partition);
         if (!this.#owned.has(k) || !this.#preparing.has(k)) continue; // revoked, or done by an earlier attempt
         const s = starts.get(partition);
         if (s === undefined) continue;
-        const from = s.committed === undefined || s.atTime < s.committed ? s.atTime : s.committed;
+        const byAddress = this.#isAddressTopic(topic);
+        const stored = byAddress ? undefined : storedUpTo(s, legacy?.get(partition));
         // Before the committed offset, events were processed (and reported) by whoever owned the
-        // partition: re-read for state only. Without a committed offset everything is new.
-        if (s.committed !== undefined && s.committed > from) this.#liveFrom.set(k, s.committed);
-        this.#consumer.seek({ topic, partition, offset: from.toString() });
+        // partition: re-read for state only. Without a committed offset, what precedes the
+        // overlap is history (state only) and the rest is new. The door stores from `stored` on.
+        const liveFrom = s.committed ?? s.atTime;
+        if (s.committed !== undefined) this.#committed.set(k, s.committed);
+        // Nothing stored, nothing committed: the door stores all the log holds, the detectors run
+        // live from the overlap on.
+        const storeFrom = stored ?? (s.committed === undefined ? s.low : undefined);
+        const from = earliest([s.atTime, s.committed, byAddress ? undefined : storeFrom]);
+        if (liveFrom > from) this.#liveFrom.set(k, liveFrom);
+        if (!byAddress) this.#storeFrom.set(k, storeFrom ?? from);
+        this.#control?.seek({ topic, partition, offset: from.toString() });
         this.#preparing.delete(k);
         ready.push(partition);
       }
-      if (ready.length > 0) this.#consumer.resume([{ topic, partitions: ready }]);
+      if (ready.length > 0) this.#control?.resume([{ topic, partitions: ready }]);
     }
     this.metrics.rebuildSeconds.observe((Date.now() - started) / 1000);
     this.log.info(
@@ -319,11 +339,45 @@ export class KafkaDetector {
     );
   }
 
-  async #onBatch({ batch, heartbeat, isStale }: EachBatchPayload): Promise<void> {
-    const { topic, partition } = batch;
+  admit(topic: string, partition: number, isStale: () => boolean): { take: boolean; storeFrom?: bigint } {
     const k = tp(topic, partition);
-    if (batch.messages.length === 0 || isStale() || this.#preparing.has(k) || !this.#owned.has(k)) return;
-    this.metrics.detectorLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
+    if (isStale() || this.#preparing.has(k) || !this.#owned.has(k)) return { take: false };
+    const storeFrom = this.#storeFrom.get(k);
+    return storeFrom === undefined ? { take: true } : { take: true, storeFrom };
+  }
+
+  take(batch: ValidatedBatch): Promise<boolean> {
+    return this.#run(batch);
+  }
+
+  /** An address topic's batch: validated here (the detectors' own copies, never stored). */
+  async takeOwn({ batch, heartbeat, isStale }: EachBatchPayload): Promise<boolean> {
+    const { topic, partition } = batch;
+    if (!this.admit(topic, partition, isStale).take) return false;
+    const receivedMs = Date.now();
+    const valid: ValidatedMessage[] = [];
+    await forEachInSlices(batch.messages, (m) => {
+      const text = m.value?.toString('utf8') ?? '';
+      const from = kafkaOrigin(topic, m, this.options.trust);
+      if (!from.ok) return; // ingest dead-letters it (unverified_reporter)
+      const result = this.stage.validateText(text, { nowMs: receivedMs, ...from.ctx });
+      if (!result.ok) return; // ingest dead-letters it; detectors have nothing to learn from it
+      valid.push({
+        message: m,
+        text,
+        reporter: from.ctx.reporter,
+        row: this.stage.enrich(result.event, receivedMs),
+      });
+    });
+    const next = BigInt(batch.lastOffset()) + 1n;
+    const run = this.#run({ topic, partition, next, receivedMs, valid, lag: Number(batch.offsetLag()) });
+    return withHeartbeat(run, heartbeat);
+  }
+
+  /** Runs a batch's valid events; resolves once its detections and copies are out, with whether to commit. */
+  async #run({ topic, partition, next, receivedMs, valid, lag }: ValidatedBatch): Promise<boolean> {
+    const k = tp(topic, partition);
+    this.metrics.detectorLag.set({ topic, partition: String(partition) }, lag);
     const byAddress = this.#isAddressTopic(topic);
     const partitions = this.#counts.get(topic);
     const liveFrom = this.#liveFrom.get(k);
@@ -333,21 +387,14 @@ export class KafkaDetector {
     const letters: DeadLetterRow[] = [];
     let live = 0;
     let warm = 0;
-    const receivedMs = Date.now();
     // A fetch can hold thousands of messages: run in slices shared with all other work.
-    await forEachInSlices(batch.messages, (m) => {
+    await forEachInSlices(valid, ({ message: m, text, reporter, row: input }) => {
       const mode: Mode = liveFrom !== undefined && BigInt(m.offset) < liveFrom ? 'warmup' : 'live';
       if (mode === 'live') live++;
       else warm++;
-      const text = m.value?.toString('utf8') ?? '';
-      const from = kafkaOrigin(topic, m, this.options.trust);
-      if (!from.ok) return; // ingest dead-letters it (unverified_reporter)
-      const result = this.stage.validateText(text, { nowMs: receivedMs, ...from.ctx });
-      if (!result.ok) return; // ingest dead-letters it; detectors have nothing to learn from it
       // A copy sent on (re-routed, or to its address's owner) keeps who reported it, signed again.
-      const relayed = reporterHeaders(from.ctx.reporter, text, this.options.trust.relaySecret);
-      const e = result.event;
-      const key = byAddress ? addressKey(e.tenant, e.ip) : eventKey(e.tenant, e.subject);
+      const relayed = reporterHeaders(reporter, text, this.options.trust.relaySecret);
+      const key = byAddress ? addressKey(input.tenant, input.ip) : eventKey(input.tenant, input.subject);
       const cause =
         partitions === undefined
           ? undefined
@@ -361,18 +408,17 @@ export class KafkaDetector {
           reroutes.push({ key, value: text, headers: { ...relayed, [REROUTED_HEADER]: origin } });
           this.metrics.misrouted.inc({ action: 'rerouted', cause });
         } else {
-          letters.push(this.#misroutedLetter(e.tenant, origin, text, cause, partitions ?? 0, receivedMs));
+          letters.push(this.#misroutedLetter(input.tenant, origin, text, cause, partitions ?? 0, receivedMs));
           this.metrics.misrouted.inc({ action: 'dead_lettered', cause });
         }
         return;
       }
-      const input = this.stage.enrich(e, receivedMs);
       const found = this.runtime.process(input, mode, byAddress ? 'source' : 'subject');
       if (found.length > 0) detections.push(...found);
       // What per-address state reads goes to its address's owner (re-read in warm-up: sent already).
       if (!byAddress && mode === 'live' && this.runtime.readsSource(input))
         forwards.push({
-          key: addressKey(e.tenant, e.ip),
+          key: addressKey(input.tenant, input.ip),
           value: text,
           ...(relayed ? { headers: relayed } : {}),
         });
@@ -386,19 +432,16 @@ export class KafkaDetector {
         { topic, partition, rerouted: reroutes.length, deadLettered: letters.length },
         'events on a partition their key does not put them on (tokenwatch_misrouted_events_total): check the producers’ keys and partitioner',
       );
-    const next = BigInt(batch.lastOffset()) + 1n;
     if (liveFrom !== undefined && next >= liveFrom) this.#liveFrom.delete(k);
-    await withHeartbeat(
-      Promise.all([
-        this.outputs.write(detections),
-        this.#publish(this.options.addressTopic, forwards),
-        this.#publish(topic, reroutes),
-        this.#storeLetters(letters),
-      ]),
-      heartbeat,
-    );
-    // Offsets before liveFrom were committed already; never commit backwards.
-    if (liveFrom === undefined || next > liveFrom) this.#committer.mark(topic, partition, next.toString());
+    await Promise.all([
+      this.outputs.write(detections),
+      this.#publish(this.options.addressTopic, forwards),
+      this.#publish(topic, reroutes),
+      this.#storeLetters(letters),
+    ]);
+    // Offsets before the committed one were committed already; never commit backwards.
+    const committed = this.#committed.get(k);
+    return committed === undefined || next > committed;
   }
 
   /** Publishes until Kafka acknowledges (the batch's offsets wait for it). */
@@ -450,10 +493,8 @@ export class KafkaDetector {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Stops retrying what a batch sends (the door stops fetching; what was not sent stays uncommitted). */
+  stop(): void {
     this.#stopped = true;
-    await this.#consumer.stop();
-    await this.#committer.drain();
-    await this.#consumer.disconnect();
   }
 }

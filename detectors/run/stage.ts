@@ -1,6 +1,7 @@
 /**
- * The detection stage of the service: the runtime, its outputs and its source — a consumer group
- * of its own with Kafka, or the in-process stream of validated events in single-process mode.
+ * The detection stage of the service: the runtime, its outputs and its source — with Kafka a tap of
+ * the ingest's Kafka door (which then consumes in the detectors' group), or the in-process stream of
+ * validated events in single-process mode.
  */
 
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -9,6 +10,7 @@ import type { Metrics } from '../../ingest/metrics.ts';
 import type { KafkaTrust } from '../../ingest/pipeline/kafka-origin.ts';
 import type { EventRow } from '../../ingest/pipeline/rows.ts';
 import type { Stage } from '../../ingest/pipeline/stage.ts';
+import type { KafkaTap } from '../../ingest/sources/kafka-tap.ts';
 import type { WriteBacklog } from '../../platform/backlog.ts';
 import type { RefusedRowSink } from '../../platform/clickhouse/refusals.ts';
 import type { Kafka, Producer } from '../../platform/kafka/client.ts';
@@ -29,10 +31,14 @@ import { DetectorRuntime } from './runtime.ts';
 export interface DetectionStage {
   runtime: DetectorRuntime;
   outputs: DetectionOutputs;
-  /** ready: state rebuilt and (with Kafka) a member of the group */
+  /** ready: state rebuilt (with Kafka: of every partition the door's consumer was assigned) */
   readonly ready: boolean;
+  /** Kafka mode: what the ingest's Kafka door hands its batches to; its group is `groupId` */
+  tap?: { reader: KafkaTap; groupId: string };
   /** single-process mode: validated events, as they are accepted */
   observe(rows: EventRow[]): void;
+  /** shutting down: stop retrying what batches in flight send (they stay uncommitted) */
+  stopping(): void;
   close(): Promise<void>;
 }
 
@@ -41,13 +47,13 @@ export interface DetectionDeps {
   stage: Stage;
   metrics: Metrics;
   log: Logger;
-  /** Kafka mode: the client, the producer, and the topics and consumer settings the events come on */
+  /** Kafka mode: the client, the producer, the topics the events come on, the ingest's group */
   kafka?: {
     client: Kafka;
     producer: Producer;
     topics: string[];
-    sessionTimeoutMs: number;
-    topicPartitions: number;
+    /** where rows stood for commits that do not vouch for them (before the one consumer) */
+    ingestGroupId: string;
     /** where the dead letters of events misplaced twice go (the ingest's dead-letter store) */
     deadLetters: DeadLetterSink;
     /** whose reporter headers are believed (the relay's secret) */
@@ -105,13 +111,12 @@ export async function startDetection(
       deps.kafka.client,
       {
         groupId: config.groupId,
+        ingestGroupId: deps.kafka.ingestGroupId,
         topics: deps.kafka.topics,
         addressTopic: config.addressTopic,
         // per-address state lives as long as its longest window (the dedup window): re-read that much
         addressLookbackS: windowS,
         retryMaxBackoffMs: deps.retryMaxBackoffMs,
-        sessionTimeoutMs: deps.kafka.sessionTimeoutMs,
-        partitionsConsumedConcurrently: Math.max(1, deps.kafka.topicPartitions),
         overlapSeconds: config.rebuildOverlapSeconds,
         database: deps.database,
         trust: deps.kafka.trust,
@@ -128,17 +133,18 @@ export async function startDetection(
       deps.metrics,
       log,
     );
-    await consumer.start();
     return {
       runtime,
       outputs,
       get ready() {
         return consumer.ready;
       },
+      tap: { reader: consumer, groupId: config.groupId },
       observe: () => undefined,
+      stopping: () => consumer.stop(),
       async close() {
         clearInterval(sweeper);
-        await consumer.stop();
+        consumer.stop();
         await outputs.close();
       },
     };
@@ -166,6 +172,7 @@ export async function startDetection(
       deps.metrics.detectorEvents.inc({ mode: 'live' }, rows.length);
       outputs.write(found).catch((err: Error) => log.error({ err: err.message }, 'detections not stored'));
     },
+    stopping: () => undefined,
     async close() {
       clearInterval(sweeper);
       await outputs.close();

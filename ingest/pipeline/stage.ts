@@ -57,6 +57,7 @@ export class Stage {
 
   /** Validates one event given as text; never throws. */
   validateText(text: string, ctx: ValidationContext): ValidationResult {
+    this.metrics.validated.inc();
     try {
       return validateEventText(text, this.validation, ctx);
     } catch (err) {
@@ -80,25 +81,37 @@ export class Stage {
   ): Promise<EventRow[]> {
     const rows: EventRow[] = [];
     await forEachInSlices(events, (e) => {
-      try {
-        rows.push(this.enrich(e, receivedMs, door));
-      } catch (err) {
-        const failed = unprocessable(err);
-        if (failed.ok) return;
-        deadLetters.push(
-          this.deadLetter({
-            door,
-            tenant: e.tenant,
-            origin: 'enrichment',
-            eventIndex: -1,
-            error: failed.error,
-            payload: JSON.stringify(toContractEvent(e)),
-            receivedMs,
-          }),
-        );
-      }
+      const row = this.enrichOrLetter(e, receivedMs, door, deadLetters);
+      if (row !== undefined) rows.push(row);
     });
     return rows;
+  }
+
+  /** The row of one validated event, or undefined and its dead letter pushed to `deadLetters`. */
+  enrichOrLetter(
+    e: NormalizedEvent,
+    receivedMs: number,
+    door: Door,
+    deadLetters: DeadLetterRow[],
+  ): EventRow | undefined {
+    try {
+      return this.enrich(e, receivedMs, door);
+    } catch (err) {
+      const failed = unprocessable(err);
+      if (failed.ok) return undefined;
+      deadLetters.push(
+        this.deadLetter({
+          door,
+          tenant: e.tenant,
+          origin: 'enrichment',
+          eventIndex: -1,
+          error: failed.error,
+          payload: JSON.stringify(toContractEvent(e)),
+          receivedMs,
+        }),
+      );
+      return undefined;
+    }
   }
 
   deadLetter(d: DeadLetterInput): DeadLetterRow {

@@ -4,6 +4,11 @@
  * rows. When the buffer is full (ClickHouse slow or down) the batch waits, heartbeating, so the
  * consumer stops fetching and memory stays bounded.
  *
+ * With a tap (the detectors, kafka-tap.ts) the consumer runs in the tap's group and each validated
+ * batch goes to both sinks — the batcher and the tap — and its offsets are committed once both are
+ * done (the commit says so: COMMITTED_BY_BOTH); what the tap re-reads before the offset its rows are
+ * stored up to is validated for it and not stored again. The tap's own topics go to it alone.
+ *
  * Each row records the partition its `tenant:subject` belongs to and the topic's partition count
  * (`kafka_partition`, `kafka_partitions`): what the detectors rebuild one partition's state from.
  * It is computed from the body, not taken from where the message was: a producer that keys or
@@ -44,9 +49,11 @@ import type { DeadLetterRow, EventRow } from '../pipeline/rows.ts';
 import type { Stage } from '../pipeline/stage.ts';
 import type { NormalizedEvent, ValidationResult } from '../pipeline/validate.ts';
 import type { DeadLetterTopic } from '../sink/dead-letter-topic.ts';
+import type { KafkaTap, ValidatedMessage } from './kafka-tap.ts';
 
 /** What the source consumes and how: the ingest's topics and group, Kafka's session and partitions. */
 export interface KafkaSourceOptions {
+  /** the ingest's group; with a tap, the tap's (its commits then vouch for both: COMMITTED_BY_BOTH) */
   groupId: string;
   topics: string[];
   sessionTimeoutMs: number;
@@ -56,7 +63,15 @@ export interface KafkaSourceOptions {
   trust: KafkaTrust;
   /** where a bound topic's accepted events are relayed (the events topic), and by which producer */
   relay: { topic: string; producer: Producer; retryMaxBackoffMs: number };
+  /** the second reader of the events batches (the detectors), and of its own topics */
+  tap?: KafkaTap;
 }
+
+/**
+ * The metadata of a commit made with a tap: the rows before it are stored and the tap is done with
+ * them. A commit without it (an older version's tap group) says nothing of the rows.
+ */
+export const COMMITTED_BY_BOTH = 'tokenwatch:stored+detected';
 
 export class KafkaSource {
   readonly #consumer: Consumer;
@@ -91,11 +106,16 @@ export class KafkaSource {
     this.metrics = metrics;
     this.log = log;
     this.#consumer = createConsumer(kafka, config.groupId, config.sessionTimeoutMs);
-    this.#committer = new OffsetCommitter(this.#consumer, log);
+    this.#committer = new OffsetCommitter(
+      this.#consumer,
+      log,
+      config.tap === undefined ? null : COMMITTED_BY_BOTH,
+    );
     const { GROUP_JOIN, CRASH, DISCONNECT } = this.#consumer.events;
     this.#consumer.on(GROUP_JOIN, (e) => {
       this.#joined = true;
       this.#counts.clear();
+      config.tap?.onAssignment(e.payload.memberAssignment, this.#consumer);
       this.log.info(
         { groupId: config.groupId, assignment: e.payload.memberAssignment },
         'joined consumer group',
@@ -110,13 +130,14 @@ export class KafkaSource {
     });
   }
 
-  /** Ready: connected and a member of the group. */
+  /** Ready: connected and a member of the group (with a tap: and the tap ready). */
   get ready(): boolean {
-    return this.#joined;
+    return this.#joined && (this.config.tap?.ready ?? true);
   }
 
   async start(): Promise<void> {
     await this.#consumer.connect();
+    // The service's start created the topics and waited until they are served (ensureTopics).
     await this.#consumer.subscribe({ topics: this.#allTopics(), fromBeginning: true });
     await this.#consumer.run({
       autoCommit: false,
@@ -127,58 +148,79 @@ export class KafkaSource {
   }
 
   #allTopics(): string[] {
-    return [...new Set([...this.config.topics, ...this.config.trust.bindings.keys()])];
+    return [
+      ...new Set([
+        ...this.config.topics,
+        ...this.config.trust.bindings.keys(),
+        ...(this.config.tap?.ownTopics ?? []),
+      ]),
+    ];
   }
 
-  async #onBatch({ batch, heartbeat }: EachBatchPayload): Promise<void> {
+  async #onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isStale } = payload;
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
+    const next = BigInt(batch.lastOffset()) + 1n;
+    const { tap } = this.config;
+    if (tap?.ownTopics.includes(topic)) {
+      if (await tap.takeOwn(payload)) this.#committer.mark(topic, partition, next.toString());
+      return;
+    }
+    const binding = this.config.trust.bindings.get(topic);
+    const admitted = binding === undefined ? tap?.admit(topic, partition, isStale) : undefined;
+    if (admitted?.take === false) return;
+    // Before storeFrom the tap re-reads what was stored already: validated for it, never stored again.
+    const storeFrom = admitted?.storeFrom;
     const receivedMs = Date.now();
     const valid: NormalizedEvent[] = [];
+    const rows: EventRow[] = [];
+    const taken: ValidatedMessage[] = [];
     const deadLetters: DeadLetterRow[] = [];
-    const binding = this.config.trust.bindings.get(topic);
+    const notAgain: DeadLetterRow[] = [];
+    let received = 0;
     // A fetch can hold thousands of messages: validated in slices shared with all other work.
     await forEachInSlices(batch.messages, (m) => {
+      const store = storeFrom === undefined || BigInt(m.offset) >= storeFrom;
+      if (store) received++;
       const text = m.value?.toString('utf8') ?? '';
       const from = kafkaOrigin(topic, m, this.config.trust);
       const result: ValidationResult = from.ok
         ? this.stage.validateText(text, { nowMs: receivedMs, ...from.ctx })
         : from;
-      if (result.ok) {
-        valid.push(result.event);
-        return;
-      }
-      const origin = `${topic}/${partition}/${m.offset}`;
-      deadLetters.push(
-        this.stage.deadLetter({
-          door: 'kafka',
-          // a bound topic's refusals are its tenant's (whatever tenant the body or key names)
-          tenant: binding?.tenant ?? cut(m.key?.toString('utf8').split(':', 1)[0] ?? '', 64),
-          origin,
-          letterId: `kafka:${origin}`,
-          eventIndex: -1,
-          error: result.error,
-          payload: text,
+      if (result.ok && binding !== undefined) valid.push(result.event);
+      else if (result.ok && from.ok) {
+        const row = this.stage.enrichOrLetter(
+          result.event,
           receivedMs,
-        }),
-      );
+          'kafka',
+          store ? deadLetters : notAgain,
+        );
+        if (row === undefined) return;
+        if (store) rows.push(row);
+        if (tap !== undefined) taken.push({ message: m, text, reporter: from.ctx.reporter, row });
+      } else if (!result.ok && store)
+        deadLetters.push(this.#refused(topic, partition, m, text, result, receivedMs));
     });
+    this.metrics.received.inc({ door: 'kafka' }, received);
+    this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
     if (binding !== undefined) return this.#relay(batch, valid, deadLetters, heartbeat);
-    const events = await this.stage.enrichAll(valid, receivedMs, 'kafka', deadLetters);
     const partitions = await this.#partitionsOf(topic);
     if (partitions > 0)
-      await forEachInSlices(events, (r) => {
+      await forEachInSlices(tap !== undefined ? taken.map((t) => t.row) : rows, (r) => {
         r.kafka_partition = partitionOfKey(eventKey(r.tenant, r.subject), partitions);
         r.kafka_partitions = partitions;
       });
-    this.metrics.received.inc({ door: 'kafka' }, batch.messages.length);
-    this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
-
-    const { stored } = await this.#submit(events, deadLetters, heartbeat);
-    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    // Both sinks at once: the detectors' run, the rows' insert; the offsets wait for both.
+    const detected =
+      tap?.take({ topic, partition, next, receivedMs, valid: taken, lag: Number(batch.offsetLag()) }) ??
+      Promise.resolve(true);
+    detected.catch(() => undefined); // awaited below, after the rows found room
+    const { stored } = await this.#submit(rows, deadLetters, heartbeat);
+    const commit = await withHeartbeat(detected, heartbeat);
     stored.then(
       () => {
-        this.#committer.mark(topic, partition, next);
+        if (commit) this.#committer.mark(topic, partition, next.toString());
         return this.deadLetterTopic.publish(deadLetters);
       },
       (err: Error) =>
@@ -187,6 +229,30 @@ export class KafkaSource {
           'batch not stored; its offsets stay uncommitted',
         ),
     );
+  }
+
+  /** The dead letter of a message refused before or by validation. */
+  #refused(
+    topic: string,
+    partition: number,
+    m: EachBatchPayload['batch']['messages'][number],
+    text: string,
+    result: Extract<ValidationResult, { ok: false }>,
+    receivedMs: number,
+  ): DeadLetterRow {
+    const origin = `${topic}/${partition}/${m.offset}`;
+    const binding = this.config.trust.bindings.get(topic);
+    return this.stage.deadLetter({
+      door: 'kafka',
+      // a bound topic's refusals are its tenant's (whatever tenant the body or key names)
+      tenant: binding?.tenant ?? cut(m.key?.toString('utf8').split(':', 1)[0] ?? '', 64),
+      origin,
+      letterId: `kafka:${origin}`,
+      eventIndex: -1,
+      error: result.error,
+      payload: text,
+      receivedMs,
+    });
   }
 
   /**
@@ -205,8 +271,6 @@ export class KafkaSource {
     await forEachInSlices(valid, (e) => {
       messages.push(relayMessage(e, trust.relaySecret));
     });
-    this.metrics.received.inc({ door: 'kafka' }, batch.messages.length);
-    this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
     if (messages.length > 0)
       await withHeartbeat(
         keepTrying(() => sendChunked(relay.producer, relay.topic, messages), {

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { forEachInSlices } from '../slices.ts';
 import { cut, wellFormedJsonText } from '../text.ts';
 import { murmur2Partition } from './murmur2.ts';
+import { untilServed } from './until-served.ts';
 
 export type { Consumer, EachBatchPayload, Kafka, Producer };
 
@@ -30,6 +31,10 @@ const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP }
 /** The compression each client's producers send with (the client options are kafkajs' own, without it). */
 const compressionOfKafka = new WeakMap<Kafka, CompressionTypes>();
 const compressionOfProducer = new WeakMap<Producer, CompressionTypes>();
+/** The logger each client was made with (for tokenwatch's own lines about it, not kafkajs'). */
+const logOfKafka = new WeakMap<Kafka, Logger>();
+/** How long start-up waits for the topics it just created to be served before it gives up. */
+const NEW_TOPIC_SERVED_TIMEOUT_MS = 30_000;
 
 // kafkajs logs retriable protocol responses (a coordinator still loading, a leader moving) as errors
 // and then retries; tokenwatch reports real failures itself (consumer crashes, failed sends), so
@@ -66,6 +71,7 @@ export function createKafka(o: KafkaOptions, log: Logger): Kafka {
       },
   });
   compressionOfKafka.set(kafka, COMPRESSION[o.compression ?? 'none']);
+  logOfKafka.set(kafka, log);
   return kafka;
 }
 
@@ -78,9 +84,10 @@ export async function ensureTopics(kafka: Kafka, topics: string[], numPartitions
     const missing = topics.filter((t) => !existing.has(t));
     if (missing.length > 0) {
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((topic) => ({ topic, numPartitions })),
       });
+      await untilTopicsServed(kafka, admin, missing);
     }
   } finally {
     await admin.disconnect();
@@ -100,7 +107,7 @@ export async function ensureTopic(
     if (!(await admin.listTopics()).includes(topic)) {
       await admin
         .createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: [
             {
               topic,
@@ -113,10 +120,36 @@ export async function ensureTopic(
           // another instance created it meanwhile
           if (err.type !== 'TOPIC_ALREADY_EXISTS' && !/already exists/i.test(err.message)) throw err;
         });
+      await untilTopicsServed(kafka, admin, [topic]);
     }
     const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
     return topics[0]?.partitions.length ?? 0;
   });
+}
+
+/**
+ * Resolves once topics created a moment ago are served: their metadata names a leader for every
+ * partition and their leaders answer ListOffsets. kafkajs' own `waitForLeaders` retries only
+ * LEADER_NOT_AVAILABLE, while a KRaft broker answers UNKNOWN_TOPIC_OR_PARTITION until its metadata
+ * catches up, so the first read of a new topic (a consumer joining, offsets looked up) would fail.
+ */
+async function untilTopicsServed(kafka: Kafka, admin: Admin, topics: string[]): Promise<void> {
+  const log = logOfKafka.get(kafka);
+  if (log === undefined) throw new Error('untilTopicsServed: the Kafka client was not made by createKafka');
+  await untilServed(
+    async () => {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      const leaderless = meta.find(
+        (t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0),
+      );
+      if (leaderless !== undefined)
+        throw Object.assign(new Error(`topic ${leaderless.name} has partitions without a leader`), {
+          type: 'LEADER_NOT_AVAILABLE',
+        });
+      for (const topic of topics) await admin.fetchTopicOffsets(topic);
+    },
+    { topics, log, timeoutMs: NEW_TOPIC_SERVED_TIMEOUT_MS },
+  );
 }
 
 /** A partition's offsets: the first at or after `timestampMs` (the end if none), and the end. */
@@ -269,8 +302,12 @@ export async function partitionCounts(kafka: Kafka, topics: string[]): Promise<M
 export interface PartitionStart {
   /** the group's committed offset, or undefined when it has none */
   committed: bigint | undefined;
+  /** the metadata committed with it (null when none) */
+  committedMetadata: string | null;
   /** the first offset whose message is at or after the timestamp (the end of the log if none) */
   atTime: bigint;
+  /** the partition's first offset still in the log */
+  low: bigint;
 }
 
 /** Per partition of `topic`: where `groupId` stands, and the first offset at or after `timestampMs`. */
@@ -283,13 +320,20 @@ export async function partitionStarts(
   return withAdmin(kafka, async (admin) => {
     const [group] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
-    const committed = new Map(group?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+    const low = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)]));
+    const committed = new Map(group?.partitions.map((p) => [p.partition, p]) ?? []);
     return new Map(
       byTime.map((o) => {
-        const c = committed.get(o.partition);
+        const p = committed.get(o.partition);
+        const c = p === undefined ? undefined : BigInt(p.offset);
         return [
           o.partition,
-          { committed: c !== undefined && c >= 0n ? c : undefined, atTime: BigInt(o.offset) },
+          {
+            committed: c !== undefined && c >= 0n ? c : undefined,
+            committedMetadata: p?.metadata ?? null,
+            atTime: BigInt(o.offset),
+            low: low.get(o.partition) ?? 0n,
+          },
         ];
       }),
     );

@@ -1,6 +1,7 @@
 /**
  * Commits consumer offsets once ClickHouse has stored the rows before them. Marks coalesce per
  * partition and commits are serialized, so a later offset is never overwritten by an earlier one.
+ * Each commit can carry one metadata string (what a commit of this consumer vouches for).
  */
 import type { Logger } from 'pino';
 import type { Consumer } from './client.ts';
@@ -17,10 +18,12 @@ export class OffsetCommitter {
 
   private readonly consumer: Consumer;
   private readonly log: Logger;
+  private readonly metadata: string | null;
 
-  constructor(consumer: Consumer, log: Logger) {
+  constructor(consumer: Consumer, log: Logger, metadata: string | null = null) {
     this.consumer = consumer;
     this.log = log;
+    this.metadata = metadata;
   }
 
   /** `offset` is the next offset to read (last stored + 1). */
@@ -44,7 +47,7 @@ export class OffsetCommitter {
       const marks = [...this.#pending.values()];
       this.#pending.clear();
       try {
-        await this.consumer.commitOffsets(marks);
+        await this.consumer.commitOffsets(marks.map((m) => ({ ...m, metadata: this.metadata })));
       } catch (err) {
         // After a rebalance the partition may belong to another member, which re-reads from the
         // last committed offset; the rows it re-inserts collapse by event_id.

@@ -2,7 +2,8 @@
  * The detectors on real Kafka and ClickHouse: a replayed refresh token is found within a second;
  * a detector killed after a rotation and restarted still finds the replay (state rebuilt from
  * ClickHouse); two instances in one group with a rebalance between rotation and replay report
- * each replay exactly once. Single-process mode detects in process and rebuilds on start too.
+ * each replay exactly once. Each Kafka event is decoded and validated once, for its row and the
+ * detectors alike. Single-process mode detects in process and rebuilds on start too.
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -143,6 +144,24 @@ describe('detection on Kafka and ClickHouse', () => {
     const badTime = await getDetections(service.url, 'from=yesterday');
     expect(badTime.status).toBe(400);
     expect(badTime.body.message).toContain('from must be an RFC 3339 date-time or epoch milliseconds');
+  });
+
+  it('decodes and validates each Kafka event once, for its row and for the detectors alike', async () => {
+    const setup = serviceSetup({ kafka: true });
+    const service = await startService(setup.env);
+    running.push(service);
+    const now = Date.now();
+    const events = [...login('frank', 'f1', now - 60_000), ...login('grace', 'g1', now - 60_000)];
+    await produce(kafka, setup.topic, events);
+    await waitUntil('the events stored and run live by the detectors', async () => {
+      const stored = await scalar(
+        ch,
+        `SELECT count() FROM ${setup.database}.events FINAL WHERE subject IN ('frank', 'grace')`,
+      );
+      const live = await metric(service.url, 'tokenwatch_detector_events_total', { mode: 'live' });
+      return stored === events.length && live === events.length ? true : undefined;
+    });
+    expect(await metric(service.url, 'tokenwatch_events_validated_total')).toBe(events.length);
   });
 
   it('still finds the replay after the detector is killed after the rotation and restarted', async () => {
