@@ -12,7 +12,8 @@
  *   npm run eval -- --hard --hard-users 100
  *
  * `--hard` adds the hard benign cases (tools/simulator/hard-cases.ts: consumer VPNs, Private Relay,
- * cloud proxies, roaming SIMs, in-flight Wi-Fi, mis-geolocated lines; `--hard-users` of each) to the
+ * cloud proxies, roaming SIMs, in-flight Wi-Fi, mis-geolocated lines, DPoP-bound clients whose
+ * verifiers check their proofs; `--hard-users` of each) to the
  * same seed's world, and reports per case the subjects with an alert and with a revocation (per
  * 1,000 per simulated day) beside each attack kind's recall, with the issue's goals; it writes the
  * "Detection quality, hard cases" section and results/eval-hard.json. Without it the run is the
@@ -260,6 +261,8 @@ async function main() {
     ...(verifierReporter !== undefined ? { verifierReporter } : {}),
     clock,
     tenant: TENANT,
+    // the hard cases' DPoP-bound clients prove their keys; the default eval's verifiers stay as they were
+    ...(HARD ? { dpop: true } : {}),
   });
   const executor = new Executor({
     users: sim.users,

@@ -2,7 +2,8 @@
  * The hard benign cases (`npm run eval -- --hard`): people whose networks switch in ways that look
  * like travel — an unlisted consumer VPN toggled on and off, iCloud Private Relay, a cloud security
  * proxy far from the office, a roaming SIM whose carrier egress stays at home, in-flight Wi-Fi
- * hopping continents, a home line the geo database places far away. Each is a user of its own
+ * hopping continents, a home line the geo database places far away, and DPoP-bound clients toggling
+ * that same consumer VPN (proving their own key from every network). Each is a user of its own
  * (subject `hard-<kind>-00042`) living the usual days (tools/simulator/day-plan.ts) with the
  * networks of those days rewritten; same devices, browsers and tokens throughout. Pure and seeded.
  */
@@ -20,6 +21,7 @@ export const HARD_CASE_KINDS = [
   'roaming_sim',
   'inflight_wifi',
   'misgeolocated',
+  'dpop_bound',
 ] as const;
 export type HardCaseKind = (typeof HARD_CASE_KINDS)[number];
 
@@ -157,6 +159,7 @@ function hardUser(kind: HardCaseKind, index: number, rnd: Random): User {
       tabs: 1,
       flaky: false,
     });
+  if (kind === 'dpop_bound') for (const d of user.devices) d.dpop = true;
   if (kind === 'misgeolocated') {
     // the home line is in the user's city; the geo database says another continent
     const line = rnd.pick(farFrom(MISPLACED_LINES, user.home, 3000));
@@ -172,6 +175,7 @@ const DESCRIPTIONS: Record<HardCaseKind, string> = {
   roaming_sim: 'abroad, the phone’s carrier egress stays in the home country',
   inflight_wifi: 'laptop on in-flight Wi-Fi, egress hopping between continents',
   misgeolocated: 'home line on a range the geo database places 3,000+ km away',
+  dpop_bound: 'DPoP-bound client (every device proves its own key) toggling a consumer VPN',
 };
 
 /** `perKind` users of every hard case, their benign days and their labels. */
@@ -191,7 +195,7 @@ export function planHardCases(perKind: number, rnd: Random, window: PlanWindow, 
         : userPlan(user, plan, window, 0, activity);
       const nets = r.fork('networks');
       const mine =
-        kind === 'consumer_vpn'
+        kind === 'consumer_vpn' || kind === 'dpop_bound'
           ? consumerVpn(user, days, nets)
           : kind === 'private_relay'
             ? privateRelay(user, days, nets)

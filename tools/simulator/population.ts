@@ -39,6 +39,8 @@ export interface Device {
   tabs: number;
   /** loses a refresh response now and then, and retries it (phones on bad networks) */
   flaky: boolean;
+  /** its tokens are bound to its own DPoP key, which it proves on every call (RFC 9449) */
+  dpop?: true;
 }
 
 export interface User {

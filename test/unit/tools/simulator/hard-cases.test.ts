@@ -124,6 +124,20 @@ describe('hard benign cases', () => {
     ).toBe(true);
   });
 
+  it('DPoP-bound: every device bound to its own key, toggling a consumer VPN; nobody else bound', () => {
+    for (const s of subjectsOf('dpop_bound'))
+      expect(userOf(s).devices.every((d) => d.dpop === true)).toBe(true);
+    expect(
+      somebody(
+        'dpop_bound',
+        (_u, cs) =>
+          cs.some((c) => c.net.kind === 'consumer_vpn') && cs.some((c) => c.net.kind !== 'consumer_vpn'),
+      ),
+    ).toBe(true);
+    const bound = hard.users.filter((u) => u.devices.some((d) => d.dpop === true)).map((u) => u.subject);
+    expect(bound).toStrictEqual(subjectsOf('dpop_bound'));
+  });
+
   it('mis-geolocated: the home line is in the user’s city, on a range geoip places 3,000 km or more away', () => {
     for (const s of subjectsOf('misgeolocated')) {
       const u = userOf(s);
