@@ -383,7 +383,8 @@ export class Executor {
     if (step.staleTab) {
       // a tab left open presents the old token once more, from the same place
       this.stats.calls++;
-      this.#count(await this.#o.api.call('api-gateway', session.access, caller));
+      const tab = await this.#proving(device, caller, session.access);
+      this.#count(await this.#o.api.call('api-gateway', session.access, tab));
     }
   }
 

@@ -186,10 +186,16 @@ function setup(users: User[], o: Partial<ExecutorOptions> & { delay?: () => Prom
 const claimsOf = (token: string) => decode(token.split('.')[1]!);
 
 describe('Executor: a client', () => {
-  it('a DPoP-bound device logs in with its key and proves the same key on every call, from any network', async () => {
+  it('a DPoP-bound device logs in with its key and proves the same key on every call (a stale tab too), from any network', async () => {
     const exit = net('45.32.14.1', 'consumer_vpn');
     const { auth, api, executor } = setup([user('dora', [{ dpop: true }]), user('bob')]);
-    await executor.run([call(1000, 'dora'), call(2000, 'bob'), call(60_000, 'dora', 'dora-laptop', exit)]);
+    await executor.run([
+      call(1000, 'dora'),
+      call(2000, 'bob'),
+      call(60_000, 'dora', 'dora-laptop', exit),
+      // after logging out, a stale tab presents the old token once: with a proof too
+      { at: 2 * MIN, subject: 'dora', kind: 'logout', device: 'dora-laptop', net: HOME, staleTab: true },
+    ]);
     const keyOf = (subject: string) =>
       auth.loginKeys[auth.log.findIndex((l) => l.op === 'login' && l.subject === subject)];
     const [jkt, bobKey] = [keyOf('dora'), keyOf('bob')];
@@ -197,7 +203,7 @@ describe('Executor: a client', () => {
     expect(bobKey).toBeUndefined();
     const checker = createDpopChecker();
     const dora = api.calls.filter((c) => c.caller.deviceId === 'dora-laptop');
-    expect(dora.map((c) => c.caller.ip)).toStrictEqual([HOME.ip, exit.ip]);
+    expect(dora.map((c) => c.caller.ip)).toStrictEqual([HOME.ip, exit.ip, HOME.ip]);
     for (const c of dora) expect(await checker.check(c.caller.dpop!, c.token, c.nowMs)).toBe(jkt);
     // a proof is for its own token: presented with another it proves nothing
     expect(await checker.check(dora[0]!.caller.dpop!, 'another.token.here', dora[0]!.nowMs)).not.toBe(jkt);
