@@ -79,7 +79,7 @@ export function hardCaseReport(
       labels.filter((l) => l.kind === k),
     ),
   );
-  const all = quality('all hard cases', labels);
+  const all = { ...quality('all hard cases', labels), description: 'every case together' };
   const lowestRecall = attackKinds.reduce<number | null>(
     (min, k) => Math.min(min ?? 1, k.attacks === 0 ? 1 : k.detected / k.attacks),
     null,

@@ -51,6 +51,7 @@ describe('hard-case report', () => {
     const all = r.cases.at(-1)!;
     expect(all).toMatchObject({ kind: 'all hard cases', subjects: 1000, alerted: 3, revoked: 1 });
     expect(all.revocationsPer1000PerDay).toBe(0.5);
+    expect(all.description).toBe('every case together');
     expect(r.goals.map((g) => g.met)).toStrictEqual([true, true, true]);
   });
 
