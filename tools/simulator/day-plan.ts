@@ -102,7 +102,8 @@ function phoneDay(c: DayContext, phone: Device) {
 function flight(
   c: DayContext,
   devices: Device[],
-  destination = c.rnd.pick(CITIES.filter((x) => x !== c.user.home)),
+  destinations: readonly City[],
+  destination = c.rnd.pick(destinations.filter((x) => x !== c.user.home)),
 ) {
   const { user, rnd } = c;
   const departH = rnd.between(7, 17);
@@ -142,6 +143,8 @@ export function userPlan(
   window: PlanWindow,
   travelPerDay = 0.03,
   activity = 1,
+  /** where flights go (the hard benign cases fly abroad) */
+  destinations: readonly City[] = CITIES,
 ): Step[] {
   const steps: Step[] = [];
   const offset = user.utcOffsetH * HOUR;
@@ -155,7 +158,7 @@ export function userPlan(
     const c: DayContext = { user, rnd, window, midnightUtc: midnight, steps, activity };
     const laptop = user.devices[0]!;
     if (away === undefined && rnd.chance(travelPerDay)) {
-      away = flight(c, user.devices); // the rest of the window there: the hotel's evenings only
+      away = flight(c, user.devices, destinations); // the rest of the window there: the hotel's evenings only
       continue;
     }
     if (away !== undefined) {

@@ -3,12 +3,14 @@
  * behave. A device logs in when it has no session; an app refreshes shortly before its access token
  * expires, a browser only on a 401 `expired` (every open tab at once) and then retries the call; a
  * flaky phone loses a refresh response and presents the same refresh token again; a refused
- * refresh means logging in again. Attackers use what they stole, and forge what they cannot.
+ * refresh means logging in again. A DPoP-bound device logs in with its own key and proves it on
+ * every call. Attackers use what they stole, and forge what they cannot.
  *
  * Steps of one user run one at a time, in order; different users run concurrently (bounded).
  */
 import { randomUUID } from 'node:crypto';
 import type { SimClock } from './clock.ts';
+import { createDpopKey, type DpopKey, SIM_API_METHOD, SIM_API_URL } from './dpop-client.ts';
 import type { Device, User } from './population.ts';
 import type { ApiPort, AuthPort, Caller, TokenResponse } from './ports.ts';
 import { Random } from './random.ts';
@@ -103,6 +105,8 @@ export class Executor {
   readonly #sessions = new Map<string, Session>();
   readonly #loot = new Map<string, Loot>();
   readonly #rnd = new Map<string, Random>();
+  /** the DPoP keys of bound devices, made at their first login */
+  readonly #keys = new Map<string, Promise<DpopKey>>();
   /** a real token whose payload forgers rewrite (keeping its header and signature) */
   #template = '';
   #stopped = false;
@@ -290,7 +294,7 @@ export class Executor {
 
   async #login(subject: string, device: Device, caller: Caller): Promise<Session> {
     this.stats.logins++;
-    const res = await this.#o.auth.login(subject, caller);
+    const res = await this.#o.auth.login(subject, caller, (await this.#keyOf(device))?.jkt);
     this.#checkServer(res, 'login');
     if (res.status !== 200) throw new Error(`login of ${subject}: ${res.status} ${JSON.stringify(res.body)}`);
     return this.#store(device.id, res);
@@ -318,6 +322,25 @@ export class Executor {
     return this.#login(subject, device, caller);
   }
 
+  /** A bound device's DPoP key (made once); undefined for bearer-token devices. */
+  #keyOf(device: Device): Promise<DpopKey> | undefined {
+    if (device.dpop !== true) return undefined;
+    let key = this.#keys.get(device.id);
+    if (key === undefined) {
+      key = createDpopKey();
+      this.#keys.set(device.id, key);
+    }
+    return key;
+  }
+
+  /** The caller of one API call with this token: with a fresh DPoP proof when the device is bound. */
+  async #proving(device: Device, caller: Caller, access: string): Promise<Caller> {
+    const key = await this.#keyOf(device);
+    if (key === undefined) return caller;
+    const proof = await key.proof(access, this.#o.clock.now());
+    return { ...caller, dpop: { proof, method: SIM_API_METHOD, url: SIM_API_URL } };
+  }
+
   async #call(
     subject: string,
     device: Device,
@@ -328,12 +351,16 @@ export class Executor {
     if (device.proactive && session.accessExpMs - this.#o.clock.now() < PROACTIVE_MARGIN_MS)
       session = await this.#refresh(subject, device, caller);
     this.stats.calls++;
-    let r = await this.#o.api.call(source, session.access, caller);
+    let r = await this.#o.api.call(
+      source,
+      session.access,
+      await this.#proving(device, caller, session.access),
+    );
     this.#count(r);
     if (!r.ok && (r.reason === 'expired' || r.reason === 'revoked')) {
       session = await this.#refresh(subject, device, caller);
       this.stats.calls++;
-      r = await this.#o.api.call(source, session.access, caller);
+      r = await this.#o.api.call(source, session.access, await this.#proving(device, caller, session.access));
       this.#count(r);
     }
   }
@@ -356,7 +383,8 @@ export class Executor {
     if (step.staleTab) {
       // a tab left open presents the old token once more, from the same place
       this.stats.calls++;
-      this.#count(await this.#o.api.call('api-gateway', session.access, caller));
+      const tab = await this.#proving(device, caller, session.access);
+      this.#count(await this.#o.api.call('api-gateway', session.access, tab));
     }
   }
 

@@ -25,6 +25,8 @@ export async function startSimulatedPlatform(o: {
   verifierReporter?: Reporter;
   clock: SimClock;
   tenant: string;
+  /** the verifiers check DPoP proofs (`npm run eval -- --hard`: its bound clients send them) */
+  dpop?: boolean;
 }): Promise<SimulatedPlatform> {
   const config = loadAuthConfig({
     AUTH_HOST: '127.0.0.1',
@@ -50,6 +52,7 @@ export async function startSimulatedPlatform(o: {
       denylist,
       tenant: o.tenant,
       now: o.clock.now,
+      ...(o.dpop === true ? { dpop: true } : {}),
     }),
     async close() {
       await server.close();

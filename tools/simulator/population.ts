@@ -6,7 +6,18 @@
 import { CITIES, type City, VPN_EGRESS_IPS } from './places.ts';
 import type { Random } from './random.ts';
 
-export type NetworkKind = 'home' | 'office' | 'mobile' | 'vpn' | 'hotel' | 'attacker';
+export type NetworkKind =
+  | 'home'
+  | 'office'
+  | 'mobile'
+  | 'vpn'
+  | 'hotel'
+  | 'attacker'
+  // the hard benign cases (tools/simulator/hard-cases.ts)
+  | 'consumer_vpn'
+  | 'relay'
+  | 'cloud_proxy'
+  | 'inflight';
 
 /** Where a request comes from. */
 export interface Network {
@@ -28,6 +39,8 @@ export interface Device {
   tabs: number;
   /** loses a refresh response now and then, and retries it (phones on bad networks) */
   flaky: boolean;
+  /** its tokens are bound to its own DPoP key, which it proves on every call (RFC 9449) */
+  dpop?: true;
 }
 
 export interface User {
@@ -78,9 +91,10 @@ export const vpnNet = (rnd: Random): Network => ({
   country: 'NL',
 });
 
-export function makeUser(index: number, rnd: Random): User {
+/** User `index` (subject `<prefix>-00042`); the hard benign cases use their own prefixes. */
+export function makeUser(index: number, rnd: Random, prefix = 'user'): User {
   const home = rnd.pick(CITIES);
-  const subject = `user-${String(index).padStart(5, '0')}`;
+  const subject = `${prefix}-${String(index).padStart(5, '0')}`;
   const devices: Device[] = [
     {
       id: `${subject}-laptop`,

@@ -12,6 +12,8 @@ export interface Caller {
   /** '' sends none */
   deviceId: string;
   userAgent: string;
+  /** the call's DPoP proof, method and URL (a DPoP-bound client's; checked by verifiers with `dpop`) */
+  dpop?: { proof: string; method: string; url: string };
 }
 
 export interface TokenResponse {
@@ -20,7 +22,8 @@ export interface TokenResponse {
 }
 
 export interface AuthPort {
-  login(subject: string, caller: Caller): Promise<TokenResponse>;
+  /** `dpopJkt`: bind the session's tokens to this DPoP key (its JWK thumbprint) */
+  login(subject: string, caller: Caller, dpopJkt?: string): Promise<TokenResponse>;
   refresh(refreshToken: string, caller: Caller): Promise<TokenResponse>;
   /** RFC 7009; the HTTP status */
   revoke(token: string, hint: 'access_token' | 'refresh_token', caller: Caller): Promise<number>;
@@ -64,8 +67,17 @@ export function httpAuth(url: string, client: { id: string; secret: string }): A
     return { status: res.status, body };
   };
   return {
-    login: (subject, caller) =>
-      post('/oauth/token', { grant_type: 'password', username: subject, password: subject }, caller),
+    login: (subject, caller, dpopJkt) =>
+      post(
+        '/oauth/token',
+        {
+          grant_type: 'password',
+          username: subject,
+          password: subject,
+          ...(dpopJkt === undefined ? {} : { dpop_jkt: dpopJkt }),
+        },
+        caller,
+      ),
     refresh: (refreshToken, caller) =>
       post('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, caller),
     revoke: async (token, hint, caller) =>
@@ -88,6 +100,8 @@ export interface SdkApisOptions {
   tenant: string;
   /** the clock the verifiers check exp against and stamp events with */
   now: () => number;
+  /** check DPoP proofs (the hard cases' bound clients send them); off by default */
+  dpop?: boolean;
 }
 
 /** One SDK verifier per source, in process, reporting every verification, checking the shared denylist. */
@@ -106,6 +120,7 @@ export function sdkApis(o: SdkApisOptions): ApiPort {
         tenant: o.tenant,
         source,
         now: o.now,
+        ...(o.dpop === true ? { dpop: {} } : {}),
       }),
     ]),
   );

@@ -6,6 +6,7 @@
  * test/integration/simulator.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { createDpopChecker } from '../../../../sdk/src/dpop.ts';
 import { SimClock } from '../../../../tools/simulator/clock.ts';
 import { type AttackEvent, Executor, type ExecutorOptions } from '../../../../tools/simulator/executor.ts';
 import type { Device, Network, User } from '../../../../tools/simulator/population.ts';
@@ -59,8 +60,12 @@ class RecordingAuth implements AuthPort {
     return { status: 200, body: { access_token: access, refresh_token: refresh, token_type: 'Bearer' } };
   }
 
-  async login(subject: string, caller: Caller) {
+  /** the DPoP key each login asked to bind the session to (undefined: a bearer session) */
+  readonly loginKeys: (string | undefined)[] = [];
+
+  async login(subject: string, caller: Caller, dpopJkt?: string) {
     this.log.push({ op: 'login', subject, caller, nowMs: this.clock.now() });
+    this.loginKeys.push(dpopJkt);
     await this.delay();
     return this.#issue(subject);
   }
@@ -181,6 +186,30 @@ function setup(users: User[], o: Partial<ExecutorOptions> & { delay?: () => Prom
 const claimsOf = (token: string) => decode(token.split('.')[1]!);
 
 describe('Executor: a client', () => {
+  it('a DPoP-bound device logs in with its key and proves the same key on every call (a stale tab too), from any network', async () => {
+    const exit = net('45.32.14.1', 'consumer_vpn');
+    const { auth, api, executor } = setup([user('dora', [{ dpop: true }]), user('bob')]);
+    await executor.run([
+      call(1000, 'dora'),
+      call(2000, 'bob'),
+      call(60_000, 'dora', 'dora-laptop', exit),
+      // after logging out, a stale tab presents the old token once: with a proof too
+      { at: 2 * MIN, subject: 'dora', kind: 'logout', device: 'dora-laptop', net: HOME, staleTab: true },
+    ]);
+    const keyOf = (subject: string) =>
+      auth.loginKeys[auth.log.findIndex((l) => l.op === 'login' && l.subject === subject)];
+    const [jkt, bobKey] = [keyOf('dora'), keyOf('bob')];
+    expect(jkt).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(bobKey).toBeUndefined();
+    const checker = createDpopChecker();
+    const dora = api.calls.filter((c) => c.caller.deviceId === 'dora-laptop');
+    expect(dora.map((c) => c.caller.ip)).toStrictEqual([HOME.ip, exit.ip, HOME.ip]);
+    for (const c of dora) expect(await checker.check(c.caller.dpop!, c.token, c.nowMs)).toBe(jkt);
+    // a proof is for its own token: presented with another it proves nothing
+    expect(await checker.check(dora[0]!.caller.dpop!, 'another.token.here', dora[0]!.nowMs)).not.toBe(jkt);
+    expect(api.calls.find((c) => c.caller.deviceId === 'bob-laptop')!.caller.dpop).toBeUndefined();
+  });
+
   it('a device with no session logs in first, then calls with the access token it got', async () => {
     const { auth, api, executor } = setup([user('alice')]);
     await executor.run([call(1000, 'alice')]);
