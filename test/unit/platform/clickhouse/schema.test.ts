@@ -77,6 +77,7 @@ describe('MIGRATIONS', () => {
       [12, 'denylist-only revocations'],
       [13, 'events_network'],
       [14, 'key binding'],
+      [15, 'device id source'],
     ]);
   });
 
@@ -123,6 +124,7 @@ describe('MIGRATIONS', () => {
       ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
         (c) => `ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
       ),
+      "ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS device_id_source String DEFAULT ''",
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -179,6 +181,7 @@ describe('MIGRATIONS', () => {
       ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
         (c) => `ALTER TABLE tw.events ADD COLUMN ${c} String DEFAULT ''`,
       ),
+      "ALTER TABLE tw.events ADD COLUMN device_id_source String DEFAULT ''",
     ]);
   });
 
@@ -236,6 +239,7 @@ describe('MIGRATIONS', () => {
       ...['bound_key_kind', 'bound_key_thumbprint', 'proof_key_thumbprint'].map(
         (c) => `ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS ${c} String DEFAULT ''`,
       ),
+      "ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS device_id_source String DEFAULT ''",
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(
