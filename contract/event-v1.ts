@@ -48,6 +48,13 @@ const Text = (description: string, maxLength = 256) => Type.String({ maxLength, 
 const EpochSeconds = (description: string) =>
   Type.Integer({ minimum: 0, maximum: 253402300799, description: `${description} (epoch seconds)` });
 
+/**
+ * Where an event's `device_id` came from. `claim` and `auth_server` are strong (the auth server
+ * vouches for them); `header` and `cookie` are weak (the client sends them: a thief copies them).
+ */
+export const DEVICE_ID_SOURCES = ['claim', 'header', 'cookie', 'auth_server'] as const;
+export type DeviceIdSource = (typeof DEVICE_ID_SOURCES)[number];
+
 /** Fields every event may carry. */
 const common = {
   event_id: Id('producer-unique id; the idempotency key (a re-sent event is stored once)', 128),
@@ -70,6 +77,15 @@ const common = {
   ),
   user_agent: Type.Optional(Text('client User-Agent', 1024)),
   device_id: Type.Optional(Text('a stable device identifier when the producer has one')),
+  device_id_source: Type.Optional(
+    Type.Union(
+      ['', ...DEVICE_ID_SOURCES].map((k) => Type.Literal(k)),
+      {
+        description:
+          'where `device_id` came from: `claim` (bound into the token by the auth server), `auth_server` (the auth server’s own knowledge at issuance/refresh) — strong; `header` or `cookie` (sent by the client: a thief copies them with the token) — weak; empty: unknown (weak)',
+      },
+    ),
+  ),
 } satisfies TProperties;
 
 /** How a token is bound to a key (RFC 9449 DPoP: `cnf.jkt`; RFC 8705 mTLS: `cnf["x5t#S256"]`). */

@@ -1,5 +1,6 @@
 /**
- * device_reuse: the same jti or refresh family presented from two or more device_ids; without
+ * device_reuse: the same jti or refresh family presented from two or more device_ids (the evidence
+ * says how far they are believed: `device_trust` strong when the auth server vouches for each); without
  * device ids, the same jti from more distinct networks (/24, /48) within a short window than one
  * client uses (default ≥ 3 networks in 5 minutes of event time, windows.ts). Allowlisted and private
  * networks do not count. A device set only grows, so the verdict does not depend on report order.
@@ -18,7 +19,7 @@ import {
   sightingOf,
   tokenOf,
 } from './state.ts';
-import { heldToken } from './trust.ts';
+import { deviceTrust, heldToken } from './trust.ts';
 import type { DetectorEvent, Finding } from './types.ts';
 import { busiestWindowWith, insertByTime } from './windows.ts';
 
@@ -94,7 +95,14 @@ export function detectDeviceReuse(k: KeyedState, e: DetectorEvent, cfg: Cfg): Fi
           confidence: 0.9,
           target: { kind, id },
           action: kind === 'jti' ? 'revoke_jti' : 'revoke_family',
-          evidence: { events: grown.map((s) => s.evidence()), devices: grown.map((s) => s.device_id) },
+          evidence: {
+            events: grown.map((s) => s.evidence()),
+            devices: grown.map((s) => s.device_id),
+            device_sources: grown.map((s) => s.device_source),
+            // strong: the auth server vouches for every device id (claim, auth_server); the response
+            // policy may require it to revoke (response/decide/policy.ts)
+            device_trust: deviceTrust(grown.map((s) => s.device_source)),
+          },
           first_event_ms: Math.min(...grown.map((s) => s.time_ms)),
         }),
       );

@@ -111,7 +111,10 @@ function proofKeyOf(e: DetectorEvent): string {
   return e.bound_key_thumbprint ?? '';
 }
 
-/** What many events share (what happened, the user agent, where, who reported it, the proof key): one object per combination. */
+/**
+ * What many events share (what happened, the user agent, where, who reported it, the proof key,
+ * where the device id came from): one object per combination.
+ */
 export class Circumstances {
   /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
   readonly what: string;
@@ -120,22 +123,40 @@ export class Circumstances {
   readonly reporter: Reporter;
   /** the thumbprint of the key that proved possession (DPoP proof or client certificate), '' when none */
   readonly proof_key: string;
+  /** where the device id came from: `claim` / `auth_server` (strong), `header` / `cookie` / '' (weak) */
+  readonly device_source: string;
 
-  constructor(what: string, user_agent: string, place: Place, reporter: Reporter, proof_key: string) {
+  constructor(
+    what: string,
+    user_agent: string,
+    place: Place,
+    reporter: Reporter,
+    proof_key: string,
+    device_source: string,
+  ) {
     this.what = what;
     this.user_agent = user_agent;
     this.place = place;
     this.reporter = reporter;
     this.proof_key = proof_key;
+    this.device_source = device_source;
   }
 
   /** Whether these are the given circumstances (the key alone could be forged by a field holding a NUL). */
-  matches(what: string, user_agent: string, place: Place, reporter: Reporter, proof_key: string): boolean {
+  matches(
+    what: string,
+    user_agent: string,
+    place: Place,
+    reporter: Reporter,
+    proof_key: string,
+    device_source: string,
+  ): boolean {
     return (
       this.place === place &&
       this.what === what &&
       this.user_agent === user_agent &&
       this.proof_key === proof_key &&
+      this.device_source === device_source &&
       this.reporter.id === reporter.id &&
       this.reporter.role === reporter.role
     );
@@ -150,10 +171,11 @@ function circumstancesOf(e: DetectorEvent): Circumstances {
   const place = placeOf(e);
   const reporter = reporterOf(e);
   const proofKey = proofKeyOf(e);
-  const key = `${e.ip}\u0000${what}\u0000${reporter.role}\u0000${reporter.id}\u0000${proofKey}\u0000${e.user_agent}`;
+  const source = e.device_id_source ?? '';
+  const key = `${e.ip}\u0000${what}\u0000${reporter.role}\u0000${reporter.id}\u0000${proofKey}\u0000${source}\u0000${e.user_agent}`;
   const known = circumstances.get(key);
-  if (known?.matches(what, e.user_agent, place, reporter, proofKey)) return known;
-  const c = new Circumstances(what, e.user_agent, place, reporter, proofKey);
+  if (known?.matches(what, e.user_agent, place, reporter, proofKey, source)) return known;
+  const c = new Circumstances(what, e.user_agent, place, reporter, proofKey, source);
   if (circumstances.size >= CIRCUMSTANCES_KEPT) circumstances.clear();
   circumstances.set(key, c);
   return c;
@@ -245,6 +267,11 @@ export class Sighting {
   /** the thumbprint of the key that proved possession (DPoP proof or client certificate), '' when none */
   get proof_key(): string {
     return this.circumstances.proof_key;
+  }
+
+  /** where the device id came from: `claim` / `auth_server` (strong), `header` / `cookie` / '' (weak) */
+  get device_source(): string {
+    return this.circumstances.device_source;
   }
 
   get place(): Place {

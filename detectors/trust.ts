@@ -43,3 +43,16 @@ export const SIGNED_REJECTIONS: ReadonlySet<string> = new Set([
   'missing_claim',
   'revoked',
 ]);
+
+/**
+ * Device id sources the auth server vouches for: a claim it bound into the token, or its own
+ * knowledge at issuance/refresh. A header or cookie (or an unknown source) is the client's word,
+ * and a thief copies it along with the token.
+ */
+const STRONG_DEVICE_SOURCES: ReadonlySet<string> = new Set(['claim', 'auth_server']);
+
+/** How far device evidence can be believed: `strong` only when every device id in it is vouched for. */
+export type DeviceTrust = 'strong' | 'weak';
+
+export const deviceTrust = (sources: readonly string[]): DeviceTrust =>
+  sources.length > 0 && sources.every((s) => STRONG_DEVICE_SOURCES.has(s)) ? 'strong' : 'weak';

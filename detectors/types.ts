@@ -40,10 +40,11 @@ export const DETECTOR_FIELDS = [
   'reporter_role',
   'bound_key_thumbprint',
   'proof_key_thumbprint',
+  'device_id_source',
 ] as const satisfies readonly (keyof EventRow)[];
 
 /** Fields a detector input may lack (fixtures, rows stored before key binding was recorded): '' when absent. */
-type OptionalField = 'bound_key_thumbprint' | 'proof_key_thumbprint';
+type OptionalField = 'bound_key_thumbprint' | 'proof_key_thumbprint' | 'device_id_source';
 
 export type DetectorEvent = Omit<Pick<EventRow, (typeof DETECTOR_FIELDS)[number]>, OptionalField> &
   Partial<Pick<EventRow, OptionalField>> & {

@@ -67,12 +67,20 @@ export function readResponseFile(path: string): ResponseSettingsFile {
   return value as ResponseSettingsFile;
 }
 
-/** The default policy with the file's entries laid over it; `dryRun` from the environment added. */
-export function responsePolicy(file: ResponseSettingsFile, dryRun: readonly string[] = []): ResponsePolicy {
+/**
+ * The default policy with the file's entries laid over it; `dryRun` from the environment added, and
+ * with `requireStrongDevice` every detector's device evidence must be strong to revoke.
+ */
+export function responsePolicy(
+  file: ResponseSettingsFile,
+  dryRun: readonly string[] = [],
+  requireStrongDevice = false,
+): ResponsePolicy {
   const policy: Record<string, DetectorPolicy> = {};
   for (const name of REGISTRY.names) {
     const p: DetectorPolicy = { ...DEFAULT_POLICY[name]!, ...file.policy?.[name] };
     if (dryRun.includes(name)) p.dryRun = true;
+    if (requireStrongDevice) p.requireStrongDevice = true;
     policy[name] = p;
   }
   return policy;
@@ -110,6 +118,13 @@ export const RESPONSE_SETTINGS = {
     [],
     'detectors whose revocations are decided and recorded as `dry_run`, never sent (comma-separated)',
     { check: noDetector },
+  ),
+  deviceRevokeRequiresStrong: setting.bool(
+    'TOKENWATCH_POLICY_DEVICE_REVOKE_REQUIRES_STRONG',
+    false,
+    'revoke on device evidence (`device_reuse`) only when its device ids are strong — vouched for by the auth server ' +
+      '(`device_id_source` `claim` or `auth_server`); a finding on weak ones (a header or cookie the client sent, ' +
+      'or unknown) is alert only ([response](response.md#device-evidence-and-its-trust)). Off: every device id counts alike',
   ),
   adapter: setting.oneOf(
     'TOKENWATCH_REVOKE_ADAPTER',
@@ -415,6 +430,7 @@ export function readResponseSettings(env: Env, problems: string[]): ResponseStag
     policy: responsePolicy(
       file,
       s.dryRun.filter((n) => REGISTRY.has(n)),
+      s.deviceRevokeRequiresStrong,
     ),
     revocationsTopic: s.revocationsTopic,
     publicUrl: s.publicUrl,

@@ -448,6 +448,7 @@ export class DetectorRuntime {
       reporter_role: s.get(r.reporter_role ?? ''),
       bound_key_thumbprint: s.get(r.bound_key_thumbprint ?? ''),
       proof_key_thumbprint: s.get(r.proof_key_thumbprint ?? ''),
+      device_id_source: s.get(r.device_id_source ?? ''),
     };
   }
 }

@@ -7,11 +7,18 @@ import type { AccessTokenFields, CallerContext, GrantContext } from '../../sdk/s
 import type { Family } from './store.ts';
 import type { IssuedAccessToken } from './tokens.ts';
 
-/** Who made the request: address (as trustProxy resolves it), User-Agent, device id (header or body). */
+/**
+ * Who made the request: address (as trustProxy resolves it), User-Agent, device id. A device id in
+ * the `x-device-id` header is the client's word (source `header`, weak); one in the token request's
+ * body is what this server records for the grant at issuance (the emitters' default `auth_server`).
+ */
 export function callerOf(request: FastifyRequest, bodyDeviceId?: string): CallerContext {
+  const ip = request.ip;
+  const userAgent = request.headers['user-agent'];
   const header = request.headers['x-device-id'];
-  const deviceId = typeof header === 'string' && header !== '' ? header : bodyDeviceId;
-  return { ip: request.ip, userAgent: request.headers['user-agent'], deviceId: deviceId || undefined };
+  if (typeof header === 'string' && header !== '')
+    return { ip, userAgent, deviceId: header, deviceIdSource: 'header' };
+  return { ip, userAgent, deviceId: bodyDeviceId || undefined };
 }
 
 /** A family's grant, asked for by the request's caller. */

@@ -57,6 +57,8 @@ export interface EventRow {
   bound_key_kind: string;
   bound_key_thumbprint: string;
   proof_key_thumbprint: string;
+  /** where device_id came from: `claim` / `auth_server` (strong), `header` / `cookie` (weak), '' unknown */
+  device_id_source: string;
 }
 
 export interface DeadLetterRow {
@@ -135,6 +137,7 @@ export function toEventRow(
     bound_key_kind: str(f['bound_key_kind']),
     bound_key_thumbprint: str(f['bound_key_thumbprint']),
     proof_key_thumbprint: str(f['proof_key_thumbprint']),
+    device_id_source: str(f['device_id_source']),
   });
 }
 

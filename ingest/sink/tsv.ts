@@ -51,6 +51,7 @@ export const EVENT_COLUMNS = [
   'bound_key_kind',
   'bound_key_thumbprint',
   'proof_key_thumbprint',
+  'device_id_source',
 ] as const satisfies readonly (keyof EventRow)[];
 
 // A compile-time check that EVENT_COLUMNS names every EventRow field.
@@ -141,6 +142,7 @@ export function encodeEventRowsTsv(rows: EventRow[]): string {
       tsvString(r.bound_key_kind),
       tsvString(r.bound_key_thumbprint),
       tsvString(r.proof_key_thumbprint),
+      tsvString(r.device_id_source),
     ].join('\t');
   }
   return `${lines.join('\n')}\n`;

@@ -432,6 +432,15 @@ FROM ${o.database}.dead_letters`,
         .join(', ')}`,
     ],
   },
+  {
+    version: 15,
+    name: 'device id source',
+    // Where device_id came from: `claim` / `auth_server` (the auth server vouches: strong),
+    // `header` / `cookie` (the client sent it: weak). '' when unknown (rows stored before: unknown).
+    statements: (o, f) => [
+      `ALTER TABLE ${o.database}.events${onCluster(o)} ${addColumn(f)} device_id_source String DEFAULT ''`,
+    ],
+  },
 ];
 
 interface Rollup {

@@ -6,6 +6,9 @@
  *               subject; or none (alert only)
  *   minSeverity detections below it are alert-only
  *   dryRun      decided and recorded as `dry_run`, never sent to the auth server
+ *   requireStrongDevice
+ *               a finding on weak device evidence (its `device_trust` is `weak`: a device id from a
+ *               header or cookie) is alert-only (TOKENWATCH_POLICY_DEVICE_REVOKE_REQUIRES_STRONG)
  */
 import { createHash } from 'node:crypto';
 import type { Detection } from '../../detectors/detection.ts';
@@ -24,6 +27,8 @@ export interface DetectorPolicy {
   target: PolicyTarget;
   minSeverity: Severity;
   dryRun: boolean;
+  /** revoke on device evidence only when the auth server vouches for its device ids (default false) */
+  requireStrongDevice?: boolean;
 }
 
 /** Each detector's policy, by name. */
@@ -49,6 +54,11 @@ export function intentOf(d: Detection, policy: ResponsePolicy): Intent {
   const p = policy[d.detector];
   if (p === undefined) return { revoke: false, why: `no policy for detector ${d.detector}: alert only` };
   if (p.target === 'none') return { revoke: false, why: `policy for ${d.detector}: alert only` };
+  if (p.requireStrongDevice === true && d.evidence['device_trust'] === 'weak')
+    return {
+      revoke: false,
+      why: `${d.detector} on weak device ids (sent by the client in a header or cookie): alert only, the policy requires strong ones to revoke`,
+    };
   if (severityRank(d.severity) < severityRank(p.minSeverity))
     return { revoke: false, why: `severity ${d.severity} is below ${p.minSeverity}` };
   let target: RevocationTarget;

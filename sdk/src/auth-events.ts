@@ -20,7 +20,11 @@ import {
 } from './events.ts';
 import type { Reporter } from './reporter.ts';
 
-/** What every auth-server event says: whose grant, and who asked. */
+/**
+ * What every auth-server event says: whose grant, and who asked. A `deviceId` is the auth server's
+ * own knowledge (reported with source `auth_server`, strong) unless `deviceIdSource` says otherwise
+ * (e.g. `cookie` when the server only read the client's cookie).
+ */
 export interface GrantContext extends CallerContext {
   subject: string;
   /** overrides the emitter's tenant for this event */
@@ -98,7 +102,7 @@ export function createAuthEvents(options: AuthEventsOptions): AuthEvents {
     client_id: text(g.clientId),
     session_id: text(g.sessionId),
     family_id: text(g.familyId),
-    ...callerFields(g),
+    ...callerFields({ ...g, deviceIdSource: g.deviceIdSource ?? 'auth_server' }),
     ...(access === undefined
       ? {}
       : {

@@ -45,11 +45,26 @@ export type RefreshReason = (typeof REFRESH_REASONS)[number];
 
 export type EventType = 'verification' | 'refresh' | 'issuance' | 'revocation';
 
+/**
+ * Where a device id came from: `claim` (the auth server bound it into the token) and `auth_server`
+ * (the auth server's own knowledge at issuance/refresh) are strong; `header` and `cookie` (the client
+ * sent it: a thief copies them with the token) are weak.
+ */
+export const DEVICE_ID_SOURCES = ['claim', 'header', 'cookie', 'auth_server'] as const;
+export type DeviceIdSource = (typeof DEVICE_ID_SOURCES)[number];
+
+/** `value` when it is a device id source the contract takes; otherwise undefined (unknown). */
+export function deviceIdSource(value: unknown): DeviceIdSource | undefined {
+  return DEVICE_ID_SOURCES.includes(value as DeviceIdSource) ? (value as DeviceIdSource) : undefined;
+}
+
 /** Who presented the token: the client's address, agent and device, as the service saw them. */
 export interface CallerContext {
   ip?: string;
   userAgent?: string;
   deviceId?: string;
+  /** where `deviceId` came from (the fastify plugin says `header` or `cookie`); unknown when absent */
+  deviceIdSource?: DeviceIdSource;
   /** the request's DPoP proof (the `DPoP` header), method and URL: checked when the verifier has `dpop` */
   dpop?: { proof: string | undefined; method: string; url: string };
   /** the client certificate's SHA-256 thumbprint (base64url; the TLS peer's): compared when the verifier has `mtls` */
@@ -112,6 +127,7 @@ export interface TokenEvent extends AccessTokenFields {
   ip?: string;
   user_agent?: string;
   device_id?: string;
+  device_id_source?: DeviceIdSource;
   outcome?: string;
   reason?: string;
   family_id?: string;
@@ -161,10 +177,12 @@ export function audience(value: unknown): string | string[] | undefined {
 /** The caller's fields, trimmed to the contract. */
 export function callerFields(caller: CallerContext | undefined): Partial<TokenEvent> {
   if (caller === undefined) return {};
+  const device_id = text(caller.deviceId);
   return {
     ip: text(caller.ip, 64),
     user_agent: text(caller.userAgent, 1024),
-    device_id: text(caller.deviceId),
+    device_id,
+    device_id_source: device_id === undefined ? undefined : deviceIdSource(caller.deviceIdSource),
   };
 }
 

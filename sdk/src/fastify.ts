@@ -4,7 +4,8 @@
  * read. The claims land on `request.tokenClaims`. Failures answer 401 with an RFC 6750
  * `WWW-Authenticate` challenge (no token: no error code; a bad one: `invalid_token`), missing
  * scopes 403 `insufficient_scope`, unreachable keys 503. The client address is `request.ip` (so
- * fastify's `trustProxy` rules decide it); the device id comes from a header or a cookie.
+ * fastify's `trustProxy` rules decide it); the device id comes from a header or a cookie (reported
+ * with that source: weak, the client sent it).
  * A route opts out with `config: { tokenwatch: false }`, or takes anonymous calls with
  * `config: { tokenwatch: { optional: true } }`, and requires scopes with `{ scopes: [...] }`.
  * Sender-constrained tokens: the token may come as `Authorization: DPoP <token>` too; the `DPoP`
@@ -15,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { KeysUnavailableError, TokenRejectedError } from './errors.ts';
+import type { CallerContext } from './events.ts';
 import type { AccessTokenClaims, Verifier } from './verifier.ts';
 
 export interface RouteAuth {
@@ -121,10 +123,14 @@ const tokenwatchPlugin: FastifyPluginAsync<TokenwatchPluginOptions> = async (app
   const publicUrl = options.publicUrl ?? ((r: FastifyRequest) => `${r.protocol}://${r.host}${r.url}`);
   const mtls = options.mtls === true;
 
-  const deviceOf = (request: FastifyRequest): string | undefined => {
+  /** The device id the client sent, and where: the header wins over the cookie (both weak). */
+  const deviceOf = (request: FastifyRequest): Pick<CallerContext, 'deviceId' | 'deviceIdSource'> => {
     const header = request.headers[deviceHeader];
-    if (typeof header === 'string' && header !== '') return header;
-    return deviceCookie === undefined ? undefined : cookie(request, deviceCookie);
+    if (typeof header === 'string' && header !== '') return { deviceId: header, deviceIdSource: 'header' };
+    const fromCookie = deviceCookie === undefined ? undefined : cookie(request, deviceCookie);
+    return fromCookie === undefined || fromCookie === ''
+      ? {}
+      : { deviceId: fromCookie, deviceIdSource: 'cookie' };
   };
 
   const refuse = (reply: FastifyReply, status: number, error: string, description: string, extra = {}) =>
@@ -152,7 +158,7 @@ const tokenwatchPlugin: FastifyPluginAsync<TokenwatchPluginOptions> = async (app
       claims = await verifier.verify(token, {
         ip: request.ip,
         userAgent: request.headers['user-agent'],
-        deviceId: deviceOf(request),
+        ...deviceOf(request),
         dpop: { proof: dpopProof(request), method: request.method, url: publicUrl(request) },
         certificateThumbprint: mtls ? certificateThumbprint(request) : undefined,
       });

@@ -47,6 +47,7 @@ export {
   type AccessTokenFields,
   type BoundKeyKind,
   type CallerContext,
+  type DeviceIdSource,
   REFRESH_REASONS,
   type RefreshReason,
   type TokenEvent,

@@ -27,6 +27,7 @@ import {
   type BoundKeyKind,
   boundKeyOf,
   type CallerContext,
+  deviceIdSource,
   epochSeconds,
   TENANT_PATTERN,
   type TokenEvent,
@@ -74,6 +75,13 @@ export interface VerifierOptions {
   denylist?: Denylist;
   /** the claim that carries the refresh-token family id, where the issuer puts one (none by default) */
   familyClaim?: string;
+  /**
+   * the claim that carries the device id the auth server bound into the token (none by default;
+   * Keycloak and oidc-provider can map one). When the verified token has it, it is the event's
+   * `device_id` with source `claim` (strong), and a header/cookie id (`caller.deviceId`) is ignored,
+   * even when it differs: the client can write the header, not the signed claim.
+   */
+  deviceIdClaim?: string;
   /** the clock (epoch ms) for exp/nbf, the denylist and event times (default Date.now; a simulation runs its own) */
   now?: () => number;
   /**
@@ -96,6 +104,15 @@ interface Binding {
 }
 const UNBOUND: Binding = Object.freeze({});
 const NOT_BOUND = Object.freeze({ binding: UNBOUND });
+
+/** Rejections given before the signature was verified (or instead of it): their claims are anyone's. */
+const UNVERIFIED_CLAIMS: ReadonlySet<VerificationReason> = new Set([
+  'malformed',
+  'bad_signature',
+  'alg_not_allowed',
+  'unknown_kid',
+  'other',
+]);
 
 export interface Verifier {
   /** The claims of a valid, non-revoked token; throws TokenRejectedError or KeysUnavailableError. Reports either way. */
@@ -164,6 +181,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     ...(options.typ !== undefined ? { typ: options.typ } : {}),
   };
   const { reporter, denylist, familyClaim } = options;
+  const deviceClaim = options.deviceIdClaim;
   const now = options.now ?? Date.now;
   // A clock of its own means a currentDate per call; the default keeps one options object (hot path).
   const optionsNow =
@@ -193,6 +211,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     binding: Binding = UNBOUND,
   ): void => {
     if (reporter === undefined) return;
+    // a device claim counts only once the signature made the claims believable
+    const claimed =
+      deviceClaim === undefined || UNVERIFIED_CLAIMS.has(reason) ? undefined : text(claims[deviceClaim]);
+    const callerDevice = claimed === undefined ? text(caller?.deviceId) : undefined;
     // One object literal of a fixed shape, callerFields and accessTokenFields (events.ts) inlined:
     // this runs on every request, and spreading their objects costs an allocation each (bench:sdk).
     const event: TokenEvent = {
@@ -206,7 +228,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
       session_id: text(claims['sid']),
       ip: text(caller?.ip, 64),
       user_agent: text(caller?.userAgent, 1024),
-      device_id: text(caller?.deviceId),
+      device_id: claimed ?? callerDevice,
+      device_id_source:
+        claimed !== undefined
+          ? 'claim'
+          : callerDevice === undefined
+            ? undefined
+            : deviceIdSource(caller?.deviceIdSource),
       outcome: reason === 'ok' ? 'accepted' : 'rejected',
       reason,
       jti: text(claims['jti']),

@@ -220,7 +220,7 @@ describe('migrations', () => {
         ch,
         `SELECT count() FROM system.columns WHERE database = '${database}' AND table = 'events'`,
       ),
-    ).toBe(45); // 34 + the partition (migration 10) + who reported it (migration 11) + its network (migration 13) + the key binding (migration 14)
+    ).toBe(46); // 34 + the partition (migration 10) + who reported it (migration 11) + its network (migration 13) + the key binding (migration 14) + the device id's source (migration 15)
 
     // The revocation notices: stored with their seq, read back after a cursor as they were sent.
     const notices = new ClickHouseNotices(ch, database, NO_REFUSALS, new NoticeClock(() => NOTICE_MS));

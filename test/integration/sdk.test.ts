@@ -2,7 +2,8 @@
  * The SDK against the real thing, HTTP side: tokenwatch in single-process mode and the reference
  * auth server (child processes), and a resource API built with the SDK's fastify plugin in this
  * process, reporting over HTTP and keeping its denylist by polling GET /v1/revocations.
- * - every verification lands in ClickHouse with its reason and the client's address;
+ * - every verification lands in ClickHouse with its reason, the client's address and device id, and
+ *   where the device id came from;
  * - a replayed refresh token gets the attacker's and the victim's access tokens refused at the API
  *   (reason `revoked`) soon after the replay, long before they expire;
  * - tokenwatch frozen (SIGSTOP) for 30 s: every API request still answered at its usual speed,
@@ -54,9 +55,9 @@ afterAll(async () => {
 });
 
 const stored = (where: string) =>
-  queryRows<{ reason: string; ip: string; subject: string; device_id: string }>(
+  queryRows<{ reason: string; ip: string; subject: string; device_id: string; device_id_source: string }>(
     ch,
-    `SELECT reason, ip, subject, device_id FROM ${w!.database}.events FINAL
+    `SELECT reason, ip, subject, device_id, device_id_source FROM ${w!.database}.events FINAL
      WHERE type = 'verification' AND source = '${SOURCE}' AND ${where}`,
   );
 
@@ -79,7 +80,12 @@ describe('SDK over HTTP, end to end', () => {
       15_000,
     );
     expect(rows.map((r) => r.reason).sort()).toStrictEqual(['alg_not_allowed', 'malformed', 'ok']);
-    expect(rows.find((r) => r.reason === 'ok')).toMatchObject({ subject: user, device_id: 'laptop' });
+    // the fastify plugin read the device id from the client's header: stored as a weak source
+    expect(rows.find((r) => r.reason === 'ok')).toMatchObject({
+      subject: user,
+      device_id: 'laptop',
+      device_id_source: 'header',
+    });
     expect(rows.find((r) => r.reason === 'ok')?.ip).toBe(BERLIN);
     expect(rows.find((r) => r.reason === 'alg_not_allowed')).toMatchObject({ subject: user });
   });

@@ -1,6 +1,7 @@
 /**
  * Detector fixtures: test/fixtures/detectors/<case>/ holds `events.ndjson` (contract v1 events, in
- * event-time order), `expected.json` (the findings they must give) and a README saying what the case
+ * event-time order), `expected.json` (the findings they must give, with the device evidence's trust
+ * where a finding's evidence says it) and a README saying what the case
  * is. Events go through the real ingest pipeline (validation, enrichment with geoip-lite) and the
  * real detector runtime, in any delivery order the test chooses.
  */
@@ -24,6 +25,8 @@ export interface ExpectedFinding {
   target: string;
   /** the event that completed the evidence */
   trigger: string;
+  /** device evidence's trust (`strong` / `weak`), where the finding's evidence says it */
+  device_trust?: string;
 }
 
 export interface DetectorFixture {
@@ -73,5 +76,8 @@ export const asExpected = (found: readonly Detection[]): ExpectedFinding[] =>
       severity: d.severity,
       target: `${d.target.kind}:${d.target.id}`,
       trigger: d.trigger_event_id,
+      ...(d.evidence['device_trust'] === undefined
+        ? {}
+        : { device_trust: String(d.evidence['device_trust']) }),
     }))
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));

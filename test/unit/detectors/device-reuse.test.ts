@@ -149,3 +149,35 @@ describe('device_reuse: hard negatives (no finding)', () => {
     expect(detect(events)).toHaveLength(1);
   });
 });
+
+describe('device_reuse: device trust in the evidence', () => {
+  const twoDevices = (first: string, second: string) =>
+    detect([
+      ev({ at: T0, jti: 'jti-1', device_id: 'laptop', device_id_source: first }),
+      ev({ at: T0 + MINUTE, jti: 'jti-1', device_id: 'phone', device_id_source: second }),
+    ]);
+
+  it.each([
+    ['claim', 'claim', 'strong'],
+    ['auth_server', 'claim', 'strong'],
+    ['auth_server', 'auth_server', 'strong'],
+    ['claim', 'header', 'weak'],
+    ['cookie', 'auth_server', 'weak'],
+    ['header', 'cookie', 'weak'],
+    ['', 'claim', 'weak'],
+    ['', '', 'weak'],
+  ])('%j and %j → %s (strong only when the auth server vouches for both)', (first, second, trust) => {
+    const [finding] = twoDevices(first, second);
+    expect(finding).toMatchObject({ action: 'revoke_jti', severity: 'high' }); // the finding itself is unchanged
+    expect(finding!.evidence['device_trust']).toBe(trust);
+    expect(finding!.evidence['device_sources']).toEqual([first, second]);
+  });
+
+  it('an event without the field (stored before it was recorded) counts as weak', () => {
+    const [finding] = detect([
+      ev({ at: T0, jti: 'jti-1', device_id: 'laptop' }),
+      ev({ at: T0 + MINUTE, jti: 'jti-1', device_id: 'phone' }),
+    ]);
+    expect(finding!.evidence['device_trust']).toBe('weak');
+  });
+});

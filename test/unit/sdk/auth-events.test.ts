@@ -24,6 +24,22 @@ const grant = {
 };
 
 describe('createAuthEvents', () => {
+  it('reports a device id with the source the auth server gives, none without a device id', () => {
+    const reporter = new CollectingReporter();
+    const auth = createAuthEvents({ reporter, tenant: 'acme' });
+    auth.reportIssuance({ ...grant, deviceIdSource: 'cookie', tokenId: 'rt-1' });
+    auth.reportIssuance({ ...grant, deviceId: undefined, tokenId: 'rt-2' });
+    // a JavaScript caller's unknown source is left out (unknown), never sent for ingest to refuse
+    auth.reportIssuance({ ...grant, deviceIdSource: 'bluetooth' as 'cookie', tokenId: 'rt-3' });
+    const [cookie, none, unknown] = reporter.events;
+    expect(cookie).toMatchObject({ device_id: 'laptop-1', device_id_source: 'cookie' });
+    expect(none?.device_id).toBeUndefined();
+    expect(none?.device_id_source).toBeUndefined();
+    expect(unknown).toMatchObject({ device_id: 'laptop-1' });
+    expect(unknown?.device_id_source).toBeUndefined();
+    for (const e of reporter.events) expectContractValid(e);
+  });
+
   it('reportIssuance, reportRefresh and reportRevocation carry the contract fields', () => {
     const reporter = new CollectingReporter();
     const auth = createAuthEvents({ reporter, tenant: 'acme', source: 'auth-1' });
@@ -49,6 +65,8 @@ describe('createAuthEvents', () => {
       ip: '198.51.100.4',
       user_agent: 'Firefox',
       device_id: 'laptop-1',
+      // the auth server's own knowledge of the device: strong
+      device_id_source: 'auth_server',
     };
     expect(issuance).toMatchObject({
       ...common,

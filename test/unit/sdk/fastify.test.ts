@@ -123,9 +123,16 @@ describe('fastify plugin', () => {
     const token = await mint(key);
     const { call, reporter } = await serve({ cookie: 'did' });
     await call('/orders', { ...bearer(token), 'x-device': 'phone-1', 'user-agent': 'app/2' });
-    expect(reporter.last()).toMatchObject({ device_id: 'phone-1', user_agent: 'app/2' });
+    expect(reporter.last()).toMatchObject({
+      device_id: 'phone-1',
+      device_id_source: 'header',
+      user_agent: 'app/2',
+    });
     await call('/orders', { ...bearer(token), cookie: 'theme=dark; did=laptop%2F7' });
-    expect(reporter.last().device_id).toBe('laptop/7');
+    expect(reporter.last()).toMatchObject({ device_id: 'laptop/7', device_id_source: 'cookie' });
+    await call('/orders', bearer(token));
+    expect(reporter.last().device_id).toBeUndefined();
+    expect(reporter.last().device_id_source).toBeUndefined();
   });
 
   it('unreachable keys: 503 with Retry-After, not a 401 the client would act on', async () => {

@@ -120,6 +120,57 @@ describe('createVerifier: accepted tokens', () => {
   });
 });
 
+describe('createVerifier: the device id and its source', () => {
+  const HEADER_CALLER = { ...CALLER, deviceIdSource: 'header' as const };
+
+  it('without deviceIdClaim, reports the caller’s device id and source', async () => {
+    const { verifier, reporter } = verifierWith();
+    await verifier.verify(await mint(ed, { did: 'bound-1' }), HEADER_CALLER);
+    expect(reporter.last()).toMatchObject({ device_id: 'dev-1', device_id_source: 'header' });
+    await verifier.verify(await mint(ed), CALLER); // a caller that does not say where: unknown
+    expect(reporter.last().device_id).toBe('dev-1');
+    expect(reporter.last().device_id_source).toBeUndefined();
+  });
+
+  it('the claim wins over a header that differs: source claim', async () => {
+    const { verifier, reporter } = verifierWith({ deviceIdClaim: 'did' });
+    await verifier.verify(await mint(ed, { did: 'bound-1' }), HEADER_CALLER);
+    expect(reporter.last()).toMatchObject({ device_id: 'bound-1', device_id_source: 'claim' });
+    expectContractValid(reporter.last());
+  });
+
+  it('a token without the claim (or a non-string one) falls back to the header', async () => {
+    const { verifier, reporter } = verifierWith({ deviceIdClaim: 'did' });
+    await verifier.verify(await mint(ed), HEADER_CALLER);
+    expect(reporter.last()).toMatchObject({ device_id: 'dev-1', device_id_source: 'header' });
+    await verifier.verify(await mint(ed, { did: 42 }), HEADER_CALLER);
+    expect(reporter.last()).toMatchObject({ device_id: 'dev-1', device_id_source: 'header' });
+  });
+
+  it('a signed rejection (expired) still takes the claim: the signature vouches for it', async () => {
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    const event = await expectRejected(
+      await mint(ed, { iat: past - 900, exp: past, did: 'bound-1' }),
+      'expired',
+      { deviceIdClaim: 'did' },
+    );
+    expect(event).toMatchObject({ device_id: 'bound-1', device_id_source: 'claim' });
+  });
+
+  it('a forged token’s claim is never reported as the strong device id', async () => {
+    const impostor = await signingKey('EdDSA', ed.kid);
+    const { verifier, reporter } = verifierWith({ deviceIdClaim: 'did' });
+    await expect(verifier.verify(await mint(impostor, { did: 'bound-1' }), HEADER_CALLER)).rejects.toThrow(
+      TokenRejectedError,
+    );
+    expect(reporter.last()).toMatchObject({
+      reason: 'bad_signature',
+      device_id: 'dev-1',
+      device_id_source: 'header',
+    });
+  });
+});
+
 describe('createVerifier: every rejection reason, produced for real', () => {
   it('expired', async () => {
     const past = Math.floor(Date.now() / 1000) - 3600;

@@ -257,6 +257,7 @@ describe('loadConfig parsing', () => {
       TOKENWATCH_GUARD_WAIT_MS: '750',
       TOKENWATCH_RESPONSE_CONFIG: responseFile,
       TOKENWATCH_RESPONSE_DRY_RUN: 'device_reuse',
+      TOKENWATCH_POLICY_DEVICE_REVOKE_REQUIRES_STRONG: 'true',
       TOKENWATCH_KAFKA_REVOCATIONS_TOPIC: 'revocations',
       TOKENWATCH_PUBLIC_URL: 'https://tokenwatch.example',
       TOKENWATCH_WEBHOOK_URL: 'http://127.0.0.1:9999/hook',
@@ -430,11 +431,18 @@ describe('loadConfig parsing', () => {
           topic: 'guard',
           waitMs: 750,
         },
-        policy: {
-          ...DEFAULT_POLICY,
-          impossible_travel: { target: 'session', minSeverity: 'critical', dryRun: false },
-          device_reuse: { ...DEFAULT_POLICY['device_reuse']!, dryRun: true },
-        },
+        // TOKENWATCH_POLICY_DEVICE_REVOKE_REQUIRES_STRONG: every detector's device evidence must be strong
+        policy: Object.fromEntries(
+          Object.entries({
+            ...DEFAULT_POLICY,
+            impossible_travel: {
+              target: 'session' as const,
+              minSeverity: 'critical' as const,
+              dryRun: false,
+            },
+            device_reuse: { ...DEFAULT_POLICY['device_reuse']!, dryRun: true },
+          }).map(([name, p]) => [name, { ...p, requireStrongDevice: true }]),
+        ),
         revocationsTopic: 'revocations',
         publicUrl: 'https://tokenwatch.example',
         configFile: responseFile,

@@ -67,6 +67,7 @@ describe('events reported to tokenwatch', () => {
       ip: '85.214.132.117',
       user_agent: 'test-agent/1.0',
       device_id: 'device-7',
+      device_id_source: 'header',
       family_id: expect.stringMatching(/^fam_/),
       token_id: grant.refresh_token.slice(3, grant.refresh_token.indexOf('.')),
       access_jti: access['jti'],

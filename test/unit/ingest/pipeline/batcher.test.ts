@@ -126,6 +126,7 @@ function eventRow(event_id: string): EventRow {
     bound_key_kind: '',
     bound_key_thumbprint: '',
     proof_key_thumbprint: '',
+    device_id_source: '',
   };
 }
 

@@ -57,6 +57,7 @@ describe('toEventRow', () => {
           bound_key_kind: 'dpop',
           bound_key_thumbprint: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I',
           proof_key_thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+          device_id_source: 'claim',
         },
         extra: { trace: { id: 'x' }, n: 1 },
       },
@@ -109,6 +110,7 @@ describe('toEventRow', () => {
       bound_key_kind: 'dpop',
       bound_key_thumbprint: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I',
       proof_key_thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+      device_id_source: 'claim',
     });
     expect(row.geo_radius_km).toBeGreaterThan(0);
   });
@@ -161,6 +163,7 @@ describe('toEventRow', () => {
       bound_key_kind: '',
       bound_key_thumbprint: '',
       proof_key_thumbprint: '',
+      device_id_source: '',
     });
   });
 

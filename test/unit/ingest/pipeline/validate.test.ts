@@ -699,3 +699,35 @@ describe('key binding fields', () => {
     );
   });
 });
+
+describe('device_id_source', () => {
+  it.each(['claim', 'header', 'cookie', 'auth_server', ''])('keeps %j as sent', (source) => {
+    expect(
+      expectOk(check({ ...VERIFICATION, device_id: 'd1', device_id_source: source })).fields,
+    ).toMatchObject({
+      device_id_source: source,
+    });
+  });
+
+  it('an unknown source is an invalid_field naming the field and the allowed values', () => {
+    const error = expectError(check({ ...VERIFICATION, device_id: 'd1', device_id_source: 'bluetooth' }));
+    expect(error).toMatchObject({ code: 'invalid_field', field: '/device_id_source' });
+    expect(error.message).toContain('/device_id_source');
+    expect(error.message).toContain('claim');
+  });
+
+  it('anything but a known source is refused with the field named (never thrown)', () => {
+    const known = new Set(['claim', 'header', 'cookie', 'auth_server', '']);
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 300 }), fc.anything()),
+        fc.constantFrom(VERIFICATION, REFRESH),
+        (value, base) => {
+          fc.pre(!(typeof value === 'string' && known.has(value)) && value !== undefined);
+          const error = expectError(check({ ...base, device_id_source: value }));
+          expect(error).toMatchObject({ code: 'invalid_field', field: '/device_id_source' });
+        },
+      ),
+    );
+  });
+});

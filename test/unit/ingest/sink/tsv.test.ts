@@ -50,6 +50,7 @@ const row: EventRow = {
   bound_key_kind: '',
   bound_key_thumbprint: '',
   proof_key_thumbprint: '',
+  device_id_source: '',
 };
 
 describe('TabSeparated encoding', () => {

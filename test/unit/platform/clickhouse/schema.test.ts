@@ -77,6 +77,7 @@ describe('MIGRATIONS', () => {
       [12, 'denylist-only revocations'],
       [13, 'events_network'],
       [14, 'key binding'],
+      [15, 'device id source'],
     ]);
   });
 
@@ -118,6 +119,7 @@ describe('MIGRATIONS', () => {
       `ALTER TABLE tw.revocations MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
       "ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0, ADD COLUMN IF NOT EXISTS as_org String DEFAULT '', ADD COLUMN IF NOT EXISTS network_kind String DEFAULT ''",
       "ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS bound_key_kind String DEFAULT '', ADD COLUMN IF NOT EXISTS bound_key_thumbprint String DEFAULT '', ADD COLUMN IF NOT EXISTS proof_key_thumbprint String DEFAULT ''",
+      "ALTER TABLE tw.events ADD COLUMN IF NOT EXISTS device_id_source String DEFAULT ''",
     ]);
     for (const s of statements) {
       expect(s).not.toContain('ON CLUSTER');
@@ -171,6 +173,7 @@ describe('MIGRATIONS', () => {
       ),
       "ALTER TABLE tw.events ADD COLUMN asn UInt32 DEFAULT 0, ADD COLUMN as_org String DEFAULT '', ADD COLUMN network_kind String DEFAULT ''",
       "ALTER TABLE tw.events ADD COLUMN bound_key_kind String DEFAULT '', ADD COLUMN bound_key_thumbprint String DEFAULT '', ADD COLUMN proof_key_thumbprint String DEFAULT ''",
+      "ALTER TABLE tw.events ADD COLUMN device_id_source String DEFAULT ''",
     ]);
   });
 
@@ -223,6 +226,7 @@ describe('MIGRATIONS', () => {
       `ALTER TABLE tw.revocations ON CLUSTER prod MODIFY COLUMN status Enum8('pending' = 1, 'retrying' = 2, 'done' = 3, 'not_found' = 4, 'failed' = 5, 'dry_run' = 6, 'suppressed' = 7, 'denylist_only' = 8)`,
       "ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS asn UInt32 DEFAULT 0, ADD COLUMN IF NOT EXISTS as_org String DEFAULT '', ADD COLUMN IF NOT EXISTS network_kind String DEFAULT ''",
       "ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS bound_key_kind String DEFAULT '', ADD COLUMN IF NOT EXISTS bound_key_thumbprint String DEFAULT '', ADD COLUMN IF NOT EXISTS proof_key_thumbprint String DEFAULT ''",
+      "ALTER TABLE tw.events ON CLUSTER prod ADD COLUMN IF NOT EXISTS device_id_source String DEFAULT ''",
     ]);
     const [events, byToken, , deadLetters] = statements;
     expect(events).toContain(

@@ -457,3 +457,36 @@ describe('decide', () => {
     expect(alert.fields['reporters']).toBe('acme:verifier0001 (verifier)');
   });
 });
+
+describe('decide: device evidence and TOKENWATCH_POLICY_DEVICE_REVOKE_REQUIRES_STRONG', () => {
+  const deviceReuse = (id: string, trust: 'strong' | 'weak') =>
+    family(id, {
+      detector: 'device_reuse',
+      kind: 'family presented from more than one device',
+      severity: 'high',
+      evidence: { events: [AUTH_SERVER_REFRESH], devices: ['laptop', 'phone'], device_trust: trust },
+    });
+  const strongOnly: ResponsePolicy = Object.fromEntries(
+    Object.entries(DEFAULT_POLICY).map(([name, p]) => [name, { ...p, requireStrongDevice: true }]),
+  );
+
+  it('off (the default): weak and strong device evidence revoke alike', () => {
+    const out = decide([deviceReuse('f-weak', 'weak'), deviceReuse('f-strong', 'strong')], context());
+    expect(out.detections.map((d) => d.response)).toEqual(['revoke', 'revoke']);
+  });
+
+  it('on: weak device evidence alerts only, and the alert says why; strong still revokes', () => {
+    const weak = deviceReuse('f-weak', 'weak');
+    const out = decide([weak, deviceReuse('f-strong', 'strong')], context({ policy: strongOnly }));
+    expect(out.detections.map((d) => d.response)).toEqual(['alert_only', 'revoke']);
+    expect(out.rows.map((r) => r.target_id)).toEqual(['f-strong']);
+    const alert = out.alerts.find((a) => a.fields['detection_id'] === weak.detection_id)!;
+    expect(alert.text).toContain('weak device ids');
+  });
+
+  it('on: findings without device evidence are not affected', () => {
+    expect(decide([family('f-replay')], context({ policy: strongOnly })).detections[0]!.response).toBe(
+      'revoke',
+    );
+  });
+});

@@ -75,6 +75,28 @@ describe('response policy', () => {
     expect(intentOf(detection({}, true), DEFAULT_POLICY)).toMatchObject({ revoke: true, dryRun: true });
   });
 
+  it('requireStrongDevice: weak device evidence is alert only, naming why; strong or none is untouched', () => {
+    const policy = {
+      ...DEFAULT_POLICY,
+      device_reuse: { ...DEFAULT_POLICY['device_reuse']!, requireStrongDevice: true },
+    };
+    const onDevices = (device_trust?: string) =>
+      detection({
+        detector: 'device_reuse',
+        action: 'revoke_jti',
+        target: { kind: 'jti', id: 'j1' },
+        evidence: { events: [], ...(device_trust === undefined ? {} : { device_trust }) },
+      });
+    expect(intentOf(onDevices('weak'), policy)).toEqual({
+      revoke: false,
+      why: 'device_reuse on weak device ids (sent by the client in a header or cookie): alert only, the policy requires strong ones to revoke',
+    });
+    expect(intentOf(onDevices('strong'), policy)).toMatchObject({ revoke: true, ref: { target: 'jti' } });
+    expect(intentOf(onDevices(), policy)).toMatchObject({ revoke: true });
+    // the default policy does not require it
+    expect(intentOf(onDevices('weak'), DEFAULT_POLICY)).toMatchObject({ revoke: true });
+  });
+
   it('one revocation id per target, whatever the detection', () => {
     const ref = { tenant: 'acme', subject: 'u1', target: 'family' as const, id: 'f1' };
     expect(revocationId(ref)).toBe(revocationId({ ...ref, subject: 'someone else' }));
