@@ -103,7 +103,9 @@ describe('hostile input (fuzz)', () => {
       expect(result.body).toMatchObject({ accepted: 20, rejected: 1 });
       expect(result.body.errors?.[0]?.index).toBe(10);
       expect(healthz.failures).toBe(0);
-      expect(healthz.maxMs).toBeLessThan(100);
+      // not a speed check (bench:hostile measures that): the service never froze — the bug this
+      // guards against held the event loop for a minute; a busy CI machine can add a few hundred ms
+      expect(healthz.maxMs).toBeLessThan(3000);
       await waitUntil(
         'its dead letters, from both doors',
         async () =>

@@ -20,6 +20,14 @@ import type { AttackLabel } from './steps.ts';
 /** The detectors evaluated: tokenwatch's own, in registry order. */
 export const DETECTORS: readonly DetectorName[] = BUILT_IN.map((d) => d.name);
 
+/**
+ * Detectors no simulated attack exercises yet — their recall is not measured here, only that benign
+ * traffic never trips them. key_mismatch (a DPoP proof by another key than the token's) needs a
+ * key-theft attack on a bound client; until the simulator has one, test/integration/dpop.test.ts
+ * shows it end to end through the SDK.
+ */
+export const NOT_ATTACKED: readonly DetectorName[] = ['key_mismatch'];
+
 export interface StoredFinding {
   detector: string;
   kind: string;
