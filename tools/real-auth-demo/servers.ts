@@ -92,7 +92,15 @@ export function startRealServer(kind: ServerKind, o: ServerStartOptions): Promis
   }
 }
 
+/** An OAuth 2.0 error body's description ('' when the body is no error). */
 const errorOf = (body: Record<string, unknown>) => String(body['error_description'] ?? body['error'] ?? '');
+
+/** A token endpoint's answer to a refresh, whichever server gave it. */
+const refreshAnswer = (status: number, body: Record<string, unknown>): RefreshAnswer => ({
+  status,
+  ...(body['refresh_token'] ? { refreshToken: String(body['refresh_token']) } : {}),
+  error: errorOf(body),
+});
 
 async function startReference(o: ServerStartOptions): Promise<StartedServer> {
   const url = `http://127.0.0.1:${o.port}`;
@@ -135,11 +143,7 @@ async function startReference(o: ServerStartOptions): Promise<StartedServer> {
     },
     async refresh(refreshToken, ip) {
       const r = await token({ grant_type: 'refresh_token', refresh_token: refreshToken }, ip);
-      return {
-        status: r.status,
-        ...(r.body['refresh_token'] ? { refreshToken: String(r.body['refresh_token']) } : {}),
-        error: errorOf(r.body),
-      };
+      return refreshAnswer(r.status, r.body);
     },
     stop: () => stopChild(child),
   };
@@ -211,12 +215,7 @@ async function keycloakRealm(o: ServerStartOptions, url: string, admin: string):
     },
     async refresh(refreshToken, ip) {
       const r = await refresh(c, refreshToken, ip);
-      const body = r.body as Record<string, unknown>;
-      return {
-        status: r.status,
-        ...(body['refresh_token'] ? { refreshToken: String(body['refresh_token']) } : {}),
-        error: errorOf(body),
-      };
+      return refreshAnswer(r.status, r.body as Record<string, unknown>);
     },
     stop: async () => {
       await stopKeycloak(o.keycloakDir);
@@ -258,11 +257,7 @@ async function startOidcProvider(o: ServerStartOptions): Promise<StartedServer> 
     },
     async refresh(refreshToken, ip) {
       const r = await refreshCall(host.url, refreshToken, ip, 'browser');
-      return {
-        status: r.status,
-        ...(r.body['refresh_token'] ? { refreshToken: String(r.body['refresh_token']) } : {}),
-        error: errorOf(r.body),
-      };
+      return refreshAnswer(r.status, r.body);
     },
     stop: () => host.close(),
   };
