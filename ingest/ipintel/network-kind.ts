@@ -4,7 +4,11 @@
  */
 
 /** `''`: not known (no source says it, or the address is an ordinary line). */
-export const NETWORK_KINDS = ['hosting', 'anonymizer', 'mobile', 'residential'] as const;
+/**
+ * `satellite`: a satellite link (in-flight Wi-Fi, maritime, remote sites) — its addresses are placed
+ * where the ground station is, not the client, so they say nothing about where the client was.
+ */
+export const NETWORK_KINDS = ['hosting', 'anonymizer', 'mobile', 'residential', 'satellite'] as const;
 export type NetworkKind = (typeof NETWORK_KINDS)[number] | '';
 
 export const isNetworkKind = (v: string): v is (typeof NETWORK_KINDS)[number] =>
@@ -27,7 +31,13 @@ export function kindOfAnonymous(r: Record<string, unknown> | null): NetworkKind 
   return '';
 }
 
-/** The kind a GeoIP2 Connection-Type record says: `Cellular` is `mobile`; other types are not a kind. */
+/**
+ * The kind a GeoIP2 Connection-Type record says: `Cellular` is `mobile`, `Satellite` is `satellite`;
+ * other types (Cable/DSL, Corporate, Dialup) are not a kind.
+ */
 export function kindOfConnectionType(r: Record<string, unknown> | null): NetworkKind {
-  return r !== null && r['connection_type'] === 'Cellular' ? 'mobile' : '';
+  if (r === null) return '';
+  if (r['connection_type'] === 'Cellular') return 'mobile';
+  if (r['connection_type'] === 'Satellite') return 'satellite';
+  return '';
 }

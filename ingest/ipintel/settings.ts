@@ -18,11 +18,11 @@ export const IP_INTEL_SETTINGS = {
   ),
   connectionTypeDb: file(
     'TOKENWATCH_GEOIP_CONNECTION_TYPE_DB',
-    'path of a GeoIP2 Connection-Type database: network kind `mobile` (`Cellular`)',
+    'path of a GeoIP2 Connection-Type database: network kinds `mobile` (`Cellular`) and `satellite` (`Satellite`)',
   ),
   networkKindsFile: file(
     'TOKENWATCH_NETWORK_KINDS_FILE',
-    'path of a text file of `CIDR kind` lines (kind: hosting, anonymizer, mobile, residential): the operator’s own network kinds, ahead of any database',
+    'path of a text file of `CIDR kind` lines (kind: hosting, anonymizer, mobile, residential, satellite): the operator’s own network kinds, ahead of any database',
   ),
   unknownRadiusKm: setting.int(
     'TOKENWATCH_GEOIP_UNKNOWN_RADIUS_KM',

@@ -43,7 +43,7 @@ export interface EventRow {
   /** the address's autonomous system number and its holder (0 and '': unknown or no ASN source) */
   asn: number;
   as_org: string;
-  /** hosting / anonymizer / mobile / residential where a source says it; '' unknown */
+  /** hosting / anonymizer / mobile / residential / satellite where a source says it; '' unknown */
   network_kind: string;
   extra: string;
   /** the partition of `tenant:subject` among `kafka_partitions` (0 and 0: not consumed from Kafka) */

@@ -402,7 +402,7 @@ FROM ${o.database}.dead_letters`,
     version: 13,
     name: 'events_network',
     // What the address says beyond its place (ingest/ipintel/): its autonomous system and holder,
-    // and its network kind (hosting, anonymizer, mobile, residential; '' unknown) where a source
+    // and its network kind (hosting, anonymizer, mobile, residential, satellite; '' unknown) where a source
     // the operator supplied says it. Rows stored before, or without such sources: 0 and ''.
     // One ALTER for the three: one distributed DDL ON CLUSTER instead of three (each waits for every replica).
     statements: (o, f) => [

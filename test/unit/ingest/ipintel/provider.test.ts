@@ -177,7 +177,7 @@ describe('the operator’s network list', () => {
     const path = join(dbs.dir, 'bad-kinds.txt');
     writeFileSync(path, '10.0.0.0/8 hosting\n10.1.0.0/16 vpn\n');
     expect(() => openIpIntel({ ...NONE, networkKindsFile: path }, pino({ level: 'silent' }))).toThrow(
-      `TOKENWATCH_NETWORK_KINDS_FILE ${path} cannot be read: line 2 "10.1.0.0/16 vpn": expected \`CIDR kind\` with kind one of hosting, anonymizer, mobile, residential`,
+      `TOKENWATCH_NETWORK_KINDS_FILE ${path} cannot be read: line 2 "10.1.0.0/16 vpn": expected \`CIDR kind\` with kind one of hosting, anonymizer, mobile, residential, satellite`,
     );
   });
 });

@@ -40,7 +40,7 @@ describe('geoOfCity', () => {
         expect(Number.isInteger(a.asn) && a.asn >= 0 && a.asn < 2 ** 32).toBe(true);
         expect(typeof a.as_org).toBe('string');
         expect(['', 'hosting', 'anonymizer', 'mobile', 'residential']).toContain(kindOfAnonymous(r));
-        expect(['', 'mobile']).toContain(kindOfConnectionType(r));
+        expect(['', 'mobile', 'satellite']).toContain(kindOfConnectionType(r));
       }),
       { numRuns: 500 },
     );
@@ -55,9 +55,11 @@ describe('network kinds', () => {
     expect(kindOfAnonymous({ is_anonymous: true })).toBe('anonymizer');
     expect(kindOfAnonymous({ is_anonymous_vpn: 'true', is_tor_exit_node: 1 })).toBe('');
     expect(kindOfConnectionType({ connection_type: 'Cable/DSL' })).toBe('');
+    expect(kindOfConnectionType({ connection_type: 'Cellular' })).toBe('mobile');
+    expect(kindOfConnectionType({ connection_type: 'Satellite' })).toBe('satellite');
   });
 
-  it('the operator list: the first of hosting, anonymizer, mobile, residential when listed twice', () => {
+  it('the operator list: the first of hosting, anonymizer, mobile, residential, satellite when listed twice', () => {
     const list = parseNetworkList('198.51.100.0/24 mobile\n198.51.100.7 hosting\n');
     expect(list.entries).toBe(2);
     expect(list.kindOf('198.51.100.7')).toBe('hosting');
