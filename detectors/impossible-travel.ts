@@ -14,12 +14,17 @@
  *
  * Sender-constrained tokens (DPoP, mTLS): two sightings proved by the same key are one client that
  * moved its network (a VPN switched on, a proxy) — the key does not leave the client as a copied
- * token does. Such a pair alone is reported as an alert (medium, alert_only), never a revocation.
+ * token does. Such a pair alone is reported as an alert (medium, alert_only), never a revocation;
+ * so is a pair with one end on a hosting or anonymizer network and the same device and user agent
+ * at both (an anonymizer hop). A pair of two places or networks familiar to the subject (used on
+ * other days of the learning period: familiar.ts) is no evidence at all, and satellite links
+ * (placed at their ground station) are no place.
  */
 
 import { Type } from '@sinclair/typebox';
 import { distanceKm, isTelling } from '../platform/net/network.ts';
 import { defineDetector, type ThresholdsOf } from './descriptor.ts';
+import { dayOf, isFamiliar, learn, networkKey, placeKey } from './familiar.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import {
   familyOf,
@@ -59,6 +64,8 @@ const ACTION: Record<Scope, Action> = {
 /** Whether an event says where the client was: a public, non-allowlisted address with a location. */
 export function hasPlace(e: DetectorEvent, cfg: Cfg): boolean {
   if (e.geo_radius_km === 0 && e.lat === 0 && e.lon === 0) return false;
+  // a satellite link is placed at its ground station, anywhere under the satellite's footprint
+  if (e.network_kind === 'satellite') return false;
   return isTelling(e.ip, cfg.allowlist);
 }
 
@@ -74,19 +81,66 @@ function holders(k: KeyedState, e: DetectorEvent, cfg: Cfg) {
   return list;
 }
 
+/**
+ * Why a pair of sightings too far apart for the time between may still be one client:
+ * - `bound_key`: both proved by the same key (DPoP, mTLS) — the key never leaves the client;
+ * - `anonymizer_hop`: one end on a hosting or anonymizer network (a VPN switched on or off, a
+ *   proxy, Private Relay) with the same device id and user agent at both ends;
+ * - `copy`: neither — two clients, the token copied.
+ */
+type PairKind = 'copy' | 'bound_key' | 'anonymizer_hop';
+
+/** Network kinds whose addresses are an egress, not where a person sits. */
+const EGRESS_KINDS: ReadonlySet<string> = new Set(['hosting', 'anonymizer']);
+
+function pairKind(a: Sighting, b: Sighting): PairKind {
+  if (a.proof_key !== '' && a.proof_key === b.proof_key) return 'bound_key';
+  const egress = EGRESS_KINDS.has(a.place.network_kind) || EGRESS_KINDS.has(b.place.network_kind);
+  if (egress && a.device_id !== '' && a.device_id === b.device_id && a.user_agent === b.user_agent)
+    return 'anonymizer_hop';
+  return 'copy';
+}
+
+const KIND_TEXT: Record<PairKind, string> = {
+  copy: 'used from places too far apart',
+  bound_key: 'moved network with its bound key',
+  anonymizer_hop: 'hopped onto an anonymizer network (same device and user agent)',
+};
+
+/** Whether a sighting's place or network is familiar to the subject (familiar.ts). */
+function familiarTo(subject: KeyedState['subject'], s: Sighting, cfg: Cfg): boolean {
+  const day = dayOf(s.time_ms);
+  const place = s.place;
+  return (
+    isFamiliar(subject.familiar, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg) ||
+    isFamiliar(subject.familiar, networkKey(place.asn), day, cfg)
+  );
+}
+
+/** Whether the event is a use that worked: what familiarity is learned from. */
+const worked = (e: DetectorEvent) =>
+  (e.type === 'verification' && e.outcome === 'accepted') ||
+  (e.type === 'refresh' && e.outcome === 'rotated');
+
 export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg): Finding[] {
   if (!hasPlace(e, cfg) || !heldToken(e)) return [];
   const found: Finding[] = [];
   const here = sightingOf(e);
+  let hereFamiliar: boolean | undefined;
+  let copied = false;
+  let again = false;
   for (const [kind, id, holder] of holders(k, e, cfg)) {
     const kept = placesList(holder.place);
-    if (kept.some((s) => s.sameEvent(here))) continue; // delivered again
+    if (kept.some((s) => s.sameEvent(here))) {
+      again = true; // delivered again: judged (and learned from, or not) the first time
+      continue;
+    }
     holder.place = withPlace(kept, here);
-    type Pair = { prev: Sighting; rawKm: number; km: number; hours: number; speed: number };
-    // A pair proved by one key (DPoP, mTLS) is one client that moved its network: counted apart, and
+    type Pair = { prev: Sighting; rawKm: number; km: number; hours: number; speed: number; kind: PairKind };
+    // Pairs of one client (one key, or one device hopping onto an anonymizer) are counted apart, and
     // reported only when no pair of different clients is impossible.
     let worst: Pair | undefined;
-    let worstOneKey: Pair | undefined;
+    let worstOneClient: Pair | undefined;
     for (const prev of kept) {
       if (prev.place === here.place) continue;
       const rawKm = distanceKm(prev.lat, prev.lon, here.lat, here.lon);
@@ -95,29 +149,33 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
       const hours = Math.abs(e.time_ms - prev.time_ms) / 3_600_000;
       const speed = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
       if (speed <= cfg.maxSpeedKmh) continue;
-      if (oneKey(prev, here)) {
-        if (worstOneKey === undefined || speed > worstOneKey.speed)
-          worstOneKey = { prev, rawKm, km, hours, speed };
-      } else if (worst === undefined || speed > worst.speed) worst = { prev, rawKm, km, hours, speed };
+      // two places (or networks) the subject uses: its home and its VPN, its office and its proxy
+      hereFamiliar ??= familiarTo(k.subject, here, cfg);
+      if (hereFamiliar && familiarTo(k.subject, prev, cfg)) continue;
+      const pair = { prev, rawKm, km, hours, speed, kind: pairKind(prev, here) };
+      if (pair.kind !== 'copy') {
+        if (worstOneClient === undefined || speed > worstOneClient.speed) worstOneClient = pair;
+      } else if (worst === undefined || speed > worst.speed) worst = pair;
     }
-    const moved = worst === undefined;
-    const pair = worst ?? worstOneKey;
+    const pair = worst ?? worstOneClient;
     if (pair === undefined) continue;
     const { prev, rawKm, km, hours, speed } = pair;
+    const oneClient = pair.kind !== 'copy';
     const [first, second] = prev.time_ms <= e.time_ms ? [prev, here] : [here, prev];
+    if (!oneClient && second === here) copied = true;
     // The later sighting is the misuse; an event delivered late finds the same pair, reported once.
     found.push(
       finding('impossible_travel', {
         ...fromEvent(e),
         detected_ms: second.time_ms,
         trigger_event_id: second.event_id,
-        kind: moved ? `${kind} moved network with its bound key` : `${kind} used from places too far apart`,
+        kind: `${kind} ${KIND_TEXT[pair.kind]}`,
         // one client behind a VPN or proxy: an alert, never a revocation (below the policy's minSeverity, and alert_only)
-        severity: moved ? 'medium' : 'high',
+        severity: oneClient ? 'medium' : 'high',
         confidence: speed > 3 * cfg.maxSpeedKmh ? 0.95 : 0.75,
         target: { kind, id },
         jti: kind === 'jti' ? id : e.jti,
-        action: moved ? 'alert_only' : ACTION[kind],
+        action: oneClient ? 'alert_only' : ACTION[kind],
         evidence: {
           events: [first.evidence(), second.evidence()],
           distance_km: Math.round(rawKm),
@@ -126,17 +184,28 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
           elapsed_s: Math.round(hours * 3600 * 10) / 10,
           speed_kmh: Number.isFinite(speed) ? Math.round(speed) : null,
           max_speed_kmh: cfg.maxSpeedKmh,
-          ...(moved ? { proof_key_thumbprint: here.proof_key } : {}),
+          ...(pair.kind === 'bound_key' ? { proof_key_thumbprint: here.proof_key } : {}),
+          ...(pair.kind === 'anonymizer_hop' ? { networks: [networkOf(first), networkOf(second)] } : {}),
         },
         first_event_ms: first.time_ms,
       }),
     );
   }
+  // A place a copied token was used from is not learned: the thief's place never becomes familiar.
+  if (worked(e) && !copied && !again) learnSighting(k.subject, here, cfg);
   return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }
 
-/** Whether both sightings were proved by the same key: one client (the key never leaves it), wherever its address. */
-const oneKey = (a: Sighting, b: Sighting) => a.proof_key !== '' && a.proof_key === b.proof_key;
+/** The network of a sighting as evidence: its ASN, holder and kind (0 / '' unknown). */
+const networkOf = (s: Sighting) => ({ asn: s.place.asn, network_kind: s.place.network_kind });
+
+/** Learns the sighting's place and network as used by the subject on its day. */
+function learnSighting(subject: KeyedState['subject'], s: Sighting, cfg: Cfg) {
+  const day = dayOf(s.time_ms);
+  const place = s.place;
+  subject.familiar = learn(subject.familiar, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg);
+  subject.familiar = learn(subject.familiar, networkKey(place.asn), day, cfg);
+}
 
 /** The places with `here` as the latest sighting at its place, the newest MAX_PLACES in event time. */
 function withPlace(kept: Sighting[], here: Sighting): Places {
@@ -155,8 +224,8 @@ function withPlace(kept: Sighting[], here: Sighting): Places {
 export const impossibleTravel = defineDetector({
   name: 'impossible_travel',
   finds:
-    'one `jti`, session or family seen from places too far apart for the time between: great-circle distance minus both accuracy radii, over the elapsed time, above the max speed and at least the minimum distance apart; allowlisted, private/reserved and no-geo addresses are skipped',
-  asks: 'revoke the jti / revoke the family / alert (session); high — alert only (medium) when one bound key proved both sightings',
+    'one `jti`, session or family seen from places too far apart for the time between: great-circle distance minus both accuracy radii, over the elapsed time, above the max speed and at least the minimum distance apart; allowlisted, private/reserved, satellite and no-geo addresses are skipped, and so are pairs of two places or networks familiar to the subject',
+  asks: 'revoke the jti / revoke the family / alert (session); high — alert only (medium) when one bound key proved both sightings, or one device and user agent hopped onto an anonymizer network',
   category: 'token_reuse',
   thresholds: IMPOSSIBLE_TRAVEL_THRESHOLDS,
   policy: { target: 'auto', minSeverity: 'high' },

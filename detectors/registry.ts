@@ -102,6 +102,7 @@ export class DetectorRegistry {
       familyS: t.familyLifetimeS,
       sessionS: t.sessionLifetimeS,
       windowS: Math.ceil(Math.max(...windows) / 1000),
+      familiar: { familiarDays: t.familiarDays, familiarMinDays: t.familiarMinDays },
     };
   }
 }

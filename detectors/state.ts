@@ -15,6 +15,7 @@
  *   integers, searched in place), a Map beyond; one place, device or presentation is kept alone,
  *   an array only from the second on.
  */
+import { dayOf, type FamiliarSettings, pruneFamiliar } from './familiar.ts';
 import type { DetectorEvent, EvidenceEvent } from './types.ts';
 
 /** Where an address is, shared by every sighting from it (one per address in memory, not one per event). */
@@ -26,6 +27,10 @@ export class Place {
   readonly lat5: number;
   readonly lon5: number;
   readonly radius_km: number;
+  /** the autonomous system announcing the address (0 unknown) */
+  readonly asn: number;
+  /** hosting / anonymizer / mobile / residential / satellite where IP intelligence says it; '' unknown */
+  readonly network_kind: string;
 
   constructor(e: DetectorEvent) {
     this.ip = e.ip;
@@ -34,6 +39,8 @@ export class Place {
     this.lat5 = Math.round(e.lat * 1e5);
     this.lon5 = Math.round(e.lon * 1e5);
     this.radius_km = e.geo_radius_km;
+    this.asn = e.asn ?? 0;
+    this.network_kind = e.network_kind ?? '';
   }
 
   matches(e: DetectorEvent): boolean {
@@ -43,7 +50,9 @@ export class Place {
       this.city === e.city &&
       this.lat5 === Math.round(e.lat * 1e5) &&
       this.lon5 === Math.round(e.lon * 1e5) &&
-      this.radius_km === e.geo_radius_km
+      this.radius_km === e.geo_radius_km &&
+      this.asn === (e.asn ?? 0) &&
+      this.network_kind === (e.network_kind ?? '')
     );
   }
 }
@@ -531,6 +540,8 @@ export class SubjectState {
   sessions: Table<SessionState> = undefined;
   /** networks where this subject's tokens were accepted (interned strings, at most 32) */
   ownerNetworks: string[] | undefined = undefined;
+  /** the places and networks this subject used on the days of the learning period (familiar.ts) */
+  familiar: Float64Array | undefined = undefined;
   /** recent rejections counted for bursts per subject */
   rejections: Sighting[] | undefined = undefined;
   /** finding key → when it was last reported (ms of event time) */
@@ -631,6 +642,8 @@ export interface Lifetimes {
   sessionS: number;
   /** windows (bursts, dedup) are kept this long */
   windowS: number;
+  /** familiar places and networks are learned over this many days, and kept as long */
+  familiar: FamiliarSettings;
 }
 
 /**
@@ -644,13 +657,15 @@ export function pruneSubject(s: SubjectState, nowS: number, l: Lifetimes): boole
   s.rejections = pruneWindow(s.rejections, nowS, l.windowS);
   s.reported = pruneReported(s.reported, nowS, l.windowS);
   if (s.lastSeenS + l.familyS < nowS) s.ownerNetworks = undefined;
+  s.familiar = pruneFamiliar(s.familiar, dayOf(nowS * 1000), l.familiar);
   return (
     s.tokens === undefined &&
     s.families === undefined &&
     s.sessions === undefined &&
     s.rejections === undefined &&
     s.reported === undefined &&
-    s.ownerNetworks === undefined
+    s.ownerNetworks === undefined &&
+    s.familiar === undefined
   );
 }
 

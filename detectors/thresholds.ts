@@ -37,6 +37,19 @@ export const BASE_THRESHOLDS = {
     description:
       'events reaching a detector up to this late (ms of event time behind the newest event of their family, token or address) are judged in their place, as if they had come in order; later ones are judged with what is left and their findings say how late they came',
   }),
+  familiarDays: Type.Integer({
+    minimum: 0,
+    maximum: 31,
+    default: 14,
+    description:
+      'the learning period of familiar places and networks (days): where a subject’s tokens were used on `familiarMinDays` distinct days within it is familiar, and a hop between two familiar ones is not travel evidence (0: nothing is familiar)',
+  }),
+  familiarMinDays: Type.Integer({
+    minimum: 1,
+    maximum: 31,
+    default: 2,
+    description: 'distinct days (of `familiarDays`) a place or network must have been used on to be familiar',
+  }),
   allowlistCidrs: Type.Array(Type.String(), {
     default: [],
     description: 'networks never treated as a place or network (VPN egress, corporate proxies)',

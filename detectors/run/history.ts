@@ -59,7 +59,7 @@ ORDER BY time_ms`;
 }
 
 /** `kafka_partitions = n AND kafka_partition IN (…)` per count, or a count none of them has. */
-function partitionCondition(byCount: ReadonlyMap<number, readonly number[]>): string {
+export function partitionCondition(byCount: ReadonlyMap<number, readonly number[]>): string {
   const counts = [...byCount.keys()].map((n) => Math.floor(n)).filter((n) => n > 0);
   const mine = counts
     .map((n) => {
@@ -72,42 +72,57 @@ function partitionCondition(byCount: ReadonlyMap<number, readonly number[]>): st
 }
 
 /**
- * Streams stored events in time order, calling `each` for those `keep` accepts; logs progress
- * every 5 s. Resolves with the number of events read and kept, the query's id (its row in
- * system.query_log says what ClickHouse scanned for it) and how long reading them took.
+ * Streams the rows of a (large, rare) query, calling `each` for the rows of the subjects `keep`
+ * accepts (`o.by`: the module asking, for the query_id); logs progress every 5 s as `progress`. Resolves with the rows read and kept, the query's
+ * id (its row in system.query_log says what ClickHouse scanned for it) and how long it took.
  */
-export async function readHistory(
+export async function streamSubjectRows<R extends { tenant: string | number; subject: string | number }>(
+  client: ClickHouseClient,
+  o: { by: string; sql: string; signal?: AbortSignal | undefined },
+  each: (row: R) => void,
+  options: { keep?: (tenant: string, subject: string) => boolean; log?: Logger; progress: string },
+): Promise<{ read: number; kept: number; queryId: string; ms: number }> {
+  const started = Date.now();
+  const result = await client.query({
+    query_id: queryId(o.by),
+    query: o.sql,
+    format: 'JSONEachRow',
+    // Logged whatever the profile says (it is rare and large)
+    clickhouse_settings: { log_queries: 1 },
+    abort_signal: o.signal,
+  });
+  let read = 0;
+  let kept = 0;
+  let lastLog = Date.now();
+  for await (const rows of result.stream<R>()) {
+    for (const row of rows) {
+      read++;
+      const r = row.json();
+      if (options.keep !== undefined && !options.keep(String(r.tenant), String(r.subject))) continue;
+      kept++;
+      each(r);
+    }
+    if (options.log !== undefined && Date.now() - lastLog > 5000) {
+      lastLog = Date.now();
+      options.log.info({ read, kept }, options.progress);
+    }
+  }
+  return { read, kept, queryId: result.query_id, ms: Date.now() - started };
+}
+
+/** Streams stored events in time order, calling `each` for those `keep` accepts (streamSubjectRows). */
+export function readHistory(
   client: ClickHouseClient,
   database: string,
   range: HistoryRange,
   each: (e: DetectorInput) => void,
   options: { keep?: (tenant: string, subject: string) => boolean; log?: Logger; signal?: AbortSignal } = {},
 ): Promise<{ read: number; kept: number; queryId: string; ms: number }> {
-  const started = Date.now();
-  const result = await client.query({
-    query_id: queryId('detectors/run/history'),
-    query: historySql(database, range),
-    format: 'JSONEachRow',
-    // Logged whatever the profile says (it is rare and large): system.query_log then tells what
-    // each rebuild read (rows, bytes, time) by its query_id.
-    clickhouse_settings: { log_queries: 1 },
-    abort_signal: options.signal,
-  });
-  let read = 0;
-  let kept = 0;
-  let lastLog = Date.now();
-  for await (const rows of result.stream<Row>()) {
-    for (const row of rows) {
-      read++;
-      const r = row.json();
-      if (options.keep !== undefined && !options.keep(String(r.tenant), String(r.subject))) continue;
-      kept++;
-      each(toInput(r));
-    }
-    if (options.log !== undefined && Date.now() - lastLog > 5000) {
-      lastLog = Date.now();
-      options.log.info({ read, kept }, 'reading stored events');
-    }
-  }
-  return { read, kept, queryId: result.query_id, ms: Date.now() - started };
+  const { signal, ...rest } = options;
+  return streamSubjectRows<Row>(
+    client,
+    { by: 'detectors/run/history', sql: historySql(database, range), signal },
+    (r) => each(toInput(r)),
+    { ...rest, progress: 'reading stored events' },
+  );
 }

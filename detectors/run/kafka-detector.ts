@@ -54,6 +54,7 @@ import { addressKey, eventKey, misrouting, REROUTED_HEADER } from '../../platfor
 import { keepTrying } from '../../platform/keep-trying.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import type { Detection } from '../detection.ts';
+import { readFamiliar } from './familiar-history.ts';
 import { readHistory } from './history.ts';
 import type { DetectionOutputs } from './outputs.ts';
 import type { DetectorRuntime, Mode } from './runtime.ts';
@@ -82,6 +83,8 @@ export interface KafkaDetectorOptions {
   /** history to read on assignment (seconds back from now) */
   familyLookbackS: number;
   tokenLookbackS: number;
+  /** familiar places and networks are relearned from this far back (s; 0: not at all) */
+  familiarLookbackS: number;
   /** whose reporter headers are believed (the relay's secret) */
   trust: KafkaTrust;
 }
@@ -267,6 +270,18 @@ export class KafkaDetector implements KafkaTap {
     // Subject state from ClickHouse, of the new partitions' subjects only; address state comes from
     // the address topic alone (below).
     const partitions = this.#historyPartitions(added);
+    const keep = (tenant: string, subject: string) =>
+      this.#owns(tenant, subject, added) && this.#owns(tenant, subject, this.#owned);
+    const familiar =
+      partitions.size === 0 || this.options.familiarLookbackS === 0
+        ? { kept: 0 }
+        : await readFamiliar(
+            this.clickhouse,
+            this.options.database,
+            { fromS: nowS - this.options.familiarLookbackS, partitions },
+            (row) => this.runtime.learnFamiliar(row),
+            { keep, log: this.log },
+          );
     const { read, kept, queryId, ms } =
       partitions.size === 0
         ? { read: 0, kept: 0, queryId: '', ms: 0 }
@@ -279,11 +294,7 @@ export class KafkaDetector implements KafkaTap {
               partitions,
             },
             (e) => this.runtime.process(e, 'warmup', 'subject'),
-            {
-              keep: (tenant, subject) =>
-                this.#owns(tenant, subject, added) && this.#owns(tenant, subject, this.#owned),
-              log: this.log,
-            },
+            { keep, log: this.log },
           );
     this.metrics.detectorEvents.inc({ mode: 'warmup' }, kept);
     for (const [topic, partitions] of byTopic) {
@@ -332,6 +343,7 @@ export class KafkaDetector implements KafkaTap {
         historyMs: ms,
         // system.query_log's row of this id: the rows and bytes ClickHouse scanned for the rebuild
         historyQueryId: queryId,
+        familiarRows: familiar.kept,
         seconds: (Date.now() - started) / 1000,
         state: this.runtime.stats,
       },

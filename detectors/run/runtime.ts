@@ -13,6 +13,7 @@
  *   once more on its address's owner (`source`: those parts alone, no subject state) — address.ts.
  */
 import { type Detection, toDetection } from '../detection.ts';
+import { learn, networkKey } from '../familiar.ts';
 import { type DetectorRegistry, REGISTRY } from '../registry.ts';
 import {
   type KeyedState,
@@ -27,6 +28,7 @@ import {
 import type { TenantThresholds } from '../thresholds.ts';
 import type { DetectorEvent, Finding } from '../types.ts';
 import { type SplitRegistry, splitBySource } from './address.ts';
+import type { FamiliarRow } from './familiar-history.ts';
 
 /** What the runtime reads from an event: a stored or freshly enriched event row. */
 /** An event as the runtime takes it (who reported it may be unknown: fixtures, rows stored before reporters). */
@@ -232,6 +234,24 @@ export class DetectorRuntime {
     if (this.#keys + this.#subjects > this.#options.maxKeys) this.#evict();
     if (mode === 'warmup' || found.length === 0) return [];
     return this.#detections(found, subject);
+  }
+
+  /**
+   * Learns one stored day of a subject's place and network (familiar-history.ts) — the rebuild of
+   * familiarity, which is older than the events replayed. The subject is made when new.
+   */
+  learnFamiliar(row: FamiliarRow): void {
+    const tenant = this.#tenant(row.tenant);
+    let subject = tenant.subjects.get(row.subject);
+    if (subject === undefined) {
+      subject = new SubjectState();
+      tenant.subjects.set(row.subject, subject);
+      this.#subjects++;
+      if (this.#keys + this.#subjects > this.#options.maxKeys) this.#evict();
+    }
+    const settings = this.#options.thresholds.for(row.tenant);
+    subject.familiar = learn(subject.familiar, row.place_key, row.day, settings);
+    subject.familiar = learn(subject.familiar, networkKey(row.asn), row.day, settings);
   }
 
   /** The per-source-IP parts over an event: its address's state only (no subject state is made). */

@@ -17,6 +17,7 @@ import type { Kafka, Producer } from '../../platform/kafka/client.ts';
 import { REGISTRY } from '../registry.ts';
 import type { DetectStageSettings } from '../settings.ts';
 import { buildThresholds } from '../thresholds.ts';
+import { readFamiliar } from './familiar-history.ts';
 import { readHistory } from './history.ts';
 import { type DeadLetterSink, KafkaDetector } from './kafka-detector.ts';
 import {
@@ -104,6 +105,7 @@ export async function startDetection(
   const lookback = {
     familyLookbackS: settings.base.familyLifetimeS,
     tokenLookbackS: settings.base.tokenLifetimeS,
+    familiarLookbackS: settings.base.familiarDays * 86_400,
   };
   if (deps.kafka !== undefined) {
     const windowS = REGISTRY.lifetimes(buildThresholds(settings.base)).windowS;
@@ -153,6 +155,16 @@ export async function startDetection(
   // Single process: every subject is ours. Rebuild from ClickHouse before taking events.
   const started = Date.now();
   const nowS = Math.floor(started / 1000);
+  const familiar =
+    lookback.familiarLookbackS === 0
+      ? { kept: 0 }
+      : await readFamiliar(
+          deps.clickhouse,
+          deps.database,
+          { fromS: nowS - lookback.familiarLookbackS },
+          (row) => runtime.learnFamiliar(row),
+          { log },
+        );
   const { kept } = await readHistory(
     deps.clickhouse,
     deps.database,
@@ -162,7 +174,10 @@ export async function startDetection(
   );
   deps.metrics.detectorEvents.inc({ mode: 'warmup' }, kept);
   deps.metrics.rebuildSeconds.observe((Date.now() - started) / 1000);
-  log.info({ storedEvents: kept, seconds: (Date.now() - started) / 1000 }, 'detector state rebuilt');
+  log.info(
+    { storedEvents: kept, familiarRows: familiar.kept, seconds: (Date.now() - started) / 1000 },
+    'detector state rebuilt',
+  );
   return {
     runtime,
     outputs,

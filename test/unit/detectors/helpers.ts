@@ -85,6 +85,15 @@ export const PLACES = {
     lon: 4.89,
     geo_radius_km: 20,
   },
+  /** a consumer VPN's exit on a hosting network (Vultr, Tokyo) */
+  vpnTokyo: {
+    ip: '45.32.14.1',
+    country: 'JP',
+    city: 'Tokyo',
+    lat: 35.5826,
+    lon: 139.7459,
+    geo_radius_km: 100,
+  },
   office: { ip: '10.20.30.40', country: '', city: '', lat: 0, lon: 0, geo_radius_km: 0 },
 } as const;
 

@@ -154,3 +154,105 @@ describe('impossible_travel: hard negatives (no finding)', () => {
     expect(detect(events)).toHaveLength(1);
   });
 });
+
+describe('impossible_travel: familiar places, anonymizer hops, satellite links', () => {
+  const DAY = 24 * HOUR;
+  const LAPTOP = { device_id: 'laptop-1', user_agent: 'Mozilla/5.0 (Macintosh) Firefox/128.0' };
+  const vpn = PLACES.vpnTokyo;
+  const onVpn = { asn: 20473, network_kind: 'hosting' };
+  const home = { asn: 3320, network_kind: '' };
+  /** a day of the laptop switching its VPN on and off: home, VPN, home (one token per day) */
+  const vpnDay = (day: number, extra = {}) => [
+    use(T0 + day * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: `day-${day}`, ...extra }),
+    use(T0 + day * DAY + 4 * MINUTE, vpn, { ...LAPTOP, ...onVpn, jti: `day-${day}`, ...extra }),
+    use(T0 + day * DAY + 8 * MINUTE, PLACES.berlin, { ...LAPTOP, ...home, jti: `day-${day}`, ...extra }),
+  ];
+
+  it('a hop onto a hosting network with the same device and user agent is an anonymizer hop: an alert, not a revocation', () => {
+    const found = detect(vpnDay(0));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      kind: 'jti hopped onto an anonymizer network (same device and user agent)',
+      severity: 'medium',
+      action: 'alert_only',
+      evidence: {
+        networks: [
+          { asn: 3320, network_kind: '' },
+          { asn: 20473, network_kind: 'hosting' },
+        ],
+      },
+    });
+  });
+
+  it('with another device or user agent it stays a copied token (revoke)', () => {
+    const events = [
+      use(T0, PLACES.berlin, { ...LAPTOP, ...home }),
+      use(T0 + 10 * MINUTE, vpn, { ...LAPTOP, ...onVpn, device_id: 'thief-box' }),
+    ];
+    expect(detect(events)[0]).toMatchObject({ action: 'revoke_jti', severity: 'high' });
+    const otherBrowser = [
+      use(T0, PLACES.berlin, { ...LAPTOP, ...home }),
+      use(T0 + 10 * MINUTE, vpn, { ...LAPTOP, ...onVpn, user_agent: 'curl/8.5.0' }),
+    ];
+    expect(detect(otherBrowser)[0]).toMatchObject({ action: 'revoke_jti' });
+    // no device id at all: nothing says it is the same client
+    const noDevice = [use(T0, PLACES.berlin, home), use(T0 + 10 * MINUTE, vpn, onVpn)];
+    expect(detect(noDevice)[0]).toMatchObject({ action: 'revoke_jti' });
+  });
+
+  it('from the second day on, home and the VPN are familiar: no finding at all', () => {
+    const found = detect([...vpnDay(0), ...vpnDay(1), ...vpnDay(2), ...vpnDay(5)]);
+    // day 0 alerts once (within the dedup window); on day 1 both were seen on another day
+    expect(found.map((f) => [Math.floor((f.detected_ms - T0) / DAY), f.action])).toEqual([[0, 'alert_only']]);
+  });
+
+  it('familiar places work without any network data (geoip-lite alone): two places used on other days', () => {
+    // days 0 and 1: one token at home, another (a second laptop, a VPN's own session) far away
+    const apart = [0, 1].flatMap((d) => [
+      use(T0 + d * DAY, PLACES.berlin, { jti: `home-${d}` }),
+      use(T0 + d * DAY + 30 * MINUTE, PLACES.saoPaulo, { jti: `far-${d}` }),
+    ]);
+    const both = [
+      use(T0 + 2 * DAY, PLACES.berlin, { jti: 'd2' }),
+      use(T0 + 2 * DAY + 30 * MINUTE, PLACES.saoPaulo, { jti: 'd2' }),
+    ];
+    expect(detect([...apart, ...both])).toEqual([]);
+    // with familiarity off, it is travel
+    expect(detect([...apart, ...both], { familiarDays: 0 })).toHaveLength(1);
+    // a place reached only as the second end of a copied token's pair is not learned from it
+    const copied = [0, 1, 2].flatMap((d) => [
+      use(T0 + d * DAY, PLACES.berlin, { jti: `c${d}` }),
+      use(T0 + d * DAY + 30 * MINUTE, PLACES.saoPaulo, { jti: `c${d}` }),
+    ]);
+    expect(detect(copied)).toHaveLength(3);
+  });
+
+  it('a thief’s place is never learned from the copied token: the victim’s home days do not make it familiar', () => {
+    const days = [0, 1, 2, 3].flatMap((d) => [
+      use(T0 + d * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: `t${d}` }),
+      use(T0 + d * DAY + 5 * MINUTE, PLACES.saoPaulo, { device_id: 'thief', jti: `t${d}` }),
+    ]);
+    const found = detect(days);
+    expect(found.map((f) => f.action)).toEqual(['revoke_jti', 'revoke_jti', 'revoke_jti', 'revoke_jti']);
+  });
+
+  it('one familiar end is not enough: home familiar, a new place far away is travel', () => {
+    const homeDays = [0, 1].map((d) =>
+      use(T0 + d * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: `h${d}` }),
+    );
+    const trip = [
+      use(T0 + 2 * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: 'trip' }),
+      use(T0 + 2 * DAY + 10 * MINUTE, PLACES.saoPaulo, { ...LAPTOP, jti: 'trip' }),
+    ];
+    expect(detect([...homeDays, ...trip])).toHaveLength(1);
+  });
+
+  it('a satellite link (in-flight Wi-Fi) says nothing about where the client is', () => {
+    const flight = [
+      use(T0, PLACES.berlin, { ...LAPTOP, ...home }),
+      use(T0 + 30 * MINUTE, PLACES.newYork, { ...LAPTOP, asn: 64512, network_kind: 'satellite' }),
+      use(T0 + 60 * MINUTE, PLACES.tokyo, { ...LAPTOP, asn: 64512, network_kind: 'satellite' }),
+    ];
+    expect(detect(flight)).toEqual([]);
+  });
+});

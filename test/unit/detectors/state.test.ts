@@ -18,7 +18,13 @@ import {
 } from '../../../detectors/state.ts';
 import { ev, HOUR, T0 } from './helpers.ts';
 
-const LIFETIMES = { tokenS: 900, familyS: 86_400, sessionS: 86_400, windowS: 600 };
+const LIFETIMES = {
+  tokenS: 900,
+  familyS: 86_400,
+  sessionS: 86_400,
+  windowS: 600,
+  familiar: { familiarDays: 14, familiarMinDays: 2 },
+};
 
 describe('detector state layout', () => {
   it('a sighting gives back the event id and time it was made from, whatever they are', () => {
