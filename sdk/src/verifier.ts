@@ -347,13 +347,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
         const unverified = readUnverified(token);
         const tenant = tenantOf(unverified.claims);
         const c = classifyJoseError(err);
-        report(
-          tenant,
-          c.kind === 'rejected' ? c.reason : 'other',
-          unverified.claims,
-          unverified.header,
-          caller,
-        );
+        const reason = c.kind === 'rejected' ? c.reason : 'other';
+        // Refused after its signature was verified (expired, wrong audience…): the claims are the
+        // token's, so its binding is checked and reported too — where the key proved possession
+        // tells the detectors one client moved (or another key tried) as for an accepted token.
+        const binding = UNVERIFIED_CLAIMS.has(reason)
+          ? UNBOUND
+          : await bindingOf(token, unverified.claims, caller).then(
+              (b) => b.binding,
+              () => UNBOUND,
+            );
+        report(tenant, reason, unverified.claims, unverified.header, caller, binding);
         if (c.kind === 'keys_unavailable') throw new KeysUnavailableError(c.description, { cause: err });
         throw new TokenRejectedError(c.reason, c.description, { cause: err });
       }

@@ -212,6 +212,29 @@ describe('key binding in the verifier', () => {
     expectContractValid(reporter.last());
   });
 
+  it('an expired bound token still reports the key that proved possession (its claims are signed); a forged one does not', async () => {
+    const { verifier, reporter } = verifierWith({ dpop: {} });
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    const expired = await mint(issuer, { cnf: { jkt: a.jkt }, iat: past, exp: past + 900 });
+    const proof = await dpopProof(a, { htm: 'GET', htu: HTU, accessToken: expired });
+    await expect(verifier.verify(expired, caller(proof))).rejects.toMatchObject({ reason: 'expired' });
+    expect(reporter.last()).toMatchObject({
+      reason: 'expired',
+      bound_key_thumbprint: a.jkt,
+      proof_key_thumbprint: a.jkt,
+    });
+    expectContractValid(reporter.last());
+    // another key's proof of the expired token: reported as that key (key_mismatch reads it), still `expired`
+    const theirs = await dpopProof(b, { htm: 'GET', htu: HTU, accessToken: expired });
+    await expect(verifier.verify(expired, caller(theirs))).rejects.toMatchObject({ reason: 'expired' });
+    expect(reporter.last()).toMatchObject({ reason: 'expired', proof_key_thumbprint: b.jkt });
+    // a bad signature: the claims are anyone's, no binding is checked or reported
+    const [h, p] = expired.split('.') as [string, string, string];
+    const forged = `${h}.${p}.${'A'.repeat(86)}`;
+    await expect(verifier.verify(forged, caller(proof))).rejects.toMatchObject({ reason: 'bad_signature' });
+    expect(reporter.last()?.proof_key_thumbprint ?? '').toBe('');
+  });
+
   it('bound, without a proof: dpop_proof_missing; with a bad proof: dpop_proof_invalid (no proof key reported)', async () => {
     const { verifier, reporter } = verifierWith({ dpop: {} });
     const token = await bound({ jkt: a.jkt });
