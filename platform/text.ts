@@ -115,7 +115,12 @@ function define(into: object, key: string | number, value: unknown) {
  */
 export function wellFormedRow<T extends object>(row: T): T {
   let copy: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(row)) {
+  const fields = row as Record<string, unknown>;
+  // for…in, not Object.entries: this runs on every stored row, and entries() allocates an array of
+  // pairs per row (a tenth of the Kafka door's CPU went to it and its garbage, bench:ingest profile)
+  for (const k in fields) {
+    if (!Object.hasOwn(fields, k)) continue;
+    const v = fields[k];
     let fixed: unknown = v;
     if (typeof v === 'string') {
       if (!v.isWellFormed()) fixed = v.toWellFormed();
