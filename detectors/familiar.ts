@@ -35,8 +35,17 @@ export function placeKey(lat: number, lon: number): number {
   return -(row * 721 + column + 1);
 }
 
-/** The network key of an autonomous system: its number; 0 when unknown (then nothing is learned). */
-export const networkKey = (asn: number): number => (Number.isInteger(asn) && asn > 0 ? asn : 0);
+/** Network kinds whose addresses are an egress (a VPN, a proxy, a relay), not where a person sits. */
+export const EGRESS_KINDS: ReadonlySet<string> = new Set(['hosting', 'anonymizer']);
+
+/**
+ * The network key of an address: its ASN when the address is an egress network's (hosting,
+ * anonymizer), whose location says nothing; 0 otherwise (then nothing is learned). An ordinary
+ * line's ASN is too coarse to be familiar — a thief on the victim's big home ISP elsewhere in the
+ * country would be — so for those only the place counts.
+ */
+export const networkKey = (asn: number, kind: string): number =>
+  Number.isInteger(asn) && asn > 0 && EGRESS_KINDS.has(kind) ? asn : 0;
 
 const bitCount = (mask: number): number => {
   let m = mask >>> 0;

@@ -24,7 +24,7 @@
 import { Type } from '@sinclair/typebox';
 import { distanceKm, isTelling } from '../platform/net/network.ts';
 import { defineDetector, type ThresholdsOf } from './descriptor.ts';
-import { dayOf, isFamiliar, learn, networkKey, placeKey } from './familiar.ts';
+import { dayOf, EGRESS_KINDS, isFamiliar, learn, networkKey, placeKey } from './familiar.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import {
   familyOf,
@@ -90,9 +90,6 @@ function holders(k: KeyedState, e: DetectorEvent, cfg: Cfg) {
  */
 type PairKind = 'copy' | 'bound_key' | 'anonymizer_hop';
 
-/** Network kinds whose addresses are an egress, not where a person sits. */
-const EGRESS_KINDS: ReadonlySet<string> = new Set(['hosting', 'anonymizer']);
-
 function pairKind(a: Sighting, b: Sighting): PairKind {
   if (a.proof_key !== '' && a.proof_key === b.proof_key) return 'bound_key';
   const egress = EGRESS_KINDS.has(a.place.network_kind) || EGRESS_KINDS.has(b.place.network_kind);
@@ -113,7 +110,7 @@ function familiarTo(subject: KeyedState['subject'], s: Sighting, cfg: Cfg): bool
   const place = s.place;
   return (
     isFamiliar(subject.familiar, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg) ||
-    isFamiliar(subject.familiar, networkKey(place.asn), day, cfg)
+    isFamiliar(subject.familiar, networkKey(place.asn, place.network_kind), day, cfg)
   );
 }
 
@@ -204,7 +201,7 @@ function learnSighting(subject: KeyedState['subject'], s: Sighting, cfg: Cfg) {
   const day = dayOf(s.time_ms);
   const place = s.place;
   subject.familiar = learn(subject.familiar, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg);
-  subject.familiar = learn(subject.familiar, networkKey(place.asn), day, cfg);
+  subject.familiar = learn(subject.familiar, networkKey(place.asn, place.network_kind), day, cfg);
 }
 
 /** The places with `here` as the latest sighting at its place, the newest MAX_PLACES in event time. */

@@ -18,7 +18,7 @@ export interface FamiliarRange {
   partitions?: ReadonlyMap<number, readonly number[]>;
 }
 
-/** A subject's place (½° cell, detectors/familiar.ts placeKey) and network on one UTC day. */
+/** A subject's place (½° cell, detectors/familiar.ts placeKey) and egress network (ASN, 0 none) on one UTC day. */
 export interface FamiliarRow {
   tenant: string;
   subject: string;
@@ -29,14 +29,15 @@ export interface FamiliarRow {
 
 /**
  * The query. The place key is computed as the detector computes it from its 1e-5° coordinates:
- * `-(floor((lat + 90) * 2) * 721 + floor((lon + 180) * 2) + 1)`.
+ * `-(floor((lat + 90) * 2) * 721 + floor((lon + 180) * 2) + 1)`; the ASN only of an egress network
+ * (hosting, anonymizer: familiar.ts networkKey).
  */
 export function familiarSql(database: string, range: FamiliarRange): string {
   const from = Math.floor(range.fromS);
   const partitions = range.partitions === undefined ? '' : `\n  AND ${partitionCondition(range.partitions)}`;
   return `SELECT tenant, subject, intDiv(time_ms, 86400000) AS day,
   -(toInt64(floor((round(lat * 100000) / 100000 + 90) * 2)) * 721 + toInt64(floor((round(lon * 100000) / 100000 + 180) * 2)) + 1) AS place_key,
-  asn
+  if(network_kind IN ('hosting', 'anonymizer'), asn, toUInt32(0)) AS asn
 FROM ${database}.events
 WHERE time >= toDateTime(${from})
   AND ((type = 'verification' AND outcome = 'accepted') OR (type = 'refresh' AND outcome = 'rotated'))

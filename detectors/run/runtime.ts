@@ -251,7 +251,8 @@ export class DetectorRuntime {
     }
     const settings = this.#options.thresholds.for(row.tenant);
     subject.familiar = learn(subject.familiar, row.place_key, row.day, settings);
-    subject.familiar = learn(subject.familiar, networkKey(row.asn), row.day, settings);
+    // the query gives an ASN only for egress networks (familiar-history.ts)
+    subject.familiar = learn(subject.familiar, networkKey(row.asn, 'hosting'), row.day, settings);
   }
 
   /** The per-source-IP parts over an event: its address's state only (no subject state is made). */

@@ -91,7 +91,7 @@ describe('familiar places and networks', () => {
     expect(learn(undefined, 0, D, S)).toBeUndefined(); // an unknown network
   });
 
-  it('place keys are ½° cells, negative; network keys are ASNs, 0 when unknown', () => {
+  it('place keys are ½° cells, negative; network keys are egress networks’ ASNs, 0 otherwise', () => {
     expect(placeKey(52.5174, 13.3985)).toBe(placeKey(52.6, 13.1));
     expect(placeKey(52.5174, 13.3985)).not.toBe(placeKey(52.4, 13.3985));
     fc.assert(
@@ -104,8 +104,12 @@ describe('familiar places and networks', () => {
         },
       ),
     );
-    expect(networkKey(20473)).toBe(20473);
-    expect(networkKey(0)).toBe(0);
-    expect(networkKey(Number.NaN)).toBe(0);
+    expect(networkKey(20473, 'hosting')).toBe(20473);
+    expect(networkKey(20473, 'anonymizer')).toBe(20473);
+    // an ordinary line's ASN (a big home ISP) is too coarse to be familiar
+    expect(networkKey(3320, '')).toBe(0);
+    expect(networkKey(3320, 'mobile')).toBe(0);
+    expect(networkKey(0, 'hosting')).toBe(0);
+    expect(networkKey(Number.NaN, 'hosting')).toBe(0);
   });
 });

@@ -236,6 +236,15 @@ describe('impossible_travel: familiar places, anonymizer hops, satellite links',
     expect(found.map((f) => f.action)).toEqual(['revoke_jti', 'revoke_jti', 'revoke_jti', 'revoke_jti']);
   });
 
+  it('a thief on the victim’s own big ISP elsewhere is travel: an ordinary line’s ASN is never familiar', () => {
+    const days = [0, 1, 2].map((d) => use(T0 + d * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: `h${d}` }));
+    const stolen = [
+      use(T0 + 3 * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: 'x' }),
+      use(T0 + 3 * DAY + 5 * MINUTE, PLACES.saoPaulo, { device_id: 'thief', ...home, jti: 'x' }),
+    ];
+    expect(detect([...days, ...stolen])).toMatchObject([{ action: 'revoke_jti' }]);
+  });
+
   it('one familiar end is not enough: home familiar, a new place far away is travel', () => {
     const homeDays = [0, 1].map((d) =>
       use(T0 + d * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: `h${d}` }),
