@@ -17,7 +17,12 @@
  * same seed's world, and reports per case the subjects with an alert and with a revocation (per
  * 1,000 per simulated day) beside each attack kind's recall, with the issue's goals; it writes the
  * "Detection quality, hard cases" section and results/eval-hard.json. Without it the run is the
- * one it always was.
+ * one it always was. With it, before tokenwatch starts, the eval writes the simulated world's
+ * networks as a GeoLite2-ASN .mmdb and a network-kinds file (tools/eval/ip-intel.ts) that the
+ * instances read, and `--history-days` (default 14 with `--hard`, 0 without) days of learning
+ * history before the window (tools/simulator/history.ts) into the eval database's `events` table
+ * (tools/eval/history-writer.ts): a deployment has learned its users for weeks; without it the
+ * eval's day would start every user as a stranger.
  * `--door http` runs tokenwatch in single-process mode and reports over POST /v1/events with the
  * reporters' own roles: the auth server with an `auth-server` key, the verifiers with a `verifier`
  * key (Kafka carries no key, so its events keep the rights of a key without a role).
@@ -31,11 +36,20 @@
  * and JSON (tools/bench/results/eval.json).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { pino } from 'pino';
 import { REGISTRY } from '../../detectors/registry.ts';
+import { openIpIntel } from '../../ingest/ipintel/provider.ts';
+import { IP_INTEL_SETTINGS } from '../../ingest/ipintel/settings.ts';
+import { detectFeatures } from '../../platform/clickhouse/client.ts';
+import { migrate } from '../../platform/clickhouse/migrate.ts';
+import { CLICKHOUSE_SETTINGS } from '../../platform/clickhouse/settings.ts';
 import { createKafka, createProducer, sendChunked } from '../../platform/kafka/client.ts';
+import { readTable } from '../../platform/settings.ts';
 import { createHttpReporter } from '../../sdk/src/http-reporter.ts';
 import type { Reporter, ReporterStats, TokenEvent } from '../../sdk/src/index.ts';
 import { createKafkaReporter } from '../../sdk/src/kafka.ts';
@@ -53,10 +67,13 @@ import {
   hardCaseReport,
   renderHardReport,
 } from '../simulator/hard-report.ts';
+import { buildHistory, HISTORY_DAYS } from '../simulator/history.ts';
 import { runLines, verdictOf } from '../simulator/in-process.ts';
 import { VPN_EGRESS_CIDR } from '../simulator/places.ts';
 import { startSimulatedPlatform } from '../simulator/platform.ts';
 import { buildSimulation } from '../simulator/simulation.ts';
+import { HISTORY_EVENT_PREFIX, type HistoryWritten, writeHistory } from './history-writer.ts';
+import { type EvalIpIntel, writeEvalIpIntel } from './ip-intel.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -71,6 +88,7 @@ const { values: args } = parseArgs({
     door: { type: 'string', default: 'kafka' },
     hard: { type: 'boolean', default: false },
     'hard-users': { type: 'string', default: '100' },
+    'history-days': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -91,6 +109,14 @@ const PORT = Math.round(positive('port', args.port, 65535));
 const INSTANCES = Math.round(positive('instances', args.instances, 8));
 const HARD = args.hard === true;
 const HARD_USERS = Math.round(positive('hard-users', args['hard-users'], 100_000));
+/** days of learning history written before tokenwatch starts (default: 14 with --hard, none without) */
+const HISTORY = args['history-days'] === undefined ? (HARD ? HISTORY_DAYS : 0) : Number(args['history-days']);
+if (!Number.isInteger(HISTORY) || HISTORY < 0 || HISTORY > 60) {
+  console.error(
+    `[eval] --history-days must be a whole number from 0 to 60; got ${JSON.stringify(args['history-days'])}`,
+  );
+  process.exit(2);
+}
 /** record the traffic, then publish it (shuffled or in order) to N instances */
 const RECORDED = INSTANCES > 1 || args.shuffle === true;
 const HTTP_DOOR = args.door === 'http';
@@ -118,7 +144,8 @@ const commandArgs =
   (INSTANCES > 1 ? ` --instances ${INSTANCES}` : '') +
   (args.shuffle ? ' --shuffle' : '') +
   (HTTP_DOOR ? ' --door http' : '') +
-  (HARD ? ` --hard --hard-users ${HARD_USERS}` : '');
+  (HARD ? ` --hard --hard-users ${HARD_USERS}` : '') +
+  (HISTORY !== (HARD ? HISTORY_DAYS : 0) ? ` --history-days ${HISTORY}` : '');
 
 /** Publishes the events to the topic in the order given, key tenant:subject, in chunks. */
 async function publish(brokers: string[], topic: string, events: readonly TokenEvent[]) {
@@ -198,8 +225,48 @@ async function startTokenwatch(
   return child;
 }
 
+/**
+ * The learning history: the schema migrated (tokenwatch finds it current), then the sightings of the
+ * days before the window written into the events table, enriched with the IP intelligence the
+ * instances will use (`intelEnv`; geoip-lite alone without it).
+ */
+async function writeLearningHistory(
+  ch: ClickHouseClient,
+  env: Record<string, string>,
+  sim: ReturnType<typeof buildSimulation>,
+  intelEnv: Record<string, string>,
+): Promise<HistoryWritten> {
+  const log = pino({ level: 'warn' });
+  const problems: string[] = [];
+  const settings = { ...process.env, ...env, ...intelEnv };
+  const clickhouse = readTable(CLICKHOUSE_SETTINGS, settings, problems);
+  const ipIntel = readTable(IP_INTEL_SETTINGS, settings, problems);
+  if (problems.length > 0) throw new Error(`the eval's settings: ${problems.join('; ')}`);
+  await migrate(
+    ch,
+    { database: DATABASE, cluster: clickhouse.cluster, retentionDays: clickhouse.retentionDays },
+    await detectFeatures(ch),
+    log,
+  );
+  const sightings = buildHistory(sim, HISTORY);
+  say(
+    `history: ${sightings.length} sightings (one per device, address and hour) of ${sim.users.length} users over the ${HISTORY} days before the window`,
+  );
+  const intel = openIpIntel(ipIntel, log);
+  try {
+    return await writeHistory({ client: ch, database: DATABASE, sightings, intel, log, say });
+  } finally {
+    intel.close();
+  }
+}
+
 /** The tokenwatch processes this run started: stopped however it ends (a failure too). */
 const instances: ChildProcess[] = [];
+/** --hard: the folder of the generated IP intelligence files, removed however the run ends */
+let intelDir: string | undefined;
+const removeIntelDir = () => {
+  if (intelDir !== undefined) rmSync(intelDir, { recursive: true, force: true });
+};
 
 async function main() {
   // Our ports first: a tokenwatch left on one would answer for the one we start.
@@ -214,10 +281,6 @@ async function main() {
   const run = Date.now().toString(36);
   const topic = `tokenwatch.eval.${run}`;
   const brokers = [env['TOKENWATCH_KAFKA_BROKERS']!];
-  say(
-    `starting ${INSTANCES} tokenwatch instance(s) from 127.0.0.1:${PORT} (database ${DATABASE}, topic ${topic}, every detector dry-run)`,
-  );
-  for (let i = 0; i < INSTANCES; i++) instances.push(await startTokenwatch(env, topic, PORT + i));
 
   // Simulated days that ended before now: whole UTC days, so local times of day line up; working
   // days where they fit within the events' accepted age (a weekend is the quiet case).
@@ -241,6 +304,25 @@ async function main() {
       `${sim.steps.length} steps, ${sim.labels.length} labelled attacks` +
       (HARD ? `, ${sim.hardCases.length} hard benign subjects` : ''),
   );
+  // --hard: the simulated world's ASNs and network kinds, read by the instances (and the history)
+  let ipIntel: EvalIpIntel | undefined;
+  if (HARD) {
+    intelDir = mkdtempSync(join(tmpdir(), 'tokenwatch-eval-'));
+    ipIntel = writeEvalIpIntel(intelDir);
+    say(
+      `IP intelligence: ${ipIntel.networks} networks in ${ipIntel.env.TOKENWATCH_GEOIP_ASN_DB}, ${ipIntel.kinds} network kinds in ${ipIntel.env.TOKENWATCH_NETWORK_KINDS_FILE}`,
+    );
+  }
+  let history: HistoryWritten | undefined;
+  if (HISTORY > 0) {
+    history = await writeLearningHistory(ch, env, sim, ipIntel?.env ?? {});
+    say(`history: ${history.rows} rows written in ${history.seconds.toFixed(1)} s`);
+  }
+  say(
+    `starting ${INSTANCES} tokenwatch instance(s) from 127.0.0.1:${PORT} (database ${DATABASE}, topic ${topic}, every detector dry-run)`,
+  );
+  for (let i = 0; i < INSTANCES; i++)
+    instances.push(await startTokenwatch({ ...env, ...ipIntel?.env }, topic, PORT + i));
 
   const clock = new SimClock(true, startUtcMs);
   const sdkLog = (fields: object, message: string) => say(`sdk: ${message} ${JSON.stringify(fields)}`);
@@ -295,6 +377,7 @@ async function main() {
     await platform.close().catch(() => undefined);
     for (const tw of instances) await stopChild(tw);
     await ch.close();
+    removeIntelDir();
     if (!stackWasUp) await stackDown((m) => say(m));
     process.exit(code);
   };
@@ -346,7 +429,9 @@ async function main() {
   const deadline = Date.now() + 15 * 60_000;
   let stored = 0;
   for (;;) {
-    stored = await scalar(ch, `SELECT count() FROM ${DATABASE}.events FINAL`).catch(() => 0);
+    // the history's rows were there before the traffic
+    const traffic = history === undefined ? '' : ` WHERE event_id NOT LIKE '${HISTORY_EVENT_PREFIX}%'`;
+    stored = await scalar(ch, `SELECT count() FROM ${DATABASE}.events FINAL${traffic}`).catch(() => 0);
     const dead = await scalar(ch, `SELECT count() FROM ${DATABASE}.dead_letters`).catch(() => 0);
     if (stored + dead >= sent.sent) break;
     if (Date.now() > deadline)
@@ -386,6 +471,9 @@ async function main() {
     `${USERS} users (${sim.benignSubjects.length} never attacked)` +
     (HARD ? ` and ${sim.hardCases.length} of the hard benign cases (${HARD_USERS} per case)` : '') +
     `, ${DAYS} simulated day(s), seed \`${args.seed}\`, ` +
+    (history !== undefined
+      ? `${HISTORY} days of learning history before them (${history.rows} sightings written in ${history.seconds.toFixed(0)} s), `
+      : '') +
     `${sim.labels.length} attacks; ${s.calls} API calls (${s.callsAccepted} accepted), ${s.logins} logins, ` +
     `${s.refreshes} refresh presentations, ${s.logouts} logouts; ${stored} events stored; played in ${playedS.toFixed(0)} s ` +
     `on the simulated clock (${(durationMs / 1000 / playedS).toFixed(0)}× real time).`;
@@ -441,6 +529,8 @@ async function main() {
         steps: sim.steps.length,
       },
       traffic: { ...s, eventsSent: sent.sent, eventsStored: stored, playedSeconds: playedS },
+      ...(history !== undefined ? { history: { days: HISTORY, ...history } } : {}),
+      ...(ipIntel !== undefined ? { ipIntel } : {}),
       delivery: {
         instances: INSTANCES,
         shuffle: args.shuffle === true,
@@ -469,5 +559,6 @@ async function main() {
 main().catch(async (err: Error) => {
   console.error(`[eval] failed: ${err.stack ?? err.message}`);
   for (const tw of instances) await stopChild(tw);
+  removeIntelDir();
   process.exit(1);
 });

@@ -16,6 +16,8 @@ const MINUTE = 60_000;
 /** gate to gate: cruise speed plus taxi and climb (real flights average 700–850 km/h) */
 const FLIGHT_KMH = 800;
 const FLIGHT_OVERHEAD_H = 0.5;
+/** the chance a user flies somewhere on a given day, unless told otherwise */
+export const TRAVEL_PER_DAY = 0.03;
 
 export interface PlanWindow {
   /** UTC epoch ms of the simulation's start (simulated time 0) */
@@ -141,7 +143,7 @@ export function userPlan(
   user: User,
   rnd: Random,
   window: PlanWindow,
-  travelPerDay = 0.03,
+  travelPerDay = TRAVEL_PER_DAY,
   activity = 1,
   /** where flights go (the hard benign cases fly abroad) */
   destinations: readonly City[] = CITIES,

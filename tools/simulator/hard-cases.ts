@@ -8,7 +8,13 @@
  * networks of those days rewritten; same devices, browsers and tokens throughout. Pure and seeded.
  */
 import { userPlan } from './day-plan.ts';
-import { CLOUD_PROXY_EXITS, type Exit, HOSTING_EXITS, MISPLACED_LINES } from './hard-places.ts';
+import {
+  CLOUD_PROXY_EXITS,
+  type Exit,
+  HOSTING_EXITS,
+  INFLIGHT_EXITS,
+  MISPLACED_LINES,
+} from './hard-places.ts';
 import { CITIES, type City, distanceKm } from './places.ts';
 import { type Device, makeUser, mobileNet, type Network, type NetworkKind, type User } from './population.ts';
 import type { Random } from './random.ts';
@@ -114,7 +120,8 @@ function roamingSim(user: User, steps: Step[], rnd: Random): Step[] {
 
 /**
  * During the flight (between the last call at home and the first at the destination) the laptop
- * works on the plane's Wi-Fi, whose satellite egress hops between continents.
+ * works on the plane's Wi-Fi, whose egress (the provider's satellite ground stations) hops between
+ * continents.
  */
 function inflightWifi(user: User, steps: Step[], rnd: Random, window: PlanWindow): Step[] {
   const sorted = [...steps].sort(byTime);
@@ -126,11 +133,11 @@ function inflightWifi(user: User, steps: Step[], rnd: Random, window: PlanWindow
   const to = Math.min(sorted[arrival]!.at - 20 * MINUTE, window.durationMs - 1);
   const laptop = user.devices[0]!;
   const extra: Step[] = [];
-  let exit = rnd.pick(HOSTING_EXITS);
+  let exit = rnd.pick(INFLIGHT_EXITS);
   let hopAt = from;
   for (let t = from + rnd.exponential(6 * MINUTE); t < to; t += Math.max(2000, rnd.exponential(6 * MINUTE))) {
     if (t >= hopAt) {
-      exit = rnd.pick(HOSTING_EXITS.filter((e) => e !== exit));
+      exit = rnd.pick(INFLIGHT_EXITS.filter((e) => e !== exit));
       hopAt = t + rnd.between(30, 60) * MINUTE;
     }
     extra.push({
@@ -173,10 +180,51 @@ const DESCRIPTIONS: Record<HardCaseKind, string> = {
   private_relay: 'phone behind iCloud Private Relay (egress in the region, changing)',
   cloud_proxy: 'laptop behind a cloud security proxy egressing 3,000+ km from the office',
   roaming_sim: 'abroad, the phone’s carrier egress stays in the home country',
-  inflight_wifi: 'laptop on in-flight Wi-Fi, egress hopping between continents',
+  inflight_wifi: 'laptop on in-flight Wi-Fi, satellite egress hopping between continents',
   misgeolocated: 'home line on a range the geo database places 3,000+ km away',
   dpop_bound: 'DPoP-bound client (every device proves its own key) toggling a consumer VPN',
 };
+
+/** The user `index` of hard case `kind`; `rnd`: the hard cases' generator (the same user whatever else is planned). */
+export function hardCaseUser(kind: HardCaseKind, index: number, rnd: Random): User {
+  return hardUser(kind, index, rnd.fork(`${kind}/${index}`).fork('user'));
+}
+
+/**
+ * One hard-case user's steps in `window`: the usual days (from `plan`), their networks rewritten the
+ * way the case does (from `networks`). The flying cases fly abroad with `travelPerDay` (default 1:
+ * on the window's first day); the others stay home.
+ */
+export function hardCaseDays(
+  kind: HardCaseKind,
+  user: User,
+  plan: Random,
+  networks: Random,
+  window: PlanWindow,
+  activity = 1,
+  travelPerDay = 1,
+): Step[] {
+  const flies = kind === 'roaming_sim' || kind === 'inflight_wifi';
+  const abroad = CITIES.filter((c) => c.country !== user.home.country && distanceKm(c, user.home) > 3000);
+  const days = flies
+    ? userPlan(user, plan, window, travelPerDay, activity, abroad)
+    : userPlan(user, plan, window, 0, activity);
+  switch (kind) {
+    case 'consumer_vpn':
+    case 'dpop_bound':
+      return consumerVpn(user, days, networks);
+    case 'private_relay':
+      return privateRelay(user, days, networks);
+    case 'cloud_proxy':
+      return cloudProxy(user, days, networks);
+    case 'roaming_sim':
+      return roamingSim(user, days, networks);
+    case 'inflight_wifi':
+      return inflightWifi(user, days, networks, window);
+    case 'misgeolocated':
+      return days;
+  }
+}
 
 /** `perKind` users of every hard case, their benign days and their labels. */
 export function planHardCases(perKind: number, rnd: Random, window: PlanWindow, activity = 1): HardCases {
@@ -186,28 +234,9 @@ export function planHardCases(perKind: number, rnd: Random, window: PlanWindow, 
   for (const kind of HARD_CASE_KINDS)
     for (let i = 0; i < perKind; i++) {
       const r = rnd.fork(`${kind}/${i}`);
-      const user = hardUser(kind, i, r.fork('user'));
-      const flies = kind === 'roaming_sim' || kind === 'inflight_wifi';
-      const abroad = CITIES.filter((c) => c.country !== user.home.country && distanceKm(c, user.home) > 3000);
-      const plan = r.fork('plan');
-      const days = flies
-        ? userPlan(user, plan, window, 1, activity, abroad)
-        : userPlan(user, plan, window, 0, activity);
-      const nets = r.fork('networks');
-      const mine =
-        kind === 'consumer_vpn' || kind === 'dpop_bound'
-          ? consumerVpn(user, days, nets)
-          : kind === 'private_relay'
-            ? privateRelay(user, days, nets)
-            : kind === 'cloud_proxy'
-              ? cloudProxy(user, days, nets)
-              : kind === 'roaming_sim'
-                ? roamingSim(user, days, nets)
-                : kind === 'inflight_wifi'
-                  ? inflightWifi(user, days, nets, window)
-                  : days;
+      const user = hardCaseUser(kind, i, rnd);
       users.push(user);
-      steps.push(...mine);
+      steps.push(...hardCaseDays(kind, user, r.fork('plan'), r.fork('networks'), window, activity));
       labels.push({ subject: user.subject, kind, description: DESCRIPTIONS[kind] });
     }
   return { users, steps, labels };

@@ -1,9 +1,10 @@
 /**
  * Addresses of the hard benign cases (`npm run eval -- --hard`), each where geoip-lite really places
  * it (found the way tools/simulator/places.ts explains: scanning with geoip-lite's own lookup;
- * test/unit/tools/simulator/hard-places.test.ts checks they still land there): consumer-VPN and
- * in-flight exits on hosting networks (Vultr 45.32/45.76), a cloud proxy's egress (Zscaler
- * 165.225), and ranges registered in Europe that geoip-lite places on other continents.
+ * test/unit/tools/simulator/hard-places.test.ts checks they still land there): consumer-VPN exits
+ * on hosting networks (Vultr 45.32/45.76), a cloud proxy's egress (Zscaler 165.225), an in-flight
+ * Wi-Fi provider's satellite ground stations (196.18), and ranges registered in Europe that
+ * geoip-lite places on other continents.
  */
 
 /** An egress address and the place geoip-lite puts it. */
@@ -24,7 +25,7 @@ const exit = (ip: string, city: string, country: string, lat: number, lon: numbe
   lon,
 });
 
-/** Hosting networks a consumer VPN (or an in-flight Wi-Fi provider) egresses from; none allowlisted. */
+/** Hosting networks a consumer VPN (or Private Relay) egresses from; none allowlisted. */
 export const HOSTING_EXITS: readonly Exit[] = [
   exit('45.32.0.1', 'Amsterdam', 'NL', 52.35, 4.9167),
   exit('45.76.84.1', 'Frankfurt am Main', 'DE', 50.1103, 8.7147),
@@ -50,6 +51,27 @@ export const CLOUD_PROXY_EXITS: readonly Exit[] = [
   exit('165.225.112.1', 'Singapore', 'SG', 1.2996, 103.8549),
   exit('165.225.105.1', 'Bengaluru', 'IN', 12.9719, 77.5937),
   exit('165.225.98.1', 'Dandenong', 'AU', -37.9852, 145.2112),
+];
+
+/** The in-flight Wi-Fi provider's network (tools/simulator/networks.ts gives it its AS and kind `satellite`). */
+export const INFLIGHT_CIDR = '196.18.0.0/16';
+
+/**
+ * In-flight Wi-Fi egress: real in-flight Wi-Fi leaves through the provider's own satellite network,
+ * whose addresses geo databases place at its ground stations — on every continent the airline flies
+ * over, not where the plane is. Addresses of one /16 (INFLIGHT_CIDR) that geoip-lite places on five
+ * continents (found by scanning each /16 for /24s placed in the Americas, Europe/Africa and Asia).
+ */
+export const INFLIGHT_EXITS: readonly Exit[] = [
+  exit('196.18.0.1', 'Frankfurt am Main', 'DE', 50.1188, 8.6843),
+  exit('196.18.112.1', 'London', 'GB', 51.5164, -0.093),
+  exit('196.18.104.1', 'Madrid', 'ES', 40.4171, -3.6839),
+  exit('196.18.4.1', 'Los Angeles', 'US', 34.0544, -118.244),
+  exit('196.18.16.1', 'Miami', 'US', 25.7741, -80.1817),
+  exit('196.18.198.1', 'São Paulo', 'BR', -23.5747, -46.6409),
+  exit('196.18.8.1', 'Tokyo', 'JP', 35.6882, 139.7532),
+  exit('196.18.206.1', 'Kuala Lumpur', 'MY', 3.1667, 101.7),
+  exit('196.18.106.1', 'Sydney', 'AU', -33.8591, 151.2002),
 ];
 
 /**

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { HARD_CASE_KINDS, type HardCaseKind, planHardCases } from '../../../../tools/simulator/hard-cases.ts';
-import { HOSTING_EXITS, MISPLACED_LINES } from '../../../../tools/simulator/hard-places.ts';
+import { INFLIGHT_EXITS, MISPLACED_LINES } from '../../../../tools/simulator/hard-places.ts';
 import { distanceKm } from '../../../../tools/simulator/places.ts';
 import type { Network, User } from '../../../../tools/simulator/population.ts';
 import { Random } from '../../../../tools/simulator/random.ts';
@@ -111,8 +111,11 @@ describe('hard benign cases', () => {
       ).toStrictEqual([]);
   });
 
-  it('in-flight Wi-Fi: the laptop calls during the flight from exits on different continents', () => {
-    const exitOf = (c: { net: Network }) => HOSTING_EXITS.find((e) => e.ip === c.net.ip)!;
+  it('in-flight Wi-Fi: the laptop calls during the flight from the provider’s exits on different continents', () => {
+    const exitOf = (c: { net: Network }) => INFLIGHT_EXITS.find((e) => e.ip === c.net.ip)!;
+    const air = hard.steps.filter((s) => 'net' in s && s.net.kind === 'inflight');
+    expect(air.length).toBeGreaterThan(0);
+    expect(air.filter((s) => 'net' in s && exitOf(s) === undefined)).toStrictEqual([]);
     expect(
       somebody('inflight_wifi', (u, cs) => {
         const air = cs.filter((c) => c.net.kind === 'inflight');

@@ -11,11 +11,13 @@ import {
   CLOUD_PROXY_EXITS,
   type Exit,
   HOSTING_EXITS,
+  INFLIGHT_CIDR,
+  INFLIGHT_EXITS,
   MISPLACED_LINES,
 } from '../../../../tools/simulator/hard-places.ts';
 import { distanceKm, VPN_EGRESS_CIDR } from '../../../../tools/simulator/places.ts';
 
-const ALL: readonly Exit[] = [...HOSTING_EXITS, ...CLOUD_PROXY_EXITS, ...MISPLACED_LINES];
+const ALL: readonly Exit[] = [...HOSTING_EXITS, ...CLOUD_PROXY_EXITS, ...INFLIGHT_EXITS, ...MISPLACED_LINES];
 
 function misplaced(e: Exit): string | undefined {
   const g = geoip.lookup(e.ip);
@@ -43,5 +45,24 @@ describe('hard-case places', () => {
   it('consumer-VPN exits span continents (a VPN can always exit in another country)', () => {
     expect(new Set(HOSTING_EXITS.map((e) => e.country)).size).toBeGreaterThanOrEqual(6);
     expect(new Set(CLOUD_PROXY_EXITS.map((e) => e.country)).size).toBeGreaterThanOrEqual(5);
+  });
+
+  it('in-flight exits: all in the provider’s one network, its ground stations on five continents', () => {
+    const [net, bits] = INFLIGHT_CIDR.split('/');
+    const provider = new BlockList();
+    provider.addSubnet(net!, Number(bits));
+    expect(INFLIGHT_EXITS.filter((e) => !provider.check(e.ip)).map((e) => e.ip)).toStrictEqual([]);
+    expect(ALL.filter((e) => provider.check(e.ip) && !INFLIGHT_EXITS.includes(e))).toStrictEqual([]);
+    const continent = (e: Exit) =>
+      e.lon < -30
+        ? e.lat < 0
+          ? 'south america'
+          : 'north america'
+        : e.lon < 60
+          ? 'europe'
+          : e.lat < -10
+            ? 'australia'
+            : 'asia';
+    expect(new Set(INFLIGHT_EXITS.map(continent)).size).toBe(5);
   });
 });
