@@ -4,35 +4,48 @@
  * provider the user switches on, the cloud proxy of their company. impossible_travel does not take
  * a hop between two familiar ones as travel evidence (a thief's place is, for the victim, new).
  *
- * Kept per subject in one Float64Array (hand-written rather than a Map of objects: at millions of
- * subjects the bytes per subject decide how many one process watches):
- * `[newest day, key, days, key, days, …]`, where a key is a network (its ASN, a positive integer)
- * or a place (a cell of ½° × ½° — about 55 km — as a negative integer), and `days` is a bit mask of
- * the days it was seen on: bit i is `newest day − i` (UTC days since the epoch, of event time). At
- * most MAX_ENTRIES keys; when full, the one seen on the fewest days (then the longest ago) goes.
- * Pure: event time only.
+ * Kept per subject as numbers, hand-packed (a Map or a typed array per subject cost 150–300 bytes
+ * each, more than the tokens it watches — bench:detect's memory figures): each key with the days
+ * it was seen on is one double, `code × 2^20 + days`, where `days` is a bit mask (bit i: the
+ * subject's newest day − i, UTC days of event time) and `code` is a network (an egress network's
+ * ASN, below 2^32) or a place (a ½° cell, about 55 km: 2^32 + its index). One key is kept as the
+ * number alone (16 bytes), more as an array of doubles; the newest day is the subject's
+ * `familiarDay`. At most MAX_ENTRIES keys: when full, the one seen on the fewest days (then the
+ * longest ago) goes. Pure: event time only.
  */
 
 /** How familiarity is learned (the shared thresholds `familiarDays`, `familiarMinDays`). */
 export interface FamiliarSettings {
-  /** the learning period, in days (0: nothing is ever familiar); at most 31 */
+  /** the learning period, in days (0: nothing is ever familiar); at most MAX_FAMILIAR_DAYS */
   familiarDays: number;
-  /** seen on at least this many distinct days of the period: familiar */
+  /** seen on at least this many distinct days of the period (the day judged counted): familiar */
   familiarMinDays: number;
 }
 
+/** The longest learning period: the day mask's bits (2^33 codes × 2^20 days stay below 2^53). */
+export const MAX_FAMILIAR_DAYS = 20;
 /** Keys kept per subject: enough for a life's usual places and networks, bounded against a flood. */
 export const MAX_ENTRIES = 16;
+
+/** What a subject keeps (SubjectState's fields). */
+export interface FamiliarHolder {
+  familiar: number | number[] | undefined;
+  /** the newest day learned (UTC days since the epoch) */
+  familiarDay: number;
+}
+
+const DAYS = 2 ** MAX_FAMILIAR_DAYS;
+const PLACE = 2 ** 32;
 const DAY_MS = 86_400_000;
 
 /** The UTC day (since the epoch) of an event time. */
 export const dayOf = (timeMs: number): number => Math.floor(timeMs / DAY_MS);
 
-/** The place key of a location: its ½° cell, negative (networks are positive). Matches familiarSql. */
+/** The place key of a location: its ½° cell (2^32 + index; networks are below 2^32). Matches familiarSql. */
 export function placeKey(lat: number, lon: number): number {
   const row = Math.floor((lat + 90) * 2);
   const column = Math.floor((lon + 180) * 2);
-  return -(row * 721 + column + 1);
+  return PLACE + row * 721 + column;
 }
 
 /** Network kinds whose addresses are an egress (a VPN, a proxy, a relay), not where a person sits. */
@@ -45,7 +58,11 @@ export const EGRESS_KINDS: ReadonlySet<string> = new Set(['hosting', 'anonymizer
  * country would be — so for those only the place counts.
  */
 export const networkKey = (asn: number, kind: string): number =>
-  Number.isInteger(asn) && asn > 0 && EGRESS_KINDS.has(kind) ? asn : 0;
+  Number.isInteger(asn) && asn > 0 && asn < PLACE && EGRESS_KINDS.has(kind) ? asn : 0;
+
+const codeOf = (entry: number) => Math.floor(entry / DAYS);
+const maskOf = (entry: number) => entry % DAYS;
+const entry = (code: number, mask: number) => code * DAYS + mask;
 
 const bitCount = (mask: number): number => {
   let m = mask >>> 0;
@@ -56,28 +73,37 @@ const bitCount = (mask: number): number => {
   }
   return n;
 };
+const lowestBit = (mask: number): number => (mask === 0 ? 32 : 31 - Math.clz32(mask & -mask));
+/** The mask of the period's days. */
+const periodMask = (days: number): number => (2 ** Math.min(days, MAX_FAMILIAR_DAYS) - 1) >>> 0;
 
-/** The days' mask of the learning period's length. */
-const periodMask = (days: number): number => (days >= 32 ? 0xffffffff : (2 ** days - 1) >>> 0);
+const entriesOf = (f: number | number[] | undefined): number[] =>
+  f === undefined ? [] : typeof f === 'number' ? [f] : f;
+/**
+ * The entries as kept: none, one number, or an array of the exact size — slice() copies exactly,
+ * while an array built by push() or spread has room to spare (3 entries: 72 bytes sliced, 208 spread).
+ */
+const stored = (list: number[]): number | number[] | undefined =>
+  list.length === 0 ? undefined : list.length === 1 ? list[0] : list.slice();
 
-/** `familiar` moved forward to `day` as its newest: every mask shifted, what left the period dropped. */
-function advance(familiar: Float64Array, day: number, days: number): Float64Array | undefined {
-  const shift = day - familiar[0]!;
+/** Moves the period forward to `day` as the newest: every mask shifted, what left the period dropped. */
+function advance(h: FamiliarHolder, day: number, days: number) {
+  const shift = day - h.familiarDay;
   const keep = periodMask(days);
-  const kept: number[] = [day];
-  for (let i = 1; i < familiar.length; i += 2) {
-    const mask = shift >= 32 ? 0 : ((familiar[i + 1]! << shift) & keep) >>> 0;
-    if (mask !== 0) kept.push(familiar[i]!, mask);
+  const kept: number[] = [];
+  for (const e of entriesOf(h.familiar)) {
+    const mask = shift >= days ? 0 : ((maskOf(e) << shift) & keep) >>> 0;
+    if (mask !== 0) kept.push(entry(codeOf(e), mask));
   }
-  return kept.length === 1 ? undefined : Float64Array.from(kept);
+  h.familiar = stored(kept);
+  h.familiarDay = day;
 }
 
 /** Index of the entry to give up when full: the fewest days, then the longest ago. */
-function weakest(familiar: Float64Array): number {
-  let at = 1;
-  for (let i = 3; i < familiar.length; i += 2) {
-    const a = familiar[i + 1]!;
-    const b = familiar[at + 1]!;
+function weakest(list: number[]): number {
+  let at = 0;
+  for (let i = 1; i < list.length; i++) {
+    const [a, b] = [maskOf(list[i]!), maskOf(list[at]!)];
     const [ca, cb] = [bitCount(a), bitCount(b)];
     // bit 0 is the newest day: the higher the lowest set bit, the longer ago it was last seen
     if (ca < cb || (ca === cb && lowestBit(a) > lowestBit(b))) at = i;
@@ -85,41 +111,36 @@ function weakest(familiar: Float64Array): number {
   return at;
 }
 
-const lowestBit = (mask: number): number => (mask === 0 ? 32 : 31 - Math.clz32(mask & -mask));
-
-/**
- * `familiar` with `key` seen on `day`; the same array when nothing changed. A day older than the
- * period is ignored; a newer one moves the period forward.
- */
-export function learn(
-  familiar: Float64Array | undefined,
-  key: number,
-  day: number,
-  s: FamiliarSettings,
-): Float64Array | undefined {
-  if (key === 0 || s.familiarDays <= 0) return familiar;
-  let f = familiar;
-  if (f !== undefined && day > f[0]!) f = advance(f, day, s.familiarDays);
-  if (f === undefined) return Float64Array.of(day, key, 1);
-  const age = f[0]! - day;
-  if (age >= s.familiarDays || age >= 32) return f;
-  const bit = 2 ** age;
-  for (let i = 1; i < f.length; i += 2)
-    if (f[i] === key) {
-      f[i + 1] = (f[i + 1]! | bit) >>> 0;
-      return f;
-    }
-  if ((f.length - 1) / 2 >= MAX_ENTRIES) {
-    const at = weakest(f);
-    f[at] = key;
-    f[at + 1] = bit;
-    return f;
+/** Learns that the subject used `key` on `day`. A day older than the period is ignored; a newer one moves it forward. */
+export function learn(h: FamiliarHolder, key: number, day: number, s: FamiliarSettings): void {
+  const days = Math.min(s.familiarDays, MAX_FAMILIAR_DAYS);
+  if (key === 0 || days <= 0) return;
+  if (h.familiar === undefined) {
+    h.familiar = entry(key, 1);
+    h.familiarDay = day;
+    return;
   }
-  const grown = new Float64Array(f.length + 2);
-  grown.set(f);
-  grown[f.length] = key;
-  grown[f.length + 1] = bit;
-  return grown;
+  if (day > h.familiarDay) advance(h, day, days);
+  if (h.familiar === undefined) {
+    h.familiar = entry(key, 1);
+    return;
+  }
+  const age = h.familiarDay - day;
+  if (age >= days) return;
+  const bit = 2 ** age;
+  const list = entriesOf(h.familiar);
+  for (let i = 0; i < list.length; i++)
+    if (codeOf(list[i]!) === key) {
+      const mask = (maskOf(list[i]!) | bit) >>> 0;
+      if (typeof h.familiar === 'number') h.familiar = entry(key, mask);
+      else list[i] = entry(key, mask);
+      return;
+    }
+  if (list.length >= MAX_ENTRIES) {
+    list[weakest(list)] = entry(key, bit);
+    return;
+  }
+  h.familiar = stored([...list, entry(key, bit)]);
 }
 
 /**
@@ -127,49 +148,36 @@ export function learn(
  * `key` was seen on at least `familiarMinDays` distinct days of the period ending `day` (so with
  * the default 2: on some other day of the last 14). The sighting itself need not have been learned.
  */
-export function isFamiliar(
-  familiar: Float64Array | undefined,
-  key: number,
-  day: number,
-  s: FamiliarSettings,
-): boolean {
-  if (key === 0 || s.familiarDays <= 0) return false;
-  if (familiar === undefined) return s.familiarMinDays <= 1;
-  const newest = familiar[0]!;
-  for (let i = 1; i < familiar.length; i += 2) {
-    if (familiar[i] !== key) continue;
-    const mask = familiar[i + 1]! >>> 0;
-    let days: number;
-    if (day >= newest) {
-      const shift = day - newest;
-      const moved = shift >= s.familiarDays || shift >= 32 ? 0 : (mask << shift) & periodMask(s.familiarDays);
-      days = bitCount((moved | 1) >>> 0);
+export function isFamiliar(h: FamiliarHolder, key: number, day: number, s: FamiliarSettings): boolean {
+  const days = Math.min(s.familiarDays, MAX_FAMILIAR_DAYS);
+  if (key === 0 || days <= 0) return false;
+  for (const e of entriesOf(h.familiar)) {
+    if (codeOf(e) !== key) continue;
+    const mask = maskOf(e);
+    let seen: number;
+    if (day >= h.familiarDay) {
+      const shift = day - h.familiarDay;
+      const moved = shift >= days ? 0 : (mask << shift) & periodMask(days);
+      seen = bitCount((moved | 1) >>> 0);
     } else {
-      const age = newest - day;
-      if (age >= 32) return s.familiarMinDays <= 1;
-      const window = (periodMask(Math.min(s.familiarDays, 32 - age)) << age) >>> 0;
-      days = bitCount(((mask & window) | (1 << age)) >>> 0);
+      const age = h.familiarDay - day;
+      if (age >= MAX_FAMILIAR_DAYS) return s.familiarMinDays <= 1;
+      const window = (periodMask(Math.min(days, MAX_FAMILIAR_DAYS - age)) << age) >>> 0;
+      seen = bitCount(((mask & window) | (1 << age)) >>> 0);
     }
-    return days >= s.familiarMinDays;
+    return seen >= s.familiarMinDays;
   }
   return s.familiarMinDays <= 1;
 }
 
-/** What is left of `familiar` on `day`: undefined once nothing was seen within the period. */
-export function pruneFamiliar(
-  familiar: Float64Array | undefined,
-  day: number,
-  s: FamiliarSettings,
-): Float64Array | undefined {
-  if (familiar === undefined) return undefined;
-  if (s.familiarDays <= 0 || day - familiar[0]! >= s.familiarDays) return undefined;
-  return familiar;
+/** Forgets everything once nothing was seen within the period ending `day`. */
+export function pruneFamiliar(h: FamiliarHolder, day: number, s: FamiliarSettings): void {
+  if (h.familiar === undefined) return;
+  if (s.familiarDays <= 0 || day - h.familiarDay >= Math.min(s.familiarDays, MAX_FAMILIAR_DAYS))
+    h.familiar = undefined;
 }
 
-/** The keys and their day counts (for evidence and tests): `[key, days seen]`. */
-export function familiarEntries(familiar: Float64Array | undefined): [number, number][] {
-  if (familiar === undefined) return [];
-  const out: [number, number][] = [];
-  for (let i = 1; i < familiar.length; i += 2) out.push([familiar[i]!, bitCount(familiar[i + 1]!)]);
-  return out;
+/** The keys and the number of days each was seen on (for evidence and tests): `[key, days seen]`. */
+export function familiarEntries(h: FamiliarHolder): [number, number][] {
+  return entriesOf(h.familiar).map((e) => [codeOf(e), bitCount(maskOf(e))]);
 }

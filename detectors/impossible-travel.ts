@@ -109,8 +109,8 @@ function familiarTo(subject: KeyedState['subject'], s: Sighting, cfg: Cfg): bool
   const day = dayOf(s.time_ms);
   const place = s.place;
   return (
-    isFamiliar(subject.familiar, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg) ||
-    isFamiliar(subject.familiar, networkKey(place.asn, place.network_kind), day, cfg)
+    isFamiliar(subject, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg) ||
+    isFamiliar(subject, networkKey(place.asn, place.network_kind), day, cfg)
   );
 }
 
@@ -200,8 +200,8 @@ const networkOf = (s: Sighting) => ({ asn: s.place.asn, network_kind: s.place.ne
 function learnSighting(subject: KeyedState['subject'], s: Sighting, cfg: Cfg) {
   const day = dayOf(s.time_ms);
   const place = s.place;
-  subject.familiar = learn(subject.familiar, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg);
-  subject.familiar = learn(subject.familiar, networkKey(place.asn, place.network_kind), day, cfg);
+  learn(subject, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg);
+  learn(subject, networkKey(place.asn, place.network_kind), day, cfg);
 }
 
 /** The places with `here` as the latest sighting at its place, the newest MAX_PLACES in event time. */

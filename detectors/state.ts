@@ -541,7 +541,9 @@ export class SubjectState {
   /** networks where this subject's tokens were accepted (interned strings, at most 32) */
   ownerNetworks: string[] | undefined = undefined;
   /** the places and networks this subject used on the days of the learning period (familiar.ts) */
-  familiar: Float64Array | undefined = undefined;
+  familiar: number | number[] | undefined = undefined;
+  /** the newest day familiar.ts learned from (UTC days since the epoch) */
+  familiarDay = 0;
   /** recent rejections counted for bursts per subject */
   rejections: Sighting[] | undefined = undefined;
   /** finding key → when it was last reported (ms of event time) */
@@ -657,7 +659,7 @@ export function pruneSubject(s: SubjectState, nowS: number, l: Lifetimes): boole
   s.rejections = pruneWindow(s.rejections, nowS, l.windowS);
   s.reported = pruneReported(s.reported, nowS, l.windowS);
   if (s.lastSeenS + l.familyS < nowS) s.ownerNetworks = undefined;
-  s.familiar = pruneFamiliar(s.familiar, dayOf(nowS * 1000), l.familiar);
+  pruneFamiliar(s, dayOf(nowS * 1000), l.familiar);
   return (
     s.tokens === undefined &&
     s.families === undefined &&

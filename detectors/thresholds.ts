@@ -39,14 +39,14 @@ export const BASE_THRESHOLDS = {
   }),
   familiarDays: Type.Integer({
     minimum: 0,
-    maximum: 31,
+    maximum: 20,
     default: 14,
     description:
       'the learning period of familiar places and networks (days): where a subject’s tokens were used on `familiarMinDays` distinct days within it is familiar, and a hop between two familiar ones is not travel evidence (0: nothing is familiar)',
   }),
   familiarMinDays: Type.Integer({
     minimum: 1,
-    maximum: 31,
+    maximum: 20,
     default: 2,
     description: 'distinct days (of `familiarDays`) a place or network must have been used on to be familiar',
   }),

@@ -29,14 +29,14 @@ export interface FamiliarRow {
 
 /**
  * The query. The place key is computed as the detector computes it from its 1e-5° coordinates:
- * `-(floor((lat + 90) * 2) * 721 + floor((lon + 180) * 2) + 1)`; the ASN only of an egress network
+ * `2^32 + floor((lat + 90) * 2) * 721 + floor((lon + 180) * 2)`; the ASN only of an egress network
  * (hosting, anonymizer: familiar.ts networkKey).
  */
 export function familiarSql(database: string, range: FamiliarRange): string {
   const from = Math.floor(range.fromS);
   const partitions = range.partitions === undefined ? '' : `\n  AND ${partitionCondition(range.partitions)}`;
   return `SELECT tenant, subject, intDiv(time_ms, 86400000) AS day,
-  -(toInt64(floor((round(lat * 100000) / 100000 + 90) * 2)) * 721 + toInt64(floor((round(lon * 100000) / 100000 + 180) * 2)) + 1) AS place_key,
+  4294967296 + toInt64(floor((round(lat * 100000) / 100000 + 90) * 2)) * 721 + toInt64(floor((round(lon * 100000) / 100000 + 180) * 2)) AS place_key,
   if(network_kind IN ('hosting', 'anonymizer'), asn, toUInt32(0)) AS asn
 FROM ${database}.events
 WHERE time >= toDateTime(${from})

@@ -250,9 +250,9 @@ export class DetectorRuntime {
       if (this.#keys + this.#subjects > this.#options.maxKeys) this.#evict();
     }
     const settings = this.#options.thresholds.for(row.tenant);
-    subject.familiar = learn(subject.familiar, row.place_key, row.day, settings);
+    learn(subject, row.place_key, row.day, settings);
     // the query gives an ASN only for egress networks (familiar-history.ts)
-    subject.familiar = learn(subject.familiar, networkKey(row.asn, 'hosting'), row.day, settings);
+    learn(subject, networkKey(row.asn, 'hosting'), row.day, settings);
   }
 
   /** The per-source-IP parts over an event: its address's state only (no subject state is made). */

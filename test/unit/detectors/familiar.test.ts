@@ -2,10 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   dayOf,
+  type FamiliarHolder,
   familiarEntries,
   isFamiliar,
   learn,
   MAX_ENTRIES,
+  MAX_FAMILIAR_DAYS,
   networkKey,
   placeKey,
   pruneFamiliar,
@@ -28,45 +30,53 @@ function model(sightings: [number, number][], day: number, s = S) {
     s.familiarMinDays;
 }
 
+const holder = (): FamiliarHolder => ({ familiar: undefined, familiarDay: 0 });
+
 describe('familiar places and networks', () => {
   it('a key seen on another day of the period is familiar; seen only today, however often, it is not', () => {
-    let f = learn(undefined, 7, D, S);
-    f = learn(f, 7, D, S);
-    expect(isFamiliar(f, 7, D, S)).toBe(false);
-    expect(isFamiliar(f, 7, D + 1, S)).toBe(true);
-    expect(isFamiliar(f, 8, D + 1, S)).toBe(false);
+    const h = holder();
+    learn(h, 7, D, S);
+    learn(h, 7, D, S);
+    expect(isFamiliar(h, 7, D, S)).toBe(false);
+    expect(isFamiliar(h, 7, D + 1, S)).toBe(true);
+    expect(isFamiliar(h, 8, D + 1, S)).toBe(false);
     // 14 days after it, the day has left the period
-    expect(isFamiliar(f, 7, D + 14, S)).toBe(false);
-    expect(isFamiliar(f, 7, D + 13, S)).toBe(true);
-    expect(isFamiliar(undefined, 7, D, S)).toBe(false);
+    expect(isFamiliar(h, 7, D + 14, S)).toBe(false);
+    expect(isFamiliar(h, 7, D + 13, S)).toBe(true);
+    expect(isFamiliar(holder(), 7, D, S)).toBe(false);
+    // one key is kept as a number alone, more as an array
+    expect(typeof h.familiar).toBe('number');
+    learn(h, 9, D, S);
+    expect(Array.isArray(h.familiar)).toBe(true);
   });
 
   it('learns days in any order, the same as the model of distinct days (fewer keys than it keeps)', () => {
+    const keys = fc.oneof(
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 1, max: 8 }).map((k) => 2 ** 32 + k * 1000),
+    );
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 1, max: MAX_ENTRIES }), fc.integer({ min: 0, max: 40 })), {
-          minLength: 1,
-          maxLength: 60,
-        }),
+        fc.array(fc.tuple(keys, fc.integer({ min: 0, max: 40 })), { minLength: 1, maxLength: 60 }),
         fc.integer({ min: 0, max: 45 }),
         (sightings, probe) => {
-          let f: Float64Array | undefined;
-          for (const [k, d] of sightings) f = learn(f, k, D + d, S);
+          const f = holder();
+          for (const [k, d] of sightings) learn(f, k, D + d, S);
           const newest = Math.max(...sightings.map(([, d]) => d));
-          // days older than the period (at the time they arrive) are not learned: the model drops
-          // those older than the newest day's period, which is what arrives in order; compare in
-          // order of days to keep the two equal
-          let g: Float64Array | undefined;
-          for (const [k, d] of [...sightings].sort((a, b) => a[1] - b[1])) g = learn(g, k, D + d, S);
+          // in order of days, learning is exactly the model (days older than the newest's period
+          // are dropped); in any other order, the same for the newest day's period
+          const g = holder();
+          for (const [k, d] of [...sightings].sort((a, b) => a[1] - b[1])) learn(g, k, D + d, S);
+          const at = D + Math.max(probe, newest);
           const expected = model(
             sightings.map(([k, d]) => [k, D + d]),
-            D + Math.max(probe, newest),
+            at,
           );
-          for (let k = 1; k <= MAX_ENTRIES; k++) {
-            expect(isFamiliar(g, k, D + Math.max(probe, newest), S)).toBe(expected(k));
-            // arrival order does not matter for days within the period of the newest
+          for (const k of new Set(sightings.map(([key]) => key))) {
+            expect(isFamiliar(g, k, at, S)).toBe(expected(k));
             expect(isFamiliar(f, k, D + newest, S)).toBe(isFamiliar(g, k, D + newest, S));
           }
+          expect(familiarEntries(f).length).toBeLessThanOrEqual(MAX_ENTRIES);
         },
       ),
       { numRuns: 300 },
@@ -74,24 +84,35 @@ describe('familiar places and networks', () => {
   });
 
   it('keeps at most MAX_ENTRIES keys, giving up the ones seen on the fewest days first', () => {
-    let f: Float64Array | undefined;
-    f = learn(f, 1, D, S);
-    f = learn(f, 1, D + 1, S);
-    for (let k = 2; k <= 100; k++) f = learn(f, k, D + 1, S);
-    expect(familiarEntries(f)).toHaveLength(MAX_ENTRIES);
-    expect(f!.length).toBe(1 + 2 * MAX_ENTRIES);
-    expect(isFamiliar(f, 1, D + 1, S)).toBe(true);
+    const h = holder();
+    learn(h, 1, D, S);
+    learn(h, 1, D + 1, S);
+    for (let k = 2; k <= 100; k++) learn(h, k, D + 1, S);
+    expect(familiarEntries(h)).toHaveLength(MAX_ENTRIES);
+    expect(isFamiliar(h, 1, D + 1, S)).toBe(true);
   });
 
-  it('is forgotten once nothing was seen within the period; 0 days learns nothing', () => {
-    const f = learn(learn(undefined, 5, D, S), 5, D + 1, S);
-    expect(pruneFamiliar(f, D + 14, S)).toBe(f);
-    expect(pruneFamiliar(f, D + 15, S)).toBeUndefined();
-    expect(learn(undefined, 5, D, { familiarDays: 0, familiarMinDays: 1 })).toBeUndefined();
-    expect(learn(undefined, 0, D, S)).toBeUndefined(); // an unknown network
+  it('is forgotten once nothing was seen within the period; 0 days learns nothing; the period is at most 20 days', () => {
+    const h = holder();
+    learn(h, 5, D, S);
+    learn(h, 5, D + 1, S);
+    pruneFamiliar(h, D + 14, S);
+    expect(h.familiar).toBeDefined();
+    pruneFamiliar(h, D + 15, S);
+    expect(h.familiar).toBeUndefined();
+    const off = holder();
+    learn(off, 5, D, { familiarDays: 0, familiarMinDays: 1 });
+    expect(off.familiar).toBeUndefined();
+    learn(off, 0, D, S); // an unknown network
+    expect(off.familiar).toBeUndefined();
+    const long = { familiarDays: 31, familiarMinDays: 2 };
+    const l = holder();
+    learn(l, 5, D, long);
+    expect(isFamiliar(l, 5, D + MAX_FAMILIAR_DAYS - 1, long)).toBe(true);
+    expect(isFamiliar(l, 5, D + MAX_FAMILIAR_DAYS, long)).toBe(false);
   });
 
-  it('place keys are ½° cells, negative; network keys are egress networks’ ASNs, 0 otherwise', () => {
+  it('place keys are ½° cells above 2^32; network keys are egress networks’ ASNs, 0 otherwise', () => {
     expect(placeKey(52.5174, 13.3985)).toBe(placeKey(52.6, 13.1));
     expect(placeKey(52.5174, 13.3985)).not.toBe(placeKey(52.4, 13.3985));
     fc.assert(
@@ -100,7 +121,7 @@ describe('familiar places and networks', () => {
         fc.double({ min: -180, max: 180, noNaN: true }),
         (lat, lon) => {
           const k = placeKey(lat, lon);
-          expect(Number.isSafeInteger(k) && k < 0).toBe(true);
+          expect(Number.isSafeInteger(k) && k >= 2 ** 32 && k < 2 ** 33).toBe(true);
         },
       ),
     );
@@ -111,5 +132,6 @@ describe('familiar places and networks', () => {
     expect(networkKey(3320, 'mobile')).toBe(0);
     expect(networkKey(0, 'hosting')).toBe(0);
     expect(networkKey(Number.NaN, 'hosting')).toBe(0);
+    expect(networkKey(2 ** 32, 'hosting')).toBe(0);
   });
 });
