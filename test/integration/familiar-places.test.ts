@@ -16,11 +16,14 @@ import { detectFeatures } from '../../platform/clickhouse/client.ts';
 import { chdb, chdbFeatures, schemaStatements } from '../support/chdb.ts';
 import {
   clickhouse,
+  kafkaClient,
   postEvents,
+  produce,
   queryRows,
   type RunningService,
   serviceSetup,
   startService,
+  TENANT,
   unique,
   waitUntil,
 } from '../support/harness.ts';
@@ -33,7 +36,10 @@ const THIEF = '177.71.128.1'; // São Paulo, BR
 const DAY = 86_400_000;
 const LAPTOP = { device_id: 'laptop-7', user_agent: 'Mozilla/5.0 (Macintosh) Firefox/128.0' };
 
-describe('familiar places and networks', () => {
+describe.each([
+  ['HTTP', false],
+  ['Kafka (relearned on partition assignment)', true],
+])('familiar places and networks, %s', (_door, kafkaMode) => {
   const dir = mkdtempSync(join(tmpdir(), 'tokenwatch-familiar-'));
   const asn = join(dir, 'GeoLite2-ASN.mmdb');
   const kinds = join(dir, 'network-kinds.txt');
@@ -47,7 +53,7 @@ describe('familiar places and networks', () => {
   );
   writeFileSync(kinds, '# a consumer VPN provider’s exits\n45.32.0.0/16 hosting\n');
   const setup = serviceSetup({
-    kafka: false,
+    kafka: kafkaMode,
     extra: {
       TOKENWATCH_BATCH_MAX_WAIT_MS: '100',
       TOKENWATCH_GEOIP_ASN_DB: asn,
@@ -55,6 +61,7 @@ describe('familiar places and networks', () => {
     },
   });
   const ch = clickhouse();
+  const kafka = kafkaClient();
   const settled = unique('settled');
   const newcomer = unique('newcomer');
   let service: RunningService | undefined;
@@ -62,6 +69,7 @@ describe('familiar places and networks', () => {
   const use = (subject: string, ip: string, timeMs: number, jti: string, extra: object = LAPTOP) => ({
     event_id: `${subject}-${++seq}`,
     type: 'verification',
+    tenant: TENANT,
     time: timeMs,
     subject,
     ip,
@@ -72,8 +80,14 @@ describe('familiar places and networks', () => {
   });
 
   beforeAll(async () => {
-    // two days of history, written with detection off (as if an earlier tokenwatch had seen them)
-    const history = await startService({ ...setup.env, TOKENWATCH_DETECT: 'false' });
+    // two days of history, stored through the HTTP door with detection off (as if an earlier
+    // tokenwatch had seen them): in the database, not in the events topic
+    const httpOnly = Object.fromEntries(
+      Object.entries(setup.env).filter(
+        ([k]) => !k.startsWith('TOKENWATCH_KAFKA_') && k !== 'TOKENWATCH_DETECT_GROUP_ID',
+      ),
+    );
+    const history = await startService({ ...httpOnly, TOKENWATCH_DETECT: 'false' });
     const now = Date.now();
     const events = [2, 1].flatMap((d) => [
       use(settled, HOME, now - d * DAY, `h-${d}`),
@@ -99,7 +113,7 @@ describe('familiar places and networks', () => {
           kind: 'jti used from places too far apart',
           severity: 'high',
           action: 'revoke_jti',
-          tenant: 'acme',
+          tenant: TENANT,
           subject: settled,
           trigger_event_id: e.event_id,
           detected_time: Math.floor(e.time / 1000),
@@ -146,7 +160,8 @@ describe('familiar places and networks', () => {
       use(settled, HOME, now - 30_000, 'today-stolen'),
       use(settled, THIEF, now - 20_000, 'today-stolen', { device_id: 'thief' }),
     ];
-    expect((await postEvents(service!.url, live)).status).toBe(200);
+    if (kafkaMode) await produce(kafka, setup.topic, live);
+    else expect((await postEvents(service!.url, live)).status).toBe(200);
     const stolen = await waitUntil(
       'the thief’s travel finding',
       async () => {
@@ -175,8 +190,13 @@ describe('familiar places and networks', () => {
     // the same batch, judged before the thief's finding was stored: nothing for the settled laptop
     expect((await findings(settled)).filter((x) => x.jti === 'today-laptop')).toEqual([]);
   });
+});
 
-  it('the relearning query runs on current ClickHouse with the same answer', async () => {
+describe('the relearning query', () => {
+  const ch = clickhouse();
+  afterAll(() => ch.close());
+
+  it('runs on current ClickHouse (chdb) and on 18.16 with the same answer', async () => {
     const features = await chdbFeatures();
     const o = { database: 'tw', cluster: '', retentionDays: 30 };
     const at = 1_795_368_720_000;
