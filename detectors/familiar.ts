@@ -143,6 +143,19 @@ export function learn(h: FamiliarHolder, key: number, day: number, s: FamiliarSe
   h.familiar = stored([...list, entry(key, bit)]);
 }
 
+/** Forgets that the subject used `key` on `day` (the other end of a copied token's pair). */
+export function forget(h: FamiliarHolder, key: number, day: number): void {
+  const age = h.familiarDay - day;
+  if (key === 0 || h.familiar === undefined || age < 0 || age >= MAX_FAMILIAR_DAYS) return;
+  const list = entriesOf(h.familiar);
+  const kept: number[] = [];
+  for (const e of list) {
+    const mask = codeOf(e) === key ? (maskOf(e) & ~(2 ** age)) >>> 0 : maskOf(e);
+    if (mask !== 0) kept.push(entry(codeOf(e), mask));
+  }
+  h.familiar = stored(kept);
+}
+
 /**
  * Whether a sighting of `key` on `day` is at a familiar place or network: with that day counted,
  * `key` was seen on at least `familiarMinDays` distinct days of the period ending `day` (so with

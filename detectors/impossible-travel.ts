@@ -24,7 +24,7 @@
 import { Type } from '@sinclair/typebox';
 import { distanceKm, isTelling } from '../platform/net/network.ts';
 import { defineDetector, type ThresholdsOf } from './descriptor.ts';
-import { dayOf, EGRESS_KINDS, isFamiliar, learn, networkKey, placeKey } from './familiar.ts';
+import { dayOf, EGRESS_KINDS, forget, isFamiliar, learn, networkKey, placeKey } from './familiar.ts';
 import { finding, firstInWindow, fromEvent } from './finding.ts';
 import {
   familyOf,
@@ -125,6 +125,7 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
   const here = sightingOf(e);
   let hereFamiliar: boolean | undefined;
   let copied = false;
+  let twoDevices = false;
   let again = false;
   for (const [kind, id, holder] of holders(k, e, cfg)) {
     const kept = placesList(holder.place);
@@ -159,7 +160,17 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
     const { prev, rawKm, km, hours, speed } = pair;
     const oneClient = pair.kind !== 'copy';
     const [first, second] = prev.time_ms <= e.time_ms ? [prev, here] : [here, prev];
-    if (!oneClient && second === here) copied = true;
+    if (!oneClient) {
+      copied = true;
+      // Two devices (or none named): which end is the thief's is unknown — neither is learned that
+      // day (a thief who uses each stolen token before its owner would otherwise make his place
+      // familiar). One device in two places (a home line the geo database misplaces, seen with the
+      // office) keeps its earlier end: only the later one goes unlearned.
+      if (prev.device_id === '' || prev.device_id !== here.device_id) {
+        twoDevices = true;
+        unlearnSighting(k.subject, prev);
+      }
+    }
     // The later sighting is the misuse; an event delivered late finds the same pair, reported once.
     found.push(
       finding('impossible_travel', {
@@ -190,11 +201,20 @@ export function detectImpossibleTravel(k: KeyedState, e: DetectorEvent, cfg: Cfg
   }
   // A place a copied token was used from is not learned: the thief's place never becomes familiar.
   if (worked(e) && !copied && !again) learnSighting(k.subject, here, cfg);
+  else if (twoDevices) unlearnSighting(k.subject, here);
   return found.filter((f) => firstInWindow(k.subject, f, cfg.dedupWindowMs));
 }
 
 /** The network of a sighting as evidence: its ASN, holder and kind (0 / '' unknown). */
 const networkOf = (s: Sighting) => ({ asn: s.place.asn, network_kind: s.place.network_kind });
+
+/** Forgets the sighting's place and network for its day (learned from it or another event that day). */
+function unlearnSighting(subject: KeyedState['subject'], s: Sighting) {
+  const day = dayOf(s.time_ms);
+  const place = s.place;
+  forget(subject, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day);
+  forget(subject, networkKey(place.asn, place.network_kind), day);
+}
 
 /** Learns the sighting's place and network as used by the subject on its day. */
 function learnSighting(subject: KeyedState['subject'], s: Sighting, cfg: Cfg) {

@@ -4,8 +4,10 @@
  * default) without replaying two weeks of events through the detectors — one row per subject,
  * place or network and day, aggregated by the database. The same rules as the detector's own
  * learning (detectors/familiar.ts, impossible-travel.ts): accepted verifications and rotated
- * refreshes with a place, never a satellite link, never the event that was the second end of a
- * copied token's travel (a stored impossible_travel finding that asked for a revocation).
+ * refreshes with a place, never a satellite link, never an event of a copied token's travel (either
+ * end of a stored impossible_travel finding that asked for a revocation; the live detector forgets
+ * those ends' keys for the whole day, so the rebuild may keep a day the subject also used that place
+ * or network in other events).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
@@ -44,7 +46,7 @@ WHERE time >= toDateTime(${from})
   AND NOT (lat = 0 AND lon = 0 AND geo_radius_km = 0)
   AND network_kind != 'satellite'
   AND event_id NOT IN (
-    SELECT trigger_event_id FROM ${database}.detections
+    SELECT arrayJoin(event_ids) FROM ${database}.detections
     WHERE detected_time >= toDateTime(${from}) AND detector = 'impossible_travel' AND action != 'alert_only'
   )${partitions}
 GROUP BY tenant, subject, day, place_key, asn`;

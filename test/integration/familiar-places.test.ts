@@ -116,6 +116,7 @@ describe.each([
           tenant: TENANT,
           subject: settled,
           trigger_event_id: e.event_id,
+          event_ids: [e.event_id],
           detected_time: Math.floor(e.time / 1000),
           detected_ms: e.time,
         })),
@@ -211,7 +212,7 @@ describe('the relearning query', () => {
     ];
     const statements = [
       `INSERT INTO tw.events (event_id, type, time, time_ms, tenant, subject, outcome, lat, lon, geo_radius_km, asn, network_kind) VALUES ${inserts.join(', ')}`,
-      `INSERT INTO tw.detections (detection_id, detector, kind, severity, action, tenant, subject, trigger_event_id, detected_time, detected_ms) VALUES ('d1', 'impossible_travel', 'x', 'high', 'revoke_jti', 't', 's', 'e', ${at / 1000}, ${at})`,
+      `INSERT INTO tw.detections (detection_id, detector, kind, severity, action, tenant, subject, event_ids, trigger_event_id, detected_time, detected_ms) VALUES ('d1', 'impossible_travel', 'x', 'high', 'revoke_jti', 't', 's', ['f', 'e'], 'e', ${at / 1000}, ${at})`,
     ];
     const sql = `${familiarSql('tw', { fromS: at / 1000 - 86_400 })} ORDER BY place_key`;
     const report = await chdb([...schemaStatements(o, features), ...statements], [sql]);

@@ -245,6 +245,32 @@ describe('impossible_travel: familiar places, anonymizer hops, satellite links',
     expect(detect([...days, ...stolen])).toMatchObject([{ action: 'revoke_jti' }]);
   });
 
+  it('a thief who uses each stolen token before the victim does is not learned either: neither end of a copy is', () => {
+    const quiet = [0, 1, 2].map((d) =>
+      use(T0 + d * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: `q${d}` }),
+    );
+    const attacked = [3, 4, 5].flatMap((d) => [
+      use(T0 + d * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: `own-${d}` }),
+      use(T0 + d * DAY + HOUR, PLACES.saoPaulo, { device_id: 'thief', jti: `t${d}` }),
+      use(T0 + d * DAY + HOUR + 5 * MINUTE, PLACES.berlin, { ...LAPTOP, ...home, jti: `t${d}` }),
+    ]);
+    expect(detect([...quiet, ...attacked]).map((f) => f.action)).toEqual([
+      'revoke_jti',
+      'revoke_jti',
+      'revoke_jti',
+    ]);
+  });
+
+  it('one device at a misplaced home line and at the office: the home (the earlier end) is learned, so day 2 is quiet', () => {
+    // the laptop's home line is placed in São Paulo by the geo database; the office is in Berlin
+    const days = [0, 1, 2].flatMap((d) => [
+      use(T0 + d * DAY, PLACES.saoPaulo, { ...LAPTOP, jti: `m${d}` }),
+      use(T0 + d * DAY + 2 * HOUR, PLACES.berlin, { ...LAPTOP, jti: `m${d}` }),
+      use(T0 + d * DAY + 3 * HOUR, PLACES.berlin, { ...LAPTOP, jti: `o${d}` }),
+    ]);
+    expect(detect(days).map((f) => Math.floor((f.detected_ms - T0) / DAY))).toEqual([0]);
+  });
+
   it('one familiar end is not enough: home familiar, a new place far away is travel', () => {
     const homeDays = [0, 1].map((d) =>
       use(T0 + d * DAY, PLACES.berlin, { ...LAPTOP, ...home, jti: `h${d}` }),
