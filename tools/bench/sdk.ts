@@ -21,6 +21,7 @@
  *   BENCH_SDK_SECONDS (1)       seconds per variant per round
  *   BENCH_SDK_ROUNDS (12)       rounds of (baseline, SDK + HTTP, SDK with the sink down[, SDK + Kafka])
  *   BENCH_SDK_CONCURRENCY (16)  verifications in flight
+ *   BENCH_SDK_ALGORITHMS (EdDSA,ES256,RS256)  the algorithms measured (comma-separated; fewer: a quicker run)
  *   BENCH_SDK_KAFKA (unset)     also the Kafka reporter: `stack` (brokers from .state/stack.env, see
  *                               `npm run stack`) or a broker list such as 127.0.0.1:19092
  * Writes tools/bench/results/sdk.json and the "SDK overhead" section of tools/bench/RESULTS.md.
@@ -32,7 +33,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { type CryptoKey, generateKeyPair, type JWTVerifyOptions, jwtVerify, SignJWT } from 'jose';
 import {
   type BatchingReporter,
@@ -49,7 +50,16 @@ const SECONDS = Number(process.env['BENCH_SDK_SECONDS'] ?? 1);
 const ROUNDS = Number(process.env['BENCH_SDK_ROUNDS'] ?? 12);
 const CONCURRENCY = Number(process.env['BENCH_SDK_CONCURRENCY'] ?? 16);
 const KAFKA = process.env['BENCH_SDK_KAFKA'] ?? '';
-const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
+const ALL_ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
+const ALGORITHMS = (process.env['BENCH_SDK_ALGORITHMS'] ?? ALL_ALGORITHMS.join(','))
+  .split(',')
+  .map((a) => a.trim())
+  .filter((a) => a !== '');
+const unknownAlgorithm = ALGORITHMS.find((a) => !ALL_ALGORITHMS.includes(a));
+if (unknownAlgorithm !== undefined || ALGORITHMS.length === 0)
+  throw new Error(
+    `BENCH_SDK_ALGORITHMS must list some of ${ALL_ALGORITHMS.join(', ')}; got ${JSON.stringify(process.env['BENCH_SDK_ALGORITHMS'])}`,
+  );
 const TOKENS_PER_ALG = 1_000;
 const DENYLIST_ENTRIES = 10_000;
 const WARMUP_SECONDS = 1;
@@ -91,6 +101,7 @@ function runSink() {
       totals.bytes += body.length;
       // synchronous: cheaper in CPU than the thread pool's round trips, and a sink may block
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+      else if (req.headers['content-encoding'] === 'zstd') body = zstdDecompressSync(body);
       // one `"event_id":` per event (the SDK writes it first in each object); cheaper than a parse
       const text = body.toString('utf8');
       let n = 0;
@@ -670,6 +681,7 @@ function report(
     '## SDK overhead',
     '',
     `\`npm run bench:sdk\` (BENCH_SDK_SECONDS=${SECONDS}, BENCH_SDK_ROUNDS=${ROUNDS}, BENCH_SDK_CONCURRENCY=${CONCURRENCY}` +
+      `${ALGORITHMS.length < ALL_ALGORITHMS.length ? `, BENCH_SDK_ALGORITHMS=${ALGORITHMS.join(',')}` : ''}` +
       `${KAFKA !== '' ? `, BENCH_SDK_KAFKA=${KAFKA}` : ''}) on ${date} UTC; ${machineNote}; ` +
       `the HTTP sink (a child process)${KAFKA !== '' ? ' and Kafka' : ''} on the same machine, sharing its cores; ` +
       `load average (1 min) ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end of the rounds (above the core count, other work shares the cores and moves the rates).`,
