@@ -8,16 +8,10 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import fc from 'fast-check';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../ingest/metrics.ts';
-import { Stage } from '../../../ingest/pipeline/stage.ts';
-import type { NormalizedEvent } from '../../../ingest/pipeline/validate.ts';
-import { eventsRoute } from '../../../ingest/sources/http/events-route.ts';
-import { TenantQuota } from '../../../ingest/sources/http/tenant-quota.ts';
-import { ApiKeys } from '../../../platform/http/api-keys.ts';
-import { answerErrors } from '../../../platform/http/errors.ts';
 import { createHttpReporter, type SdkLogger, type TokenEvent } from '../../../sdk/src/index.ts';
+import { eventsDoor } from '../ingest/sources/http/support.ts';
+import { sdkEvent as event } from './support.ts';
 
 const KEY = 'acme-key-0123456789abcdef';
 const quiet: SdkLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -26,55 +20,16 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c()));
 });
 
-const event = (i: number, fields: Partial<TokenEvent> = {}): TokenEvent => ({
-  event_id: `e-${i}`,
-  type: 'verification',
-  time: Date.now(),
-  tenant: 'acme',
-  subject: `u${i % 7}`,
-  outcome: 'accepted',
-  reason: 'ok',
-  ...fields,
-});
-
 /** tokenwatch's POST /v1/events on 127.0.0.1, storing into memory; the content codings it was sent. */
 async function startDoor() {
-  const stored: NormalizedEvent[] = [];
+  const { app, intake } = await eventsDoor({ keys: { acme: KEY }, maxEvents: 10_000, bodyLimit: 1 << 24 });
   const codings: string[] = [];
-  const metrics = createMetrics();
-  const stage = new Stage(
-    {
-      httpBodyBytes: 1 << 24,
-      httpAckTimeoutMs: 1000,
-      eventBytes: 16_384,
-      eventMaxDepth: 32,
-      maxEventAgeSeconds: 3600,
-      maxFutureSkewSeconds: 300,
-      deadLetterPayloadBytes: 1024,
-    },
-    metrics,
-  );
-  const app: FastifyInstance = Fastify();
-  answerErrors(app);
   app.addHook('onRequest', async (request) => {
     codings.push(String(request.headers['content-encoding'] ?? 'identity'));
   });
-  await app.register(eventsRoute, {
-    stage,
-    intake: { accept: async (events: NormalizedEvent[]) => void stored.push(...events) },
-    apiKeys: new ApiKeys([{ tenant: 'acme', key: KEY }]),
-    metrics,
-    bodyLimit: 1 << 24,
-    maxEvents: 10_000,
-    eventQuota: new TenantQuota({ perSecond: 0, burstSeconds: 1, minCapacity: 10_000 }),
-    byteQuota: new TenantQuota({ perSecond: 0, burstSeconds: 1 }),
-    maxInflating: 4,
-    requestsPerSecondPerKey: 0,
-    maxEventLoopDelayMs: 0,
-  });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   closers.push(() => app.close());
-  return { url, stored, codings };
+  return { url, stored: intake.events, codings };
 }
 
 /** A sink from before zstd: gzip or plain bodies only, 415 to anything else; says nothing of what it takes. */

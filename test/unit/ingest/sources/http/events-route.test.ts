@@ -2,29 +2,12 @@
 import { request } from 'node:http';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import fc from 'fast-check';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../../../ingest/metrics.ts';
-import type { DeadLetterRow } from '../../../../../ingest/pipeline/rows.ts';
-import { Stage } from '../../../../../ingest/pipeline/stage.ts';
-import type { NormalizedEvent } from '../../../../../ingest/pipeline/validate.ts';
-import { eventsRoute } from '../../../../../ingest/sources/http/events-route.ts';
-import type { Intake } from '../../../../../ingest/sources/http/intake.ts';
-import { TenantQuota } from '../../../../../ingest/sources/http/tenant-quota.ts';
-import { ApiKeys } from '../../../../../platform/http/api-keys.ts';
-import { answerErrors } from '../../../../../platform/http/errors.ts';
+import { eventsDoor } from './support.ts';
 
 const KEY = 'acme-key-0123456789abcdef';
 const OTHER = 'beta-key-0123456789abcdef';
-
-class MemoryIntake implements Intake {
-  events: NormalizedEvent[] = [];
-  letters: DeadLetterRow[] = [];
-  async accept(events: NormalizedEvent[], letters: DeadLetterRow[]) {
-    this.events.push(...events);
-    this.letters.push(...letters);
-  }
-}
 
 const event = (i: number) =>
   JSON.stringify({
@@ -44,43 +27,9 @@ afterEach(async () => {
 async function build(
   o: { events?: number; bytes?: number; maxEvents?: number; rps?: number; inflating?: number } = {},
 ) {
-  const metrics = createMetrics();
-  const intake = new MemoryIntake();
-  const stage = new Stage(
-    {
-      httpBodyBytes: 1 << 20,
-      httpAckTimeoutMs: 1000,
-      eventBytes: 16_384,
-      eventMaxDepth: 32,
-      maxEventAgeSeconds: 3600,
-      maxFutureSkewSeconds: 300,
-      deadLetterPayloadBytes: 1024,
-    },
-    metrics,
-  );
-  app = Fastify();
-  answerErrors(app);
-  await app.register(eventsRoute, {
-    stage,
-    intake,
-    apiKeys: new ApiKeys([
-      { tenant: 'acme', key: KEY },
-      { tenant: 'beta', key: OTHER },
-    ]),
-    metrics,
-    bodyLimit: 1 << 20,
-    maxEvents: o.maxEvents ?? 100,
-    eventQuota: new TenantQuota({
-      perSecond: o.events ?? 0,
-      burstSeconds: 1,
-      minCapacity: o.maxEvents ?? 100,
-    }),
-    byteQuota: new TenantQuota({ perSecond: o.bytes ?? 0, burstSeconds: 1 }),
-    maxInflating: o.inflating ?? 4,
-    requestsPerSecondPerKey: o.rps ?? 0,
-    maxEventLoopDelayMs: 0,
-  });
-  return { intake, metrics };
+  const door = await eventsDoor({ keys: { acme: KEY, beta: OTHER }, ...o });
+  app = door.app;
+  return { intake: door.intake, metrics: door.metrics };
 }
 
 const post = (body: string | Buffer, key = KEY, headers: Record<string, string> = {}) =>
