@@ -94,7 +94,7 @@ export const LIMITS_SETTINGS = {
     16 * 1024 * 1024,
     1024,
     Number.MAX_SAFE_INTEGER,
-    'request body limit, also after gzip decompression',
+    'request body limit, also after gzip or zstd decompression',
   ),
   httpAckTimeoutMs: setting.int(
     'TOKENWATCH_HTTP_ACK_TIMEOUT_MS',
@@ -181,7 +181,7 @@ export const DOOR_SETTINGS = {
     4,
     1,
     1000,
-    'gzip bodies inflated at once (503 past it)',
+    'gzip or zstd bodies inflated at once (503 past it)',
   ),
   maxEventLoopDelayMs: setting.int(
     'TOKENWATCH_HTTP_MAX_EVENT_LOOP_DELAY_MS',

@@ -47,6 +47,11 @@ export const HTTP_ERRORS = {
     means: 'the body says `Content-Encoding: gzip` but does not inflate',
     fix: 'send valid gzip, or no Content-Encoding',
   },
+  invalid_zstd: {
+    status: 400,
+    means: 'the body says `Content-Encoding: zstd` but does not decompress',
+    fix: 'send a valid zstd frame, or no Content-Encoding',
+  },
   unauthorized: {
     status: 401,
     means: 'no key, or a key tokenwatch does not know (the answer carries `WWW-Authenticate`)',
@@ -64,7 +69,7 @@ export const HTTP_ERRORS = {
   },
   body_too_large: {
     status: 413,
-    means: 'the body (after gzip inflation) is over `TOKENWATCH_HTTP_BODY_LIMIT_BYTES`',
+    means: 'the body (after gzip or zstd inflation) is over `TOKENWATCH_HTTP_BODY_LIMIT_BYTES`',
     fix: 'send smaller requests',
   },
   too_many_events: {
@@ -79,8 +84,8 @@ export const HTTP_ERRORS = {
   },
   unsupported_content_encoding: {
     status: 415,
-    means: 'a Content-Encoding other than gzip',
-    fix: 'send gzip or no Content-Encoding',
+    means: 'a Content-Encoding other than zstd or gzip',
+    fix: 'send zstd, gzip or no Content-Encoding',
   },
   rate_limited: {
     status: 429,
@@ -101,7 +106,8 @@ export const HTTP_ERRORS = {
   },
   busy: {
     status: 503,
-    means: 'too many gzip bodies are being inflated at once (`TOKENWATCH_HTTP_MAX_INFLATING`; `Retry-After`)',
+    means:
+      'too many gzip or zstd bodies are being inflated at once (`TOKENWATCH_HTTP_MAX_INFLATING`; `Retry-After`)',
     fix: 'retry shortly',
   },
 } as const satisfies Record<string, ErrorEntry>;

@@ -54,7 +54,12 @@ export {
   VERIFICATION_REASONS,
   type VerificationReason,
 } from './events.ts';
-export { createHttpReporter, type HttpReporterOptions, HttpTransport } from './http-reporter.ts';
+export {
+  createHttpReporter,
+  type HttpCompression,
+  type HttpReporterOptions,
+  HttpTransport,
+} from './http-reporter.ts';
 export type { SdkLogger } from './log.ts';
 export {
   BatchingReporter,

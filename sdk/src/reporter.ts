@@ -1,5 +1,7 @@
 /**
  * Non-blocking event reporting: `report()` only puts the event in a bounded queue and returns.
+ * Where the transport takes JSON text (HTTP), the event is serialised as it is reported and the queue
+ * holds only its text: no object outlives the call, and a batch is its texts joined.
  * Batches go out one at a time (order kept) through a transport (HTTP, Kafka); when the sink is
  * slow or down they wait and are retried with backoff, and once the queue is full the oldest
  * events are dropped and counted (a rate-limited warning says so). `close()` flushes for a while
@@ -12,6 +14,12 @@ import { RingQueue } from './ring-queue.ts';
 export interface Reporter {
   /** Queues the event; never throws, never waits. */
   report(event: TokenEvent): void;
+  /**
+   * Where the reporter sends JSON text (the HTTP reporter): queues one event already serialised as
+   * a contract JSON object, so a caller that writes the text itself (the verifier) builds no object.
+   * Undefined where the transport needs objects (the Kafka reporter keys each by tenant and subject).
+   */
+  readonly reportJson?: ((json: string) => void) | undefined;
   /** Resolves once everything queued so far was sent or dropped (or after `timeoutMs`). */
   flush(timeoutMs?: number): Promise<void>;
   /** Flushes for at most the close timeout, then stops; what is left is dropped and counted. */
@@ -47,6 +55,11 @@ export interface Transport {
   /** where the events go, for logs */
   readonly target: string;
   send(batch: TokenEvent[]): Promise<SendResult>;
+  /**
+   * Sends events serialised as JSON objects, one text each; a transport that has it is given text
+   * only (the reporter serialises each event as it is reported, and `send` is not called).
+   */
+  sendJson?(batch: string[]): Promise<SendResult>;
   close?(): Promise<void>;
 }
 
@@ -87,7 +100,10 @@ export class BatchingReporter implements Reporter {
   readonly #transport: Transport;
   readonly #o: Required<Omit<ReporterOptions, 'logger'>>;
   readonly #log: SdkLogger;
-  readonly #queue: RingQueue<TokenEvent>;
+  /** events, or their JSON text where the transport takes text (#json) */
+  readonly #queue: RingQueue<TokenEvent | string>;
+  readonly #json: ((batch: string[]) => Promise<SendResult>) | undefined;
+  readonly reportJson: ((json: string) => void) | undefined;
   readonly #dropWarning: RateLimitedWarning;
   readonly #failureWarning: RateLimitedWarning;
   readonly #stats: ReporterStats = {
@@ -118,15 +134,40 @@ export class BatchingReporter implements Reporter {
     this.#queue = new RingQueue(this.#o.maxQueue);
     this.#dropWarning = new RateLimitedWarning(this.#o.warnIntervalMs);
     this.#failureWarning = new RateLimitedWarning(this.#o.warnIntervalMs);
+    this.#json = transport.sendJson?.bind(transport);
+    this.reportJson = this.#json === undefined ? undefined : (json) => this.#enqueue(json);
   }
 
   report(event: TokenEvent): void {
+    if (this.#json === undefined) {
+      this.#enqueue(event);
+      return;
+    }
+    let json: string;
+    try {
+      json = JSON.stringify(event);
+    } catch (err) {
+      // a value JSON cannot hold (a BigInt, a cycle) in an event the caller built: it is never sent
+      this.#stats.reported++;
+      this.#stats.dropped.refused++;
+      this.#failureWarning.maybe(() =>
+        this.#log.warn(
+          { target: this.#transport.target, error: (err as Error).message, eventId: event.event_id },
+          'an event given to the tokenwatch reporter cannot be serialised as JSON (a BigInt or a cycle in it); it is dropped and counted as refused',
+        ),
+      );
+      return;
+    }
+    this.#enqueue(json);
+  }
+
+  #enqueue(item: TokenEvent | string): void {
     this.#stats.reported++;
     if (this.#closed) {
       this.#stats.dropped.closed++;
       return;
     }
-    const pushedOut = this.#queue.push(event);
+    const pushedOut = this.#queue.push(item);
     if (pushedOut >= 0 && !(pushedOut >= this.#inFlight.from && pushedOut < this.#inFlight.to)) {
       this.#stats.dropped.queue_full++;
       this.#warnDropped();
@@ -184,7 +225,9 @@ export class BatchingReporter implements Reporter {
       this.#inFlight = { from, to: from + items.length };
       let result: SendResult;
       try {
-        result = await this.#transport.send(items);
+        result = await (this.#json === undefined
+          ? this.#transport.send(items as TokenEvent[])
+          : this.#json(items as string[]));
       } catch (err) {
         result = { ok: false, retry: true, error: (err as Error).message };
       }

@@ -5,7 +5,7 @@
  */
 import { request } from 'node:http';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gzip, zstdCompress } from 'node:zlib';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -26,6 +26,7 @@ import {
 } from '../support/harness.ts';
 
 const gzipAsync = promisify(gzip);
+const zstdAsync = promisify(zstdCompress);
 
 /** Sends only the headers of a POST that declares a `bytes`-long body, and reads the answer. */
 function postDeclaringLength(url: string, bytes: number, headers: Record<string, string>) {
@@ -265,6 +266,16 @@ describe('hostile input', () => {
         413,
       ],
       ['not gzip', () => postRaw(service.url, 'plain', { ...ndjson, 'content-encoding': 'gzip' }), 400],
+      [
+        'zstd bomb',
+        async () =>
+          postRaw(service.url, await zstdAsync(Buffer.alloc(64 * 1024 * 1024)), {
+            ...ndjson,
+            'content-encoding': 'zstd',
+          }),
+        413,
+      ],
+      ['not zstd', () => postRaw(service.url, 'plain', { ...ndjson, 'content-encoding': 'zstd' }), 400],
       ['unsupported encoding', () => postRaw(service.url, 'x', { ...ndjson, 'content-encoding': 'br' }), 415],
       [
         'unsupported content type',

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:sdk`: verifications/s through the SDK's `createVerifier` — every call reported through
- * the HTTP reporter to a real HTTP sink (a child process that gunzips and counts, answering like
- * tokenwatch) and checked against a denylist of 10,000 entries — beside bare jose `jwtVerify` on the
+ * the HTTP reporter to a real HTTP sink (a child process that inflates and counts, answering like
+ * tokenwatch, which says it takes zstd) and checked against a denylist of 10,000 entries — beside bare jose `jwtVerify` on the
  * same tokens in the same run, for EdDSA, ES256 and RS256 (1,000 distinct real tokens each). Goal:
  * overhead ≤ 5%. Also: every reported event reached the sink (the reporter flushed, counts compared),
  * and throughput with the sink down (reporter on a closed port, its queue full and dropping). And the
@@ -21,6 +21,7 @@
  *   BENCH_SDK_SECONDS (1)       seconds per variant per round
  *   BENCH_SDK_ROUNDS (12)       rounds of (baseline, SDK + HTTP, SDK with the sink down[, SDK + Kafka])
  *   BENCH_SDK_CONCURRENCY (16)  verifications in flight
+ *   BENCH_SDK_ALGORITHMS (EdDSA,ES256,RS256)  the algorithms measured (comma-separated; fewer: a quicker run)
  *   BENCH_SDK_KAFKA (unset)     also the Kafka reporter: `stack` (brokers from .state/stack.env, see
  *                               `npm run stack`) or a broker list such as 127.0.0.1:19092
  * Writes tools/bench/results/sdk.json and the "SDK overhead" section of tools/bench/RESULTS.md.
@@ -32,7 +33,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { type CryptoKey, generateKeyPair, type JWTVerifyOptions, jwtVerify, SignJWT } from 'jose';
 import {
   type BatchingReporter,
@@ -49,7 +50,16 @@ const SECONDS = Number(process.env['BENCH_SDK_SECONDS'] ?? 1);
 const ROUNDS = Number(process.env['BENCH_SDK_ROUNDS'] ?? 12);
 const CONCURRENCY = Number(process.env['BENCH_SDK_CONCURRENCY'] ?? 16);
 const KAFKA = process.env['BENCH_SDK_KAFKA'] ?? '';
-const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
+const ALL_ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
+const ALGORITHMS = (process.env['BENCH_SDK_ALGORITHMS'] ?? ALL_ALGORITHMS.join(','))
+  .split(',')
+  .map((a) => a.trim())
+  .filter((a) => a !== '');
+const unknownAlgorithm = ALGORITHMS.find((a) => !ALL_ALGORITHMS.includes(a));
+if (unknownAlgorithm !== undefined || ALGORITHMS.length === 0)
+  throw new Error(
+    `BENCH_SDK_ALGORITHMS must list some of ${ALL_ALGORITHMS.join(', ')}; got ${JSON.stringify(process.env['BENCH_SDK_ALGORITHMS'])}`,
+  );
 const TOKENS_PER_ALG = 1_000;
 const DENYLIST_ENTRIES = 10_000;
 const WARMUP_SECONDS = 1;
@@ -62,10 +72,11 @@ const log = (msg: string) => console.error(`[bench:sdk] ${msg}`);
 
 // ---------------------------------------------------------------------------------------------
 // The sink: a child process, so its CPU is not on the benchmark's thread. It checks the key,
-// gunzips, counts the events and discards them, and answers as tokenwatch's POST /v1/events does.
+// inflates (zstd or gzip), counts the events and discards them, and answers as tokenwatch's
+// POST /v1/events does.
 
 function runSink() {
-  const totals = { events: 0, batches: 0, bytes: 0, cpuUs: 0 };
+  const totals = { events: 0, batches: 0, bytes: 0, cpuUs: 0, codings: {} as Record<string, number> };
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/count') {
       const cpu = process.cpuUsage();
@@ -89,8 +100,11 @@ function runSink() {
       }
       let body = Buffer.concat(chunks);
       totals.bytes += body.length;
+      const coding = req.headers['content-encoding'] ?? 'identity';
+      totals.codings[coding] = (totals.codings[coding] ?? 0) + 1;
       // synchronous: cheaper in CPU than the thread pool's round trips, and a sink may block
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+      else if (req.headers['content-encoding'] === 'zstd') body = zstdDecompressSync(body);
       // one `"event_id":` per event (the SDK writes it first in each object); cheaper than a parse
       const text = body.toString('utf8');
       let n = 0;
@@ -98,6 +112,8 @@ function runSink() {
       totals.events += n;
       totals.batches++;
       res.setHeader('content-type', 'application/json');
+      // as tokenwatch's door says (RFC 7694): the reporter's default compression moves to zstd
+      res.setHeader('accept-encoding', 'zstd, gzip');
       res.end(JSON.stringify({ accepted: n, rejected: 0, errors: [] }));
     });
   });
@@ -112,6 +128,8 @@ interface SinkTotals {
   bytes: number;
   /** the sink process's CPU so far, µs */
   cpuUs: number;
+  /** requests by Content-Encoding */
+  codings: Record<string, number>;
 }
 
 interface Sink {
@@ -193,7 +211,7 @@ async function drive(
   } satisfies Phase;
 }
 
-type VariantKey = 'baseline' | 'none' | 'http' | 'plain' | 'down' | 'kafka';
+type VariantKey = 'baseline' | 'none' | 'http' | 'gzip' | 'plain' | 'down' | 'kafka';
 
 /** What a sink has taken so far. */
 interface Taken {
@@ -364,6 +382,7 @@ async function main() {
   const denylist = filledDenylist();
   let httpDropped: Record<string, number> = {};
   let http: BatchingReporter | undefined;
+  let gzip: BatchingReporter | undefined;
   let plain: BatchingReporter | undefined;
   let down: BatchingReporter | undefined;
   const results: AlgResult[] = [];
@@ -374,11 +393,18 @@ async function main() {
       `sink (child pid ${sink.child.pid}) on ${sink.url}; denylist of ${denylist.size.toLocaleString('en')} entries`,
     );
     http = createHttpReporter({ url: sink.url, apiKey: SINK_API_KEY, logger: benchLogger('http reporter') });
+    // gzip: what the SDK sent before zstd, and sends to a tokenwatch that does not take zstd
+    gzip = createHttpReporter({
+      url: sink.url,
+      apiKey: SINK_API_KEY,
+      compression: 'gzip',
+      logger: benchLogger('http reporter, gzip'),
+    });
     plain = createHttpReporter({
       url: sink.url,
       apiKey: SINK_API_KEY,
-      gzip: false,
-      logger: benchLogger('http reporter, gzip off'),
+      compression: 'none',
+      logger: benchLogger('http reporter, uncompressed'),
     });
     // tokenwatch down: a port nothing listens on (taken and released)
     const closedPort = await freePort();
@@ -433,9 +459,10 @@ async function main() {
       const variants: Variant[] = [
         { key: 'baseline', name: 'bare jwtVerify', verify: (t) => jwtVerify(t, publicKey, bareOptions) },
         toSink('http', 'SDK + HTTP reporter', http),
-        // the cost apart: the verifier and its denylist without reporting; reporting without gzip
+        // the cost apart: the verifier and its denylist without reporting; gzip; no compression
         { key: 'none', name: 'SDK, no reporter', verify: (t) => viaNone.verify(t, caller) },
-        toSink('plain', 'SDK + HTTP reporter, gzip off', plain),
+        toSink('gzip', 'SDK + HTTP reporter, gzip', gzip),
+        toSink('plain', 'SDK + HTTP reporter, uncompressed', plain),
         { key: 'down', name: 'SDK, sink down', verify: (t) => viaDown.verify(t, caller), reporter: down },
       ];
       if (kafkaSide) {
@@ -485,8 +512,10 @@ async function main() {
       });
     }
     httpDropped = http.stats().dropped;
+    log(`requests the sink took, by Content-Encoding: ${JSON.stringify((await theSink.totals()).codings)}`);
   } finally {
     await http?.close();
+    await gzip?.close();
     await plain?.close();
     await down?.close();
     await kafkaSide?.stop();
@@ -528,7 +557,8 @@ interface Row {
 
 const REPORTER_NAMES: Partial<Record<VariantKey, string>> = {
   http: 'HTTP',
-  plain: 'HTTP, gzip off',
+  gzip: 'HTTP, gzip',
+  plain: 'HTTP, uncompressed',
   kafka: 'Kafka (topic end offsets)',
 };
 
@@ -613,7 +643,7 @@ function report(
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const fmt = (n: number) => Math.round(n).toLocaleString('en');
   const us = (x: number) => x.toFixed(1);
-  const sdkKeys = ['none', 'http', 'plain', 'kafka', 'down'] as const;
+  const sdkKeys = ['none', 'http', 'gzip', 'plain', 'kafka', 'down'] as const;
 
   const rows: Row[] = [];
   for (const r of results) {
@@ -650,7 +680,7 @@ function report(
     }
   }
   const spread = (xs: number[]) => `${pct(Math.min(...xs))} … ${pct(Math.max(...xs))}`;
-  const reporting = rows.filter((r) => r.key === 'http' || r.key === 'plain' || r.key === 'kafka');
+  const reporting = rows.filter((r) => r.key !== 'none' && r.key !== 'down');
   const measured = rows.filter((r) => r.key !== 'down');
   const goalRows = rows.filter((r) => r.key === 'http');
   const met = goalRows.every((r) => r.overhead <= GOAL_OVERHEAD);
@@ -670,6 +700,7 @@ function report(
     '## SDK overhead',
     '',
     `\`npm run bench:sdk\` (BENCH_SDK_SECONDS=${SECONDS}, BENCH_SDK_ROUNDS=${ROUNDS}, BENCH_SDK_CONCURRENCY=${CONCURRENCY}` +
+      `${ALGORITHMS.length < ALL_ALGORITHMS.length ? `, BENCH_SDK_ALGORITHMS=${ALGORITHMS.join(',')}` : ''}` +
       `${KAFKA !== '' ? `, BENCH_SDK_KAFKA=${KAFKA}` : ''}) on ${date} UTC; ${machineNote}; ` +
       `the HTTP sink (a child process)${KAFKA !== '' ? ' and Kafka' : ''} on the same machine, sharing its cores; ` +
       `load average (1 min) ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end of the rounds (above the core count, other work shares the cores and moves the rates).`,
@@ -681,8 +712,8 @@ function report(
       "CPU = process CPU time (all threads: main, crypto and zlib pool) per verification, the reporter's flush at the end of each phase included, the sink's apart; " +
       "CPU overhead = the median of the rounds' SDK CPU / baseline CPU − 1 (steadier than throughput on a shared machine: other load moves the rate, not the CPU a verification takes); " +
       'added µs = 1/SDK − 1/baseline at these rates (medians). ' +
-      'Beside the SDK as used (HTTP reporter, gzip on: the goal), the cost apart: the SDK without a reporter (the verifier and its denylist) and with gzip off. ' +
-      "The sink gunzips and counts the events and answers like tokenwatch's POST /v1/events.",
+      "Beside the SDK as used (the HTTP reporter with its default compression, zstd once the sink's answer says it takes it, as tokenwatch's does: the goal), the cost apart: the SDK without a reporter (the verifier and its denylist), with gzip (what the SDK sent before zstd, and sends to a tokenwatch without it) and uncompressed. " +
+      "The sink inflates and counts the events and answers like tokenwatch's POST /v1/events.",
     '',
     '| alg | variant | baseline verif/s | SDK verif/s | overhead | per round | added µs/verif | CPU µs/verif: baseline → SDK (+ sink) | CPU overhead | per round |',
     '|---|---|---:|---:|---:|---|---:|---|---:|---|',

@@ -1,16 +1,16 @@
 /**
- * The HTTP door: POST /v1/events with NDJSON, RFC 7464 json-seq or a JSON array (gzip allowed),
+ * The HTTP door: POST /v1/events with NDJSON, RFC 7464 json-seq or a JSON array (gzip or zstd allowed),
  * authenticated by a per-tenant API key. Answers with per-event errors by index; rejected events are
  * dead-lettered and the good events beside them are stored.
  *
  * Bounded per tenant and per request: a request may hold at most `maxEvents` events (413 past it);
  * each tenant has budgets of events and bytes per second (429 with Retry-After past them) and a share
- * of the insert buffer (503 past it); at most `maxInflating` gzip bodies are inflated at once (503
+ * of the insert buffer (503 past it); at most `maxInflating` gzip or zstd bodies are inflated at once (503
  * past it). Events are validated in slices shared with all other work (platform/slices.ts), so no body
  * holds the event loop for long.
  */
 import { type Readable, Transform } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import { Type } from '@sinclair/typebox';
@@ -40,7 +40,7 @@ export interface EventsRouteOptions {
   eventQuota: TenantQuota;
   /** decompressed bytes per second per tenant */
   byteQuota: TenantQuota;
-  /** gzip bodies inflated at once */
+  /** gzip or zstd bodies inflated at once */
   maxInflating: number;
   /** requests per second per API key (0: unlimited) */
   requestsPerSecondPerKey: number;
@@ -73,8 +73,25 @@ const FORMATS: Record<string, BodyFormat> = {
 };
 const RETRY_AFTER_SECONDS = '2';
 
-/** Gunzips request bodies sent with Content-Encoding: gzip, refusing more than `limit` bytes out. */
-function gunzipLimited(payload: NodeJS.ReadableStream, limit: number, done: () => void): Readable {
+/** The Content-Encodings the door inflates: the decoder of each, and the error a broken body gets. */
+const ENCODINGS = {
+  gzip: { decoder: createGunzip, error: 'invalid_gzip' },
+  'x-gzip': { decoder: createGunzip, error: 'invalid_gzip' },
+  // what the SDK sends by default: cheaper to compress than gzip at a better ratio (bench:sdk)
+  zstd: { decoder: createZstdDecompress, error: 'invalid_zstd' },
+} as const satisfies Record<string, { decoder: () => Transform; error: HttpErrorCode }>;
+type Encoding = keyof typeof ENCODINGS;
+const isEncoding = (name: string): name is Encoding => Object.hasOwn(ENCODINGS, name);
+/** said on every answer (RFC 7694): the SDK sends zstd once it reads it, gzip until then */
+const ACCEPT_ENCODING = 'zstd, gzip';
+
+/** Inflates a request body sent with a Content-Encoding of ENCODINGS, refusing more than `limit` bytes out. */
+function inflateLimited(
+  payload: NodeJS.ReadableStream,
+  encoding: Encoding,
+  limit: number,
+  done: () => void,
+): Readable {
   let decompressed = 0;
   const out = new Transform({
     transform(chunk: Buffer, _enc, next) {
@@ -93,11 +110,13 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number, done: () =
   }) as Transform & { receivedEncodedLength: number };
   // fastify compares this with Content-Length (the compressed size).
   out.receivedEncodedLength = 0;
-  const gunzip = createGunzip();
+  const { decoder, error } = ENCODINGS[encoding];
+  const inflate = decoder();
   payload.on('data', (chunk: Buffer) => {
     out.receivedEncodedLength += chunk.length;
   });
-  gunzip.on('error', (err) => out.destroy(httpError('invalid_gzip', `invalid gzip body: ${err.message}`)));
+  const name = encoding === 'x-gzip' ? 'gzip' : encoding;
+  inflate.on('error', (err) => out.destroy(httpError(error, `invalid ${name} body: ${err.message}`)));
   // The inflating slot is given back however the body ends: read, refused, or the client gone.
   let released = false;
   const release = () => {
@@ -107,18 +126,23 @@ function gunzipLimited(payload: NodeJS.ReadableStream, limit: number, done: () =
   };
   out.once('close', release);
   // fastify listens for errors only while it reads the body. A request it answers without reading
-  // it (unsupported media type, a refused key) must not leave the gunzip error without a listener:
+  // it (unsupported media type, a refused key) must not leave the decoder's error without a listener:
   // that would end the process. The error is still seen by fastify when it does read.
   out.on('error', () => {});
   (payload as Readable).once('error', (err) => out.destroy(err));
   (payload as Readable).once('aborted', () => out.destroy());
-  (payload as Readable).pipe(gunzip).pipe(out);
+  (payload as Readable).pipe(inflate).pipe(out);
   return out;
 }
 
 export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, opts) => {
   const { stage, intake, apiKeys, metrics } = opts;
   let inflating = 0;
+
+  // Every answer of the door, refusals included, says which request codings it takes.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('accept-encoding', ACCEPT_ENCODING);
+  });
 
   // Requests per key (unknown keys: per client address), before anything else is done for them —
   // before the key is checked, too, so guessing keys is as limited as using one.
@@ -167,24 +191,24 @@ export const eventsRoute: FastifyPluginAsync<EventsRouteOptions> = async (app, o
 
   app.addHook('preParsing', async (request, _reply, payload) => {
     const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (encoding === 'gzip' || encoding === 'x-gzip') {
+    if (isEncoding(encoding)) {
       if (inflating >= opts.maxInflating) {
         metrics.httpRefused.inc({ reason: 'inflating' });
         throw httpError(
           'busy',
-          `${inflating} gzip bodies are being inflated already (TOKENWATCH_HTTP_MAX_INFLATING); retry shortly`,
+          `${inflating} compressed bodies are being inflated already (TOKENWATCH_HTTP_MAX_INFLATING); retry shortly`,
           { 'retry-after': '1' },
         );
       }
       inflating++;
-      return gunzipLimited(payload, opts.bodyLimit, () => {
+      return inflateLimited(payload, encoding, opts.bodyLimit, () => {
         inflating--;
       });
     }
     if (encoding !== 'identity') {
       throw httpError(
         'unsupported_content_encoding',
-        `unsupported Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}; use gzip or none`,
+        `unsupported Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}; use zstd, gzip or none`,
       );
     }
     return payload;

@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpReporter, type SdkLogger, type TokenEvent } from '../../../sdk/src/index.ts';
 import { RingQueue } from '../../../sdk/src/ring-queue.ts';
+import { sdkEvent as event } from './support.ts';
 
 interface Sink {
   url: string;
@@ -53,16 +54,6 @@ async function startSink(port = 0): Promise<Sink> {
   sinks.push(sink);
   return sink;
 }
-
-const event = (i: number): TokenEvent => ({
-  event_id: `e-${i}`,
-  type: 'verification',
-  time: Date.now(),
-  tenant: 'acme',
-  subject: `u${i % 7}`,
-  outcome: 'accepted',
-  reason: 'ok',
-});
 
 class CapturingLogger implements SdkLogger {
   readonly lines: { level: string; message: string; fields: object }[] = [];

@@ -114,3 +114,15 @@ export function expectContractValid(event: TokenEvent): void {
     throw new Error(`tokenwatch refuses ${JSON.stringify(event)}: ${JSON.stringify(result.error)}`);
   expect(result.ok).toBe(true);
 }
+
+/** A small verification event `e-<i>` for the reporter tests; `fields` override. */
+export const sdkEvent = (i: number, fields: Partial<TokenEvent> = {}): TokenEvent => ({
+  event_id: `e-${i}`,
+  type: 'verification',
+  time: Date.now(),
+  tenant: 'acme',
+  subject: `u${i % 7}`,
+  outcome: 'accepted',
+  reason: 'ok',
+  ...fields,
+});

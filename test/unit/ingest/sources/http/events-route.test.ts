@@ -1,29 +1,13 @@
-/** The HTTP door's whole-request bounds, on the real route with an in-memory intake (fastify inject, and a real socket for slow bodies). */
+/** The HTTP door's whole-request bounds and encodings, on the real route with an in-memory intake (fastify inject, and a real socket for slow bodies). */
 import { request } from 'node:http';
-import { gzipSync } from 'node:zlib';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../../../ingest/metrics.ts';
-import type { DeadLetterRow } from '../../../../../ingest/pipeline/rows.ts';
-import { Stage } from '../../../../../ingest/pipeline/stage.ts';
-import type { NormalizedEvent } from '../../../../../ingest/pipeline/validate.ts';
-import { eventsRoute } from '../../../../../ingest/sources/http/events-route.ts';
-import type { Intake } from '../../../../../ingest/sources/http/intake.ts';
-import { TenantQuota } from '../../../../../ingest/sources/http/tenant-quota.ts';
-import { ApiKeys } from '../../../../../platform/http/api-keys.ts';
-import { answerErrors } from '../../../../../platform/http/errors.ts';
+import { eventsDoor } from './support.ts';
 
 const KEY = 'acme-key-0123456789abcdef';
 const OTHER = 'beta-key-0123456789abcdef';
-
-class MemoryIntake implements Intake {
-  events: NormalizedEvent[] = [];
-  letters: DeadLetterRow[] = [];
-  async accept(events: NormalizedEvent[], letters: DeadLetterRow[]) {
-    this.events.push(...events);
-    this.letters.push(...letters);
-  }
-}
 
 const event = (i: number) =>
   JSON.stringify({
@@ -43,43 +27,9 @@ afterEach(async () => {
 async function build(
   o: { events?: number; bytes?: number; maxEvents?: number; rps?: number; inflating?: number } = {},
 ) {
-  const metrics = createMetrics();
-  const intake = new MemoryIntake();
-  const stage = new Stage(
-    {
-      httpBodyBytes: 1 << 20,
-      httpAckTimeoutMs: 1000,
-      eventBytes: 16_384,
-      eventMaxDepth: 32,
-      maxEventAgeSeconds: 3600,
-      maxFutureSkewSeconds: 300,
-      deadLetterPayloadBytes: 1024,
-    },
-    metrics,
-  );
-  app = Fastify();
-  answerErrors(app);
-  await app.register(eventsRoute, {
-    stage,
-    intake,
-    apiKeys: new ApiKeys([
-      { tenant: 'acme', key: KEY },
-      { tenant: 'beta', key: OTHER },
-    ]),
-    metrics,
-    bodyLimit: 1 << 20,
-    maxEvents: o.maxEvents ?? 100,
-    eventQuota: new TenantQuota({
-      perSecond: o.events ?? 0,
-      burstSeconds: 1,
-      minCapacity: o.maxEvents ?? 100,
-    }),
-    byteQuota: new TenantQuota({ perSecond: o.bytes ?? 0, burstSeconds: 1 }),
-    maxInflating: o.inflating ?? 4,
-    requestsPerSecondPerKey: o.rps ?? 0,
-    maxEventLoopDelayMs: 0,
-  });
-  return { intake, metrics };
+  const door = await eventsDoor({ keys: { acme: KEY, beta: OTHER }, ...o });
+  app = door.app;
+  return { intake: door.intake, metrics: door.metrics };
 }
 
 const post = (body: string | Buffer, key = KEY, headers: Record<string, string> = {}) =>
@@ -196,5 +146,81 @@ describe('POST /v1/events bounds', () => {
     slow.destroy();
     await new Promise((r) => setTimeout(r, 200));
     expect((await send()).status).toBe(200);
+  });
+});
+
+describe('POST /v1/events encodings', () => {
+  const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+  it('takes zstd bodies (what the SDK sends) and gzip bodies (older SDKs) alike', async () => {
+    const { intake } = await build();
+    const body = (from: number) => [from, from + 1, from + 2].map(event).join('\n');
+    const zstd = await post(zstdCompressSync(body(0)), KEY, { 'content-encoding': 'zstd' });
+    expect(zstd.json()).toEqual({ accepted: 3, rejected: 0, errors: [] });
+    // RFC 7694: the answer names the codings the door takes, so a client can move to zstd
+    expect(zstd.headers['accept-encoding']).toBe('zstd, gzip');
+    const gzip = await post(gzipSync(body(3)), KEY, { 'content-encoding': 'gzip' });
+    expect(gzip.json()).toEqual({ accepted: 3, rejected: 0, errors: [] });
+    expect(intake.events.map((e) => e.event_id)).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5']);
+  });
+
+  it('refuses a zstd body that inflates past the body limit with 413, storing nothing', async () => {
+    const { intake } = await build();
+    const bomb = zstdCompressSync(Buffer.alloc(4 << 20, 0x20));
+    expect(bomb.length).toBeLessThan(1 << 20);
+    const res = await post(bomb, KEY, { 'content-encoding': 'zstd' });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().error).toBe('body_too_large');
+    expect(intake.events).toEqual([]);
+  });
+
+  it('answers any body that is not zstd 400 invalid_zstd for that request alone: the next one is served', async () => {
+    const { intake } = await build({ inflating: 1 });
+    const good = zstdCompressSync(`${event(1)}\n`);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ minLength: 0, maxLength: 300 }).map((b) => Buffer.from(b)),
+          // past the magic number, into the frame decoder
+          fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.concat([ZSTD_MAGIC, b])),
+          // a real frame cut short or with a byte flipped
+          fc.tuple(fc.nat(good.length - 2), fc.integer({ min: 1, max: 255 })).map(([at, flip]) => {
+            const broken = Buffer.from(good);
+            broken[at + 1]! ^= flip;
+            return at % 2 === 0 ? broken : good.subarray(0, at + 1);
+          }),
+        ),
+        async (body) => {
+          const res = await post(body, KEY, { 'content-encoding': 'zstd' });
+          if (res.statusCode === 200) {
+            // a flipped byte the frame does not check (zstd frames carry no checksum by default)
+            // still decodes to some text; the door then judged it as events
+            expect(res.json()).toHaveProperty('accepted');
+          } else {
+            expect(res.statusCode).toBe(400);
+            expect(res.json().error).toMatch(/^(invalid_zstd|malformed_body)$/);
+            if (res.json().error === 'invalid_zstd')
+              expect(res.json().message).toMatch(/^invalid zstd body: /);
+          }
+          // nothing held: with one inflating slot, the next compressed body is served at once
+          const next = await post(good, KEY, { 'content-encoding': 'zstd' });
+          expect(next.statusCode).toBe(200);
+          expect(next.json().accepted).toBe(1);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(intake.events.length).toBeGreaterThanOrEqual(150);
+  });
+
+  it('refuses an unknown Content-Encoding with 415 naming the ones it takes', async () => {
+    await build();
+    const res = await post(event(1), KEY, { 'content-encoding': 'br' });
+    expect(res.statusCode).toBe(415);
+    expect(res.headers['accept-encoding']).toBe('zstd, gzip');
+    expect(res.json()).toEqual({
+      error: 'unsupported_content_encoding',
+      message: 'unsupported Content-Encoding "br"; use zstd, gzip or none',
+    });
   });
 });
