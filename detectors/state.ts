@@ -358,60 +358,196 @@ export function toSeconds(ms: number): number {
   return s >= -TWO_31 && s < TWO_31 ? s | 0 : s;
 }
 
+/** The slots a record keeps sightings in (Keyed.slot): bit numbers above the key's low 20 bits. */
+const PLACE = 0;
+const DEVICES = 1;
+const NETWORKS = 2;
+const LATEST_BY = 3;
+const LOW_BITS = 0xfffff;
+const SLOT_SHIFT = 20;
+
+/**
+ * A record's sightings when its slots hold more than one and the same sighting: each slot apart
+ * (and, for a family, when it was revoked: -1 until then).
+ */
+class Slots {
+  place: Places = undefined;
+  devices: Devices = undefined;
+  networks: Sighting[] | undefined = undefined;
+  latestBy: Sighting | undefined = undefined;
+  revokedAtMs = -1;
+
+  get(slot: number): Places | Sighting[] {
+    return slot === PLACE
+      ? this.place
+      : slot === DEVICES
+        ? this.devices
+        : slot === NETWORKS
+          ? this.networks
+          : this.latestBy;
+  }
+
+  set(slot: number, v: Places | Sighting[]) {
+    if (slot === PLACE) this.place = v;
+    else if (slot === DEVICES) this.devices = v;
+    else if (slot === NETWORKS) this.networks = v as Sighting[] | undefined;
+    else this.latestBy = v as Sighting | undefined;
+  }
+
+  /**
+   * The one sighting every slot that holds something holds (none a list) and the slots' bits, when
+   * they could be kept compact again; undefined when not (two sightings, a list, a revocation).
+   */
+  single(): { one: Sighting | undefined; bits: number } | undefined {
+    if (this.revokedAtMs !== -1) return undefined;
+    let one: Sighting | undefined;
+    let bits = 0;
+    for (let slot = PLACE; slot <= LATEST_BY; slot++) {
+      const v = this.get(slot);
+      if (v === undefined) continue;
+      if (!(v instanceof Sighting) || (one !== undefined && v !== one)) return undefined;
+      one = v;
+      bits |= 1 << slot;
+    }
+    return { one, bits };
+  }
+}
+
 /**
  * A record kept by the 52-bit hash of its id (tokenOf, familyOf, sessionOf), the hash held as two
  * small integers (unboxed): its top 32 bits and its low 20 bits.
+ *
+ * Its sightings (the latest at each place, from each device, its recent networks, a family's latest
+ * rotation) are one field: usually every slot that holds one holds the same sighting (one client, at
+ * one place, from one device), kept once with a bit per slot above the key's low 20 bits; a Slots
+ * object with each slot apart otherwise, until they are one sighting again.
  */
 abstract class Keyed {
   readonly keyHigh: number;
-  readonly keyLow: number;
+  /** the key's low 20 bits, and above them which slots hold `#seen` when it is one sighting */
+  #lowAndSlots: number;
+  #seen: Sighting | Slots | undefined = undefined;
 
   constructor(key: number) {
     this.keyHigh = keyHighOf(key);
-    this.keyLow = (key % 0x100000) | 0;
+    this.#lowAndSlots = (key % 0x100000) | 0;
+  }
+
+  get keyLow(): number {
+    return this.#lowAndSlots & LOW_BITS;
   }
 
   get key(): number {
     return (this.keyHigh >>> 0) * 0x100000 + this.keyLow;
+  }
+
+  protected slot(slot: number): Places | Sighting[] {
+    const seen = this.#seen;
+    if (seen instanceof Slots) return seen.get(slot);
+    return (this.#lowAndSlots >> (SLOT_SHIFT + slot)) & 1 ? seen : undefined;
+  }
+
+  protected setSlot(slot: number, v: Places | Sighting[]) {
+    const seen = this.#seen;
+    if (seen instanceof Slots) {
+      seen.set(slot, v);
+      this.compact(seen);
+      return;
+    }
+    const bit = 1 << (SLOT_SHIFT + slot);
+    if (v === undefined) {
+      this.#lowAndSlots &= ~bit;
+      if (this.#lowAndSlots >> SLOT_SHIFT === 0) this.#seen = undefined;
+    } else if (v instanceof Sighting && (this.#lowAndSlots >> SLOT_SHIFT === 0 || v === seen)) {
+      this.#seen = v;
+      this.#lowAndSlots |= bit;
+    } else {
+      const slots = this.spread();
+      slots.set(slot, v);
+    }
+  }
+
+  protected get revokedMs(): number {
+    const seen = this.#seen;
+    return seen instanceof Slots ? seen.revokedAtMs : -1;
+  }
+
+  protected set revokedMs(ms: number) {
+    const seen = this.#seen;
+    if (seen instanceof Slots) {
+      seen.revokedAtMs = ms;
+      this.compact(seen);
+    } else if (ms !== -1) this.spread().revokedAtMs = ms;
+  }
+
+  // methods TypeScript-private, not #private: a #private method gives each instance a brand (8 bytes)
+  /** The slots apart, from the one sighting they held. */
+  private spread(): Slots {
+    const slots = new Slots();
+    const seen = this.#seen as Sighting | undefined;
+    for (let slot = PLACE; slot <= LATEST_BY; slot++)
+      if ((this.#lowAndSlots >> (SLOT_SHIFT + slot)) & 1) slots.set(slot, seen);
+    this.#seen = slots;
+    this.#lowAndSlots &= LOW_BITS;
+    return slots;
+  }
+
+  /** Back to one sighting and its bits when the slots hold no more than that. */
+  private compact(slots: Slots) {
+    const single = slots.single();
+    if (single === undefined) return;
+    this.#seen = single.one;
+    this.#lowAndSlots = (this.#lowAndSlots & LOW_BITS) | (single.bits << SLOT_SHIFT);
   }
 }
 
 const keyHighOf = (key: number) => Math.floor(key / 0x100000) | 0;
 
 /**
- * One subject's tokens, families or sessions: an array of exactly its size, searched in place, while
- * there are at most SMALL_TABLE (most subjects hold a handful: no Map, no boxed keys); a Map by hash
- * beyond (a service account's 10k live tokens stay O(1) per event).
+ * One subject's tokens, families or sessions: the record alone while there is one (most subjects
+ * hold a single session or family: no array); an array of exactly its size, searched in place,
+ * while there are at most SMALL_TABLE (a handful: no Map, no boxed keys); a Map by hash beyond (a
+ * service account's 10k live tokens stay O(1) per event).
  */
-export type Table<T extends Keyed> = T[] | Map<number, T> | undefined;
+export type Table<T extends Keyed> = T | T[] | Map<number, T> | undefined;
 
 const SMALL_TABLE = 8;
 
+const isMap = <T extends Keyed>(t: T | Map<number, T>): t is Map<number, T> => t instanceof Map;
+
 export function tableGet<T extends Keyed>(t: Table<T>, key: number): T | undefined {
   if (t === undefined) return undefined;
-  if (!Array.isArray(t)) return t.get(key);
   const high = keyHighOf(key);
   const low = (key % 0x100000) | 0;
-  for (const r of t) if (r.keyLow === low && r.keyHigh === high) return r;
-  return undefined;
+  if (Array.isArray(t)) {
+    for (const r of t) if (r.keyLow === low && r.keyHigh === high) return r;
+    return undefined;
+  }
+  if (isMap(t)) return t.get(key);
+  return t.keyLow === low && t.keyHigh === high ? t : undefined;
 }
 
 /** The table with `r` (not in it yet) added. */
 function tableAdd<T extends Keyed>(t: Table<T>, r: T): Table<T> {
-  if (t === undefined) return [r];
-  if (!Array.isArray(t)) return t.set(r.key, r);
-  if (t.length < SMALL_TABLE) return t.concat(r); // exact size (a spread or a push leaves spare capacity)
-  return new Map([...t, r].map((x) => [x.key, x]));
+  if (t === undefined) return r;
+  if (Array.isArray(t)) {
+    if (t.length < SMALL_TABLE) return t.concat(r); // exact size (a spread or a push leaves spare capacity)
+    return new Map([...t, r].map((x) => [x.key, x]));
+  }
+  if (isMap(t)) return t.set(r.key, r);
+  return [t, r];
 }
 
 export const tableSize = (t: Table<Keyed>): number =>
-  t === undefined ? 0 : Array.isArray(t) ? t.length : t.size;
+  t === undefined ? 0 : Array.isArray(t) ? t.length : isMap(t) ? t.size : 1;
 
 /** The table with only the records `keep` holds to; undefined when none is left. */
 function tablePrune<T extends Keyed>(t: Table<T>, keep: (r: T) => boolean): Table<T> {
   if (t === undefined) return undefined;
+  if (!Array.isArray(t) && !isMap(t)) return keep(t) ? t : undefined;
   const kept = Array.isArray(t) ? t.filter(keep) : [...t.values()].filter(keep);
   if (kept.length === 0) return undefined;
+  if (kept.length === 1) return kept[0];
   if (kept.length <= SMALL_TABLE) return kept;
   if (Array.isArray(t)) return kept;
   for (const [k, r] of t) if (!keep(r)) t.delete(k);
@@ -422,16 +558,37 @@ function tablePrune<T extends Keyed>(t: Table<T>, keep: (r: T) => boolean): Tabl
 export class TokenState extends Keyed {
   /** when the token can be forgotten (seconds) */
   untilS: number;
-  /** impossible_travel: the latest sighting at each of its last few places */
-  place: Places = undefined;
-  /** device_reuse: the latest sighting from each device id (at most MAX_DEVICES) */
-  devices: Devices = undefined;
-  /** device_reuse without device ids: recent sightings from distinct networks */
-  networks: Sighting[] | undefined = undefined;
 
   constructor(key: number, untilS: number) {
     super(key);
     this.untilS = untilS;
+  }
+
+  /** impossible_travel: the latest sighting at each of its last few places */
+  get place(): Places {
+    return this.slot(PLACE) as Places;
+  }
+
+  set place(v: Places) {
+    this.setSlot(PLACE, v);
+  }
+
+  /** device_reuse: the latest sighting from each device id (at most MAX_DEVICES) */
+  get devices(): Devices {
+    return this.slot(DEVICES) as Devices;
+  }
+
+  set devices(v: Devices) {
+    this.setSlot(DEVICES, v);
+  }
+
+  /** device_reuse without device ids: recent sightings from distinct networks */
+  get networks(): Sighting[] | undefined {
+    return this.slot(NETWORKS) as Sighting[] | undefined;
+  }
+
+  set networks(v: Sighting[] | undefined) {
+    this.setSlot(NETWORKS, v);
   }
 }
 
@@ -441,6 +598,10 @@ const hashHigh = (h: number) => (h < 0 ? -1 : Math.floor(h / 0x100000) | 0);
 const hashLow = (h: number) => (h < 0 ? -1 : (h % 0x100000) | 0);
 const joinHash = (high: number, low: number) => (low < 0 ? -1 : (high >>> 0) * 0x100000 + low);
 
+/** A presentation's `to` low bits (plus one: 21 bits) and, above them, what was reported. */
+const TO_LOW_BITS = 0x1fffff;
+const REPORTED_SHIFT = 21;
+
 /**
  * One presentation of a refresh token, as refresh_replay judges it (kept while it may be re-judged).
  * The two hashes are kept as small integers (unboxed), not as two boxed numbers.
@@ -449,17 +610,25 @@ export class Presentation {
   readonly #fromHigh: number;
   readonly #fromLow: number;
   readonly #toHigh: number;
-  readonly #toLow: number;
+  /** the low 20 bits of `to` plus one (0 for none), and above them what was reported (`reported`) */
+  #toLowAndReported: number;
   readonly by: Sighting;
-  /** what was reported about it: 0 nothing, 1 a replay, 2 a revoked family presented again */
-  reported = 0;
 
   constructor(from: number, to: number, by: Sighting) {
     this.#fromHigh = hashHigh(from);
     this.#fromLow = hashLow(from);
     this.#toHigh = hashHigh(to);
-    this.#toLow = hashLow(to);
+    this.#toLowAndReported = hashLow(to) + 1;
     this.by = by;
+  }
+
+  /** what was reported about it: 0 nothing, 1 a replay, 2 a revoked family presented again */
+  get reported(): number {
+    return this.#toLowAndReported >> REPORTED_SHIFT;
+  }
+
+  set reported(what: number) {
+    this.#toLowAndReported = (this.#toLowAndReported & TO_LOW_BITS) | (what << REPORTED_SHIFT);
   }
 
   /** hash of the token presented; -1 when none was */
@@ -469,7 +638,7 @@ export class Presentation {
 
   /** hash of the token it was rotated to; -1 when it was not rotated */
   get to(): number {
-    return joinHash(this.#toHigh, this.#toLow);
+    return joinHash(this.#toHigh, (this.#toLowAndReported & TO_LOW_BITS) - 1);
   }
 }
 
@@ -489,16 +658,46 @@ export class FamilyState extends Keyed {
   rotations: number[] | undefined = undefined;
   /** the presentations of the last allowed lateness (and grace window), in event-time order */
   recent: Presentations = undefined;
-  /** the newest first rotation's event: who holds the family */
-  latestBy: Sighting | undefined = undefined;
-  /** when the family was revoked (ms), or -1 */
-  revokedAtMs = -1;
-  place: Places = undefined;
-  devices: Devices = undefined;
 
   constructor(key: number, lastSeenS: number) {
     super(key);
     this.lastSeenS = lastSeenS;
+  }
+
+  /** the newest first rotation's event: who holds the family */
+  get latestBy(): Sighting | undefined {
+    return this.slot(LATEST_BY) as Sighting | undefined;
+  }
+
+  set latestBy(v: Sighting | undefined) {
+    this.setSlot(LATEST_BY, v);
+  }
+
+  /** when the family was revoked (ms), or -1 */
+  get revokedAtMs(): number {
+    return this.revokedMs;
+  }
+
+  set revokedAtMs(ms: number) {
+    this.revokedMs = ms;
+  }
+
+  /** impossible_travel: the latest sighting at each of its last few places */
+  get place(): Places {
+    return this.slot(PLACE) as Places;
+  }
+
+  set place(v: Places) {
+    this.setSlot(PLACE, v);
+  }
+
+  /** device_reuse: the latest sighting from each device id */
+  get devices(): Devices {
+    return this.slot(DEVICES) as Devices;
+  }
+
+  set devices(v: Devices) {
+    this.setSlot(DEVICES, v);
   }
 
   /** the newest event time of the family's refreshes (ms): how late another one comes is measured from it */
@@ -516,11 +715,18 @@ export class FamilyState extends Keyed {
 /** A session (sid): only its last few places are remembered. */
 export class SessionState extends Keyed {
   lastSeenS: number;
-  place: Places = undefined;
 
   constructor(key: number, lastSeenS: number) {
     super(key);
     this.lastSeenS = lastSeenS;
+  }
+
+  get place(): Places {
+    return this.slot(PLACE) as Places;
+  }
+
+  set place(v: Places) {
+    this.setSlot(PLACE, v);
   }
 }
 
