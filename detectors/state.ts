@@ -363,12 +363,14 @@ const PLACE = 0;
 const DEVICES = 1;
 const NETWORKS = 2;
 const LATEST_BY = 3;
+/** not a slot of its own: set when a family's newest refresh time is its one sighting's time */
+const NEWEST = 4;
 const LOW_BITS = 0xfffff;
 const SLOT_SHIFT = 20;
 
 /**
  * A record's sightings when its slots hold more than one and the same sighting: each slot apart
- * (and, for a family, when it was revoked: -1 until then).
+ * (and, for a family, when it was revoked: -1 until then, and its newest refresh's time: 0 until one).
  */
 class Slots {
   place: Places = undefined;
@@ -376,6 +378,7 @@ class Slots {
   networks: Sighting[] | undefined = undefined;
   latestBy: Sighting | undefined = undefined;
   revokedAtMs = -1;
+  newestMs = 0;
 
   get(slot: number): Places | Sighting[] {
     return slot === PLACE
@@ -409,7 +412,9 @@ class Slots {
       one = v;
       bits |= 1 << slot;
     }
-    return { one, bits };
+    if (this.newestMs === 0) return { one, bits };
+    if (one === undefined || one.time_ms !== this.newestMs) return undefined;
+    return { one, bits: bits | (1 << NEWEST) };
   }
 }
 
@@ -467,6 +472,27 @@ abstract class Keyed {
     }
   }
 
+  protected get newestTimeMs(): number {
+    const seen = this.#seen;
+    if (seen instanceof Slots) return seen.newestMs;
+    return (this.#lowAndSlots >> (SLOT_SHIFT + NEWEST)) & 1 ? (seen as Sighting).time_ms : 0;
+  }
+
+  protected set newestTimeMs(ms: number) {
+    const seen = this.#seen;
+    if (seen instanceof Slots) {
+      seen.newestMs = ms;
+      this.compact(seen);
+      return;
+    }
+    const bit = 1 << (SLOT_SHIFT + NEWEST);
+    if (ms === 0) {
+      this.#lowAndSlots &= ~bit;
+      if (this.#lowAndSlots >> SLOT_SHIFT === 0) this.#seen = undefined;
+    } else if (seen !== undefined && seen.time_ms === ms) this.#lowAndSlots |= bit;
+    else this.spread().newestMs = ms;
+  }
+
   protected get revokedMs(): number {
     const seen = this.#seen;
     return seen instanceof Slots ? seen.revokedAtMs : -1;
@@ -487,6 +513,7 @@ abstract class Keyed {
     const seen = this.#seen as Sighting | undefined;
     for (let slot = PLACE; slot <= LATEST_BY; slot++)
       if ((this.#lowAndSlots >> (SLOT_SHIFT + slot)) & 1) slots.set(slot, seen);
+    if ((this.#lowAndSlots >> (SLOT_SHIFT + NEWEST)) & 1) slots.newestMs = (seen as Sighting).time_ms;
     this.#seen = slots;
     this.#lowAndSlots &= LOW_BITS;
     return slots;
@@ -651,9 +678,6 @@ export const presentationsList = (p: Presentations): Presentation[] =>
 /** A refresh-token family. Token ids are kept as 52-bit hashes (8 bytes, not a string each). */
 export class FamilyState extends Keyed {
   lastSeenS: number;
-  /** the newest event time of the family's refreshes, as seconds and milliseconds (small integers) */
-  #newestS = 0;
-  #newestRestMs = 0;
   /** each token's first rotation, in event-time order: (hash of token, hash of its successor, at ms) triples */
   rotations: number[] | undefined = undefined;
   /** the presentations of the last allowed lateness (and grace window), in event-time order */
@@ -702,13 +726,11 @@ export class FamilyState extends Keyed {
 
   /** the newest event time of the family's refreshes (ms): how late another one comes is measured from it */
   get newestMs(): number {
-    return this.#newestS * 1000 + this.#newestRestMs;
+    return this.newestTimeMs;
   }
 
   set newestMs(ms: number) {
-    const [s, rest] = secondsAndRest(ms);
-    this.#newestS = s;
-    this.#newestRestMs = rest;
+    this.newestTimeMs = ms;
   }
 }
 
