@@ -463,7 +463,8 @@ abstract class Keyed {
     if (v === undefined) {
       this.#lowAndSlots &= ~bit;
       if (this.#lowAndSlots >> SLOT_SHIFT === 0) this.#seen = undefined;
-    } else if (v instanceof Sighting && (this.#lowAndSlots >> SLOT_SHIFT === 0 || v === seen)) {
+    } else if (v instanceof Sighting && (v === seen || (this.#lowAndSlots & ~LOW_BITS & ~bit) === 0)) {
+      // the same sighting, or this slot alone held the one there was: still one sighting
       this.#seen = v;
       this.#lowAndSlots |= bit;
     } else {
