@@ -7,13 +7,23 @@
  * persistent structure would, made every event O(state): a service account with 10k live tokens
  * turned the stream quadratic.) The records are small classes with fixed shapes, numbers kept as
  * small integers where they can be, and one Sighting shared by every detector that remembers an
- * event — memory per tracked token is what bounds how many a process can watch. The layout:
- * - a Sighting is 8 fields: a UUID event id as four 32-bit integers, the time as seconds + ms, the
- *   device id, and Circumstances (what, user agent, Place, Reporter) shared by the events alike;
+ * event — memory per tracked token is what bounds how many a process can watch. The layout
+ * (measured by tools/bench/detect-memory.ts; where the bytes go is in tools/bench/RESULTS.md):
+ * - a Sighting is 8 fields (88 bytes): a UUID event id as four 32-bit integers, the time as
+ *   seconds + ms, the device id, and Circumstances (what, user agent, Place, Reporter) shared by the
+ *   events alike; the runtime hands one event at a time to every detector, so the last event's
+ *   sighting is the one shared (no table of events);
  * - numbers stay small integers (`| 0`): Math.floor and % on doubles give boxed numbers (16 bytes);
- * - a subject's tokens, families and sessions are an exact-size array up to 8 (keys as two small
- *   integers, searched in place), a Map beyond; one place, device or presentation is kept alone,
- *   an array only from the second on.
+ * - a record's sightings (a token's places, devices and networks; a family's places, devices,
+ *   holder, revocation and newest refresh; a session's places) are one field: the one sighting they
+ *   all hold in the usual case (one client at one place), with a bit per slot in the spare bits of
+ *   its key; a Slots object with each apart only while they differ (TokenState 56 bytes,
+ *   FamilyState 72, SessionState 56); no #private methods (each would add a brand to every instance);
+ * - a subject's tokens, families and sessions are the record alone while there is one, an
+ *   exact-size array up to 8 (keys as two small integers, searched in place), a Map beyond; one
+ *   place, device or presentation is kept alone, an array only from the second on;
+ * - a Presentation (64 bytes) keeps its two token hashes as four small integers, what was
+ *   reported about it in the spare bits of one.
  */
 import type { DetectorEvent, EvidenceEvent } from './types.ts';
 
