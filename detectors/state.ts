@@ -9,9 +9,9 @@
  * small integers where they can be, and one Sighting shared by every detector that remembers an
  * event — memory per tracked token is what bounds how many a process can watch. The layout
  * (measured by tools/bench/detect-memory.ts; where the bytes go is in tools/bench/RESULTS.md):
- * - a Sighting is 8 fields (88 bytes): a UUID event id as four 32-bit integers, the time as
- *   seconds + ms, the device id, and Circumstances (what, user agent, Place, Reporter) shared by the
- *   events alike; the runtime hands one event at a time to every detector, so the last event's
+ * - a Sighting is 7 fields (80 bytes): a UUID event id as four 32-bit integers, the time as an
+ *   offset below 2^30 ms into its Circumstances' stretch of time, the device id, and Circumstances
+ *   (what, user agent, Place, Reporter, the 12-day stretch of time) shared by the events alike; the runtime hands one event at a time to every detector, so the last event's
  *   sighting is the one shared (no table of events);
  * - numbers stay small integers (`| 0`): Math.floor and % on doubles give boxed numbers (16 bytes);
  * - a record's sightings (a token's places, devices and networks; a family's places, devices,
@@ -123,9 +123,14 @@ function proofKeyOf(e: DetectorEvent): string {
 
 /**
  * What many events share (what happened, the user agent, where, who reported it, the proof key,
- * where the device id came from): one object per combination.
+ * where the device id came from, and the stretch of time they fall in): one object per combination.
  */
 export class Circumstances {
+  /**
+   * where the events' stretch of time begins (ms: a multiple of TIME_STRETCH_MS), so that a
+   * sighting keeps its time as one small integer after it; 0 for a time kept whole (a fraction)
+   */
+  readonly baseMs: number;
   /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
   readonly what: string;
   readonly user_agent: string;
@@ -137,6 +142,7 @@ export class Circumstances {
   readonly device_source: string;
 
   constructor(
+    baseMs: number,
     what: string,
     user_agent: string,
     place: Place,
@@ -144,6 +150,7 @@ export class Circumstances {
     proof_key: string,
     device_source: string,
   ) {
+    this.baseMs = baseMs;
     this.what = what;
     this.user_agent = user_agent;
     this.place = place;
@@ -154,6 +161,7 @@ export class Circumstances {
 
   /** Whether these are the given circumstances (the key alone could be forged by a field holding a NUL). */
   matches(
+    baseMs: number,
     what: string,
     user_agent: string,
     place: Place,
@@ -162,6 +170,7 @@ export class Circumstances {
     device_source: string,
   ): boolean {
     return (
+      this.baseMs === baseMs &&
       this.place === place &&
       this.what === what &&
       this.user_agent === user_agent &&
@@ -176,16 +185,26 @@ export class Circumstances {
 const CIRCUMSTANCES_KEPT = 100_000;
 const circumstances = new Map<string, Circumstances>();
 
-function circumstancesOf(e: DetectorEvent): Circumstances {
+/**
+ * How long a stretch of time is (ms, about 12 days): a sighting's time is its offset into its
+ * circumstances' stretch, a small integer below 2^30.
+ */
+const TIME_STRETCH_MS = 2 ** 30;
+
+/** Where the stretch of time holding `ms` begins; 0 when the time is kept whole (a fraction, beyond 2^53). */
+const stretchOf = (ms: number) =>
+  Number.isSafeInteger(ms) ? Math.floor(ms / TIME_STRETCH_MS) * TIME_STRETCH_MS : 0;
+
+function circumstancesOf(e: DetectorEvent, baseMs: number): Circumstances {
   const what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
   const place = placeOf(e);
   const reporter = reporterOf(e);
   const proofKey = proofKeyOf(e);
   const source = e.device_id_source ?? '';
-  const key = `${e.ip}\u0000${what}\u0000${reporter.role}\u0000${reporter.id}\u0000${proofKey}\u0000${source}\u0000${e.user_agent}`;
+  const key = `${baseMs}\u0000${e.ip}\u0000${what}\u0000${reporter.role}\u0000${reporter.id}\u0000${proofKey}\u0000${source}\u0000${e.user_agent}`;
   const known = circumstances.get(key);
-  if (known?.matches(what, e.user_agent, place, reporter, proofKey, source)) return known;
-  const c = new Circumstances(what, e.user_agent, place, reporter, proofKey, source);
+  if (known?.matches(baseMs, what, e.user_agent, place, reporter, proofKey, source)) return known;
+  const c = new Circumstances(baseMs, what, e.user_agent, place, reporter, proofKey, source);
   if (circumstances.size >= CIRCUMSTANCES_KEPT) circumstances.clear();
   circumstances.set(key, c);
   return c;
@@ -197,32 +216,21 @@ const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 const TWO_31 = 2 ** 31;
 
 /**
- * A time in ms as [seconds, ms left]: two small integers (unboxed in an object) whose
- * `s * 1000 + rest` is the time exactly; [0, ms] when that would not hold (a fraction, past 2038).
- */
-function secondsAndRest(ms: number): [number, number] {
-  const s = Math.floor(ms / 1000);
-  const rest = ms - s * 1000;
-  // `| 0`: arithmetic on doubles gives a boxed number even when it is whole; a small integer is not boxed
-  return Number.isInteger(rest) && s * 1000 + rest === ms && Math.abs(s) < TWO_31
-    ? [s | 0, rest | 0]
-    : [0, ms];
-}
-
-/**
  * One event as detectors remember it: when, from what, where. Shared by every record that keeps it.
- * A fixed record of small integers and two references (88 bytes): the event id as four 32-bit
- * integers when it is a lowercase UUID (else the string, in `id0`), the time as seconds and the
- * milliseconds left, the device id, and the circumstances it shares with other events.
+ * A fixed record of small integers and two references (80 bytes): the event id as four 32-bit
+ * integers when it is a lowercase UUID (else the string, in `id0`), the time as its offset into the
+ * stretch of time of its circumstances, the device id, and the circumstances it shares with other events.
  */
 export class Sighting {
   readonly id0: number | string;
   readonly id1: number;
   readonly id2: number;
   readonly id3: number;
-  /** time_ms = timeS * 1000 + timeRestMs (both small integers for any time before 2038) */
-  readonly timeS: number;
-  readonly timeRestMs: number;
+  /**
+   * time_ms = circumstances.baseMs + offsetMs: a small integer (unboxed) into the stretch of time of
+   * its circumstances; the time itself when that is not a whole number of ms
+   */
+  readonly offsetMs: number;
   readonly device_id: string;
   readonly circumstances: Circumstances;
 
@@ -239,11 +247,11 @@ export class Sighting {
       this.id2 = 0;
       this.id3 = 0;
     }
-    const [s, rest] = secondsAndRest(e.time_ms);
-    this.timeS = s;
-    this.timeRestMs = rest;
+    const baseMs = stretchOf(e.time_ms);
+    // `| 0`: arithmetic on doubles gives a boxed number even when it is whole; a small integer is not boxed
+    this.offsetMs = baseMs === 0 && !Number.isSafeInteger(e.time_ms) ? e.time_ms : (e.time_ms - baseMs) | 0;
     this.device_id = e.device_id;
-    this.circumstances = circumstancesOf(e);
+    this.circumstances = circumstancesOf(e, baseMs);
   }
 
   get event_id(): string {
@@ -262,7 +270,7 @@ export class Sighting {
   }
 
   get time_ms(): number {
-    return this.timeS * 1000 + this.timeRestMs;
+    return this.circumstances.baseMs + this.offsetMs;
   }
 
   /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
