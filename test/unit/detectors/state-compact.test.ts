@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { REGISTRY } from '../../../detectors/registry.ts';
 import {
   FamilyState,
   hash52,
@@ -20,7 +21,17 @@ import {
   toSeconds,
   trackedToken,
 } from '../../../detectors/state.ts';
+import { buildThresholds } from '../../../detectors/thresholds.ts';
 import { ev, SECOND, T0 } from './helpers.ts';
+
+/** Everything lives 50 s after it was last seen (the other lifetimes as the registry's defaults give them). */
+const LIFETIMES = {
+  ...REGISTRY.lifetimes(buildThresholds(REGISTRY.defaults)),
+  tokenS: 50,
+  familyS: 50,
+  sessionS: 50,
+  windowS: 50,
+};
 
 /** A few sightings to assign: the same ones again and again, as records see the same events. */
 const POOL: Sighting[] = Array.from({ length: 3 }, (_, i) => sightingOf(ev({ at: T0 + i * SECOND })));
@@ -130,7 +141,7 @@ describe('compact detector state', () => {
             live.set(x.add, Math.max(live.get(x.add) ?? 0, toSeconds(at) + 50));
           } else {
             const nowS = toSeconds(T0) + x.pruneAtS;
-            pruneSubject(s, nowS, { tokenS: 50, familyS: 50, sessionS: 50, windowS: 50 });
+            pruneSubject(s, nowS, LIFETIMES);
             for (const [k, until] of live) if (until < nowS) live.delete(k);
           }
           expect(s.keys).toBe(live.size);
