@@ -7,13 +7,23 @@
  * persistent structure would, made every event O(state): a service account with 10k live tokens
  * turned the stream quadratic.) The records are small classes with fixed shapes, numbers kept as
  * small integers where they can be, and one Sighting shared by every detector that remembers an
- * event — memory per tracked token is what bounds how many a process can watch. The layout:
- * - a Sighting is 8 fields: a UUID event id as four 32-bit integers, the time as seconds + ms, the
- *   device id, and Circumstances (what, user agent, Place, Reporter) shared by the events alike;
+ * event — memory per tracked token is what bounds how many a process can watch. The layout
+ * (measured by tools/bench/detect-memory.ts; where the bytes go is in tools/bench/RESULTS.md):
+ * - a Sighting is 7 fields (80 bytes): a UUID event id as four 32-bit integers, the time as an
+ *   offset below 2^30 ms into its Circumstances' stretch of time, the device id, and Circumstances
+ *   (what, user agent, Place, Reporter, the 12-day stretch of time) shared by the events alike; the runtime hands one event at a time to every detector, so the last event's
+ *   sighting is the one shared (no table of events);
  * - numbers stay small integers (`| 0`): Math.floor and % on doubles give boxed numbers (16 bytes);
- * - a subject's tokens, families and sessions are an exact-size array up to 8 (keys as two small
- *   integers, searched in place), a Map beyond; one place, device or presentation is kept alone,
- *   an array only from the second on.
+ * - a record's sightings (a token's places, devices and networks; a family's places, devices,
+ *   holder, revocation and newest refresh; a session's places) are one field: the one sighting they
+ *   all hold in the usual case (one client at one place), with a bit per slot in the spare bits of
+ *   its key; a Slots object with each apart only while they differ (TokenState 56 bytes,
+ *   FamilyState 72, SessionState 56); no #private methods (each would add a brand to every instance);
+ * - a subject's tokens, families and sessions are the record alone while there is one, an
+ *   exact-size array up to 8 (keys as two small integers, searched in place), a Map beyond; one
+ *   place, device or presentation is kept alone, an array only from the second on;
+ * - a Presentation (64 bytes) keeps its two token hashes as four small integers, what was
+ *   reported about it in the spare bits of one.
  */
 import { dayOf, type FamiliarSettings, pruneFamiliar } from './familiar.ts';
 import type { DetectorEvent, EvidenceEvent } from './types.ts';
@@ -122,9 +132,14 @@ function proofKeyOf(e: DetectorEvent): string {
 
 /**
  * What many events share (what happened, the user agent, where, who reported it, the proof key,
- * where the device id came from): one object per combination.
+ * where the device id came from, and the stretch of time they fall in): one object per combination.
  */
 export class Circumstances {
+  /**
+   * where the events' stretch of time begins (ms: a multiple of TIME_STRETCH_MS), so that a
+   * sighting keeps its time as one small integer after it; 0 for a time kept whole (a fraction)
+   */
+  readonly baseMs: number;
   /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
   readonly what: string;
   readonly user_agent: string;
@@ -136,6 +151,7 @@ export class Circumstances {
   readonly device_source: string;
 
   constructor(
+    baseMs: number,
     what: string,
     user_agent: string,
     place: Place,
@@ -143,6 +159,7 @@ export class Circumstances {
     proof_key: string,
     device_source: string,
   ) {
+    this.baseMs = baseMs;
     this.what = what;
     this.user_agent = user_agent;
     this.place = place;
@@ -153,6 +170,7 @@ export class Circumstances {
 
   /** Whether these are the given circumstances (the key alone could be forged by a field holding a NUL). */
   matches(
+    baseMs: number,
     what: string,
     user_agent: string,
     place: Place,
@@ -161,6 +179,7 @@ export class Circumstances {
     device_source: string,
   ): boolean {
     return (
+      this.baseMs === baseMs &&
       this.place === place &&
       this.what === what &&
       this.user_agent === user_agent &&
@@ -175,16 +194,26 @@ export class Circumstances {
 const CIRCUMSTANCES_KEPT = 100_000;
 const circumstances = new Map<string, Circumstances>();
 
-function circumstancesOf(e: DetectorEvent): Circumstances {
+/**
+ * How long a stretch of time is (ms, about 12 days): a sighting's time is its offset into its
+ * circumstances' stretch, a small integer below 2^30.
+ */
+const TIME_STRETCH_MS = 2 ** 30;
+
+/** Where the stretch of time holding `ms` begins; 0 when the time is kept whole (a fraction, beyond 2^53). */
+const stretchOf = (ms: number) =>
+  Number.isSafeInteger(ms) ? Math.floor(ms / TIME_STRETCH_MS) * TIME_STRETCH_MS : 0;
+
+function circumstancesOf(e: DetectorEvent, baseMs: number): Circumstances {
   const what = e.what ?? `${e.type}/${e.outcome}/${e.reason}`;
   const place = placeOf(e);
   const reporter = reporterOf(e);
   const proofKey = proofKeyOf(e);
   const source = e.device_id_source ?? '';
-  const key = `${e.ip}\u0000${what}\u0000${reporter.role}\u0000${reporter.id}\u0000${proofKey}\u0000${source}\u0000${e.user_agent}`;
+  const key = `${baseMs}\u0000${e.ip}\u0000${what}\u0000${reporter.role}\u0000${reporter.id}\u0000${proofKey}\u0000${source}\u0000${e.user_agent}`;
   const known = circumstances.get(key);
-  if (known?.matches(what, e.user_agent, place, reporter, proofKey, source)) return known;
-  const c = new Circumstances(what, e.user_agent, place, reporter, proofKey, source);
+  if (known?.matches(baseMs, what, e.user_agent, place, reporter, proofKey, source)) return known;
+  const c = new Circumstances(baseMs, what, e.user_agent, place, reporter, proofKey, source);
   if (circumstances.size >= CIRCUMSTANCES_KEPT) circumstances.clear();
   circumstances.set(key, c);
   return c;
@@ -196,32 +225,21 @@ const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 const TWO_31 = 2 ** 31;
 
 /**
- * A time in ms as [seconds, ms left]: two small integers (unboxed in an object) whose
- * `s * 1000 + rest` is the time exactly; [0, ms] when that would not hold (a fraction, past 2038).
- */
-function secondsAndRest(ms: number): [number, number] {
-  const s = Math.floor(ms / 1000);
-  const rest = ms - s * 1000;
-  // `| 0`: arithmetic on doubles gives a boxed number even when it is whole; a small integer is not boxed
-  return Number.isInteger(rest) && s * 1000 + rest === ms && Math.abs(s) < TWO_31
-    ? [s | 0, rest | 0]
-    : [0, ms];
-}
-
-/**
  * One event as detectors remember it: when, from what, where. Shared by every record that keeps it.
- * A fixed record of small integers and two references (88 bytes): the event id as four 32-bit
- * integers when it is a lowercase UUID (else the string, in `id0`), the time as seconds and the
- * milliseconds left, the device id, and the circumstances it shares with other events.
+ * A fixed record of small integers and two references (80 bytes): the event id as four 32-bit
+ * integers when it is a lowercase UUID (else the string, in `id0`), the time as its offset into the
+ * stretch of time of its circumstances, the device id, and the circumstances it shares with other events.
  */
 export class Sighting {
   readonly id0: number | string;
   readonly id1: number;
   readonly id2: number;
   readonly id3: number;
-  /** time_ms = timeS * 1000 + timeRestMs (both small integers for any time before 2038) */
-  readonly timeS: number;
-  readonly timeRestMs: number;
+  /**
+   * time_ms = circumstances.baseMs + offsetMs: a small integer (unboxed) into the stretch of time of
+   * its circumstances; the time itself when that is not a whole number of ms
+   */
+  readonly offsetMs: number;
   readonly device_id: string;
   readonly circumstances: Circumstances;
 
@@ -238,11 +256,11 @@ export class Sighting {
       this.id2 = 0;
       this.id3 = 0;
     }
-    const [s, rest] = secondsAndRest(e.time_ms);
-    this.timeS = s;
-    this.timeRestMs = rest;
+    const baseMs = stretchOf(e.time_ms);
+    // `| 0`: arithmetic on doubles gives a boxed number even when it is whole; a small integer is not boxed
+    this.offsetMs = baseMs === 0 && !Number.isSafeInteger(e.time_ms) ? e.time_ms : (e.time_ms - baseMs) | 0;
     this.device_id = e.device_id;
-    this.circumstances = circumstancesOf(e);
+    this.circumstances = circumstancesOf(e, baseMs);
   }
 
   get event_id(): string {
@@ -261,7 +279,7 @@ export class Sighting {
   }
 
   get time_ms(): number {
-    return this.timeS * 1000 + this.timeRestMs;
+    return this.circumstances.baseMs + this.offsetMs;
   }
 
   /** type/outcome/reason, as one (interned) string: `refresh/rotated/ok` */
@@ -330,15 +348,21 @@ export class Sighting {
   }
 }
 
-const sightings = new WeakMap<DetectorEvent, Sighting>();
+/**
+ * The event the detectors are at and its Sighting. The runtime hands each event to every detector in
+ * turn, one event at a time, so remembering the last one shares the sighting as well as a WeakMap of
+ * events did — whose table grew with the events seen between two full collections (8 MB at 200k
+ * tokens, more than a token's own record) and cost a lookup and an insertion per event.
+ */
+let lastEvent: DetectorEvent | undefined;
+let lastSighting: Sighting | undefined;
 
 /** The event's Sighting, made once and shared by every detector that keeps it. */
 export function sightingOf(e: DetectorEvent): Sighting {
-  let s = sightings.get(e);
-  if (s === undefined) {
-    s = new Sighting(e);
-    sightings.set(e, s);
-  }
+  if (e === lastEvent && lastSighting !== undefined) return lastSighting;
+  const s = new Sighting(e);
+  lastEvent = e;
+  lastSighting = s;
   return s;
 }
 
@@ -361,60 +385,224 @@ export function toSeconds(ms: number): number {
   return s >= -TWO_31 && s < TWO_31 ? s | 0 : s;
 }
 
+/** The slots a record keeps sightings in (Keyed.slot): bit numbers above the key's low 20 bits. */
+const PLACE = 0;
+const DEVICES = 1;
+const NETWORKS = 2;
+const LATEST_BY = 3;
+/** not a slot of its own: set when a family's newest refresh time is its one sighting's time */
+const NEWEST = 4;
+const LOW_BITS = 0xfffff;
+const SLOT_SHIFT = 20;
+
+/**
+ * A record's sightings when its slots hold more than one and the same sighting: each slot apart
+ * (and, for a family, when it was revoked: -1 until then, and its newest refresh's time: 0 until one).
+ */
+class Slots {
+  place: Places = undefined;
+  devices: Devices = undefined;
+  networks: Sighting[] | undefined = undefined;
+  latestBy: Sighting | undefined = undefined;
+  revokedAtMs = -1;
+  newestMs = 0;
+
+  get(slot: number): Places | Sighting[] {
+    return slot === PLACE
+      ? this.place
+      : slot === DEVICES
+        ? this.devices
+        : slot === NETWORKS
+          ? this.networks
+          : this.latestBy;
+  }
+
+  set(slot: number, v: Places | Sighting[]) {
+    if (slot === PLACE) this.place = v;
+    else if (slot === DEVICES) this.devices = v;
+    else if (slot === NETWORKS) this.networks = v as Sighting[] | undefined;
+    else this.latestBy = v as Sighting | undefined;
+  }
+
+  /**
+   * The one sighting every slot that holds something holds (none a list) and the slots' bits, when
+   * they could be kept compact again; undefined when not (two sightings, a list, a revocation).
+   */
+  single(): { one: Sighting | undefined; bits: number } | undefined {
+    if (this.revokedAtMs !== -1) return undefined;
+    let one: Sighting | undefined;
+    let bits = 0;
+    for (let slot = PLACE; slot <= LATEST_BY; slot++) {
+      const v = this.get(slot);
+      if (v === undefined) continue;
+      if (!(v instanceof Sighting) || (one !== undefined && v !== one)) return undefined;
+      one = v;
+      bits |= 1 << slot;
+    }
+    if (this.newestMs === 0) return { one, bits };
+    if (one === undefined || one.time_ms !== this.newestMs) return undefined;
+    return { one, bits: bits | (1 << NEWEST) };
+  }
+}
+
 /**
  * A record kept by the 52-bit hash of its id (tokenOf, familyOf, sessionOf), the hash held as two
  * small integers (unboxed): its top 32 bits and its low 20 bits.
+ *
+ * Its sightings (the latest at each place, from each device, its recent networks, a family's latest
+ * rotation) are one field: usually every slot that holds one holds the same sighting (one client, at
+ * one place, from one device), kept once with a bit per slot above the key's low 20 bits; a Slots
+ * object with each slot apart otherwise, until they are one sighting again.
  */
 abstract class Keyed {
   readonly keyHigh: number;
-  readonly keyLow: number;
+  /** the key's low 20 bits, and above them which slots hold `#seen` when it is one sighting */
+  #lowAndSlots: number;
+  #seen: Sighting | Slots | undefined = undefined;
 
   constructor(key: number) {
     this.keyHigh = keyHighOf(key);
-    this.keyLow = (key % 0x100000) | 0;
+    this.#lowAndSlots = (key % 0x100000) | 0;
+  }
+
+  get keyLow(): number {
+    return this.#lowAndSlots & LOW_BITS;
   }
 
   get key(): number {
     return (this.keyHigh >>> 0) * 0x100000 + this.keyLow;
+  }
+
+  protected slot(slot: number): Places | Sighting[] {
+    const seen = this.#seen;
+    if (seen instanceof Slots) return seen.get(slot);
+    return (this.#lowAndSlots >> (SLOT_SHIFT + slot)) & 1 ? seen : undefined;
+  }
+
+  protected setSlot(slot: number, v: Places | Sighting[]) {
+    const seen = this.#seen;
+    if (seen instanceof Slots) {
+      seen.set(slot, v);
+      this.compact(seen);
+      return;
+    }
+    const bit = 1 << (SLOT_SHIFT + slot);
+    if (v === undefined) {
+      this.#lowAndSlots &= ~bit;
+      if (this.#lowAndSlots >> SLOT_SHIFT === 0) this.#seen = undefined;
+    } else if (v instanceof Sighting && (v === seen || (this.#lowAndSlots & ~LOW_BITS & ~bit) === 0)) {
+      // the same sighting, or this slot alone held the one there was: still one sighting
+      this.#seen = v;
+      this.#lowAndSlots |= bit;
+    } else {
+      const slots = this.spread();
+      slots.set(slot, v);
+    }
+  }
+
+  protected get newestTimeMs(): number {
+    const seen = this.#seen;
+    if (seen instanceof Slots) return seen.newestMs;
+    return (this.#lowAndSlots >> (SLOT_SHIFT + NEWEST)) & 1 ? (seen as Sighting).time_ms : 0;
+  }
+
+  protected set newestTimeMs(ms: number) {
+    const seen = this.#seen;
+    if (seen instanceof Slots) {
+      seen.newestMs = ms;
+      this.compact(seen);
+      return;
+    }
+    const bit = 1 << (SLOT_SHIFT + NEWEST);
+    if (ms === 0) {
+      this.#lowAndSlots &= ~bit;
+      if (this.#lowAndSlots >> SLOT_SHIFT === 0) this.#seen = undefined;
+    } else if (seen !== undefined && seen.time_ms === ms) this.#lowAndSlots |= bit;
+    else this.spread().newestMs = ms;
+  }
+
+  protected get revokedMs(): number {
+    const seen = this.#seen;
+    return seen instanceof Slots ? seen.revokedAtMs : -1;
+  }
+
+  protected set revokedMs(ms: number) {
+    const seen = this.#seen;
+    if (seen instanceof Slots) {
+      seen.revokedAtMs = ms;
+      this.compact(seen);
+    } else if (ms !== -1) this.spread().revokedAtMs = ms;
+  }
+
+  // methods TypeScript-private, not #private: a #private method gives each instance a brand (8 bytes)
+  /** The slots apart, from the one sighting they held. */
+  private spread(): Slots {
+    const slots = new Slots();
+    const seen = this.#seen as Sighting | undefined;
+    for (let slot = PLACE; slot <= LATEST_BY; slot++)
+      if ((this.#lowAndSlots >> (SLOT_SHIFT + slot)) & 1) slots.set(slot, seen);
+    if ((this.#lowAndSlots >> (SLOT_SHIFT + NEWEST)) & 1) slots.newestMs = (seen as Sighting).time_ms;
+    this.#seen = slots;
+    this.#lowAndSlots &= LOW_BITS;
+    return slots;
+  }
+
+  /** Back to one sighting and its bits when the slots hold no more than that. */
+  private compact(slots: Slots) {
+    const single = slots.single();
+    if (single === undefined) return;
+    this.#seen = single.one;
+    this.#lowAndSlots = (this.#lowAndSlots & LOW_BITS) | (single.bits << SLOT_SHIFT);
   }
 }
 
 const keyHighOf = (key: number) => Math.floor(key / 0x100000) | 0;
 
 /**
- * One subject's tokens, families or sessions: an array of exactly its size, searched in place, while
- * there are at most SMALL_TABLE (most subjects hold a handful: no Map, no boxed keys); a Map by hash
- * beyond (a service account's 10k live tokens stay O(1) per event).
+ * One subject's tokens, families or sessions: the record alone while there is one (most subjects
+ * hold a single session or family: no array); an array of exactly its size, searched in place,
+ * while there are at most SMALL_TABLE (a handful: no Map, no boxed keys); a Map by hash beyond (a
+ * service account's 10k live tokens stay O(1) per event).
  */
-export type Table<T extends Keyed> = T[] | Map<number, T> | undefined;
+export type Table<T extends Keyed> = T | T[] | Map<number, T> | undefined;
 
 const SMALL_TABLE = 8;
 
+const isMap = <T extends Keyed>(t: T | Map<number, T>): t is Map<number, T> => t instanceof Map;
+
 export function tableGet<T extends Keyed>(t: Table<T>, key: number): T | undefined {
   if (t === undefined) return undefined;
-  if (!Array.isArray(t)) return t.get(key);
   const high = keyHighOf(key);
   const low = (key % 0x100000) | 0;
-  for (const r of t) if (r.keyLow === low && r.keyHigh === high) return r;
-  return undefined;
+  if (Array.isArray(t)) {
+    for (const r of t) if (r.keyLow === low && r.keyHigh === high) return r;
+    return undefined;
+  }
+  if (isMap(t)) return t.get(key);
+  return t.keyLow === low && t.keyHigh === high ? t : undefined;
 }
 
 /** The table with `r` (not in it yet) added. */
 function tableAdd<T extends Keyed>(t: Table<T>, r: T): Table<T> {
-  if (t === undefined) return [r];
-  if (!Array.isArray(t)) return t.set(r.key, r);
-  if (t.length < SMALL_TABLE) return t.concat(r); // exact size (a spread or a push leaves spare capacity)
-  return new Map([...t, r].map((x) => [x.key, x]));
+  if (t === undefined) return r;
+  if (Array.isArray(t)) {
+    if (t.length < SMALL_TABLE) return t.concat(r); // exact size (a spread or a push leaves spare capacity)
+    return new Map([...t, r].map((x) => [x.key, x]));
+  }
+  if (isMap(t)) return t.set(r.key, r);
+  return [t, r];
 }
 
 export const tableSize = (t: Table<Keyed>): number =>
-  t === undefined ? 0 : Array.isArray(t) ? t.length : t.size;
+  t === undefined ? 0 : Array.isArray(t) ? t.length : isMap(t) ? t.size : 1;
 
 /** The table with only the records `keep` holds to; undefined when none is left. */
 function tablePrune<T extends Keyed>(t: Table<T>, keep: (r: T) => boolean): Table<T> {
   if (t === undefined) return undefined;
+  if (!Array.isArray(t) && !isMap(t)) return keep(t) ? t : undefined;
   const kept = Array.isArray(t) ? t.filter(keep) : [...t.values()].filter(keep);
   if (kept.length === 0) return undefined;
+  if (kept.length === 1) return kept[0];
   if (kept.length <= SMALL_TABLE) return kept;
   if (Array.isArray(t)) return kept;
   for (const [k, r] of t) if (!keep(r)) t.delete(k);
@@ -425,16 +613,37 @@ function tablePrune<T extends Keyed>(t: Table<T>, keep: (r: T) => boolean): Tabl
 export class TokenState extends Keyed {
   /** when the token can be forgotten (seconds) */
   untilS: number;
-  /** impossible_travel: the latest sighting at each of its last few places */
-  place: Places = undefined;
-  /** device_reuse: the latest sighting from each device id (at most MAX_DEVICES) */
-  devices: Devices = undefined;
-  /** device_reuse without device ids: recent sightings from distinct networks */
-  networks: Sighting[] | undefined = undefined;
 
   constructor(key: number, untilS: number) {
     super(key);
     this.untilS = untilS;
+  }
+
+  /** impossible_travel: the latest sighting at each of its last few places */
+  get place(): Places {
+    return this.slot(PLACE) as Places;
+  }
+
+  set place(v: Places) {
+    this.setSlot(PLACE, v);
+  }
+
+  /** device_reuse: the latest sighting from each device id (at most MAX_DEVICES) */
+  get devices(): Devices {
+    return this.slot(DEVICES) as Devices;
+  }
+
+  set devices(v: Devices) {
+    this.setSlot(DEVICES, v);
+  }
+
+  /** device_reuse without device ids: recent sightings from distinct networks */
+  get networks(): Sighting[] | undefined {
+    return this.slot(NETWORKS) as Sighting[] | undefined;
+  }
+
+  set networks(v: Sighting[] | undefined) {
+    this.setSlot(NETWORKS, v);
   }
 }
 
@@ -444,6 +653,10 @@ const hashHigh = (h: number) => (h < 0 ? -1 : Math.floor(h / 0x100000) | 0);
 const hashLow = (h: number) => (h < 0 ? -1 : (h % 0x100000) | 0);
 const joinHash = (high: number, low: number) => (low < 0 ? -1 : (high >>> 0) * 0x100000 + low);
 
+/** A presentation's `to` low bits (plus one: 21 bits) and, above them, what was reported. */
+const TO_LOW_BITS = 0x1fffff;
+const REPORTED_SHIFT = 21;
+
 /**
  * One presentation of a refresh token, as refresh_replay judges it (kept while it may be re-judged).
  * The two hashes are kept as small integers (unboxed), not as two boxed numbers.
@@ -452,17 +665,25 @@ export class Presentation {
   readonly #fromHigh: number;
   readonly #fromLow: number;
   readonly #toHigh: number;
-  readonly #toLow: number;
+  /** the low 20 bits of `to` plus one (0 for none), and above them what was reported (`reported`) */
+  #toLowAndReported: number;
   readonly by: Sighting;
-  /** what was reported about it: 0 nothing, 1 a replay, 2 a revoked family presented again */
-  reported = 0;
 
   constructor(from: number, to: number, by: Sighting) {
     this.#fromHigh = hashHigh(from);
     this.#fromLow = hashLow(from);
     this.#toHigh = hashHigh(to);
-    this.#toLow = hashLow(to);
+    this.#toLowAndReported = hashLow(to) + 1;
     this.by = by;
+  }
+
+  /** what was reported about it: 0 nothing, 1 a replay, 2 a revoked family presented again */
+  get reported(): number {
+    return this.#toLowAndReported >> REPORTED_SHIFT;
+  }
+
+  set reported(what: number) {
+    this.#toLowAndReported = (this.#toLowAndReported & TO_LOW_BITS) | (what << REPORTED_SHIFT);
   }
 
   /** hash of the token presented; -1 when none was */
@@ -472,7 +693,7 @@ export class Presentation {
 
   /** hash of the token it was rotated to; -1 when it was not rotated */
   get to(): number {
-    return joinHash(this.#toHigh, this.#toLow);
+    return joinHash(this.#toHigh, (this.#toLowAndReported & TO_LOW_BITS) - 1);
   }
 }
 
@@ -485,45 +706,77 @@ export const presentationsList = (p: Presentations): Presentation[] =>
 /** A refresh-token family. Token ids are kept as 52-bit hashes (8 bytes, not a string each). */
 export class FamilyState extends Keyed {
   lastSeenS: number;
-  /** the newest event time of the family's refreshes, as seconds and milliseconds (small integers) */
-  #newestS = 0;
-  #newestRestMs = 0;
   /** each token's first rotation, in event-time order: (hash of token, hash of its successor, at ms) triples */
   rotations: number[] | undefined = undefined;
   /** the presentations of the last allowed lateness (and grace window), in event-time order */
   recent: Presentations = undefined;
-  /** the newest first rotation's event: who holds the family */
-  latestBy: Sighting | undefined = undefined;
-  /** when the family was revoked (ms), or -1 */
-  revokedAtMs = -1;
-  place: Places = undefined;
-  devices: Devices = undefined;
 
   constructor(key: number, lastSeenS: number) {
     super(key);
     this.lastSeenS = lastSeenS;
   }
 
+  /** the newest first rotation's event: who holds the family */
+  get latestBy(): Sighting | undefined {
+    return this.slot(LATEST_BY) as Sighting | undefined;
+  }
+
+  set latestBy(v: Sighting | undefined) {
+    this.setSlot(LATEST_BY, v);
+  }
+
+  /** when the family was revoked (ms), or -1 */
+  get revokedAtMs(): number {
+    return this.revokedMs;
+  }
+
+  set revokedAtMs(ms: number) {
+    this.revokedMs = ms;
+  }
+
+  /** impossible_travel: the latest sighting at each of its last few places */
+  get place(): Places {
+    return this.slot(PLACE) as Places;
+  }
+
+  set place(v: Places) {
+    this.setSlot(PLACE, v);
+  }
+
+  /** device_reuse: the latest sighting from each device id */
+  get devices(): Devices {
+    return this.slot(DEVICES) as Devices;
+  }
+
+  set devices(v: Devices) {
+    this.setSlot(DEVICES, v);
+  }
+
   /** the newest event time of the family's refreshes (ms): how late another one comes is measured from it */
   get newestMs(): number {
-    return this.#newestS * 1000 + this.#newestRestMs;
+    return this.newestTimeMs;
   }
 
   set newestMs(ms: number) {
-    const [s, rest] = secondsAndRest(ms);
-    this.#newestS = s;
-    this.#newestRestMs = rest;
+    this.newestTimeMs = ms;
   }
 }
 
 /** A session (sid): only its last few places are remembered. */
 export class SessionState extends Keyed {
   lastSeenS: number;
-  place: Places = undefined;
 
   constructor(key: number, lastSeenS: number) {
     super(key);
     this.lastSeenS = lastSeenS;
+  }
+
+  get place(): Places {
+    return this.slot(PLACE) as Places;
+  }
+
+  set place(v: Places) {
+    this.setSlot(PLACE, v);
   }
 }
 
