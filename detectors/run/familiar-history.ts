@@ -35,6 +35,9 @@ export interface FamiliarRow {
  * (hosting, anonymizer: familiar.ts networkKey).
  */
 export function familiarSql(database: string, range: FamiliarRange): string {
+  // GLOBAL: on a cluster both tables are Distributed, and a plain IN over a Distributed subquery is
+  // refused ("double-distributed", distributed_product_mode = 'deny'); GLOBAL runs the subquery once,
+  // on the node asking, and sends its set to the shards (on one server it is a plain IN).
   const from = Math.floor(range.fromS);
   const partitions = range.partitions === undefined ? '' : `\n  AND ${partitionCondition(range.partitions)}`;
   return `SELECT tenant, subject, intDiv(time_ms, 86400000) AS day,
@@ -45,7 +48,7 @@ WHERE time >= toDateTime(${from})
   AND ((type = 'verification' AND outcome = 'accepted') OR (type = 'refresh' AND outcome = 'rotated'))
   AND NOT (lat = 0 AND lon = 0 AND geo_radius_km = 0)
   AND network_kind != 'satellite'
-  AND event_id NOT IN (
+  AND event_id GLOBAL NOT IN (
     SELECT arrayJoin(event_ids) FROM ${database}.detections
     WHERE detected_time >= toDateTime(${from}) AND detector = 'impossible_travel' AND action != 'alert_only'
   )${partitions}
