@@ -104,14 +104,16 @@ const KIND_TEXT: Record<PairKind, string> = {
   anonymizer_hop: 'hopped onto an anonymizer network (same device and user agent)',
 };
 
-/** Whether a sighting's place or network is familiar to the subject (familiar.ts). */
+/** The familiarity keys of a sighting's address: its place and (for an egress network) its network (familiar.ts). */
+function familiarKeys(s: Sighting): [place: number, network: number] {
+  const { place } = s;
+  return [placeKey(place.lat5 / 1e5, place.lon5 / 1e5), networkKey(place.asn, place.network_kind)];
+}
+
+/** Whether a sighting's place or network is familiar to the subject. */
 function familiarTo(subject: KeyedState['subject'], s: Sighting, cfg: Cfg): boolean {
   const day = dayOf(s.time_ms);
-  const place = s.place;
-  return (
-    isFamiliar(subject, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg) ||
-    isFamiliar(subject, networkKey(place.asn, place.network_kind), day, cfg)
-  );
+  return familiarKeys(s).some((key) => isFamiliar(subject, key, day, cfg));
 }
 
 /** Whether the event is a use that worked: what familiarity is learned from. */
@@ -211,17 +213,13 @@ const networkOf = (s: Sighting) => ({ asn: s.place.asn, network_kind: s.place.ne
 /** Forgets the sighting's place and network for its day (learned from it or another event that day). */
 function unlearnSighting(subject: KeyedState['subject'], s: Sighting) {
   const day = dayOf(s.time_ms);
-  const place = s.place;
-  forget(subject, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day);
-  forget(subject, networkKey(place.asn, place.network_kind), day);
+  for (const key of familiarKeys(s)) forget(subject, key, day);
 }
 
 /** Learns the sighting's place and network as used by the subject on its day. */
 function learnSighting(subject: KeyedState['subject'], s: Sighting, cfg: Cfg) {
   const day = dayOf(s.time_ms);
-  const place = s.place;
-  learn(subject, placeKey(place.lat5 / 1e5, place.lon5 / 1e5), day, cfg);
-  learn(subject, networkKey(place.asn, place.network_kind), day, cfg);
+  for (const key of familiarKeys(s)) learn(subject, key, day, cfg);
 }
 
 /** The places with `here` as the latest sighting at its place, the newest MAX_PLACES in event time. */

@@ -11,6 +11,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
+import { EGRESS_KINDS } from '../familiar.ts';
 import { partitionCondition, streamSubjectRows } from './history.ts';
 
 export interface FamiliarRange {
@@ -34,6 +35,9 @@ export interface FamiliarRow {
  * `2^32 + floor((lat + 90) * 2) * 721 + floor((lon + 180) * 2)`; the ASN only of an egress network
  * (hosting, anonymizer: familiar.ts networkKey).
  */
+/** The egress kinds as an SQL list: the detector's own (familiar.ts), so both learn the same networks. */
+const EGRESS_IN = [...EGRESS_KINDS].map((k) => `'${k}'`).join(', ');
+
 export function familiarSql(database: string, range: FamiliarRange): string {
   // GLOBAL: on a cluster both tables are Distributed, and a plain IN over a Distributed subquery is
   // refused ("double-distributed", distributed_product_mode = 'deny'); GLOBAL runs the subquery once,
@@ -42,7 +46,7 @@ export function familiarSql(database: string, range: FamiliarRange): string {
   const partitions = range.partitions === undefined ? '' : `\n  AND ${partitionCondition(range.partitions)}`;
   return `SELECT tenant, subject, intDiv(time_ms, 86400000) AS day,
   4294967296 + toInt64(floor((round(lat * 100000) / 100000 + 90) * 2)) * 721 + toInt64(floor((round(lon * 100000) / 100000 + 180) * 2)) AS place_key,
-  if(network_kind IN ('hosting', 'anonymizer'), asn, toUInt32(0)) AS asn
+  if(network_kind IN (${EGRESS_IN}), asn, toUInt32(0)) AS asn
 FROM ${database}.events
 WHERE time >= toDateTime(${from})
   AND ((type = 'verification' AND outcome = 'accepted') OR (type = 'refresh' AND outcome = 'rotated'))

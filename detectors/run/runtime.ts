@@ -13,7 +13,7 @@
  *   once more on its address's owner (`source`: those parts alone, no subject state) — address.ts.
  */
 import { type Detection, toDetection } from '../detection.ts';
-import { learn, networkKey } from '../familiar.ts';
+import { learn } from '../familiar.ts';
 import { type DetectorRegistry, REGISTRY } from '../registry.ts';
 import {
   type KeyedState,
@@ -251,8 +251,8 @@ export class DetectorRuntime {
     }
     const settings = this.#options.thresholds.for(row.tenant);
     learn(subject, row.place_key, row.day, settings);
-    // the query gives an ASN only for egress networks (familiar-history.ts)
-    learn(subject, networkKey(row.asn, 'hosting'), row.day, settings);
+    // the query gives an ASN only for egress networks, 0 otherwise (familiar-history.ts networkKey)
+    learn(subject, row.asn, row.day, settings);
   }
 
   /** The per-source-IP parts over an event: its address's state only (no subject state is made). */
