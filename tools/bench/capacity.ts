@@ -97,6 +97,8 @@ interface Sample {
 /** A running service in Kafka mode on its own topic, the findings it published, and its groups. */
 interface Pipeline {
   topic: string;
+  /** where the load is produced to */
+  brokers: string[];
   child: ChildProcess;
   groups: string[];
   /** probe subject → when its refresh_replay finding arrived */
@@ -118,6 +120,7 @@ async function startPipeline(
   const service = await startService(detect ? env : { ...env, TOKENWATCH_DETECT: 'false' });
   const pipeline: Pipeline = {
     topic,
+    brokers: [stack.brokers],
     child: service.child,
     // the one group that reads the events topic: with the detectors on, theirs (one read of the
     // topic, docs/detection.md); the ingest group then commits nothing and would look ever behind
@@ -187,7 +190,7 @@ async function runLoad(
     }
   })();
   const findingsBefore = p.probeFindings;
-  const run = await probeUnderLoad(kafka, p.topic, o);
+  const run = await probeUnderLoad(kafka, p.topic, { ...o, brokers: p.brokers });
   sampling = false;
   await sampler;
   const findingsInWindow = p.probeFindings - findingsBefore;

@@ -88,6 +88,7 @@ async function measureLatency(
     else if (d.detector === 'refresh_replay') arrived.set(d.subject, Date.now());
   });
   const { sent, probes, achievedRate } = await probeUnderLoad(kafka, topic, {
+    brokers: [stack.brokers],
     rate,
     seconds: SECONDS,
     everyMs: PROBE_EVERY_MS,

@@ -126,6 +126,7 @@ async function measure(
     if (d.revocation_id !== '') keyOf.set(`tokenwatch-${d.revocation_id}`, d.subject);
   });
   const { sent, probes, achievedRate } = await probeUnderLoad(kafka, topic, {
+    brokers: [stack.brokers],
     rate,
     seconds: SECONDS,
     everyMs: PROBE_EVERY_MS,

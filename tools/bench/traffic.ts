@@ -5,6 +5,7 @@
  * device_reuse each find it; one family revocation follows).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import type { Kafka } from 'kafkajs';
 import type { Detection } from '../../detectors/detection.ts';
 
@@ -13,7 +14,7 @@ const UA =
 const HOME_IPS = ['85.214.132.117', '81.2.69.160', '72.229.28.185', '133.242.0.1'];
 
 /** Benign traffic: each subject verifies its current token from its own device and address, and now and then rotates. */
-class Background {
+export class Background {
   #i = 0;
   readonly #rotations = new Map<number, number>();
 
@@ -162,6 +163,8 @@ export interface ProbeRun {
 }
 
 export interface LoadOptions {
+  /** the brokers the background is produced to (from its own thread: background-load.ts) */
+  brokers: string[];
   /** background events/s */
   rate: number;
   /** seconds of probes (after the warm-up) */
@@ -172,41 +175,50 @@ export interface LoadOptions {
   prefix?: string;
 }
 
+/** The background produced from a worker thread: its count so far, and its stop. */
+async function startBackground(topic: string, o: LoadOptions) {
+  const worker = new Worker(new URL('./background-load.ts', import.meta.url), {
+    workerData: { brokers: o.brokers, topic, rate: o.rate, prefix: o.prefix ?? '' },
+  });
+  const state = { produced: 0 };
+  const exited = new Promise<void>((resolve, reject) => {
+    worker.on('error', reject);
+    worker.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`the background load's thread exited with ${code}`)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: { produced: number; connected?: boolean }) => {
+      state.produced = m.produced;
+      if (m.connected === true) resolve();
+    });
+    exited.then(() => reject(new Error('the background load stopped before it connected')), reject);
+  });
+  return {
+    get produced() {
+      return state.produced;
+    },
+    async stop() {
+      worker.postMessage('stop');
+      await exited;
+    },
+  };
+}
+
 /**
  * Background traffic at `rate` events/s (5 s of warm-up first), and meanwhile one probe every
  * `everyMs` for `seconds`: its rotation, then half a period later its replay (the time recorded).
- * The background is sent every 100 ms, as many events as are due by then (a slow send is caught up
- * on by the next one, so the offered rate holds while the producer keeps up).
+ * The background is sent from its own thread every 100 ms, as many events as are due by then (a
+ * slow send is caught up on by the next one, so the offered rate holds while the producer keeps up).
  */
 export async function probeUnderLoad(kafka: Kafka, topic: string, o: LoadOptions): Promise<ProbeRun> {
   const prefix = o.prefix ?? '';
-  const producer = kafka.producer();
   const prober = kafka.producer();
-  await Promise.all([producer.connect(), prober.connect()]);
-  const background = new Background(prefix);
-  let stop = false;
-  let produced = 0;
-  const loadLoop = async () => {
-    const tick = 100;
-    const started = performance.now();
-    let next = started;
-    while (!stop) {
-      const due = Math.round((o.rate * (performance.now() - started)) / 1000) - produced;
-      // at most a second's worth at once: a stalled producer is not made up for in one burst
-      const n = Math.min(due, Math.max(1, o.rate));
-      if (n > 0) {
-        await producer.send({ topic, acks: -1, messages: background.next(n, Date.now()) });
-        produced += n;
-      }
-      next += tick;
-      const wait = next - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
-  };
-  const loading = loadLoop();
+  await prober.connect();
+  const background = await startBackground(topic, o);
   await sleep(5000);
   const t0 = performance.now();
-  const producedAtStart = produced;
+  const producedAtStart = background.produced;
   const sent = new Map<string, number>();
   const probes = o.everyMs > 0 ? Math.floor((o.seconds * 1000) / o.everyMs) : 0;
   if (probes === 0) await sleep(o.seconds * 1000);
@@ -218,10 +230,9 @@ export async function probeUnderLoad(kafka: Kafka, topic: string, o: LoadOptions
     await prober.send({ topic, acks: -1, messages: [replay!] });
     await sleep(o.everyMs / 2);
   }
-  const achievedRate = (produced - producedAtStart) / ((performance.now() - t0) / 1000);
-  stop = true;
-  await loading;
-  await Promise.all([producer.disconnect(), prober.disconnect()]);
+  const achievedRate = (background.produced - producedAtStart) / ((performance.now() - t0) / 1000);
+  await background.stop();
+  await prober.disconnect();
   return { sent, probes, achievedRate };
 }
 
