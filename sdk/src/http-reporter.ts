@@ -21,7 +21,13 @@ import {
 import { ConfigurationError } from './errors.ts';
 import type { TokenEvent } from './events.ts';
 import { type SdkLogger, stderrLogger } from './log.ts';
-import { BatchingReporter, type ReporterOptions, type SendResult, type Transport } from './reporter.ts';
+import {
+  BatchingReporter,
+  REPORTER_DEFAULTS,
+  type ReporterOptions,
+  type SendResult,
+  type Transport,
+} from './reporter.ts';
 
 const gzip = promisify(gzipCallback);
 const zstd = promisify(zstdCallback);
@@ -44,8 +50,8 @@ const LEVEL = {
 /**
  * Batches up to this size are compressed on the event loop, at once: zlib's thread pool costs more
  * CPU in the hand-off than a batch's compression itself (bench:sdk: about 170 µs of CPU per call
- * against 35 µs, on top of 0.7 µs per event either way), and a batch at the defaults (500 events,
- * about 250 KiB) takes a fraction of a millisecond. Larger ones (a backlog sent after an outage, a
+ * against 35 µs, on top of 0.7 µs per event either way), and a batch of what 20 ms gather at a
+ * high rate (about 500 events, 250 KiB) takes a fraction of a millisecond. Larger ones (a backlog sent after an outage, a
  * large batchSize) go to the thread pool, so the event loop never stalls for long.
  */
 export const SYNC_COMPRESS_MAX_BYTES = 512 * 1024;
@@ -243,14 +249,25 @@ export class HttpTransport implements Transport {
  * The HTTP reporter's batchSize unless told: a request costs a few hundred µs of CPU whatever it
  * holds, so at a high rate the batch follows the rate (rate × lingerMs events, the linger bound kept)
  * instead of going out at 500; 2,000 events (about 1 MiB of JSON) are well inside tokenwatch's
- * request limits (TOKENWATCH_HTTP_MAX_EVENTS_PER_REQUEST, TOKENWATCH_HTTP_BODY_LIMIT_BYTES).
+ * request limits (TOKENWATCH_HTTP_MAX_EVENTS_PER_REQUEST, TOKENWATCH_HTTP_BODY_LIMIT_BYTES). At most a
+ * quarter of maxQueue: with the sink down, the batch in flight never holds most of the queue.
  */
 export const HTTP_BATCH_SIZE = 2_000;
+
+/** The batchSize an HTTP reporter with these options uses. */
+export function httpBatchSize(o: ReporterOptions): number | undefined {
+  if (o.batchSize !== undefined) return o.batchSize;
+  const maxQueue = o.maxQueue ?? REPORTER_DEFAULTS.maxQueue;
+  // a maxQueue the reporter refuses: it says so with its own message
+  return Number.isInteger(maxQueue) && maxQueue >= 1
+    ? Math.max(1, Math.min(HTTP_BATCH_SIZE, Math.floor(maxQueue / 4)))
+    : undefined;
+}
 
 /** A reporter that sends events to tokenwatch over HTTP. */
 export function createHttpReporter(options: HttpReporterOptions): BatchingReporter {
   return new BatchingReporter(new HttpTransport(options), {
     ...options,
-    batchSize: options.batchSize ?? HTTP_BATCH_SIZE,
+    batchSize: httpBatchSize(options),
   });
 }

@@ -67,7 +67,7 @@ export interface ReporterOptions {
   /** events held while the sink is slow or down; past it the oldest are dropped (default 10,000) */
   maxQueue?: number;
   /**
-   * events per batch at most (default 500; the HTTP reporter's 2,000): a batch goes out once it is
+   * events per batch at most (default 500; the HTTP reporter's: 2,000, at most maxQueue / 4): a batch goes out once it is
    * full or once its oldest event has waited lingerMs, whichever comes first, so a larger one costs
    * no latency — at a high rate it lets the batch follow the rate (rate × lingerMs events)
    */
@@ -84,7 +84,8 @@ export interface ReporterOptions {
   logger?: SdkLogger;
 }
 
-const DEFAULTS: Required<Omit<ReporterOptions, 'logger'>> = {
+/** The options' defaults. */
+export const REPORTER_DEFAULTS: Readonly<Required<Omit<ReporterOptions, 'logger'>>> = {
   maxQueue: 10_000,
   batchSize: 500,
   lingerMs: 20,
@@ -132,8 +133,8 @@ export class BatchingReporter implements Reporter {
 
   constructor(transport: Transport, options: ReporterOptions = {}) {
     this.#transport = transport;
-    const o = { ...DEFAULTS };
-    for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    const o = { ...REPORTER_DEFAULTS };
+    for (const name of Object.keys(REPORTER_DEFAULTS) as (keyof typeof REPORTER_DEFAULTS)[]) {
       const value = options[name];
       if (value !== undefined) o[name] = positiveInteger(name, value);
     }

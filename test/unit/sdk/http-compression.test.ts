@@ -9,7 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HTTP_BATCH_SIZE, jsonArray, SYNC_COMPRESS_MAX_BYTES } from '../../../sdk/src/http-reporter.ts';
+import {
+  HTTP_BATCH_SIZE,
+  httpBatchSize,
+  jsonArray,
+  SYNC_COMPRESS_MAX_BYTES,
+} from '../../../sdk/src/http-reporter.ts';
 import { createHttpReporter, type SdkLogger, type TokenEvent } from '../../../sdk/src/index.ts';
 import { eventsDoor } from '../ingest/sources/http/support.ts';
 import { sdkEvent as event } from './support.ts';
@@ -130,6 +135,20 @@ describe('HTTP reporter batches', () => {
     await reporter.flush();
     expect(door.codings).toHaveLength(2); // HTTP_BATCH_SIZE at once, then the 500 left
     expect(ids(door.stored)).toEqual(range(0, n));
+  });
+
+  it('the default batch is at most a quarter of maxQueue, so a batch in flight never holds most of the queue', async () => {
+    const door = await startDoor();
+    const reporter = createHttpReporter({ url: door.url, apiKey: KEY, maxQueue: 400, lingerMs: 1_000 });
+    closers.push(() => reporter.close());
+    for (let i = 0; i < 250; i++) reporter.report(event(i));
+    await reporter.flush();
+    expect(door.codings).toHaveLength(3); // 100, 100, then the 50 left
+    expect(ids(door.stored)).toEqual(range(0, 250));
+    expect(httpBatchSize({})).toBe(HTTP_BATCH_SIZE);
+    expect(httpBatchSize({ maxQueue: 2_000 })).toBe(500);
+    expect(httpBatchSize({ maxQueue: 3, batchSize: 7 })).toBe(7);
+    expect(httpBatchSize({ maxQueue: 3 })).toBe(1);
   });
 
   it('batches above SYNC_COMPRESS_MAX_BYTES (compressed on the thread pool) arrive whole, in zstd and in gzip', async () => {
