@@ -66,9 +66,13 @@ export interface Transport {
 export interface ReporterOptions {
   /** events held while the sink is slow or down; past it the oldest are dropped (default 10,000) */
   maxQueue?: number;
-  /** events per batch (default 500) */
+  /**
+   * events per batch at most (default 500; the HTTP reporter's: 2,000, at most maxQueue / 4): a batch goes out once it is
+   * full or once its oldest event has waited lingerMs, whichever comes first, so a larger one costs
+   * no latency — at a high rate it lets the batch follow the rate (rate × lingerMs events)
+   */
   batchSize?: number;
-  /** how long a batch may wait to fill up, ms (default 20) */
+  /** how long an event may wait for its batch to fill up, ms (default 20) */
   lingerMs?: number;
   /** retry backoff, ms: first wait and cap (default 100 and 5,000; with full jitter) */
   retryMinMs?: number;
@@ -80,7 +84,8 @@ export interface ReporterOptions {
   logger?: SdkLogger;
 }
 
-const DEFAULTS: Required<Omit<ReporterOptions, 'logger'>> = {
+/** The options' defaults. */
+export const REPORTER_DEFAULTS: Readonly<Required<Omit<ReporterOptions, 'logger'>>> = {
   maxQueue: 10_000,
   batchSize: 500,
   lingerMs: 20,
@@ -115,6 +120,12 @@ export class BatchingReporter implements Reporter {
   };
   /** positions of the batch in flight: items pushed out of it are counted when it fails */
   #inFlight = { from: 0, to: 0 };
+  /**
+   * when the oldest event not yet given to the transport was reported (performance.now()):
+   * undefined while there is none; -Infinity when it is older than that (left over from a batch
+   * that could not take everything: it is due at once)
+   */
+  #oldestAt: number | undefined;
   #pumping: Promise<void> | undefined;
   #linger: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
@@ -122,8 +133,8 @@ export class BatchingReporter implements Reporter {
 
   constructor(transport: Transport, options: ReporterOptions = {}) {
     this.#transport = transport;
-    const o = { ...DEFAULTS };
-    for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    const o = { ...REPORTER_DEFAULTS };
+    for (const name of Object.keys(REPORTER_DEFAULTS) as (keyof typeof REPORTER_DEFAULTS)[]) {
       const value = options[name];
       if (value !== undefined) o[name] = positiveInteger(name, value);
     }
@@ -168,11 +179,13 @@ export class BatchingReporter implements Reporter {
       return;
     }
     const pushedOut = this.#queue.push(item);
+    this.#oldestAt ??= performance.now();
     if (pushedOut >= 0 && !(pushedOut >= this.#inFlight.from && pushedOut < this.#inFlight.to)) {
       this.#stats.dropped.queue_full++;
       this.#warnDropped();
     }
     if (this.#pumping !== undefined) return;
+    // Not sending and nothing lingering: the queue was empty, this event is the oldest.
     if (this.#queue.size >= this.#o.batchSize) this.#pump();
     else this.#linger ??= setTimeout(() => this.#pump(), this.#o.lingerMs).unref();
   }
@@ -212,8 +225,13 @@ export class BatchingReporter implements Reporter {
     this.#linger = undefined;
     this.#pumping ??= this.#sendAll().finally(() => {
       this.#pumping = undefined;
-      if (this.#queue.size > 0 && !this.#closed)
-        this.#linger ??= setTimeout(() => this.#pump(), this.#o.lingerMs).unref();
+      // What arrived meanwhile waits only for what is left of its oldest event's linger: the time
+      // the batch before it took counts (no event waits longer than lingerMs for a batch to fill).
+      if (this.#queue.size === 0 || this.#closed) return;
+      const left = this.#lingerLeft();
+      // due already: at once (a timer of 0 waits a millisecond)
+      if (left === 0) void this.#pump();
+      else this.#linger ??= setTimeout(() => this.#pump(), left).unref();
     });
     return this.#pumping;
   }
@@ -223,6 +241,8 @@ export class BatchingReporter implements Reporter {
     while (this.#queue.size > 0 && !this.#closed) {
       const { from, items } = this.#queue.peek(this.#o.batchSize);
       this.#inFlight = { from, to: from + items.length };
+      // the events after this batch: none yet, or older ones it could not take (due at once)
+      this.#oldestAt = items.length === this.#queue.size ? undefined : Number.NEGATIVE_INFINITY;
       let result: SendResult;
       try {
         result = await (this.#json === undefined
@@ -278,6 +298,12 @@ export class BatchingReporter implements Reporter {
       this.#wake = undefined;
       backoffMs = Math.min(backoffMs * 2, this.#o.retryMaxMs);
     }
+  }
+
+  /** ms until the oldest event waiting has lingered lingerMs (0: it has). */
+  #lingerLeft(): number {
+    if (this.#oldestAt === undefined) return this.#o.lingerMs;
+    return Math.max(0, this.#oldestAt + this.#o.lingerMs - performance.now());
   }
 
   #warnRefused(refused: number, detail: string | undefined): void {

@@ -9,6 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  HTTP_BATCH_SIZE,
+  httpBatchSize,
+  jsonArray,
+  SYNC_COMPRESS_MAX_BYTES,
+} from '../../../sdk/src/http-reporter.ts';
 import { createHttpReporter, type SdkLogger, type TokenEvent } from '../../../sdk/src/index.ts';
 import { eventsDoor } from '../ingest/sources/http/support.ts';
 import { sdkEvent as event } from './support.ts';
@@ -116,6 +122,62 @@ describe('HTTP reporter compression', () => {
     expect(() =>
       createHttpReporter({ url: sink.url, apiKey: KEY, compression: 'brotli' as unknown as 'zstd' }),
     ).toThrow('compression must be one of auto, zstd, gzip, none; got "brotli"');
+  });
+});
+
+describe('HTTP reporter batches', () => {
+  it('by default a batch follows the rate: what was reported within lingerMs goes in one request, up to HTTP_BATCH_SIZE', async () => {
+    const door = await startDoor();
+    const reporter = createHttpReporter({ url: door.url, apiKey: KEY, lingerMs: 20 });
+    closers.push(() => reporter.close());
+    const n = HTTP_BATCH_SIZE + 500;
+    for (let i = 0; i < n; i++) reporter.report(event(i));
+    await reporter.flush();
+    expect(door.codings).toHaveLength(2); // HTTP_BATCH_SIZE at once, then the 500 left
+    expect(ids(door.stored)).toEqual(range(0, n));
+  });
+
+  it('the default batch is at most a quarter of maxQueue, so a batch in flight never holds most of the queue', async () => {
+    const door = await startDoor();
+    const reporter = createHttpReporter({ url: door.url, apiKey: KEY, maxQueue: 400, lingerMs: 1_000 });
+    closers.push(() => reporter.close());
+    for (let i = 0; i < 250; i++) reporter.report(event(i));
+    await reporter.flush();
+    expect(door.codings).toHaveLength(3); // 100, 100, then the 50 left
+    expect(ids(door.stored)).toEqual(range(0, 250));
+    expect(httpBatchSize({})).toBe(HTTP_BATCH_SIZE);
+    expect(httpBatchSize({ maxQueue: 2_000 })).toBe(500);
+    expect(httpBatchSize({ maxQueue: 3, batchSize: 7 })).toBe(7);
+    expect(httpBatchSize({ maxQueue: 3 })).toBe(1);
+  });
+
+  it('batches above SYNC_COMPRESS_MAX_BYTES (compressed on the thread pool) arrive whole, in zstd and in gzip', async () => {
+    for (const compression of ['zstd', 'gzip'] as const) {
+      const door = await startDoor();
+      const reporter = createHttpReporter({ url: door.url, apiKey: KEY, compression, lingerMs: 1 });
+      closers.push(() => reporter.close());
+      // ~1 KiB each: one batch of 1,000 is about twice the bound; then a small one, compressed at once
+      const big = Array.from({ length: 1_000 }, (_, i) =>
+        event(i, { user_agent: `agent-${i}-`.padEnd(1000, 'x') }),
+      );
+      expect(jsonArray(big.map((e) => JSON.stringify(e))).length).toBeGreaterThan(SYNC_COMPRESS_MAX_BYTES);
+      for (const e of big) reporter.report(e);
+      await reporter.flush();
+      reporter.report(event(1_000));
+      await reporter.flush();
+      expect(door.codings).toEqual([compression, compression]);
+      expect(ids(door.stored)).toEqual(range(0, 1_001));
+    }
+  });
+
+  it('jsonArray writes the texts as one UTF-8 JSON array, whatever they hold', () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue(), { maxLength: 30 }), (values) => {
+        const texts = values.map((v) => JSON.stringify(v));
+        const body = jsonArray(texts);
+        expect(body.toString('utf8')).toBe(`[${texts.join(',')}]`);
+      }),
+    );
   });
 });
 
