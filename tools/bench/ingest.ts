@@ -8,6 +8,8 @@
  *   BENCH_KAFKA_VERSION (3.9.2)
  *   BENCH_DOORS (kafka,kafka-engine,http,http-kafka)  which doors to measure (comma-separated)
  *   BENCH_KAFKA_COMPRESSION (none)  the service's TOKENWATCH_KAFKA_COMPRESSION in the HTTP → Kafka door
+ *   BENCH_RELAY_SECRET (a fixed 40-character secret)  the service's TOKENWATCH_RELAY_SECRET in the HTTP → Kafka
+ *     door, as deployments run it (relayed events signed, and trusted as validated); '' = unsigned
  * Writes tools/bench/results/ingest.json and the "Ingest" section of tools/bench/RESULTS.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,6 +38,7 @@ const HTTP_SENDERS = 8;
 const HTTP_BATCH = 1000;
 const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
 const COMPRESSION = process.env['BENCH_KAFKA_COMPRESSION'] ?? 'none';
+const RELAY_SECRET = process.env['BENCH_RELAY_SECRET'] ?? 'bench-relay-secret-0123456789abcdefghijkl';
 const DOORS = new Set(
   (process.env['BENCH_DOORS'] ?? 'kafka,kafka-engine,http,http-kafka').split(',').map((d) => d.trim()),
 );
@@ -257,6 +260,7 @@ async function main() {
         TOKENWATCH_KAFKA_GROUP_ID: `bench-http-${round}`,
         TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
         TOKENWATCH_KAFKA_COMPRESSION: COMPRESSION,
+        TOKENWATCH_RELAY_SECRET: RELAY_SECRET,
       });
       const bodies = ndjsonBodies(makeEvents(N, `hk${round}`), HTTP_BATCH);
       const cpu0 = cpuSeconds(service.child);
@@ -389,7 +393,7 @@ function report(results: DoorResult[], machine: string) {
     '## Ingest',
     '',
     `\`npm run bench:ingest\` (BENCH_EVENTS=${N}, BENCH_ROUNDS=${ROUNDS}) on ${date} UTC; ${machine}; ClickHouse, Kafka and the service on the same machine.`,
-    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request${COMPRESSION !== 'none' ? `; HTTP → Kafka with TOKENWATCH_KAFKA_COMPRESSION=${COMPRESSION}` : ''}. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured just before the door in each round; ratio = door / its round's baseline. Service CPU: its user + system time (all threads) over the round, per event (Kafka → ClickHouse: from /readyz on) — steadier than events/s on a shared machine.`,
+    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request${COMPRESSION !== 'none' ? `; HTTP → Kafka with TOKENWATCH_KAFKA_COMPRESSION=${COMPRESSION}` : ''}; HTTP → Kafka ${RELAY_SECRET !== '' ? 'with relayed events signed (TOKENWATCH_RELAY_SECRET)' : 'unsigned (no TOKENWATCH_RELAY_SECRET)'}. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured just before the door in each round; ratio = door / its round's baseline. Service CPU: its user + system time (all threads) over the round, per event (Kafka → ClickHouse: from /readyz on) — steadier than events/s on a shared machine.`,
     '',
     '| door | events/s (median) | raw baseline rows/s (median) | ratio (median of rounds) | ratio per round | service CPU µs/event (median) |',
     '|---|---:|---:|---:|---|---:|',
