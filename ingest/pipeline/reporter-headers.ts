@@ -8,7 +8,7 @@
  * valid one are refused (`unverified_reporter`). A message without these headers (a legacy producer
  * writing to the shared topic itself) has no known reporter and keeps the rights of a key without a role.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { REPORTER_ROLES, type ReporterRole } from '../../platform/http/api-keys.ts';
 import { cut } from '../../platform/text.ts';
@@ -25,17 +25,26 @@ export const MIN_RELAY_SECRET_LENGTH = 32;
 const ROLES: ReadonlySet<string> = new Set(REPORTER_ROLES);
 const MAX_ID = 128;
 
+/** The secret as a key, imported once (not per message); one secret per process. */
+let hmacKey: { secret: string; key: KeyObject } | undefined;
+/** The signed prefix of the last reporter: a request's or a batch's events share theirs. */
+let lastPrefix: { id: string; role: string; door: string; prefix: string } | undefined;
+
 /** The signature of headers `id`, `role`, `door` on a message whose value is `value` (base64url). */
 export function reporterSignature(
   secret: string,
   r: { id: string; role: string; door: string },
   value: string | Buffer,
 ): string {
-  return createHmac('sha256', secret)
-    .update(JSON.stringify(['tokenwatch-reporter/v1', r.id, r.role, r.door]))
-    .update('\n')
-    .update(value)
-    .digest('base64url');
+  if (hmacKey?.secret !== secret) hmacKey = { secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
+  if (lastPrefix?.id !== r.id || lastPrefix.role !== r.role || lastPrefix.door !== r.door)
+    lastPrefix = {
+      id: r.id,
+      role: r.role,
+      door: r.door,
+      prefix: `${JSON.stringify(['tokenwatch-reporter/v1', r.id, r.role, r.door])}\n`,
+    };
+  return createHmac('sha256', hmacKey.key).update(lastPrefix.prefix).update(value).digest('base64url');
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -49,6 +50,26 @@ describe('reporter headers', () => {
     });
     // adding the header left out changes what was signed
     expect(reporterFromHeaders({ ...headers, [REPORTER_DOOR_HEADER]: 'http' }, VALUE, SECRET).ok).toBe(false);
+  });
+
+  it('signs in the format every instance verifies, whatever reporters and secrets came before', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 40 }), fc.constantFrom('', 'verifier'), fc.string()), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.constantFrom(SECRET, `${SECRET}2`),
+        (signings, secret) => {
+          for (const [id, role, value] of signings) {
+            const expected = createHmac('sha256', secret)
+              .update(`${JSON.stringify(['tokenwatch-reporter/v1', id, role, ''])}\n${value}`)
+              .digest('base64url');
+            expect(reporterSignature(secret, { id, role, door: '' }, value)).toBe(expected);
+          }
+        },
+      ),
+    );
   });
 
   it('verifies the headers of an older instance, which wrote every header (the http door too)', () => {
