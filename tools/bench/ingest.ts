@@ -17,6 +17,7 @@ import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { CLOCK_TICKS_PER_SECOND, procInfo } from '../local-stack/proc.ts';
 import { count, freshDatabase, rateUntil, serverVersion } from './bench-database.ts';
+import { makeEvents } from './ingest-events.ts';
 import { startKafkaEngine } from './kafka-engine.ts';
 import { insertRaw, rowsOf } from './raw-insert.ts';
 import {
@@ -44,59 +45,6 @@ const DOORS = new Set(
 );
 const log = (msg: string) => console.error(`[bench:ingest] ${msg}`);
 const ENGINE_DOOR = "peer: ClickHouse's Kafka engine → ClickHouse";
-
-const IPS = [
-  '85.214.132.117',
-  '200.147.67.142',
-  '8.8.8.8',
-  '81.2.69.160',
-  '2a00:1450:4001:82b::200e',
-  '133.242.0.1',
-  '41.76.108.46',
-  '10.1.2.3',
-];
-
-/** Realistic events: three in four verifications, one in four refreshes, ~400 bytes each. */
-function makeEvents(n: number, prefix: string): Record<string, unknown>[] {
-  const now = Date.now();
-  return Array.from({ length: n }, (_, i) => {
-    const base = {
-      event_id: `${prefix}-${i}`,
-      time: now - (i % 60_000),
-      tenant: 'acme',
-      source: `gateway-${i % 8}`,
-      subject: `user-${i % 20_000}`,
-      ip: IPS[i % IPS.length],
-      user_agent:
-        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36',
-      device_id: `dev-${i % 30_000}`,
-      session_id: `sid-${i % 25_000}`,
-    };
-    return i % 4 === 3
-      ? {
-          ...base,
-          type: 'refresh',
-          outcome: 'rotated',
-          reason: 'ok',
-          family_id: `fam-${i % 20_000}`,
-          token_id: `rt-${i}`,
-          new_token_id: `rt-${i}-n`,
-          access_jti: `jti-${i}-n`,
-        }
-      : {
-          ...base,
-          type: 'verification',
-          outcome: 'accepted',
-          reason: 'ok',
-          jti: `jti-${i}`,
-          iss: 'https://auth.example',
-          aud: 'api',
-          kid: 'k1',
-          alg: 'EdDSA',
-          exp: Math.floor(now / 1000) + 900,
-        };
-  });
-}
 
 /** The service's CPU time so far (user + system, all threads), in seconds: robust where wall time is not (a shared machine). */
 function cpuSeconds(child: { pid?: number | undefined }): number {

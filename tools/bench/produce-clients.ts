@@ -2,7 +2,7 @@
  * `node tools/bench/produce-clients.ts`: the CPU the service spends producing what the HTTP door
  * relays, per message — kafkajs through platform/kafka/client.ts (`sendChunked`, what the service
  * does) beside @platformatic/kafka with the same murmur2 placement — on a private Kafka broker. Both
- * send the relay's messages (a ~450-byte event, key `tenant:subject`, signed reporter headers) in
+ * send the relay's messages (`bench:ingest`'s events, key `tenant:subject`, signed reporter headers) in
  * 1,000-message requests, 8 at once, acks=all, alternating rounds; each round checks that every
  * message landed on the partition `partitionOfKey` names. Prints the figures (issue 20: which client
  * the produce path should use); it writes no results file.
@@ -23,34 +23,24 @@ import {
 } from '../../platform/kafka/client.ts';
 import { startKafka, stopKafka } from '../local-stack/kafka-server.ts';
 import { freePort } from '../local-stack/process.ts';
+import { makeEvents } from './ingest-events.ts';
 
 const N = 100_000;
 const ROUNDS = 3;
 const PARTITIONS = 6;
 const SECRET = 'bench-relay-secret-0123456789abcdefghijkl';
 
+/** The relay's messages of `bench:ingest`'s events: keyed `tenant:subject`, signed reporter headers. */
 function relayMessages(n: number): OutgoingMessage[] {
-  return Array.from({ length: n }, (_, i) => {
-    const value = JSON.stringify({
-      event_id: `e-${i}`,
-      time: Date.now(),
-      tenant: 'acme',
-      source: `gateway-${i % 8}`,
-      subject: `user-${i % 20_000}`,
-      ip: '85.214.132.117',
-      user_agent:
-        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36',
-      device_id: `dev-${i % 30_000}`,
-      session_id: `sid-${i % 25_000}`,
-      type: 'verification',
-      outcome: 'accepted',
-      reason: 'ok',
-      jti: `jti-${i}`,
-      iss: 'https://auth.example',
-      aud: 'api',
-    });
+  return makeEvents(n, 'p').map((e) => {
+    const value = JSON.stringify(e);
     const headers = reporterHeaders({ id: 'acme:0123456789ab', role: '', door: 'http' }, value, SECRET);
-    return { key: `acme:user-${i % 20_000}`, value, valueWellFormed: true, ...(headers ? { headers } : {}) };
+    return {
+      key: `acme:${String(e['subject'])}`,
+      value,
+      valueWellFormed: true,
+      ...(headers ? { headers } : {}),
+    };
   });
 }
 
