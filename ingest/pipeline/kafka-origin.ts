@@ -2,7 +2,9 @@
  * Who a consumed Kafka message comes from, as the validation context takes it: on a topic bound to a
  * producer (`TOKENWATCH_KAFKA_PRODUCER_TOPICS`), the topic's tenant and role — whatever its headers
  * say; on a shared topic (the events log, the detectors' address topic), the reporter its relay
- * headers name when they are believed (reporter-headers.ts), or none.
+ * headers name when they are believed (reporter-headers.ts), or none. A message signed by the relay
+ * secret is one tokenwatch's door validated already: its context says so (`signedRelay`), and it is
+ * validated for what that cannot vouch for only (validateRelayedText).
  */
 import { type ProducerBinding, topicReporterId } from './producer-topics.ts';
 import { reporterFromHeaders } from './reporter-headers.ts';
@@ -47,5 +49,8 @@ export function kafkaOrigin(
         message: `the message on the shared topic ${topic} names no reporter, and TOKENWATCH_KAFKA_REQUIRE_REPORTER refuses those: a producer writes to its bound topic (TOKENWATCH_KAFKA_PRODUCER_TOPICS), never to the shared one`,
       },
     };
+  // Signed: tokenwatch's relay validated this very value (see validateRelayedText for what is still checked).
+  if (named.signed === true && named.reporter !== undefined)
+    return { ok: true, ctx: { reporter: named.reporter, signedRelay: true } };
   return { ok: true, ctx: named.reporter !== undefined ? { reporter: named.reporter } : {} };
 }

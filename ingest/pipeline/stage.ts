@@ -22,6 +22,7 @@ import {
   type ValidationOptions,
   type ValidationResult,
   validateEventText,
+  validateRelayedText,
 } from './validate.ts';
 
 export type Door = 'http' | 'kafka';
@@ -55,11 +56,16 @@ export class Stage {
     };
   }
 
-  /** Validates one event given as text; never throws. */
+  /**
+   * Validates one event given as text; never throws. A message the relay signed (`ctx.signedRelay`)
+   * is checked only for what the relaying door's validation cannot vouch for (validateRelayedText).
+   */
   validateText(text: string, ctx: ValidationContext): ValidationResult {
     this.metrics.validated.inc();
     try {
-      return validateEventText(text, this.validation, ctx);
+      return ctx.signedRelay === true
+        ? validateRelayedText(text, this.validation, ctx)
+        : validateEventText(text, this.validation, ctx);
     } catch (err) {
       return unprocessable(err);
     }

@@ -107,6 +107,11 @@ export interface ValidationContext {
    * byte-order mark and no `\u` escape, and is well-formed (the contract form is written otherwise)
    */
   keepRelayText?: boolean;
+  /**
+   * Kafka: the message's value carries a valid signature of tokenwatch's relay (kafka-origin.ts), so
+   * the door that relayed it validated this very text: Stage validates it with validateRelayedText
+   */
+  signedRelay?: boolean;
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -189,6 +194,61 @@ export function validateEventText(
   )
     result.relayText = text;
   return result;
+}
+
+/**
+ * Validates the text of a message whose value tokenwatch's relay signed (ValidationContext.signedRelay:
+ * a valid HMAC by TOKENWATCH_RELAY_SECRET over the reporter and these very bytes). Only a holder of
+ * the secret can sign, and tokenwatch signs only what its door validated (relay-message.ts): the
+ * text is the door's accepted event, its own text or its contract form. So what the door checked of
+ * the event itself is not checked again — the schema of its type, raw tokens, nesting depth,
+ * well-formedness, outcome and reason. Checked again, as they depend on this instance (its limits,
+ * its clock, its contract version) or make the stored row: the size limit, a known type the
+ * reporter's role may report, the time (parsed, and inside this instance's window now), the tenant
+ * the text names, the address (normalized). Anything else than the shape the relay writes (not an
+ * object, no tenant, an unknown type or time, a bad address) goes through full validation, so the
+ * answer is never laxer than validateEventText's — only cheaper for what the relay wrote.
+ */
+export function validateRelayedText(
+  text: string,
+  opts: ValidationOptions,
+  ctx: ValidationContext,
+): ValidationResult {
+  if (isLarger(text, opts.eventBytes)) return oversized(opts);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return validateEventText(text, opts, ctx);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ctx.tenant !== undefined)
+    return validateEventText(text, opts, ctx);
+  const obj = value as Record<string, unknown>;
+  const { type, tenant, ip: rawIp } = obj;
+  const role = ctx.reporter?.role ?? '';
+  const time = parseEventTime(obj['time']);
+  const ip =
+    rawIp === undefined || rawIp === ''
+      ? ''
+      : typeof rawIp === 'string'
+        ? parseIp(rawIp)?.address
+        : undefined;
+  if (
+    typeof type !== 'string' ||
+    !TYPE_SET.has(type) ||
+    (role !== '' && !ROLE_MAY_REPORT[role].has(type as EventType)) ||
+    typeof tenant !== 'string' ||
+    typeof obj['event_id'] !== 'string' ||
+    time === undefined ||
+    ip === undefined
+  )
+    return validateEventText(text, opts, ctx);
+  return (
+    outsideWindow(time, opts, ctx) ?? {
+      ok: true,
+      event: normalizedEvent(obj, type as EventType, time, tenant, ip, ctx),
+    }
+  );
 }
 
 /**
@@ -291,17 +351,8 @@ export function validateEventValue(
 
   const time = parseEventTime(obj['time']);
   if (time === undefined) return invalidTime(obj['time']);
-  if (
-    time < ctx.nowMs - opts.maxEventAgeSeconds * 1000 ||
-    time > ctx.nowMs + opts.maxFutureSkewSeconds * 1000
-  ) {
-    return fail(
-      'time_out_of_range',
-      `time ${new Date(time).toISOString()} is outside the accepted window (${opts.maxEventAgeSeconds}s in the past, ` +
-        `${opts.maxFutureSkewSeconds}s in the future; TOKENWATCH_MAX_EVENT_AGE_SECONDS / TOKENWATCH_MAX_FUTURE_SKEW_SECONDS)`,
-      '/time',
-    );
-  }
+  const outOfWindow = outsideWindow(time, opts, ctx);
+  if (outOfWindow !== undefined) return outOfWindow;
 
   const tenant = (obj['tenant'] as string | undefined) ?? ctx.tenant ?? 'default';
   if (ctx.tenant !== undefined && tenant !== ctx.tenant) {
@@ -337,6 +388,37 @@ export function validateEventValue(
     );
   }
 
+  return { ok: true, event: normalizedEvent(obj, type as EventType, time, tenant, ip, ctx) };
+}
+
+/** time_out_of_range when `time` is outside the window around `ctx.nowMs` the options accept. */
+function outsideWindow(
+  time: number,
+  opts: ValidationOptions,
+  ctx: ValidationContext,
+): ValidationResult | undefined {
+  if (
+    time >= ctx.nowMs - opts.maxEventAgeSeconds * 1000 &&
+    time <= ctx.nowMs + opts.maxFutureSkewSeconds * 1000
+  )
+    return undefined;
+  return fail(
+    'time_out_of_range',
+    `time ${new Date(time).toISOString()} is outside the accepted window (${opts.maxEventAgeSeconds}s in the past, ` +
+      `${opts.maxFutureSkewSeconds}s in the future; TOKENWATCH_MAX_EVENT_AGE_SECONDS / TOKENWATCH_MAX_FUTURE_SKEW_SECONDS)`,
+    '/time',
+  );
+}
+
+/** The normalized event of a checked object: its contract fields apart from the fields it does not know. */
+function normalizedEvent(
+  obj: Record<string, unknown>,
+  type: EventType,
+  time: number,
+  tenant: string,
+  ip: string,
+  ctx: ValidationContext,
+): NormalizedEvent {
   const fields: NormalizedEvent['fields'] = {};
   const extra: Record<string, unknown> = {};
   for (const key of Object.keys(obj)) {
@@ -352,19 +434,16 @@ export function validateEventValue(
       });
   }
   return {
-    ok: true,
-    event: {
-      event_id: obj['event_id'] as string,
-      type: type as EventType,
-      time,
-      tenant,
-      source: (obj['source'] as string | undefined) ?? '',
-      subject: (obj['subject'] as string | undefined) ?? '',
-      ip,
-      fields,
-      extra,
-      ...(ctx.reporter !== undefined ? { reporter: ctx.reporter } : {}),
-    },
+    event_id: obj['event_id'] as string,
+    type,
+    time,
+    tenant,
+    source: (obj['source'] as string | undefined) ?? '',
+    subject: (obj['subject'] as string | undefined) ?? '',
+    ip,
+    fields,
+    extra,
+    ...(ctx.reporter !== undefined ? { reporter: ctx.reporter } : {}),
   };
 }
 

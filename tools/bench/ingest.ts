@@ -8,6 +8,8 @@
  *   BENCH_KAFKA_VERSION (3.9.2)
  *   BENCH_DOORS (kafka,kafka-engine,http,http-kafka)  which doors to measure (comma-separated)
  *   BENCH_KAFKA_COMPRESSION (none)  the service's TOKENWATCH_KAFKA_COMPRESSION in the HTTP → Kafka door
+ *   BENCH_RELAY_SECRET (a fixed 40-character secret)  the service's TOKENWATCH_RELAY_SECRET in the HTTP → Kafka
+ *     door, as deployments run it (relayed events signed, and trusted as validated); '' = unsigned
  * Writes tools/bench/results/ingest.json and the "Ingest" section of tools/bench/RESULTS.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +17,7 @@ import { createClient } from '@clickhouse/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { CLOCK_TICKS_PER_SECOND, procInfo } from '../local-stack/proc.ts';
 import { count, freshDatabase, rateUntil, serverVersion } from './bench-database.ts';
+import { makeEvents } from './ingest-events.ts';
 import { startKafkaEngine } from './kafka-engine.ts';
 import { insertRaw, rowsOf } from './raw-insert.ts';
 import {
@@ -36,64 +39,12 @@ const HTTP_SENDERS = 8;
 const HTTP_BATCH = 1000;
 const KAFKA_VERSION = process.env['BENCH_KAFKA_VERSION'] ?? '3.9.2';
 const COMPRESSION = process.env['BENCH_KAFKA_COMPRESSION'] ?? 'none';
+const RELAY_SECRET = process.env['BENCH_RELAY_SECRET'] ?? 'bench-relay-secret-0123456789abcdefghijkl';
 const DOORS = new Set(
   (process.env['BENCH_DOORS'] ?? 'kafka,kafka-engine,http,http-kafka').split(',').map((d) => d.trim()),
 );
 const log = (msg: string) => console.error(`[bench:ingest] ${msg}`);
 const ENGINE_DOOR = "peer: ClickHouse's Kafka engine → ClickHouse";
-
-const IPS = [
-  '85.214.132.117',
-  '200.147.67.142',
-  '8.8.8.8',
-  '81.2.69.160',
-  '2a00:1450:4001:82b::200e',
-  '133.242.0.1',
-  '41.76.108.46',
-  '10.1.2.3',
-];
-
-/** Realistic events: three in four verifications, one in four refreshes, ~400 bytes each. */
-function makeEvents(n: number, prefix: string): Record<string, unknown>[] {
-  const now = Date.now();
-  return Array.from({ length: n }, (_, i) => {
-    const base = {
-      event_id: `${prefix}-${i}`,
-      time: now - (i % 60_000),
-      tenant: 'acme',
-      source: `gateway-${i % 8}`,
-      subject: `user-${i % 20_000}`,
-      ip: IPS[i % IPS.length],
-      user_agent:
-        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36',
-      device_id: `dev-${i % 30_000}`,
-      session_id: `sid-${i % 25_000}`,
-    };
-    return i % 4 === 3
-      ? {
-          ...base,
-          type: 'refresh',
-          outcome: 'rotated',
-          reason: 'ok',
-          family_id: `fam-${i % 20_000}`,
-          token_id: `rt-${i}`,
-          new_token_id: `rt-${i}-n`,
-          access_jti: `jti-${i}-n`,
-        }
-      : {
-          ...base,
-          type: 'verification',
-          outcome: 'accepted',
-          reason: 'ok',
-          jti: `jti-${i}`,
-          iss: 'https://auth.example',
-          aud: 'api',
-          kid: 'k1',
-          alg: 'EdDSA',
-          exp: Math.floor(now / 1000) + 900,
-        };
-  });
-}
 
 /** The service's CPU time so far (user + system, all threads), in seconds: robust where wall time is not (a shared machine). */
 function cpuSeconds(child: { pid?: number | undefined }): number {
@@ -257,6 +208,7 @@ async function main() {
         TOKENWATCH_KAFKA_GROUP_ID: `bench-http-${round}`,
         TOKENWATCH_KAFKA_TOPIC_PARTITIONS: '6',
         TOKENWATCH_KAFKA_COMPRESSION: COMPRESSION,
+        TOKENWATCH_RELAY_SECRET: RELAY_SECRET,
       });
       const bodies = ndjsonBodies(makeEvents(N, `hk${round}`), HTTP_BATCH);
       const cpu0 = cpuSeconds(service.child);
@@ -389,7 +341,7 @@ function report(results: DoorResult[], machine: string) {
     '## Ingest',
     '',
     `\`npm run bench:ingest\` (BENCH_EVENTS=${N}, BENCH_ROUNDS=${ROUNDS}) on ${date} UTC; ${machine}; ClickHouse, Kafka and the service on the same machine.`,
-    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request${COMPRESSION !== 'none' ? `; HTTP → Kafka with TOKENWATCH_KAFKA_COMPRESSION=${COMPRESSION}` : ''}. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured just before the door in each round; ratio = door / its round's baseline. Service CPU: its user + system time (all threads) over the round, per event (Kafka → ClickHouse: from /readyz on) — steadier than events/s on a shared machine.`,
+    `HTTP: ${HTTP_SENDERS} concurrent senders, ${HTTP_BATCH} NDJSON events per request${COMPRESSION !== 'none' ? `; HTTP → Kafka with TOKENWATCH_KAFKA_COMPRESSION=${COMPRESSION}` : ''}; HTTP → Kafka ${RELAY_SECRET !== '' ? 'with relayed events signed (TOKENWATCH_RELAY_SECRET)' : 'unsigned (no TOKENWATCH_RELAY_SECRET)'}. Baseline: the same rows inserted straight into ClickHouse as JSONEachRow (10k rows per insert), measured just before the door in each round; ratio = door / its round's baseline. Service CPU: its user + system time (all threads) over the round, per event (Kafka → ClickHouse: from /readyz on) — steadier than events/s on a shared machine.`,
     '',
     '| door | events/s (median) | raw baseline rows/s (median) | ratio (median of rounds) | ratio per round | service CPU µs/event (median) |',
     '|---|---:|---:|---:|---|---:|',

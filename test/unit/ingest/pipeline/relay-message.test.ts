@@ -98,6 +98,10 @@ describe('relaying an event as its own text', () => {
     expect(reporterFromHeaders(message.headers, JSON.stringify(toContractEvent(accepted)), SECRET).ok).toBe(
       false,
     );
-    expect(reporterFromHeaders(message.headers, text, SECRET)).toEqual({ ok: true, reporter: REPORTER });
+    expect(reporterFromHeaders(message.headers, text, SECRET)).toEqual({
+      ok: true,
+      reporter: REPORTER,
+      signed: true,
+    });
   });
 });

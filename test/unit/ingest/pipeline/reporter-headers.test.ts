@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -35,6 +36,54 @@ describe('reporter headers', () => {
     expect(reporterFromHeaders(consumed, Buffer.from(VALUE), SECRET)).toStrictEqual({
       ok: true,
       reporter: { id: 'topic:acme.auth', role: 'auth-server', door: 'kafka' },
+      signed: true,
+    });
+  });
+
+  it('leaves out the headers of a role-less reporter and of the http door, read back as such', () => {
+    const headers = reporterHeaders({ id: 'acme:abc', role: '', door: 'http' }, VALUE, SECRET)!;
+    expect(Object.keys(headers).sort()).toStrictEqual([REPORTER_ID_HEADER, REPORTER_SIG_HEADER]);
+    expect(reporterFromHeaders(headers, VALUE, SECRET)).toStrictEqual({
+      ok: true,
+      reporter: { id: 'acme:abc', role: '', door: 'http' },
+      signed: true,
+    });
+    // adding the header left out changes what was signed
+    expect(reporterFromHeaders({ ...headers, [REPORTER_DOOR_HEADER]: 'http' }, VALUE, SECRET).ok).toBe(false);
+  });
+
+  it('signs in the format every instance verifies, whatever reporters and secrets came before', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 40 }), fc.constantFrom('', 'verifier'), fc.string()), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.constantFrom(SECRET, `${SECRET}2`),
+        (signings, secret) => {
+          for (const [id, role, value] of signings) {
+            const expected = createHmac('sha256', secret)
+              .update(`${JSON.stringify(['tokenwatch-reporter/v1', id, role, ''])}\n${value}`)
+              .digest('base64url');
+            expect(reporterSignature(secret, { id, role, door: '' }, value)).toBe(expected);
+          }
+        },
+      ),
+    );
+  });
+
+  it('verifies the headers of an older instance, which wrote every header (the http door too)', () => {
+    const older = { id: 'acme:abc', role: 'verifier', door: 'http' };
+    const headers = {
+      [REPORTER_ID_HEADER]: older.id,
+      [REPORTER_ROLE_HEADER]: older.role,
+      [REPORTER_DOOR_HEADER]: older.door,
+      [REPORTER_SIG_HEADER]: reporterSignature(SECRET, older, VALUE),
+    };
+    expect(reporterFromHeaders(headers, VALUE, SECRET)).toStrictEqual({
+      ok: true,
+      reporter: { id: 'acme:abc', role: 'verifier', door: 'http' },
+      signed: true,
     });
   });
 
@@ -119,9 +168,15 @@ describe('reporter headers', () => {
           const back = reporterFromHeaders(headers, Buffer.from(value, 'utf8'), SECRET);
           expect(back.ok).toBe(true);
           if (back.ok) expect(back.reporter).toStrictEqual({ id: headers[REPORTER_ID_HEADER], role, door });
-          expect(reporterSignature(SECRET, { id: headers[REPORTER_ID_HEADER]!, role, door }, value)).toBe(
-            headers[REPORTER_SIG_HEADER],
-          );
+          // signed as written: a header left out (role '', door http) is signed as ''
+          const written = {
+            id: headers[REPORTER_ID_HEADER]!,
+            role: headers[REPORTER_ROLE_HEADER] ?? '',
+            door: headers[REPORTER_DOOR_HEADER] ?? '',
+          };
+          expect(written.role).toBe(role);
+          expect(written.door).toBe(door === 'http' ? '' : door);
+          expect(reporterSignature(SECRET, written, value)).toBe(headers[REPORTER_SIG_HEADER]);
         },
       ),
     );
