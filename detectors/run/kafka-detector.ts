@@ -35,7 +35,6 @@ import { COMMITTED_BY_BOTH } from '../../ingest/sources/kafka-source.ts';
 import type {
   KafkaTap,
   PartitionControl,
-  TapTaken,
   ValidatedBatch,
   ValidatedMessage,
 } from '../../ingest/sources/kafka-tap.ts';
@@ -50,6 +49,7 @@ import {
   partitionStarts,
   sendChunked,
 } from '../../platform/kafka/client.ts';
+import { withHeartbeat } from '../../platform/kafka/heartbeat.ts';
 import { addressKey, eventKey, misrouting, REROUTED_HEADER } from '../../platform/kafka/keys.ts';
 import { keepTrying } from '../../platform/keep-trying.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
@@ -358,14 +358,14 @@ export class KafkaDetector implements KafkaTap {
     return storeFrom === undefined ? { take: true } : { take: true, storeFrom };
   }
 
-  take(batch: ValidatedBatch): Promise<TapTaken> {
+  take(batch: ValidatedBatch): Promise<boolean> {
     return this.#run(batch);
   }
 
   /** An address topic's batch: validated here (the detectors' own copies, never stored). */
-  async takeOwn({ batch, isStale }: EachBatchPayload): Promise<TapTaken | undefined> {
+  async takeOwn({ batch, heartbeat, isStale }: EachBatchPayload): Promise<boolean> {
     const { topic, partition } = batch;
-    if (!this.admit(topic, partition, isStale).take) return undefined;
+    if (!this.admit(topic, partition, isStale).take) return false;
     const receivedMs = Date.now();
     const valid: ValidatedMessage[] = [];
     await forEachInSlices(batch.messages, (m) => {
@@ -382,14 +382,12 @@ export class KafkaDetector implements KafkaTap {
       });
     });
     const next = BigInt(batch.lastOffset()) + 1n;
-    return this.#run({ topic, partition, next, receivedMs, valid, lag: Number(batch.offsetLag()) });
+    const run = this.#run({ topic, partition, next, receivedMs, valid, lag: Number(batch.offsetLag()) });
+    return withHeartbeat(run, heartbeat);
   }
 
-  /**
-   * Runs a batch's valid events; resolves once they are run, with `written`: resolves once the
-   * batch's detections and copies are out, with whether to commit.
-   */
-  async #run({ topic, partition, next, receivedMs, valid, lag }: ValidatedBatch): Promise<TapTaken> {
+  /** Runs a batch's valid events; resolves once its detections and copies are out, with whether to commit. */
+  async #run({ topic, partition, next, receivedMs, valid, lag }: ValidatedBatch): Promise<boolean> {
     const k = tp(topic, partition);
     this.metrics.detectorLag.set({ topic, partition: String(partition) }, lag);
     const byAddress = this.#isAddressTopic(topic);
@@ -447,16 +445,15 @@ export class KafkaDetector implements KafkaTap {
         'events on a partition their key does not put them on (tokenwatch_misrouted_events_total): check the producers’ keys and partitioner',
       );
     if (liveFrom !== undefined && next >= liveFrom) this.#liveFrom.delete(k);
-    // Offsets before the committed one were committed already; never commit backwards.
-    const committed = this.#committed.get(k);
-    const commit = committed === undefined || next > committed;
-    const written = Promise.all([
+    await Promise.all([
       this.outputs.write(detections),
       this.#publish(this.options.addressTopic, forwards),
       this.#publish(topic, reroutes),
       this.#storeLetters(letters),
-    ]).then(() => commit);
-    return { written };
+    ]);
+    // Offsets before the committed one were committed already; never commit backwards.
+    const committed = this.#committed.get(k);
+    return committed === undefined || next > committed;
   }
 
   /** Publishes until Kafka acknowledges (the batch's offsets wait for it). */

@@ -1,15 +1,13 @@
 /**
  * The Kafka door: a consumer group on the configured topics. Each fetched batch is validated and
- * enriched in pieces of a few hundred messages, each piece handed to the batcher as it is done, and
- * a piece's offsets are committed only after ClickHouse stored its rows and every earlier piece of
- * its partition is done (partition-settler.ts). When the buffer is full (ClickHouse slow or down)
- * the batch waits, heartbeating, so the consumer stops fetching and memory stays bounded.
+ * enriched, handed to the batcher, and its offsets are committed only after ClickHouse stored the
+ * rows. When the buffer is full (ClickHouse slow or down) the batch waits, heartbeating, so the
+ * consumer stops fetching and memory stays bounded.
  *
  * With a tap (the detectors, kafka-tap.ts) the consumer runs in the tap's group and each validated
- * piece goes to both sinks — the batcher and the tap, which runs it at once and writes what it found
- * while the consumer goes on — and its offsets are committed once both are done (the commit says
- * so: COMMITTED_BY_BOTH); what the tap re-reads before the offset its rows are stored up to is
- * validated for it and not stored again. The tap's own topics go to it alone.
+ * batch goes to both sinks — the batcher and the tap — and its offsets are committed once both are
+ * done (the commit says so: COMMITTED_BY_BOTH); what the tap re-reads before the offset its rows are
+ * stored up to is validated for it and not stored again. The tap's own topics go to it alone.
  *
  * Each row records the partition its `tenant:subject` belongs to and the topic's partition count
  * (`kafka_partition`, `kafka_partitions`): what the detectors rebuild one partition's state from.
@@ -40,7 +38,6 @@ import {
 import { withHeartbeat } from '../../platform/kafka/heartbeat.ts';
 import { eventKey } from '../../platform/kafka/keys.ts';
 import { OffsetCommitter } from '../../platform/kafka/offset-committer.ts';
-import { PartitionSettler } from '../../platform/kafka/partition-settler.ts';
 import { keepTrying } from '../../platform/keep-trying.ts';
 import { forEachInSlices } from '../../platform/slices.ts';
 import { cut } from '../../platform/text.ts';
@@ -76,23 +73,9 @@ export interface KafkaSourceOptions {
  */
 export const COMMITTED_BY_BOTH = 'tokenwatch:stored+detected';
 
-type KafkaMessage = EachBatchPayload['batch']['messages'][number];
-
-/**
- * Messages of a fetch validated and handed on at a time: a fetch can hold thousands, and the first
- * of them should not wait for the last to be validated before the detectors see them.
- */
-const PIECE = 256;
-/** Pieces of one partition whose detections are still being written before the consumer waits (the rows are bounded by the batcher's buffer). */
-const MAX_WRITING_PIECES = 16;
-/** How long a shutdown waits for the writes of pieces already taken before it commits. */
-const SETTLE_ON_CLOSE_MS = 10_000;
-
 export class KafkaSource {
   readonly #consumer: Consumer;
   readonly #committer: OffsetCommitter;
-  /** the pieces whose writes go on, committed in order (partition-settler.ts) */
-  readonly #settler: PartitionSettler;
   /** partition counts of the consumed topics, read again after each join (they may have grown) */
   readonly #counts = new Map<string, number>();
   #joined = false;
@@ -128,17 +111,10 @@ export class KafkaSource {
       log,
       config.tap === undefined ? null : COMMITTED_BY_BOTH,
     );
-    this.#settler = new PartitionSettler({
-      maxBusy: MAX_WRITING_PIECES,
-      mark: (topic, partition, next) => this.#committer.mark(topic, partition, next),
-      log,
-    });
     const { GROUP_JOIN, CRASH, DISCONNECT } = this.#consumer.events;
     this.#consumer.on(GROUP_JOIN, (e) => {
       this.#joined = true;
       this.#counts.clear();
-      const assignment = e.payload.memberAssignment;
-      this.#settler.forget((topic, partition) => assignment[topic]?.includes(partition) === true);
       config.tap?.onAssignment(e.payload.memberAssignment, this.#consumer);
       this.log.info(
         { groupId: config.groupId, assignment: e.payload.memberAssignment },
@@ -185,115 +161,74 @@ export class KafkaSource {
     const { batch, heartbeat, isStale } = payload;
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
-    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    const next = BigInt(batch.lastOffset()) + 1n;
     const { tap } = this.config;
     if (tap?.ownTopics.includes(topic)) {
-      const taken = await tap.takeOwn(payload);
-      if (taken !== undefined) this.#settler.add(topic, partition, next, taken.written, taken.written);
-      return withHeartbeat(this.#settler.room(topic, partition), heartbeat);
+      if (await tap.takeOwn(payload)) this.#committer.mark(topic, partition, next.toString());
+      return;
     }
     const binding = this.config.trust.bindings.get(topic);
     const admitted = binding === undefined ? tap?.admit(topic, partition, isStale) : undefined;
     if (admitted?.take === false) return;
-    this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
-    if (binding !== undefined) return this.#relay(batch, heartbeat);
-    const partitions = await this.#partitionsOf(topic);
-    const lastOffset = BigInt(batch.lastOffset());
-    // Piece by piece: a piece's rows and detections are written while the next is validated and
-    // run, and the next fetch need not wait for them (partition-settler.ts commits in order).
-    for (let from = 0; from < batch.messages.length; from += PIECE) {
-      if (from > 0 && isStale()) return; // rebalanced: the rest is the next owner's
-      const messages = batch.messages.slice(from, from + PIECE);
-      const last = from + PIECE >= batch.messages.length;
-      const pieceNext = last ? next : (BigInt(messages.at(-1)!.offset) + 1n).toString();
-      const lag = Number(batch.offsetLag()) + Number(lastOffset - BigInt(messages.at(-1)!.offset));
-      await this.#takePiece(
-        topic,
-        partition,
-        messages,
-        pieceNext,
-        lag,
-        partitions,
-        admitted?.storeFrom,
-        heartbeat,
-      );
-      await withHeartbeat(this.#settler.room(topic, partition), heartbeat);
-    }
-  }
-
-  /** One piece of an events batch: validated, its rows to the batcher and (with a tap) run by the tap. */
-  async #takePiece(
-    topic: string,
-    partition: number,
-    messages: KafkaMessage[],
-    next: string,
-    lag: number,
-    partitions: number,
-    storeFrom: bigint | undefined,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    const { tap } = this.config;
+    // Before storeFrom the tap re-reads what was stored already: validated for it, never stored again.
+    const storeFrom = admitted?.storeFrom;
     const receivedMs = Date.now();
+    const valid: NormalizedEvent[] = [];
     const rows: EventRow[] = [];
     const taken: ValidatedMessage[] = [];
     const deadLetters: DeadLetterRow[] = [];
-    // Before storeFrom the tap re-reads what was stored already: validated for it, never stored again.
     const notAgain: DeadLetterRow[] = [];
     let received = 0;
-    await forEachInSlices(messages, (m) => {
+    // A fetch can hold thousands of messages: validated in slices shared with all other work.
+    await forEachInSlices(batch.messages, (m) => {
       const store = storeFrom === undefined || BigInt(m.offset) >= storeFrom;
       if (store) received++;
-      const checked = this.#validate(topic, partition, m, receivedMs);
-      if (!checked.ok) {
-        if (store) deadLetters.push(checked.letter);
-        return;
-      }
-      const row = this.stage.enrichOrLetter(
-        checked.event,
-        receivedMs,
-        'kafka',
-        store ? deadLetters : notAgain,
-      );
-      if (row === undefined) return;
-      if (partitions > 0) {
-        row.kafka_partition = partitionOfKey(eventKey(row.tenant, row.subject), partitions);
-        row.kafka_partitions = partitions;
-      }
-      if (store) rows.push(row);
-      if (tap !== undefined) taken.push({ message: m, text: checked.text, reporter: checked.reporter, row });
+      const text = m.value?.toString('utf8') ?? '';
+      const from = kafkaOrigin(topic, m, this.config.trust);
+      const result: ValidationResult = from.ok
+        ? this.stage.validateText(text, { nowMs: receivedMs, ...from.ctx })
+        : from;
+      if (result.ok && binding !== undefined) valid.push(result.event);
+      else if (result.ok && from.ok) {
+        const row = this.stage.enrichOrLetter(
+          result.event,
+          receivedMs,
+          'kafka',
+          store ? deadLetters : notAgain,
+        );
+        if (row === undefined) return;
+        if (store) rows.push(row);
+        if (tap !== undefined) taken.push({ message: m, text, reporter: from.ctx.reporter, row });
+      } else if (!result.ok && store)
+        deadLetters.push(this.#refused(topic, partition, m, text, result, receivedMs));
     });
     this.metrics.received.inc({ door: 'kafka' }, received);
-    // Both sinks: the detectors run the piece now and write what they found meanwhile; the rows
-    // wait for room in the batcher; the offsets wait for both.
+    this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
+    if (binding !== undefined) return this.#relay(batch, valid, deadLetters, heartbeat);
+    const partitions = await this.#partitionsOf(topic);
+    if (partitions > 0)
+      await forEachInSlices(tap !== undefined ? taken.map((t) => t.row) : rows, (r) => {
+        r.kafka_partition = partitionOfKey(eventKey(r.tenant, r.subject), partitions);
+        r.kafka_partitions = partitions;
+      });
+    // Both sinks at once: the detectors' run, the rows' insert; the offsets wait for both.
     const detected =
-      tap === undefined
-        ? undefined
-        : await tap.take({ topic, partition, next: BigInt(next), receivedMs, valid: taken, lag });
-    detected?.written.catch(() => undefined); // awaited by the settler, after the rows found room
+      tap?.take({ topic, partition, next, receivedMs, valid: taken, lag: Number(batch.offsetLag()) }) ??
+      Promise.resolve(true);
+    detected.catch(() => undefined); // awaited below, after the rows found room
     const { stored } = await this.#submit(rows, deadLetters, heartbeat);
-    const done = Promise.all([stored, detected?.written ?? true]).then(([, commit]) => {
-      void this.deadLetterTopic.publish(deadLetters);
-      return commit;
-    });
-    this.#settler.add(topic, partition, next, done, detected?.written);
-  }
-
-  /** A message checked: its origin (headers, bound topic) and its body. */
-  #validate(
-    topic: string,
-    partition: number,
-    m: KafkaMessage,
-    receivedMs: number,
-  ):
-    | { ok: true; event: NormalizedEvent; text: string; reporter: ValidatedMessage['reporter'] }
-    | { ok: false; letter: DeadLetterRow } {
-    const text = m.value?.toString('utf8') ?? '';
-    const from = kafkaOrigin(topic, m, this.config.trust);
-    if (!from.ok) return { ok: false, letter: this.#refused(topic, partition, m, text, from, receivedMs) };
-    const result = this.stage.validateText(text, { nowMs: receivedMs, ...from.ctx });
-    if (!result.ok)
-      return { ok: false, letter: this.#refused(topic, partition, m, text, result, receivedMs) };
-    return { ok: true, event: result.event, text, reporter: from.ctx.reporter };
+    const commit = await withHeartbeat(detected, heartbeat);
+    stored.then(
+      () => {
+        if (commit) this.#committer.mark(topic, partition, next.toString());
+        return this.deadLetterTopic.publish(deadLetters);
+      },
+      (err: Error) =>
+        this.log.warn(
+          { topic, partition, err: err.message },
+          'batch not stored; its offsets stay uncommitted',
+        ),
+    );
   }
 
   /** The dead letter of a message refused before or by validation. */
@@ -324,18 +259,18 @@ export class KafkaSource {
    * A bound topic's batch: the accepted events relayed to the events topic (until Kafka acknowledges),
    * the refused stored as dead letters; the offsets committed after both.
    */
-  async #relay(batch: EachBatchPayload['batch'], heartbeat: () => Promise<void>): Promise<void> {
+  async #relay(
+    batch: EachBatchPayload['batch'],
+    valid: NormalizedEvent[],
+    deadLetters: DeadLetterRow[],
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
     const { topic, partition } = batch;
     const { relay, trust } = this.config;
-    const receivedMs = Date.now();
     const messages: OutgoingMessage[] = [];
-    const deadLetters: DeadLetterRow[] = [];
-    await forEachInSlices(batch.messages, (m) => {
-      const checked = this.#validate(topic, partition, m, receivedMs);
-      if (checked.ok) messages.push(relayMessage(checked.event, trust.relaySecret));
-      else deadLetters.push(checked.letter);
+    await forEachInSlices(valid, (e) => {
+      messages.push(relayMessage(e, trust.relaySecret));
     });
-    this.metrics.received.inc({ door: 'kafka' }, batch.messages.length);
     if (messages.length > 0)
       await withHeartbeat(
         keepTrying(() => sendChunked(relay.producer, relay.topic, messages), {
@@ -354,11 +289,18 @@ export class KafkaSource {
         'events refused on a bound producer topic (tokenwatch_events_rejected_total, dead letters): check that producer',
       );
     const { stored } = await this.#submit([], deadLetters, heartbeat);
-    const done = stored.then(() => {
-      void this.deadLetterTopic.publish(deadLetters);
-      return true;
-    });
-    this.#settler.add(topic, partition, (BigInt(batch.lastOffset()) + 1n).toString(), done);
+    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    stored.then(
+      () => {
+        this.#committer.mark(topic, partition, next);
+        return this.deadLetterTopic.publish(deadLetters);
+      },
+      (err: Error) =>
+        this.log.warn(
+          { topic, partition, err: err.message },
+          'dead letters not stored; the batch’s offsets stay uncommitted',
+        ),
+    );
   }
 
   /** The topic's partition count; 0 (not known: rows say so, and are rebuilt from all) when Kafka does not answer. */
@@ -397,13 +339,8 @@ export class KafkaSource {
     await this.#consumer.stop();
   }
 
-  /** Commits what was stored and detected (waiting for the writes of what was taken) and leaves the group. */
+  /** Commits what the batcher stored and leaves the group. */
   async disconnect(): Promise<void> {
-    if (!(await this.#settler.settled(SETTLE_ON_CLOSE_MS)))
-      this.log.warn(
-        { pieces: this.#settler.unsettled, waitedMs: SETTLE_ON_CLOSE_MS },
-        'rows or detections still being written at shutdown: their offsets stay uncommitted and are read again on restart',
-      );
     await this.#committer.drain();
     await this.#consumer.disconnect();
   }

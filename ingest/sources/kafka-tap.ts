@@ -2,9 +2,8 @@
  * What the Kafka door hands a second reader of its consumer (the detectors in Kafka mode): each
  * events batch once validated and enriched, the consumer's assignments with what may pause, seek and
  * resume its partitions, and the batches of the reader's own topics as they come. The door commits a
- * partition's offsets only when its rows are stored and the reader has written what it found, so
- * one fetch, one decode and one validation per event serve both; it hands the reader the next
- * batch once the reader has run the last (its writes may still be going on).
+ * partition's offsets only when its rows are stored and the reader has finished the batch, so one
+ * fetch, one decode and one validation per event serve both.
  */
 import type { EachBatchPayload } from '../../platform/kafka/client.ts';
 import type { EventRow } from '../pipeline/rows.ts';
@@ -54,17 +53,10 @@ export interface KafkaTap {
    */
   admit(topic: string, partition: number, isStale: () => boolean): { take: boolean; storeFrom?: bigint };
   /**
-   * An events batch (a piece of a fetch): resolves once the tap has run it — the next piece of the
-   * partition may be handed on then — with `written`, which resolves once what it found is stored
-   * and published, with whether the door may commit `next` (false while the batch lies before an
-   * offset committed already).
+   * An events batch: resolves once what it found is stored and published, with whether the door may
+   * commit `next` (false while the batch lies before an offset committed already).
    */
-  take(batch: ValidatedBatch): Promise<TapTaken>;
-  /** A batch of one of its own topics, like take (undefined: not taken, nothing to commit). */
-  takeOwn(payload: EachBatchPayload): Promise<TapTaken | undefined>;
-}
-
-/** A batch the tap has run: its writes go on. */
-export interface TapTaken {
-  written: Promise<boolean>;
+  take(batch: ValidatedBatch): Promise<boolean>;
+  /** A batch of one of its own topics: resolves, like take, once done. */
+  takeOwn(payload: EachBatchPayload): Promise<boolean>;
 }
