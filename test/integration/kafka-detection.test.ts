@@ -3,7 +3,7 @@
  * a detector killed after a rotation and restarted still finds the replay (state rebuilt from
  * ClickHouse); two instances in one group with a rebalance between rotation and replay report
  * each replay exactly once. Each Kafka event is decoded and validated once, for its row and the
- * detectors alike; a backlog is stored in full inserts while its pieces' detections are written.
+ * detectors alike; a backlog is stored in full inserts while the detectors run it.
  * Single-process mode detects in process and rebuilds on start too.
  */
 import type { Consumer, Kafka } from 'kafkajs';
@@ -168,9 +168,9 @@ describe('detection on Kafka and ClickHouse', () => {
 
   it('stores a backlog in full inserts at once with the detectors on: pieces waiting for their rows do not hold the consumer back', async () => {
     // One partition, inserts of 5,000 rows, and a timer that fires only after the test: the backlog
-    // is stored only if the consumer keeps handing pieces to the batcher while the earlier pieces'
-    // rows wait for their insert to fill. (It once waited for them, 16 pieces of 256 rows at most:
-    // 4,096 rows, never a full insert.) What is left below one insert waits for the timer.
+    // is stored only if the consumer keeps handing batches to the batcher while the earlier rows
+    // wait for their insert to fill. (A version that held each batch until its rows were stored, 16
+    // pieces of 256 at most, never filled an insert.) What is left below one insert waits for the timer.
     const setup = serviceSetup({
       kafka: true,
       extra: {
