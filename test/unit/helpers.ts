@@ -1,5 +1,17 @@
 /** Shared fixtures for the unit tests (no I/O). */
 import type { EventError, NormalizedEvent, ValidationResult } from '../../ingest/pipeline/validate.ts';
+import type { IngestSettings } from '../../ingest/settings.ts';
+
+/** The ingest limits the unit tests build a Stage with (the defaults' sizes, a 1 MiB HTTP body). */
+export const TEST_LIMITS: IngestSettings['limits'] = {
+  httpBodyBytes: 1 << 20,
+  httpAckTimeoutMs: 1000,
+  eventBytes: 16_384,
+  eventMaxDepth: 32,
+  maxEventAgeSeconds: 3600,
+  maxFutureSkewSeconds: 300,
+  deadLetterPayloadBytes: 1024,
+};
 
 /** The jwt.io example token (HS256): a real compact JWS. */
 export const JWT =

@@ -22,18 +22,10 @@ import {
   validateEventText,
   validateRelayedText,
 } from '../../../../ingest/pipeline/validate.ts';
-import { expectOk, JWT } from '../../helpers.ts';
+import { expectOk, JWT, TEST_LIMITS } from '../../helpers.ts';
 
 const NOW = Date.now();
-const LIMITS = {
-  httpBodyBytes: 1 << 20,
-  httpAckTimeoutMs: 1000,
-  eventBytes: 16_384,
-  eventMaxDepth: 32,
-  maxEventAgeSeconds: 3600,
-  maxFutureSkewSeconds: 300,
-  deadLetterPayloadBytes: 1024,
-};
+const LIMITS = TEST_LIMITS;
 const OPTS = {
   eventBytes: LIMITS.eventBytes,
   maxEventAgeSeconds: LIMITS.maxEventAgeSeconds,

@@ -9,6 +9,7 @@ import type { Intake } from '../../../../../ingest/sources/http/intake.ts';
 import { TenantQuota } from '../../../../../ingest/sources/http/tenant-quota.ts';
 import { ApiKeys } from '../../../../../platform/http/api-keys.ts';
 import { answerErrors } from '../../../../../platform/http/errors.ts';
+import { TEST_LIMITS } from '../../../helpers.ts';
 
 export class MemoryIntake implements Intake {
   events: NormalizedEvent[] = [];
@@ -37,18 +38,7 @@ export async function eventsDoor(o: DoorOptions) {
   const metrics = createMetrics();
   const intake = new MemoryIntake();
   const bodyLimit = o.bodyLimit ?? 1 << 20;
-  const stage = new Stage(
-    {
-      httpBodyBytes: bodyLimit,
-      httpAckTimeoutMs: 1000,
-      eventBytes: 16_384,
-      eventMaxDepth: 32,
-      maxEventAgeSeconds: 3600,
-      maxFutureSkewSeconds: 300,
-      deadLetterPayloadBytes: 1024,
-    },
-    metrics,
-  );
+  const stage = new Stage({ ...TEST_LIMITS, httpBodyBytes: bodyLimit }, metrics);
   const app: FastifyInstance = Fastify();
   answerErrors(app);
   await app.register(eventsRoute, {
